@@ -1,0 +1,33 @@
+// Shared vocabulary of every kernel family: the stream type, the host/device qualifier and the
+// write mode of gradient outputs. Nothing here needs CUDA headers, so family headers compile in
+// plain C++ translation units (tests and the CPU backend).
+#pragma once
+
+#include <cstdint>
+
+struct CUstream_st;  // the CUDA runtime's opaque stream, forward-declared
+
+namespace cudarts {
+
+using Stream = CUstream_st*;
+
+#if defined(__CUDACC__)
+#define CUDARTS_HD __host__ __device__
+#else
+#define CUDARTS_HD
+#endif
+
+// How a backward kernel writes a gradient: the tape overwrites on a gradient's first write (so no
+// memset is needed) and adds on every later one (a value used twice gets both contributions).
+enum class GradMode { kOverwrite, kAccumulate };
+
+// out = v (overwrite) or out += v (accumulate): the one line every CPU backward ends with.
+template <class T>
+CUDARTS_HD inline void write_grad(T& out, T v, GradMode mode) {
+    if (mode == GradMode::kOverwrite)
+        out = v;
+    else
+        out += v;
+}
+
+}  // namespace cudarts
