@@ -1,0 +1,48 @@
+// Batch normalization over (N, H*W) per channel, NCHW fp32 (BatchNorm2d; hw = 1 gives BatchNorm1d).
+// Training: mean and biased variance of the batch, y = (x - mean) * invstd * gamma + beta with
+// invstd = 1/sqrt(var + eps); running stats update rm = (1-m) rm + m mean,
+// rv = (1-m) rv + m var_unbiased (PyTorch semantics, momentum m = 0.1, eps = 1e-5).
+// Eval: the running statistics replace the batch ones.
+// Backward (training), with xhat = (x - mean) * invstd and g = dy * gamma:
+//   dx = invstd * (g - mean(g) - xhat * mean(g * xhat)),  dgamma = sum dy*xhat,  dbeta = sum dy.
+// Backward (eval) is the affine map's: dx = dy * gamma * invstd_running.
+// gamma/beta null means affine=False (DARTS search network); dgamma/dbeta null skips them.
+// The variance is computed in two passes (mean first), so it is stable for large means.
+#pragma once
+
+#include <ostream>
+
+#include "kernels/common.h"
+
+namespace cudarts {
+
+constexpr float kBnEps = 1e-5f;       // PyTorch BatchNorm2d default
+constexpr float kBnMomentum = 0.1f;   // PyTorch BatchNorm2d default
+
+struct BatchNormShape {
+    int n, c, hw;  // x viewed as (n, c, hw)
+    int64_t elems() const { return int64_t(n) * c * hw; }
+    int64_t per_channel() const { return int64_t(n) * hw; }
+    void validate() const;  // needs n*hw >= 2 in training (unbiased variance), checked there
+};
+std::ostream& operator<<(std::ostream& os, const BatchNormShape& s);
+
+namespace cpu {
+// save_mean and save_invstd (c each) are written for the backward pass. running_mean/var may be
+// null (no tracking).
+void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                          float* running_var, const float* x, const float* gamma,
+                          const float* beta, const BatchNormShape& s, float momentum, float eps);
+void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const float* beta,
+                         const float* running_mean, const float* running_var,
+                         const BatchNormShape& s, float eps);
+// Any of dx, dgamma, dbeta may be null (not wanted).
+void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                          const float* gamma, const float* save_mean, const float* save_invstd,
+                          const BatchNormShape& s, GradMode mode);
+void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                         const float* gamma, const float* running_mean, const float* running_var,
+                         const BatchNormShape& s, float eps, GradMode mode);
+}  // namespace cpu
+
+}  // namespace cudarts

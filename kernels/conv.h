@@ -1,0 +1,44 @@
+// 2-D convolution, NCHW fp32, no bias (no DARTS convolution has one).
+//   y[n,o,i,j] = sum_{c in group(o), a, b} w[o, c - g0, a, b] * x[n, c, i*s - p + a*d, j*s - p + b*d]
+// with taps outside the image reading zero. Groups split input and output channels into `groups`
+// equal blocks; groups == c_in == c_out is the depthwise convolution of SepConv and DilConv.
+// Backward (fprop/dgrad/wgrad vocabulary): dx is the transposed convolution of dy with w
+// (`_bwd_data`), dw the correlation of dy with x (`_bwd_weight`).
+// Layout: x (n, c_in, h, w), w (c_out, c_in/groups, k, k), y (n, c_out, ho, wo).
+// Matches torch.nn.Conv2d(bias=False) with square kernel, stride, padding and dilation.
+// Unsupported: non-square kernels or strides (DARTS needs none; conv_7x1_1x7 is not searched).
+#pragma once
+
+#include <ostream>
+
+#include "kernels/common.h"
+
+namespace cudarts {
+
+struct Conv2dShape {
+    int n, c_in, h, w;   // input, NCHW
+    int c_out;           // output channels
+    int k;               // square kernel
+    int stride = 1, pad = 0, dil = 1, groups = 1;
+
+    CUDARTS_HD int ho() const { return (h + 2 * pad - dil * (k - 1) - 1) / stride + 1; }
+    CUDARTS_HD int wo() const { return (w + 2 * pad - dil * (k - 1) - 1) / stride + 1; }
+    CUDARTS_HD int cin_per_group() const { return c_in / groups; }
+    CUDARTS_HD int cout_per_group() const { return c_out / groups; }
+    int64_t in_elems() const { return int64_t(n) * c_in * h * w; }
+    int64_t out_elems() const { return int64_t(n) * c_out * ho() * wo(); }
+    int64_t weight_elems() const { return int64_t(c_out) * cin_per_group() * k * k; }
+    double flops_fwd() const { return 2.0 * out_elems() * cin_per_group() * k * k; }
+    void validate() const;  // throws Error naming the offending field
+};
+std::ostream& operator<<(std::ostream& os, const Conv2dShape& s);
+
+namespace cpu {
+void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s);
+void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                     GradMode mode);
+void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                       GradMode mode);
+}  // namespace cpu
+
+}  // namespace cudarts

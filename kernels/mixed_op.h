@@ -1,0 +1,28 @@
+// The DARTS mixed edge: out = sum_k w_k * y_k over K candidate outputs of n elements each,
+// with w = softmax(alpha) for one alpha row.
+//   mixed_sum:          weights w given.        dy_k = w_k * dout,  dw_k = <dout, y_k>
+//   mixed_softmax_sum:  logits alpha given; the softmax is taken inside and
+//                       dalpha_j = w_j * (dw_j - sum_k w_k dw_k) (softmax Jacobian of dw).
+// The fused form is what the CUDA backend does in one pass; the CPU form composes the two and is
+// tested against softmax_fwd + mixed_sum. ys[k] may be null: that candidate contributes exactly
+// zero (DARTS `none`) and gets no gradient; dys[k] may be null (gradient not wanted).
+// dw / dalpha (K floats) are written per mode, or skipped when null.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace cudarts::cpu {
+
+void mixed_sum_fwd(float* out, const float* const* ys, const float* w, int K, int64_t n);
+void mixed_sum_bwd(float* const* dys, float* dw, const float* dout, const float* const* ys,
+                   const float* w, int K, int64_t n, GradMode mode);
+
+void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alpha, int K,
+                           int64_t n);
+void mixed_softmax_sum_bwd(float* const* dys, float* dalpha, const float* dout,
+                           const float* const* ys, const float* alpha, int K, int64_t n,
+                           GradMode mode);
+
+}  // namespace cudarts::cpu

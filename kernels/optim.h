@@ -1,0 +1,30 @@
+// Optimizer updates over flat parameter buffers (DESIGN decision 3: one call per buffer).
+//   SGD (PyTorch, no dampening, no Nesterov):  d = g + wd*w;  buf = d on the first step, else
+//       buf = momentum*buf + d;  w -= lr*buf.  momentum = 0 skips the buffer.
+//   Adam (PyTorch 0.3.1, coupled L2):  g += wd*theta; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+//       theta -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps),  t >= 1.
+//   sum_squares: sum of x_i^2 in double, for gradient-norm clipping and the architect's ||dw||.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace cudarts {
+
+struct SgdOptions {
+    float lr, momentum = 0.f, weight_decay = 0.f;
+};
+struct AdamOptions {
+    float lr, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0.f;
+};
+
+namespace cpu {
+void sgd_step(float* w, float* buf, const float* g, int64_t n, const SgdOptions& o,
+              bool first_step);
+void adam_step(float* theta, float* m, float* v, const float* g, int64_t n, const AdamOptions& o,
+               int64_t t);
+double sum_squares(const float* x, int64_t n);
+}  // namespace cpu
+
+}  // namespace cudarts

@@ -1,0 +1,111 @@
+#include "tests/util.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <random>
+#include <sstream>
+
+namespace cudarts::test {
+
+std::vector<float> uniform(int64_t n, uint64_t seed, float lo, float hi) {
+    std::mt19937 gen(uint32_t(seed * 2654435761u + 1));
+    std::uniform_real_distribution<float> dist(lo, hi);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto& x : v) x = dist(gen);
+    return v;
+}
+
+std::vector<float> away_from_zero(int64_t n, uint64_t seed, float margin) {
+    std::vector<float> v = uniform(n, seed, margin, 1.f);
+    std::mt19937 gen(uint32_t(seed + 77));
+    for (auto& x : v)
+        if (gen() & 1u) x = -x;
+    return v;
+}
+
+std::vector<int32_t> labels(int64_t n, int classes, uint64_t seed) {
+    std::mt19937 gen(uint32_t(seed * 7919u + 3));
+    std::vector<int32_t> v(static_cast<size_t>(n));
+    for (auto& x : v) x = int32_t(gen() % uint32_t(classes));
+    return v;
+}
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    double s = 0;
+    for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+    return s;
+}
+
+double dot(const std::vector<double>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    double s = 0;
+    for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+    return s;
+}
+
+double tol_for_sum(int64_t k) { return 8.0 * FLT_EPSILON * std::sqrt(double(std::max<int64_t>(k, 1))); }
+
+template <class W>
+static bool close_impl(const std::vector<float>& got, const std::vector<W>& want, double rtol,
+                       double atol, const std::string& what) {
+    REQUIRE_MESSAGE(got.size() == want.size(), what << ": size " << got.size() << " vs "
+                                                    << want.size());
+    std::ostringstream os;
+    int bad = 0;
+    double worst = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        const double g = got[i], w = double(want[i]);
+        const double err = std::fabs(g - w);
+        const bool ok = err <= atol + rtol * std::fabs(w);  // NaN fails here too
+        if (!ok) {
+            if (bad < 5) os << "  [" << i << "] got " << g << " want " << w << "\n";
+            ++bad;
+        }
+        if (!(err <= worst)) {
+            worst = err;
+            worst_i = i;
+        }
+    }
+    if (bad > 0)
+        FAIL_CHECK(what << ": " << bad << " of " << got.size() << " mismatches (rtol " << rtol
+                        << ", atol " << atol << "), largest error " << worst << " at ["
+                        << worst_i << "]\n"
+                        << os.str());
+    return bad == 0;
+}
+
+bool check_close(const std::vector<float>& got, const std::vector<float>& want, double rtol,
+                 double atol, const std::string& what) {
+    return close_impl(got, want, rtol, atol, what);
+}
+bool check_close(const std::vector<float>& got, const std::vector<double>& want, double rtol,
+                 double atol, const std::string& what) {
+    return close_impl(got, want, rtol, atol, what);
+}
+
+std::vector<double> numeric_grad(const std::function<double(const std::vector<float>&)>& f,
+                                 std::vector<float> x, double eps) {
+    std::vector<double> g(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+        const float orig = x[i];
+        x[i] = float(orig + eps);
+        const double fp = f(x);
+        x[i] = float(orig - eps);
+        const double fm = f(x);
+        x[i] = orig;
+        // divide by the step actually taken in float, not the nominal eps
+        g[i] = (fp - fm) / (double(float(orig + eps)) - double(float(orig - eps)));
+    }
+    return g;
+}
+
+bool check_grad(const std::vector<float>& analytic, const std::vector<double>& numeric,
+                const std::string& what, double rtol, double atol) {
+    double scale = 0;
+    for (double v : numeric) scale = std::max(scale, std::fabs(v));
+    return check_close(analytic, numeric, rtol, atol * std::max(1.0, scale), what);
+}
+
+}  // namespace cudarts::test

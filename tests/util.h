@@ -1,0 +1,45 @@
+// Test helpers shared by every suite: seeded inputs, closeness checks that print the first
+// mismatches and the largest error, and the central-difference gradient oracle.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace cudarts::test {
+
+// Uniform [lo, hi) from a seeded std::mt19937 (independent of the engine's Philox on purpose).
+std::vector<float> uniform(int64_t n, uint64_t seed, float lo = -1.f, float hi = 1.f);
+// Uniform in [-1, -margin] U [margin, 1]: inputs for ReLU, max and abs stay away from the kink.
+std::vector<float> away_from_zero(int64_t n, uint64_t seed, float margin = 0.05f);
+// Uniform ints in [0, classes).
+std::vector<int32_t> labels(int64_t n, int classes, uint64_t seed);
+
+double dot(const std::vector<float>& a, const std::vector<float>& b);
+double dot(const std::vector<double>& a, const std::vector<float>& b);
+
+// CUDA-vs-CPU rule of STYLE.md: |got - ref| <= t (1 + |ref|), t = 8 eps sqrt(K) for K terms.
+double tol_for_sum(int64_t k);
+
+// Every |got_i - want_i| <= atol + rtol |want_i|; on failure prints the first 5 mismatches and
+// the largest error, with `what` naming the quantity. Returns whether all were close.
+bool check_close(const std::vector<float>& got, const std::vector<float>& want, double rtol,
+                 double atol, const std::string& what = "");
+bool check_close(const std::vector<float>& got, const std::vector<double>& want, double rtol,
+                 double atol, const std::string& what = "");
+
+// Central differences of a scalar function of x: (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
+// f is evaluated in double from float kernels, so use eps around 1e-2 and compare with
+// check_grad's tolerances (truncation error O(eps^2), rounding O(ulp(f) / eps)).
+std::vector<double> numeric_grad(const std::function<double(const std::vector<float>&)>& f,
+                                 std::vector<float> x, double eps = 1e-2);
+
+// Default gradient-check comparison: rtol 1e-2, atol 1e-3 relative to the largest |numeric|.
+bool check_grad(const std::vector<float>& analytic, const std::vector<double>& numeric,
+                const std::string& what, double rtol = 1e-2, double atol = 1e-3);
+
+}  // namespace cudarts::test
