@@ -1,0 +1,69 @@
+// Differentiable ops on Vars. Each runs the forward kernel of kernels/<family>.h on the input's
+// device and records a backward closure (autograd/var.h). Shapes are NCHW for images and
+// (rows, cols) for matrices; the kernel headers hold the exact semantics and derivations.
+// Non-learnable inputs (labels, masks, running statistics) are plain Tensors.
+#pragma once
+
+#include <vector>
+
+#include "autograd/var.h"
+#include "engine/rng.h"
+#include "kernels/dropout.h"
+
+namespace cudarts {
+
+// ----- convolution, pooling, resampling (ops_conv.cpp) -----
+// w: (c_out, c_in / groups, k, k); no bias.
+Var conv2d(const Var& x, const Var& w, int stride = 1, int pad = 0, int dil = 1, int groups = 1);
+Var max_pool2d(const Var& x, int k, int stride, int pad);
+Var avg_pool2d(const Var& x, int k, int stride, int pad);  // count_include_pad=False
+Var global_avg_pool(const Var& x);                         // (n, c, h, w) -> (n, c)
+Var subsample(const Var& x, int stride, int offset);       // x[:, :, off::s, off::s]
+Var zero_op(const Var& x, int stride);                     // DARTS `none`: subsample(x) * 0
+
+// ----- batch norm (ops_norm.cpp) -----
+// gamma/beta undefined: affine=False. running_mean/var may be undefined (no tracking); in
+// training they are updated in place with `momentum`. x: (n, c, ...) normalised per channel.
+Var batch_norm(const Var& x, const Var& gamma, const Var& beta, const Tensor& running_mean,
+               const Tensor& running_var, bool training, float momentum = 0.1f,
+               float eps = 1e-5f);
+
+// ----- elementwise (ops_elementwise.cpp) -----
+Var relu(const Var& x);
+Var tanh(const Var& x);
+Var sigmoid(const Var& x);
+Var add(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var scale(const Var& x, float alpha);
+Var sum(const Var& x);   // one element
+Var mean(const Var& x);  // one element
+// x * mask broadcast as in kernels/dropout.h; the mask is a constant.
+Var mask_mul(const Var& x, const Tensor& mask, const BroadcastShape& s);
+// Inverted dropout with probability p (identity when p == 0 or not training).
+Var dropout(const Var& x, float p, Generator& gen, bool training = true);
+// DARTS drop path: each sample kept with probability 1-p and scaled by 1/(1-p).
+Var drop_path(const Var& x, float p, Generator& gen, bool training = true);
+
+// ----- shapes and channels (ops_tensor.cpp) -----
+Var concat_channels(const std::vector<Var>& xs);  // along dim 1
+Var slice_channels(const Var& x, int begin, int count);
+Var reshape(const Var& x, const Shape& shape);
+// A copy of `shape` elements starting `offset` into x's flat data (e.g. one row of alpha).
+Var narrow(const Var& x, int64_t offset, const Shape& shape);
+
+// ----- dense (ops_dense.cpp) -----
+Var linear(const Var& x, const Var& w, const Var& b);  // b may be undefined
+Var matmul(const Var& a, const Var& b);
+Var embedding(const Tensor& ids, const Var& table);  // ids int32 (any shape) -> shape + [dim]
+
+// ----- softmax, losses, mixed op (ops_loss.cpp) -----
+Var softmax(const Var& x);      // over the last dimension
+Var log_softmax(const Var& x);  // over the last dimension
+Var nll_loss(const Var& logp, const Tensor& labels);  // mean over rows
+Var cross_entropy(const Var& logits, const Tensor& labels, float smoothing = 0.f);
+// sum_k w[k] * ys[k]; an undefined ys[k] contributes zero (DARTS `none`). w has K elements.
+Var mixed_sum(const std::vector<Var>& ys, const Var& w);
+// The same with w = softmax(alpha) taken inside (the fused MixedOp); alpha has K elements.
+Var mixed_softmax_sum(const std::vector<Var>& ys, const Var& alpha);
+
+}  // namespace cudarts

@@ -1,0 +1,125 @@
+// Differentiable convolution, pooling and resampling: forward kernel, then a closure that
+// computes only the gradients somebody wants (dx and dw of a conv are independent passes).
+#include "autograd/dispatch.h"
+#include "autograd/ops.h"
+#include "kernels/conv.h"
+#include "kernels/pool.h"
+#include "kernels/resample.h"
+
+namespace cudarts {
+
+using detail::new_output;
+using detail::op_device;
+
+static void check_nchw(const Var& x, const char* op) {
+    CUDARTS_CHECK(x.value().ndim() == 4, op << ": expected an NCHW tensor, got " << x.value());
+}
+
+Var conv2d(const Var& x, const Var& w, int stride, int pad, int dil, int groups) {
+    const Device dev = op_device("conv2d", {&x, &w});
+    check_nchw(x, "conv2d");
+    check_nchw(w, "conv2d weight");
+    const Conv2dShape s{.n = int(x.size(0)), .c_in = int(x.size(1)), .h = int(x.size(2)),
+                        .w = int(x.size(3)), .c_out = int(w.size(0)), .k = int(w.size(2)),
+                        .stride = stride, .pad = pad, .dil = dil, .groups = groups};
+    s.validate();
+    CUDARTS_CHECK(w.size(1) == s.cin_per_group() && w.size(3) == s.k,
+                  "conv2d: weight " << w.value() << " does not fit " << s);
+    Var y = new_output({s.n, s.c_out, s.ho(), s.wo()}, dev);
+    CUDARTS_DISPATCH(dev, conv2d_fwd, y.data(), x.data(), w.data(), s);
+    record("conv2d", {x, w}, {y}, [x, w, y, s, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, conv2d_bwd_data, x.grad_data(), y.grad().f32(), w.data(), s,
+                             x.grad_write_mode());
+        if (w.needs_grad())
+            CUDARTS_DISPATCH(dev, conv2d_bwd_weight, w.grad_data(), y.grad().f32(), x.data(), s,
+                             w.grad_write_mode());
+    });
+    return y;
+}
+
+static Pool2dShape pool_shape(const Var& x, int k, int stride, int pad, const char* op) {
+    check_nchw(x, op);
+    const Pool2dShape s{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), k, stride,
+                        pad};
+    s.validate();
+    return s;
+}
+
+Var max_pool2d(const Var& x, int k, int stride, int pad) {
+    const Device dev = x.device();
+    const Pool2dShape s = pool_shape(x, k, stride, pad, "max_pool2d");
+    Var y = new_output({s.n, s.c, s.ho(), s.wo()}, dev);
+    CUDARTS_DISPATCH(dev, max_pool2d_fwd, y.data(), x.data(), s);
+    record("max_pool2d", {x}, {y}, [x, y, s, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, max_pool2d_bwd, x.grad_data(), y.grad().f32(), x.data(), s,
+                             x.grad_write_mode());
+    });
+    return y;
+}
+
+Var avg_pool2d(const Var& x, int k, int stride, int pad) {
+    const Device dev = x.device();
+    const Pool2dShape s = pool_shape(x, k, stride, pad, "avg_pool2d");
+    Var y = new_output({s.n, s.c, s.ho(), s.wo()}, dev);
+    CUDARTS_DISPATCH(dev, avg_pool2d_fwd, y.data(), x.data(), s);
+    record("avg_pool2d", {x}, {y}, [x, y, s, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, avg_pool2d_bwd, x.grad_data(), y.grad().f32(), s,
+                             x.grad_write_mode());
+    });
+    return y;
+}
+
+Var global_avg_pool(const Var& x) {
+    const Device dev = x.device();
+    check_nchw(x, "global_avg_pool");
+    const int n = int(x.size(0)), c = int(x.size(1)), hw = int(x.size(2) * x.size(3));
+    Var y = new_output({n, c}, dev);
+    CUDARTS_DISPATCH(dev, global_avg_pool_fwd, y.data(), x.data(), n, c, hw);
+    record("global_avg_pool", {x}, {y}, [x, y, n, c, hw, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, global_avg_pool_bwd, x.grad_data(), y.grad().f32(), n, c, hw,
+                             x.grad_write_mode());
+    });
+    return y;
+}
+
+static SubsampleShape subsample_shape(const Var& x, int stride, int offset, const char* op) {
+    check_nchw(x, op);
+    const SubsampleShape s{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), stride,
+                           offset};
+    s.validate();
+    return s;
+}
+
+Var subsample(const Var& x, int stride, int offset) {
+    const Device dev = x.device();
+    const SubsampleShape s = subsample_shape(x, stride, offset, "subsample");
+    Var y = new_output({s.n, s.c, s.ho(), s.wo()}, dev);
+    CUDARTS_DISPATCH(dev, subsample_fwd, y.data(), x.data(), s);
+    record("subsample", {x}, {y}, [x, y, s, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, subsample_bwd, x.grad_data(), y.grad().f32(), s,
+                             x.grad_write_mode());
+    });
+    return y;
+}
+
+Var zero_op(const Var& x, int stride) {
+    const Device dev = x.device();
+    const SubsampleShape s = subsample_shape(x, stride, 0, "zero_op");
+    Var y = new_output({s.n, s.c, s.ho(), s.wo()}, dev);
+    CUDARTS_DISPATCH(dev, zero_fwd, y.data(), x.data(), s);
+    // x * 0 has a zero gradient: record it so that x still receives an (all-zero) gradient,
+    // exactly as the reference's autograd would give it.
+    record("zero_op", {x}, {y}, [x] {
+        if (!x.needs_grad()) return;
+        x.grad_data();  // allocate
+        if (x.grad_write_mode() == GradMode::kOverwrite) x.grad().zero_();
+    });
+    return y;
+}
+
+}  // namespace cudarts

@@ -1,0 +1,134 @@
+// Differentiable elementwise ops, reductions and the dropout family. Activations keep their
+// output (their derivative is a function of y), products keep both factors.
+#include "autograd/dispatch.h"
+#include "autograd/ops.h"
+#include "kernels/elementwise.h"
+#include "kernels/reduce.h"
+
+namespace cudarts {
+
+using detail::new_output;
+using detail::op_device;
+
+namespace {
+
+// y = f(x) with dx = f'(y) dy: relu, tanh and sigmoid share this shape.
+using ActFwd = void (*)(float*, const float*, int64_t);
+using ActBwd = void (*)(float*, const float*, const float*, int64_t, GradMode);
+
+Var activation(const char* op, const Var& x, ActFwd fwd, ActBwd bwd) {
+    const Device dev = x.device();
+    if (!dev.is_cpu()) detail::no_cuda_kernel(op);
+    Var y = new_output(x.shape(), dev);
+    fwd(y.data(), x.data(), x.numel());
+    record(op, {x}, {y}, [x, y, bwd] {
+        if (x.needs_grad())
+            bwd(x.grad_data(), y.grad().f32(), y.data(), x.numel(), x.grad_write_mode());
+    });
+    return y;
+}
+
+void check_same_shape(const Var& a, const Var& b, const char* op) {
+    CUDARTS_CHECK(a.shape() == b.shape(),
+                  op << ": shapes differ (" << shape_str(a.shape()) << " and "
+                     << shape_str(b.shape()) << ")");
+}
+
+}  // namespace
+
+Var relu(const Var& x) { return activation("relu", x, cpu::relu_fwd, cpu::relu_bwd); }
+Var tanh(const Var& x) { return activation("tanh", x, cpu::tanh_fwd, cpu::tanh_bwd); }
+Var sigmoid(const Var& x) { return activation("sigmoid", x, cpu::sigmoid_fwd, cpu::sigmoid_bwd); }
+
+Var add(const Var& a, const Var& b) {
+    const Device dev = op_device("add", {&a, &b});
+    check_same_shape(a, b, "add");
+    Var y = new_output(a.shape(), dev);
+    CUDARTS_DISPATCH(dev, add_fwd, y.data(), a.data(), b.data(), a.numel());
+    record("add", {a, b}, {y}, [a, b, y, dev] {
+        for (const Var* v : {&a, &b})
+            if (v->needs_grad())
+                CUDARTS_DISPATCH(dev, copy, v->grad_data(), y.grad().f32(), v->numel(),
+                                 v->grad_write_mode());
+    });
+    return y;
+}
+
+Var mul(const Var& a, const Var& b) {
+    const Device dev = op_device("mul", {&a, &b});
+    check_same_shape(a, b, "mul");
+    Var y = new_output(a.shape(), dev);
+    CUDARTS_DISPATCH(dev, mul_fwd, y.data(), a.data(), b.data(), a.numel());
+    record("mul", {a, b}, {y}, [a, b, y, dev] {
+        // Separate calls, so that mul(x, x) gets its two contributions in order.
+        if (a.needs_grad())
+            CUDARTS_DISPATCH(dev, mul_bwd, a.grad_data(), nullptr, y.grad().f32(), a.data(),
+                             b.data(), a.numel(), a.grad_write_mode(), GradMode::kOverwrite);
+        if (b.needs_grad())
+            CUDARTS_DISPATCH(dev, mul_bwd, nullptr, b.grad_data(), y.grad().f32(), a.data(),
+                             b.data(), a.numel(), GradMode::kOverwrite, b.grad_write_mode());
+    });
+    return y;
+}
+
+Var scale(const Var& x, float alpha) {
+    const Device dev = x.device();
+    Var y = new_output(x.shape(), dev);
+    CUDARTS_DISPATCH(dev, scale_fwd, y.data(), x.data(), alpha, x.numel());
+    record("scale", {x}, {y}, [x, y, alpha, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, scale_bwd, x.grad_data(), y.grad().f32(), alpha, x.numel(),
+                             x.grad_write_mode());
+    });
+    return y;
+}
+
+static Var scaled_sum(const char* op, const Var& x, float scale_by) {
+    const Device dev = x.device();
+    Var y = new_output({1}, dev);
+    CUDARTS_DISPATCH(dev, sum_fwd, y.data(), x.data(), x.numel(), scale_by);
+    record(op, {x}, {y}, [x, y, scale_by, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, sum_bwd, x.grad_data(), y.grad().f32(), x.numel(), scale_by,
+                             x.grad_write_mode());
+    });
+    return y;
+}
+
+Var sum(const Var& x) { return scaled_sum("sum", x, 1.0f); }
+Var mean(const Var& x) {
+    CUDARTS_CHECK(x.numel() > 0, "mean: empty tensor");
+    return scaled_sum("mean", x, 1.0f / float(x.numel()));
+}
+
+Var mask_mul(const Var& x, const Tensor& mask, const BroadcastShape& s) {
+    const Device dev = x.device();
+    CUDARTS_CHECK(s.elems() == x.numel() && mask.numel() == s.mid && mask.device() == dev,
+                  "mask_mul: mask " << mask << " and layout (" << s.outer << ", " << s.mid << ", "
+                                    << s.inner << ") do not fit " << x.value());
+    Var y = new_output(x.shape(), dev);
+    CUDARTS_DISPATCH(dev, broadcast_mul_fwd, y.data(), x.data(), mask.f32(), s);
+    record("mask_mul", {x}, {y}, [x, y, mask, s, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, broadcast_mul_bwd, x.grad_data(), y.grad().f32(), mask.f32(), s,
+                             x.grad_write_mode());
+    });
+    return y;
+}
+
+Var dropout(const Var& x, float p, Generator& gen, bool training) {
+    if (!training || p == 0.f) return x;
+    Tensor mask = Tensor::empty({x.numel()}, x.device());
+    gen.dropout_mask_(mask, p);
+    return mask_mul(x, mask, {1, x.numel(), 1});
+}
+
+Var drop_path(const Var& x, float p, Generator& gen, bool training) {
+    if (!training || p == 0.f) return x;
+    const int64_t n = x.size(0);
+    Tensor mask = Tensor::empty({n}, x.device());
+    gen.dropout_mask_(mask, p);
+    return mask_mul(x, mask, {1, n, x.numel() / n});
+}
+
+}  // namespace cudarts

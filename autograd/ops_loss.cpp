@@ -1,0 +1,166 @@
+// Differentiable softmax family, classification losses and the DARTS mixed sum. Losses return a
+// one-element Var; their backward reads the incoming scalar gradient from the host, which is
+// exact on the CPU (the CUDA kernels of issue #4 take it as a device pointer).
+#include "autograd/dispatch.h"
+#include "autograd/ops.h"
+#include "kernels/mixed_op.h"
+#include "kernels/softmax.h"
+
+namespace cudarts {
+
+using detail::new_output;
+using detail::op_device;
+
+static void rows_cols(const Var& x, const char* op, int& rows, int& cols) {
+    CUDARTS_CHECK(x.value().ndim() >= 1 && x.numel() > 0, op << ": empty input " << x.value());
+    cols = int(x.size(-1));
+    rows = int(x.numel() / cols);
+}
+
+static void check_labels(const Tensor& labels, int rows, Device dev, const char* op) {
+    CUDARTS_CHECK(labels.dtype() == DType::kI32 && labels.numel() == rows &&
+                      labels.device() == dev,
+                  op << ": labels " << labels << " must be " << rows << " int32 on " << dev);
+}
+
+Var softmax(const Var& x) {
+    int rows, cols;
+    rows_cols(x, "softmax", rows, cols);
+    const Device dev = x.device();
+    Var y = new_output(x.shape(), dev);
+    CUDARTS_DISPATCH(dev, softmax_fwd, y.data(), x.data(), rows, cols);
+    record("softmax", {x}, {y}, [x, y, rows, cols, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, softmax_bwd, x.grad_data(), y.grad().f32(), y.data(), rows,
+                             cols, x.grad_write_mode());
+    });
+    return y;
+}
+
+Var log_softmax(const Var& x) {
+    int rows, cols;
+    rows_cols(x, "log_softmax", rows, cols);
+    const Device dev = x.device();
+    Var y = new_output(x.shape(), dev);
+    CUDARTS_DISPATCH(dev, log_softmax_fwd, y.data(), x.data(), rows, cols);
+    record("log_softmax", {x}, {y}, [x, y, rows, cols, dev] {
+        if (x.needs_grad())
+            CUDARTS_DISPATCH(dev, log_softmax_bwd, x.grad_data(), y.grad().f32(), y.data(), rows,
+                             cols, x.grad_write_mode());
+    });
+    return y;
+}
+
+Var nll_loss(const Var& logp, const Tensor& labels) {
+    int rows, cols;
+    rows_cols(logp, "nll_loss", rows, cols);
+    const Device dev = logp.device();
+    check_labels(labels, rows, dev, "nll_loss");
+    if (!dev.is_cpu()) detail::no_cuda_kernel("nll_loss_fwd");
+    const float loss = cpu::nll_loss_fwd(logp.data(), labels.i32(), rows, cols);
+    Var y(Tensor::full({1}, loss, dev));
+    record("nll_loss", {logp}, {y}, [logp, labels, y, rows, cols] {
+        if (logp.needs_grad())
+            cpu::nll_loss_bwd(logp.grad_data(), y.grad().item(), labels.i32(), rows, cols,
+                              logp.grad_write_mode());
+    });
+    return y;
+}
+
+Var cross_entropy(const Var& logits, const Tensor& labels, float smoothing) {
+    int rows, cols;
+    rows_cols(logits, "cross_entropy", rows, cols);
+    const Device dev = logits.device();
+    check_labels(labels, rows, dev, "cross_entropy");
+    if (!dev.is_cpu()) detail::no_cuda_kernel("cross_entropy_fwd");
+    Tensor logp = Tensor::empty(logits.shape(), dev);
+    const float loss =
+        cpu::cross_entropy_fwd(logp.f32(), logits.data(), labels.i32(), rows, cols, smoothing);
+    Var y(Tensor::full({1}, loss, dev));
+    record("cross_entropy", {logits}, {y}, [logits, labels, logp, y, rows, cols, smoothing] {
+        if (logits.needs_grad())
+            cpu::cross_entropy_bwd(logits.grad_data(), y.grad().item(), logp.f32(), labels.i32(),
+                                   rows, cols, smoothing, logits.grad_write_mode());
+    });
+    return y;
+}
+
+namespace {
+
+// Shared by mixed_sum and mixed_softmax_sum: checks the candidates, collects their pointers.
+struct Mixed {
+    Shape shape;
+    int64_t n = 0;
+    Device dev;
+    std::vector<const float*> ys;
+};
+
+Mixed gather(const std::vector<Var>& ys, const Var& w, const char* op) {
+    Mixed m;
+    m.dev = w.device();
+    CUDARTS_CHECK(int64_t(ys.size()) == w.numel(),
+                  op << ": " << ys.size() << " candidates but " << w.numel() << " weights");
+    for (const Var& y : ys) {
+        if (y.defined() && m.shape.empty()) m.shape = y.shape();
+        m.ys.push_back(y.defined() ? y.data() : nullptr);
+    }
+    CUDARTS_CHECK(!m.shape.empty(), op << ": every candidate is `none`; the shape is unknown");
+    for (const Var& y : ys)
+        if (y.defined())
+            CUDARTS_CHECK(y.shape() == m.shape && y.device() == m.dev,
+                          op << ": candidate " << y.value() << " differs from "
+                             << shape_str(m.shape) << " on " << m.dev);
+    m.n = shape_numel(m.shape);
+    return m;
+}
+
+using MixedFwd = void (*)(float*, const float* const*, const float*, int, int64_t);
+using MixedBwd = void (*)(float* const*, float*, const float*, const float* const*, const float*,
+                          int, int64_t, GradMode);
+
+Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, MixedFwd fwd,
+               MixedBwd bwd) {
+    const Mixed m = gather(ys, w, op);
+    if (!m.dev.is_cpu()) detail::no_cuda_kernel(op);
+    const int K = int(ys.size());
+    Var out = new_output(m.shape, m.dev);
+    fwd(out.data(), m.ys.data(), w.data(), K, m.n);
+    std::vector<Var> inputs = ys;
+    inputs.push_back(w);
+    record(op, inputs, {out}, [ys, w, out, m, K, bwd] {
+        // Gradients of the candidates are written per candidate with its own mode, so the
+        // kernel is called once for dw and once per wanted candidate group of equal mode.
+        std::vector<float*> none(size_t(K), nullptr);
+        std::vector<float*> by_mode[2] = {none, none};
+        for (int k = 0; k < K; ++k)
+            if (ys[size_t(k)].needs_grad()) {
+                float* g = ys[size_t(k)].grad_data();
+                by_mode[int(ys[size_t(k)].grad_write_mode())][size_t(k)] = g;
+            }
+        const float* dout = out.grad().f32();
+        if (w.needs_grad())
+            bwd(none.data(), w.grad_data(), dout, m.ys.data(), w.data(), K, m.n,
+                w.grad_write_mode());
+        for (int mode = 0; mode < 2; ++mode) {
+            bool any = false;
+            for (float* p : by_mode[mode]) any = any || p;
+            if (any)
+                bwd(by_mode[mode].data(), nullptr, dout, m.ys.data(), w.data(), K, m.n,
+                    GradMode(mode));
+        }
+    });
+    return out;
+}
+
+}  // namespace
+
+Var mixed_sum(const std::vector<Var>& ys, const Var& w) {
+    return mixed_impl("mixed_sum", ys, w, cpu::mixed_sum_fwd, cpu::mixed_sum_bwd);
+}
+
+Var mixed_softmax_sum(const std::vector<Var>& ys, const Var& alpha) {
+    return mixed_impl("mixed_softmax_sum", ys, alpha, cpu::mixed_softmax_sum_fwd,
+                      cpu::mixed_softmax_sum_bwd);
+}
+
+}  // namespace cudarts
