@@ -45,4 +45,21 @@ void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy
                          const BatchNormShape& s, float eps, GradMode mode);
 }  // namespace cpu
 
+// The same on a CUDA device (kernels/cuda/batchnorm.cu), same numbers up to float summation order:
+// the cpu:: arguments plus the stream. Declared in every build, defined only with CUDA.
+namespace cuda {
+void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                          float* running_var, const float* x, const float* gamma, const float* beta,
+                          const BatchNormShape& s, float momentum, float eps, Stream st);
+void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const float* beta,
+                         const float* running_mean, const float* running_var,
+                         const BatchNormShape& s, float eps, Stream st);
+void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                          const float* gamma, const float* save_mean, const float* save_invstd,
+                          const BatchNormShape& s, GradMode mode, Stream st);
+void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                         const float* gamma, const float* running_mean, const float* running_var,
+                         const BatchNormShape& s, float eps, GradMode mode, Stream st);
+}  // namespace cuda
+
 }  // namespace cudarts

@@ -25,4 +25,12 @@ void channel_insert(float* y, const float* x, const ChannelRangeShape& s, GradMo
 void channel_extract(float* x, const float* y, const ChannelRangeShape& s, GradMode mode);
 }  // namespace cpu
 
+// The same on a CUDA device (kernels/cuda/concat.cu), bit-identical to cpu:: (copies only):
+// the cpu:: arguments plus the stream. Declared in every build, defined only with CUDA.
+namespace cuda {
+void channel_insert(float* y, const float* x, const ChannelRangeShape& s, GradMode mode, Stream st);
+void channel_extract(float* x, const float* y, const ChannelRangeShape& s, GradMode mode,
+                     Stream st);
+}  // namespace cuda
+
 }  // namespace cudarts

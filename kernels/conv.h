@@ -10,6 +10,7 @@
 #pragma once
 
 #include <ostream>
+#include <span>
 
 #include "kernels/common.h"
 
@@ -40,5 +41,40 @@ void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dSha
 void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                        GradMode mode);
 }  // namespace cpu
+
+namespace cuda {
+// The launchers pick cuBLAS for the 1x1, stride 1, pad 0, single-group convolution, the tiled v2
+// kernels for depthwise shapes they support, and the direct v1 kernels otherwise.
+void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st);
+void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                     GradMode mode, Stream st);
+void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                       GradMode mode, Stream st);
+
+// Every implementation of each direction, so tests check them all against cpu:: and the
+// benchmark times them side by side (names "v1", "v2", "cublas"; see kernels/cuda/conv_*.cu).
+// `supports` takes a valid shape; `launch` has the launcher's contract and throws on a shape its
+// version does not support.
+struct Conv2dFwdVersion {
+    const char* name;
+    bool (*supports)(const Conv2dShape& s);
+    void (*launch)(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st);
+};
+struct Conv2dBwdDataVersion {
+    const char* name;
+    bool (*supports)(const Conv2dShape& s);
+    void (*launch)(float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                   GradMode mode, Stream st);
+};
+struct Conv2dBwdWeightVersion {
+    const char* name;
+    bool (*supports)(const Conv2dShape& s);
+    void (*launch)(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                   GradMode mode, Stream st);
+};
+std::span<const Conv2dFwdVersion> conv2d_fwd_versions();
+std::span<const Conv2dBwdDataVersion> conv2d_bwd_data_versions();
+std::span<const Conv2dBwdWeightVersion> conv2d_bwd_weight_versions();
+}  // namespace cuda
 
 }  // namespace cudarts

@@ -25,4 +25,13 @@ void broadcast_mul_bwd(float* dx, const float* dy, const float* mask, const Broa
                        GradMode mode);
 }  // namespace cpu
 
+// The same on a CUDA device (kernels/cuda/dropout.cu); x, y, mask, dx and dy are device pointers.
+// A product has one rounding, so results equal cpu:: bit for bit in overwrite mode.
+namespace cuda {
+void broadcast_mul_fwd(float* y, const float* x, const float* mask, const BroadcastShape& s,
+                       Stream st);
+void broadcast_mul_bwd(float* dx, const float* dy, const float* mask, const BroadcastShape& s,
+                       GradMode mode, Stream st);
+}  // namespace cuda
+
 }  // namespace cudarts

@@ -37,3 +37,29 @@ void copy(float* y, const float* x, int64_t n, GradMode mode);
 void fill(float* y, float value, int64_t n);
 
 }  // namespace cudarts::cpu
+
+// The same ops on a CUDA device (kernels/cuda/elementwise.cu): device pointers, the same
+// arguments, and the stream to launch on. Results match cpu:: to a few ulp (tanhf and expf are
+// not correctly rounded; nvcc may fuse a multiply and an add), bit for bit for relu, add, mul,
+// scale, copy and fill in overwrite mode.
+namespace cudarts::cuda {
+
+void relu_fwd(float* y, const float* x, int64_t n, Stream st);
+void relu_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st);
+void tanh_fwd(float* y, const float* x, int64_t n, Stream st);
+void tanh_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st);
+void sigmoid_fwd(float* y, const float* x, int64_t n, Stream st);
+void sigmoid_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode,
+                 Stream st);
+
+void add_fwd(float* y, const float* a, const float* b, int64_t n, Stream st);
+void mul_fwd(float* y, const float* a, const float* b, int64_t n, Stream st);
+void mul_bwd(float* da, float* db, const float* dy, const float* a, const float* b, int64_t n,
+             GradMode mode_a, GradMode mode_b, Stream st);
+void scale_fwd(float* y, const float* x, float alpha, int64_t n, Stream st);
+void scale_bwd(float* dx, const float* dy, float alpha, int64_t n, GradMode mode, Stream st);
+void axpy(float* y, float alpha, const float* x, int64_t n, Stream st);
+void copy(float* y, const float* x, int64_t n, GradMode mode, Stream st);
+void fill(float* y, float value, int64_t n, Stream st);
+
+}  // namespace cudarts::cuda

@@ -35,4 +35,19 @@ void matmul_bwd(float* da, float* db, const float* dc, const float* a, const flo
                 const MatmulShape& s, GradMode mode_a, GradMode mode_b);
 }  // namespace cpu
 
+namespace cuda {
+// cuBLAS GEMMs (FP32 unless cuda::set_tf32(true), kernels/cuda/blas.h) plus small deterministic
+// kernels for the bias add and the bias gradient.
+void linear_fwd(float* y, const float* x, const float* w, const float* b, const LinearShape& s,
+                Stream st);
+void linear_bwd_data(float* dx, const float* dy, const float* w, const LinearShape& s,
+                     GradMode mode, Stream st);
+void linear_bwd_weight(float* dw, float* db, const float* dy, const float* x,
+                       const LinearShape& s, GradMode mode, Stream st);
+
+void matmul_fwd(float* c, const float* a, const float* b, const MatmulShape& s, Stream st);
+void matmul_bwd(float* da, float* db, const float* dc, const float* a, const float* b,
+                const MatmulShape& s, GradMode mode_a, GradMode mode_b, Stream st);
+}  // namespace cuda
+
 }  // namespace cudarts

@@ -26,3 +26,25 @@ void mixed_softmax_sum_bwd(float* const* dys, float* dalpha, const float* dout,
                            GradMode mode);
 
 }  // namespace cudarts::cpu
+
+// The same on a CUDA device (kernels/cuda/mixed_op.cu). ys and dys stay HOST arrays of K device
+// pointers, as for cpu:: (the launcher copies them into the kernel's arguments); out, w, alpha,
+// dw, dalpha and dout are device pointers. K is at most kMaxCandidates, because the pointer
+// tables travel by value in the kernel arguments. dw_k are K independent block reductions;
+// dalpha needs all K at once and is computed by a single block (slower: see the .cu note).
+namespace cudarts::cuda {
+
+inline constexpr int kMaxCandidates = 16;  // DARTS has 8 primitives per edge
+
+void mixed_sum_fwd(float* out, const float* const* ys, const float* w, int K, int64_t n,
+                   Stream st);
+void mixed_sum_bwd(float* const* dys, float* dw, const float* dout, const float* const* ys,
+                   const float* w, int K, int64_t n, GradMode mode, Stream st);
+
+void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alpha, int K,
+                           int64_t n, Stream st);
+void mixed_softmax_sum_bwd(float* const* dys, float* dalpha, const float* dout,
+                           const float* const* ys, const float* alpha, int K, int64_t n,
+                           GradMode mode, Stream st);
+
+}  // namespace cudarts::cuda

@@ -27,4 +27,16 @@ void adam_step(float* theta, float* m, float* v, const float* g, int64_t n, cons
 double sum_squares(const float* x, int64_t n);
 }  // namespace cpu
 
+// The same on a CUDA device (kernels/cuda/optim.cu); every array is a device pointer. The
+// updates round each operation as the CPU loop does (no fused multiply-add), so they match
+// cpu:: bit for bit when the host compiler does not contract either. sum_squares writes one float
+// to the device, summed in float by a single block: deterministic, no atomics.
+namespace cuda {
+void sgd_step(float* w, float* buf, const float* g, int64_t n, const SgdOptions& o,
+              bool first_step, Stream st);
+void adam_step(float* theta, float* m, float* v, const float* g, int64_t n, const AdamOptions& o,
+               int64_t t, Stream st);
+void sum_squares(float* out, const float* x, int64_t n, Stream st);
+}  // namespace cuda
+
 }  // namespace cudarts

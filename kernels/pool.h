@@ -40,4 +40,17 @@ void global_avg_pool_fwd(float* y, const float* x, int n, int c, int hw);
 void global_avg_pool_bwd(float* dx, const float* dy, int n, int c, int hw, GradMode mode);
 }  // namespace cpu
 
+// The same on a CUDA device (kernels/cuda/pool.cu), same numbers up to float summation order:
+// the cpu:: arguments plus the stream. Declared in every build, defined only with CUDA.
+namespace cuda {
+void max_pool2d_fwd(float* y, const float* x, const Pool2dShape& s, Stream st);
+void max_pool2d_bwd(float* dx, const float* dy, const float* x, const Pool2dShape& s, GradMode mode,
+                    Stream st);
+void avg_pool2d_fwd(float* y, const float* x, const Pool2dShape& s, Stream st);
+void avg_pool2d_bwd(float* dx, const float* dy, const Pool2dShape& s, GradMode mode, Stream st);
+void global_avg_pool_fwd(float* y, const float* x, int n, int c, int hw, Stream st);
+void global_avg_pool_bwd(float* dx, const float* dy, int n, int c, int hw, GradMode mode,
+                         Stream st);
+}  // namespace cuda
+
 }  // namespace cudarts

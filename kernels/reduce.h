@@ -14,3 +14,13 @@ void sum_fwd(float* y, const float* x, int64_t n, float scale);  // y = scale * 
 void sum_bwd(float* dx, const float* dy, int64_t n, float scale, GradMode mode);
 
 }  // namespace cudarts::cpu
+
+// The same on a CUDA device (kernels/cuda/reduce.cu): y and dy are device pointers, so a loss
+// never leaves the device. The sum runs in one block with float partial sums, deterministic for
+// a given n (no atomics), so a rerun gives the same bits.
+namespace cudarts::cuda {
+
+void sum_fwd(float* y, const float* x, int64_t n, float scale, Stream st);
+void sum_bwd(float* dx, const float* dy, int64_t n, float scale, GradMode mode, Stream st);
+
+}  // namespace cudarts::cuda

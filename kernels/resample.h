@@ -31,4 +31,12 @@ void subsample_bwd(float* dx, const float* dy, const SubsampleShape& s, GradMode
 void zero_fwd(float* y, const float* x, const SubsampleShape& s);
 }  // namespace cpu
 
+// The same on a CUDA device (kernels/cuda/resample.cu), bit-identical to cpu:: (copies only):
+// the cpu:: arguments plus the stream. Declared in every build, defined only with CUDA.
+namespace cuda {
+void subsample_fwd(float* y, const float* x, const SubsampleShape& s, Stream st);
+void subsample_bwd(float* dx, const float* dy, const SubsampleShape& s, GradMode mode, Stream st);
+void zero_fwd(float* y, const float* x, const SubsampleShape& s, Stream st);
+}  // namespace cuda
+
 }  // namespace cudarts

@@ -39,3 +39,36 @@ void cross_entropy_bwd(float* dlogits, float dloss, const float* logp, const int
 int64_t count_correct(const float* logits, const int32_t* labels, int rows, int cols, int topk);
 
 }  // namespace cudarts::cpu
+
+// The same on a CUDA device (kernels/cuda/softmax.cu). Where cpu:: returns a value the CUDA
+// twin writes it to a device pointer given first (loss, correct), and a loss backward reads its
+// incoming gradient from a device pointer (dloss), so no step waits on a host round trip. Labels
+// live on the device and are not checked by the launchers: a label outside [0, cols) makes its
+// row's loss and gradient NaN and count_correct write -1, so the bug shows rather than reading
+// out of bounds. Loss sums are per-row values reduced by a single block: deterministic, no
+// atomics.
+namespace cudarts::cuda {
+
+void softmax_fwd(float* y, const float* x, int rows, int cols, Stream st);
+void softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode,
+                 Stream st);
+void log_softmax_fwd(float* y, const float* x, int rows, int cols, Stream st);
+void log_softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols,
+                     GradMode mode, Stream st);
+
+void nll_loss_fwd(float* loss, const float* logp, const int32_t* labels, int rows, int cols,
+                  Stream st);
+void nll_loss_bwd(float* dlogp, const float* dloss, const int32_t* labels, int rows, int cols,
+                  GradMode mode, Stream st);
+
+void cross_entropy_fwd(float* loss, float* logp, const float* logits, const int32_t* labels,
+                       int rows, int cols, float smoothing, Stream st);
+void cross_entropy_bwd(float* dlogits, const float* dloss, const float* logp,
+                       const int32_t* labels, int rows, int cols, float smoothing, GradMode mode,
+                       Stream st);
+
+// Writes the count as one int32 on the device.
+void count_correct(int32_t* correct, const float* logits, const int32_t* labels, int rows,
+                   int cols, int topk, Stream st);
+
+}  // namespace cudarts::cuda

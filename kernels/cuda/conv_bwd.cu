@@ -1,0 +1,443 @@
+// Convolution backward, NCHW fp32: dgrad (`_bwd_data`) and wgrad (`_bwd_weight`), semantics of
+// kernels/conv.h and cpu/conv.cpp. Both gather, so every gradient element is one float sum
+// finished by a single write_grad: no atomics, and every version is deterministic.
+// Minimal traffic: dgrad reads dy and w and writes dx once (bandwidth-bound like the forward);
+// wgrad reads x and dy once and writes the tiny dw, a long reduction (K = n*ho*wo = 65536 terms
+// per weight for C=16 32x32 at N=64) whose difficulty is spreading it over enough SMs.
+//   bwd_data v1      one thread per dx element, a direct port of the CPU gather (any shape)
+//   bwd_data v2      depthwise: a block owns a dx tile (up to 32 x 32) of one (n, c) plane and
+//                    stages the dy window it needs (zero outside dy) and the k x k weights in
+//                    shared memory; each dx sums the taps whose output position is whole
+//   bwd_data cublas  1x1 stride 1 groups 1: dx_n = W^T dy_n, one strided batched SGEMM
+//   bwd_weight v1      one block per weight element reducing its n*ho*wo products with
+//                      cub::BlockReduce (any shape)
+//   bwd_weight v2      depthwise, k in {1, 3, 5, 7}: one 8-block thread-block cluster per
+//                      channel. Block r of the cluster takes samples r, r + 8, ...; for each
+//                      output tile it stages the x window of several samples in shared memory,
+//                      and each thread accumulates all k*k taps in registers from its outputs'
+//                      dy. Each tap is block-reduced, then block 0 sums the 8 partials in rank
+//                      order through distributed shared memory: deterministic, no workspace,
+//                      and C*8 blocks (128 for C=16) instead of C. Needs sm_90 (clusters).
+//   bwd_weight cublas  1x1 stride 1 groups 1: dW = sum_n dy_n x_n^T as n SGEMMs accumulating
+//                      into dW in sample order (NCHW gives no single-GEMM view of the sum); n
+//                      small launches, so the benchmark should compare it with v1
+#include <cooperative_groups.h>      // thread-block clusters and distributed shared memory
+#include <cub/block/block_reduce.cuh>
+
+#include <algorithm>
+#include <climits>
+#include <span>
+
+#include "kernels/check.h"
+#include "kernels/conv.h"
+#include "kernels/cuda/blas.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace cudarts::cuda {
+
+namespace {
+
+namespace cg = cooperative_groups;
+
+constexpr int kBlock = 256;
+constexpr int kTileMax = 32;            // v2 tile edge: a whole DARTS plane
+constexpr size_t kSmemMax = 32 * 1024;  // v2 shared window budget, under the 48 KiB default
+constexpr int kCluster = 8;             // portable maximum cluster size on sm_90
+
+bool is_pointwise(const Conv2dShape& s) {
+    return s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
+}
+bool is_depthwise(const Conv2dShape& s) { return s.groups == s.c_in && s.c_in == s.c_out; }
+bool supports_any(const Conv2dShape&) { return true; }
+
+// Halves the longer of th, tw while window(th, tw) (bytes) exceeds the budget, down to 1 x 1.
+template <class Window>
+void shrink_tile(int& th, int& tw, Window window) {
+    while (window(th, tw) > kSmemMax && (th > 1 || tw > 1)) {
+        if (th >= tw)
+            th = (th + 1) / 2;
+        else
+            tw = (tw + 1) / 2;
+    }
+}
+
+// bwd_data v2 geometry: a th x tw tile of dx and the dy_h x dy_w window of dy it reads. Rows
+// p0 .. p0 + th - 1 read output rows floor((p0 + pad - (k-1) dil) / stride) up to
+// floor((p0 + th - 1 + pad) / stride): at most (th - 1 + (k-1) dil) / stride + 2 of them.
+struct DwDataTile {
+    int th, tw;
+    int dy_h, dy_w;
+    int tiles_h, tiles_w;
+    int threads;
+    size_t smem;  // window plus the k*k weights, bytes
+};
+
+DwDataTile plan_data_tile(const Conv2dShape& s) {
+    DwDataTile t{};
+    const auto rows = [&](int edge) { return (edge - 1 + (s.k - 1) * s.dil) / s.stride + 2; };
+    const auto bytes = [&](int th, int tw) {
+        return (size_t(rows(th)) * size_t(rows(tw)) + size_t(s.k) * size_t(s.k)) * sizeof(float);
+    };
+    t.th = std::min(s.h, kTileMax);
+    t.tw = std::min(s.w, kTileMax);
+    shrink_tile(t.th, t.tw, bytes);
+    t.dy_h = rows(t.th);
+    t.dy_w = rows(t.tw);
+    t.smem = bytes(t.th, t.tw);
+    t.tiles_h = (s.h + t.th - 1) / t.th;
+    t.tiles_w = (s.w + t.tw - 1) / t.tw;
+    t.threads = std::min(kBlock, (t.th * t.tw + 31) / 32 * 32);
+    return t;
+}
+
+// bwd_weight v2 geometry: a th x tw tile of outputs, the in_h x in_w x window it reads, and how
+// many samples' windows one pass stages (enough to give the 256 threads an output each).
+struct DwWeightTile {
+    int th, tw;
+    int in_h, in_w;
+    int tiles_h, tiles_w;
+    int planes;
+    size_t smem;  // planes windows, bytes
+};
+
+DwWeightTile plan_weight_tile(const Conv2dShape& s) {
+    DwWeightTile t{};
+    const auto extent = [&](int edge) { return (edge - 1) * s.stride + (s.k - 1) * s.dil + 1; };
+    const auto bytes = [&](int th, int tw) {
+        return size_t(extent(th)) * size_t(extent(tw)) * sizeof(float);
+    };
+    t.th = std::max(1, std::min(s.ho(), kTileMax));
+    t.tw = std::max(1, std::min(s.wo(), kTileMax));
+    shrink_tile(t.th, t.tw, bytes);
+    t.in_h = extent(t.th);
+    t.in_w = extent(t.tw);
+    t.tiles_h = (s.ho() + t.th - 1) / t.th;
+    t.tiles_w = (s.wo() + t.tw - 1) / t.tw;
+    const int per_rank = std::max(1, (s.n + kCluster - 1) / kCluster);
+    const size_t window = bytes(t.th, t.tw);
+    t.planes = std::max(1, kBlock / (t.th * t.tw));
+    t.planes = std::min({t.planes, per_rank, int(std::max<size_t>(1, kSmemMax / window))});
+    t.smem = size_t(t.planes) * window;
+    return t;
+}
+
+bool supports_data_v2(const Conv2dShape& s) {
+    return is_depthwise(s) && plan_data_tile(s).smem <= kSmemMax;
+}
+bool supports_weight_v2(const Conv2dShape& s) {
+    return is_depthwise(s) && (s.k == 1 || s.k == 3 || s.k == 5 || s.k == 7) &&
+           plan_weight_tile(s).smem <= kSmemMax;
+}
+
+__device__ int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// The output index whose tap at offset a*dil lands on input row p, or -1: p = i*stride - pad +
+// a*dil with i whole and in [0, n_out).
+__device__ int source_index(int p, int a, const Conv2dShape& s, int n_out) {
+    const int t = p + s.pad - a * s.dil;
+    if (t < 0 || t % s.stride != 0) return -1;
+    const int i = t / s.stride;
+    return i < n_out ? i : -1;
+}
+
+// One thread per dx element (n, c, p, q), q fastest.
+__global__ void conv2d_bwd_data_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
+                                          const float* __restrict__ w, Conv2dShape s,
+                                          GradMode mode) {
+    const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
+    const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (idx >= int64_t(s.n) * s.c_in * s.h * s.w) return;
+    const int q = int(idx % s.w);
+    const int p = int(idx / s.w % s.h);
+    const int c = int(idx / (int64_t(s.w) * s.h) % s.c_in);
+    const int n = int(idx / (int64_t(s.w) * s.h * s.c_in));
+    const int g = c / cpg, cl = c % cpg;  // c's group and its index inside the group
+    float acc = 0.f;
+    for (int o = g * opg; o < (g + 1) * opg; ++o) {
+        const float* dyo = dy + (int64_t(n) * s.c_out + o) * ho * wo;
+        const float* wo_c = w + (int64_t(o) * cpg + cl) * s.k * s.k;
+        for (int a = 0; a < s.k; ++a) {
+            const int i = source_index(p, a, s, ho);
+            if (i < 0) continue;
+            for (int b = 0; b < s.k; ++b) {
+                const int j = source_index(q, b, s, wo);
+                if (j < 0) continue;
+                acc += wo_c[a * s.k + b] * dyo[int64_t(i) * wo + j];
+            }
+        }
+    }
+    write_grad(dx[idx], acc, mode);
+}
+
+// One block per (plane, dx tile); threads stride over the tile's dx elements, q fastest.
+__global__ void conv2d_bwd_data_kernel_v2(float* __restrict__ dx, const float* __restrict__ dy,
+                                          const float* __restrict__ w, Conv2dShape s,
+                                          DwDataTile t, GradMode mode) {
+    extern __shared__ float smem[];
+    float* sdy = smem;                      // dy_h x dy_w window, zero outside dy
+    float* sw = smem + t.dy_h * t.dy_w;     // this channel's k x k weights
+    const int tiles = t.tiles_h * t.tiles_w;
+    const int64_t plane = blockIdx.x / tiles;  // n * c_in + c
+    const int tile = int(blockIdx.x % tiles);
+    const int c = int(plane % s.c_in);
+    const int ho = s.ho(), wo = s.wo();
+    const int p0 = tile / t.tiles_w * t.th, q0 = tile % t.tiles_w * t.tw;
+    // First output row and column the tile reads; every tap's numerator is >= i0 * stride.
+    const int i0 = floor_div(p0 + s.pad - (s.k - 1) * s.dil, s.stride);
+    const int j0 = floor_div(q0 + s.pad - (s.k - 1) * s.dil, s.stride);
+
+    const float* dyp = dy + plane * ho * wo;
+    for (int e = threadIdx.x; e < t.dy_h * t.dy_w; e += blockDim.x) {
+        const int i = i0 + e / t.dy_w, j = j0 + e % t.dy_w;
+        sdy[e] = (i >= 0 && i < ho && j >= 0 && j < wo) ? dyp[int64_t(i) * wo + j] : 0.f;
+    }
+    for (int e = threadIdx.x; e < s.k * s.k; e += blockDim.x) sw[e] = w[int64_t(c) * s.k * s.k + e];
+    __syncthreads();
+
+    float* dxp = dx + plane * s.h * s.w;
+    for (int e = threadIdx.x; e < t.th * t.tw; e += blockDim.x) {
+        const int p = p0 + e / t.tw, q = q0 + e % t.tw;
+        if (p >= s.h || q >= s.w) continue;
+        float acc = 0.f;
+        for (int a = 0; a < s.k; ++a) {
+            const int u = p + s.pad - a * s.dil - i0 * s.stride;  // >= 0 by the choice of i0
+            if (u % s.stride != 0) continue;
+            const float* row = sdy + (u / s.stride) * t.dy_w;
+            for (int b = 0; b < s.k; ++b) {
+                const int v = q + s.pad - b * s.dil - j0 * s.stride;
+                if (v % s.stride != 0) continue;
+                acc += sw[a * s.k + b] * row[v / s.stride];
+            }
+        }
+        write_grad(dxp[int64_t(p) * s.w + q], acc, mode);
+    }
+}
+
+// One block per weight element (o, c, a, b); threads stride over its n*ho*wo products.
+__global__ void __launch_bounds__(kBlock)
+    conv2d_bwd_weight_kernel_v1(float* __restrict__ dw, const float* __restrict__ dy,
+                                const float* __restrict__ x, Conv2dShape s, GradMode mode) {
+    using Reduce = cub::BlockReduce<float, kBlock>;
+    __shared__ typename Reduce::TempStorage reduce_tmp;
+    const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
+    const int64_t widx = blockIdx.x;  // ((o * cpg + c) * k + a) * k + b
+    const int b = int(widx % s.k);
+    const int a = int(widx / s.k % s.k);
+    const int c = int(widx / (int64_t(s.k) * s.k) % cpg);
+    const int o = int(widx / (int64_t(s.k) * s.k * cpg));
+    const int cx = o / opg * cpg + c;  // the input channel this weight reads
+    const int64_t per_sample = int64_t(ho) * wo;
+    float acc = 0.f;
+    for (int64_t e = threadIdx.x; e < s.n * per_sample; e += kBlock) {
+        const int n = int(e / per_sample);
+        const int i = int(e % per_sample / wo), j = int(e % wo);
+        const int p = i * s.stride - s.pad + a * s.dil;
+        const int q = j * s.stride - s.pad + b * s.dil;
+        if (p < 0 || p >= s.h || q < 0 || q >= s.w) continue;
+        acc += dy[(int64_t(n) * s.c_out + o) * per_sample + e % per_sample] *
+               x[((int64_t(n) * s.c_in + cx) * s.h + p) * s.w + q];
+    }
+    const float sum = Reduce(reduce_tmp).Sum(acc);
+    if (threadIdx.x == 0) write_grad(dw[widx], sum, mode);
+}
+
+// One cluster of kCluster blocks per channel c (blockIdx.x = c * kCluster + rank). Thread e of
+// a pass handles output e % (th*tw) of the tile for staged sample e / (th*tw).
+template <int K>
+__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kBlock)
+    conv2d_bwd_weight_kernel_v2(float* __restrict__ dw, const float* __restrict__ dy,
+                                const float* __restrict__ x, Conv2dShape s, DwWeightTile t,
+                                GradMode mode) {
+    using Reduce = cub::BlockReduce<float, kBlock>;
+    __shared__ typename Reduce::TempStorage reduce_tmp;
+    __shared__ float partial[K * K];  // this block's sum per tap, read by rank 0
+    extern __shared__ float sx[];     // t.planes windows of in_h x in_w, zero outside the image
+    const cg::cluster_group cluster = cg::this_cluster();
+    const int rank = int(cluster.block_rank());
+    const int c = int(blockIdx.x / kCluster);
+    const int ho = s.ho(), wo = s.wo();
+    const int window = t.in_h * t.in_w, tile_outputs = t.th * t.tw;
+    const int samples = s.n > rank ? (s.n - rank + kCluster - 1) / kCluster : 0;
+
+    float acc[K * K] = {};
+    for (int m0 = 0; m0 < samples; m0 += t.planes) {
+        const int staged = min(t.planes, samples - m0);  // samples rank + kCluster * (m0 + pl)
+        for (int tile = 0; tile < t.tiles_h * t.tiles_w; ++tile) {
+            const int i0 = tile / t.tiles_w * t.th, j0 = tile % t.tiles_w * t.tw;
+            const int p0 = i0 * s.stride - s.pad, q0 = j0 * s.stride - s.pad;
+            __syncthreads();  // the previous pass has finished reading sx
+            for (int e = threadIdx.x; e < staged * window; e += kBlock) {
+                const int n = rank + kCluster * (m0 + e / window);
+                const int p = p0 + e % window / t.in_w, q = q0 + e % t.in_w;
+                sx[e] = (p >= 0 && p < s.h && q >= 0 && q < s.w)
+                            ? x[((int64_t(n) * s.c_in + c) * s.h + p) * s.w + q]
+                            : 0.f;
+            }
+            __syncthreads();
+            for (int e = threadIdx.x; e < staged * tile_outputs; e += kBlock) {
+                const int pl = e / tile_outputs;
+                const int ti = e % tile_outputs / t.tw, tj = e % t.tw;
+                const int i = i0 + ti, j = j0 + tj;
+                if (i >= ho || j >= wo) continue;
+                const int n = rank + kCluster * (m0 + pl);
+                const float g = dy[((int64_t(n) * s.c_out + c) * ho + i) * wo + j];
+                const float* base = sx + pl * window + ti * s.stride * t.in_w + tj * s.stride;
+#pragma unroll
+                for (int a = 0; a < K; ++a)
+#pragma unroll
+                    for (int b = 0; b < K; ++b)
+                        acc[a * K + b] += g * base[a * s.dil * t.in_w + b * s.dil];
+            }
+        }
+    }
+#pragma unroll
+    for (int tap = 0; tap < K * K; ++tap) {
+        const float v = Reduce(reduce_tmp).Sum(acc[tap]);
+        if (threadIdx.x == 0) partial[tap] = v;
+        __syncthreads();  // reduce_tmp is reused by the next tap
+    }
+    cluster.sync();  // every rank's partials are written and visible cluster-wide
+    if (rank == 0) {
+        for (int tap = threadIdx.x; tap < K * K; tap += kBlock) {
+            float sum = 0.f;
+            for (int r = 0; r < kCluster; ++r) sum += cluster.map_shared_rank(partial, r)[tap];
+            write_grad(dw[int64_t(c) * K * K + tap], sum, mode);
+        }
+    }
+    cluster.sync();  // no block exits while rank 0 may still read its shared memory
+}
+
+void check_supported(bool ok, const char* what, const Conv2dShape& s) {
+    CUDARTS_CHECK(ok, what << " does not support " << s);
+}
+
+// dW for an empty batch: zero under overwrite, untouched under accumulate.
+void empty_weight_grad(float* dw, const Conv2dShape& s, GradMode mode, Stream st) {
+    if (mode == GradMode::kOverwrite)
+        CUDARTS_CUDA_CHECK(cudaMemsetAsync(dw, 0, size_t(s.weight_elems()) * sizeof(float), st));
+}
+
+void conv2d_bwd_data_v1(float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                        GradMode mode, Stream st) {
+    s.validate();
+    if (s.in_elems() == 0) return;
+    conv2d_bwd_data_kernel_v1<<<blocks_for(s.in_elems(), kBlock), kBlock, 0, st>>>(dx, dy, w, s,
+                                                                                   mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void conv2d_bwd_data_v2(float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                        GradMode mode, Stream st) {
+    s.validate();
+    check_supported(supports_data_v2(s), "conv2d_bwd_data v2", s);
+    if (s.in_elems() == 0) return;
+    const DwDataTile t = plan_data_tile(s);
+    const int64_t blocks = int64_t(s.n) * s.c_in * t.tiles_h * t.tiles_w;
+    conv2d_bwd_data_kernel_v2<<<blocks_for(blocks, 1), t.threads, t.smem, st>>>(dx, dy, w, s, t,
+                                                                                 mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void conv2d_bwd_data_cublas(float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                            GradMode mode, Stream st) {
+    s.validate();
+    check_supported(is_pointwise(s), "conv2d_bwd_data cublas", s);
+    const int64_t hw = int64_t(s.h) * s.w;
+    CUDARTS_CHECK(hw <= INT_MAX, "conv2d_bwd_data cublas: h*w exceeds a GEMM dimension in " << s);
+    if (s.in_elems() == 0) return;
+    // Row-major dx_n (c_in x hw) = W^T (c_in x c_out) dy_n (c_out x hw).
+    gemm_rm_strided_batched(true, false, s.c_in, int(hw), s.c_out, w, s.c_in, 0, dy, int(hw),
+                            s.c_out * hw, mode, dx, int(hw), s.c_in * hw, s.n, st);
+}
+
+void conv2d_bwd_weight_v1(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                          GradMode mode, Stream st) {
+    s.validate();
+    if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
+    conv2d_bwd_weight_kernel_v1<<<blocks_for(s.weight_elems(), 1), kBlock, 0, st>>>(dw, dy, x, s,
+                                                                                    mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void conv2d_bwd_weight_v2(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                          GradMode mode, Stream st) {
+    s.validate();
+    check_supported(supports_weight_v2(s), "conv2d_bwd_weight v2", s);
+    if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
+    const DwWeightTile t = plan_weight_tile(s);
+    const int blocks = blocks_for(int64_t(s.c_in) * kCluster, 1);
+    switch (s.k) {
+        case 1:
+            conv2d_bwd_weight_kernel_v2<1><<<blocks, kBlock, t.smem, st>>>(dw, dy, x, s, t, mode);
+            break;
+        case 3:
+            conv2d_bwd_weight_kernel_v2<3><<<blocks, kBlock, t.smem, st>>>(dw, dy, x, s, t, mode);
+            break;
+        case 5:
+            conv2d_bwd_weight_kernel_v2<5><<<blocks, kBlock, t.smem, st>>>(dw, dy, x, s, t, mode);
+            break;
+        default:  // 7, by supports_weight_v2
+            conv2d_bwd_weight_kernel_v2<7><<<blocks, kBlock, t.smem, st>>>(dw, dy, x, s, t, mode);
+            break;
+    }
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void conv2d_bwd_weight_cublas(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                              GradMode mode, Stream st) {
+    s.validate();
+    check_supported(is_pointwise(s), "conv2d_bwd_weight cublas", s);
+    const int64_t hw = int64_t(s.h) * s.w;
+    CUDARTS_CHECK(hw <= INT_MAX, "conv2d_bwd_weight cublas: h*w exceeds a GEMM dimension in "
+                                     << s);
+    if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
+    // Row-major dW (c_out x c_in) (+)= dy_n (c_out x hw) x_n^T (hw x c_in), samples in order;
+    // the first product overwrites under kOverwrite and every later one adds.
+    for (int n = 0; n < s.n; ++n)
+        gemm_rm(false, true, s.c_out, s.c_in, int(hw), dy + int64_t(n) * s.c_out * hw, int(hw),
+                x + int64_t(n) * s.c_in * hw, int(hw), n == 0 ? mode : GradMode::kAccumulate, dw,
+                s.c_in, st);
+}
+
+const Conv2dBwdDataVersion kBwdDataVersions[] = {
+    {"v1", supports_any, conv2d_bwd_data_v1},
+    {"v2", supports_data_v2, conv2d_bwd_data_v2},
+    {"cublas", is_pointwise, conv2d_bwd_data_cublas},
+};
+
+const Conv2dBwdWeightVersion kBwdWeightVersions[] = {
+    {"v1", supports_any, conv2d_bwd_weight_v1},
+    {"v2", supports_weight_v2, conv2d_bwd_weight_v2},
+    {"cublas", is_pointwise, conv2d_bwd_weight_cublas},
+};
+
+}  // namespace
+
+void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                     GradMode mode, Stream st) {
+    s.validate();
+    if (is_pointwise(s))
+        conv2d_bwd_data_cublas(dx, dy, w, s, mode, st);
+    else if (supports_data_v2(s))
+        conv2d_bwd_data_v2(dx, dy, w, s, mode, st);
+    else
+        conv2d_bwd_data_v1(dx, dy, w, s, mode, st);
+}
+
+void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                       GradMode mode, Stream st) {
+    s.validate();
+    if (is_pointwise(s))
+        conv2d_bwd_weight_cublas(dw, dy, x, s, mode, st);
+    else if (supports_weight_v2(s))
+        conv2d_bwd_weight_v2(dw, dy, x, s, mode, st);
+    else
+        conv2d_bwd_weight_v1(dw, dy, x, s, mode, st);
+}
+
+std::span<const Conv2dBwdDataVersion> conv2d_bwd_data_versions() { return kBwdDataVersions; }
+std::span<const Conv2dBwdWeightVersion> conv2d_bwd_weight_versions() {
+    return kBwdWeightVersions;
+}
+
+}  // namespace cudarts::cuda

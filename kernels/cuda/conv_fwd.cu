@@ -1,0 +1,188 @@
+// Convolution forward (fprop), NCHW fp32, semantics of kernels/conv.h and cpu/conv.cpp.
+// Minimal traffic is x once, w once and y once. Per output a depthwise k x k tap reads k^2 inputs
+// (9 or 25 FMAs for 8 B of DRAM at stride 1), so depthwise is bandwidth-bound and the game is to
+// read each input from DRAM once; the 1x1 convolution is a skinny GEMM (K = c_in, at most a few
+// hundred in DARTS), also bandwidth-bound, left to cuBLAS. Nothing here has been timed yet.
+//   v1      one thread per output, a direct port of the CPU gather loop in float (any groups,
+//           stride, pad, dilation); neighbouring threads share inputs through L1 only
+//   v2      depthwise (groups == c_in == c_out): a block owns an output tile (up to 32 x 32) of
+//           one (n, c) plane, stages the input window the tile reads (tile plus halo, zero
+//           padded) and the k x k weights in shared memory once, then each thread sums its
+//           outputs from shared memory. DARTS planes (32, 16, 8) fit one tile, so DRAM sees x once
+//   cublas  1x1, stride 1, pad 0, groups 1: y_n = W x_n for every sample n as one strided
+//           batched SGEMM (W broadcast with stride 0); FP32 unless cuda::set_tf32(true)
+#include <algorithm>
+#include <climits>
+#include <span>
+
+#include "kernels/check.h"
+#include "kernels/conv.h"
+#include "kernels/cuda/blas.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace cudarts::cuda {
+
+namespace {
+
+constexpr int kBlock = 256;
+constexpr int kTileMax = 32;              // v2 output tile edge: a whole DARTS plane
+constexpr size_t kSmemMax = 32 * 1024;    // v2 shared window budget, under the 48 KiB default
+
+bool is_pointwise(const Conv2dShape& s) {
+    return s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
+}
+bool is_depthwise(const Conv2dShape& s) { return s.groups == s.c_in && s.c_in == s.c_out; }
+bool supports_any(const Conv2dShape&) { return true; }
+
+// v2 geometry: an output tile of th x tw and the in_h x in_w input window it reads.
+struct DwTile {
+    int th, tw;
+    int in_h, in_w;
+    int tiles_h, tiles_w;
+    int threads;
+    size_t smem;  // window plus the k*k weights, bytes
+};
+
+// Starts from the whole plane (up to 32 x 32) and halves the longer tile edge while the window
+// overflows the budget; a window that stays too big even for one output leaves the shape to v1.
+DwTile plan_tile(const Conv2dShape& s) {
+    DwTile t{};
+    t.th = std::max(1, std::min(s.ho(), kTileMax));
+    t.tw = std::max(1, std::min(s.wo(), kTileMax));
+    for (;;) {
+        t.in_h = (t.th - 1) * s.stride + (s.k - 1) * s.dil + 1;
+        t.in_w = (t.tw - 1) * s.stride + (s.k - 1) * s.dil + 1;
+        t.smem = (size_t(t.in_h) * size_t(t.in_w) + size_t(s.k) * size_t(s.k)) * sizeof(float);
+        if (t.smem <= kSmemMax || (t.th == 1 && t.tw == 1)) break;
+        if (t.th >= t.tw)
+            t.th = (t.th + 1) / 2;
+        else
+            t.tw = (t.tw + 1) / 2;
+    }
+    t.tiles_h = (s.ho() + t.th - 1) / t.th;
+    t.tiles_w = (s.wo() + t.tw - 1) / t.tw;
+    // Whole warps, no more threads than outputs: an 8 x 8 plane gets 64 threads, not 256.
+    t.threads = std::min(kBlock, (t.th * t.tw + 31) / 32 * 32);
+    return t;
+}
+
+bool supports_v2(const Conv2dShape& s) { return is_depthwise(s) && plan_tile(s).smem <= kSmemMax; }
+
+// One thread per output (n, o, i, j), j fastest so that a warp reads neighbouring inputs.
+__global__ void conv2d_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x,
+                                     const float* __restrict__ w, Conv2dShape s) {
+    const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
+    const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (idx >= int64_t(s.n) * s.c_out * ho * wo) return;
+    const int j = int(idx % wo);
+    const int i = int(idx / wo % ho);
+    const int o = int(idx / (int64_t(wo) * ho) % s.c_out);
+    const int n = int(idx / (int64_t(wo) * ho * s.c_out));
+    const int c0 = o / opg * cpg;  // first input channel of o's group
+    float acc = 0.f;
+    for (int c = 0; c < cpg; ++c) {
+        const float* xc = x + (int64_t(n) * s.c_in + c0 + c) * s.h * s.w;
+        const float* wc = w + (int64_t(o) * cpg + c) * s.k * s.k;
+        for (int a = 0; a < s.k; ++a) {
+            const int p = i * s.stride - s.pad + a * s.dil;
+            if (p < 0 || p >= s.h) continue;
+            for (int b = 0; b < s.k; ++b) {
+                const int q = j * s.stride - s.pad + b * s.dil;
+                if (q < 0 || q >= s.w) continue;
+                acc += wc[a * s.k + b] * xc[int64_t(p) * s.w + q];
+            }
+        }
+    }
+    y[idx] = acc;
+}
+
+// One block per (plane, tile); threads stride over the tile's outputs, j fastest.
+__global__ void conv2d_fwd_kernel_v2(float* __restrict__ y, const float* __restrict__ x,
+                                     const float* __restrict__ w, Conv2dShape s, DwTile t) {
+    extern __shared__ float smem[];
+    float* sx = smem;                     // in_h x in_w window, zero outside the image
+    float* sw = smem + t.in_h * t.in_w;   // this channel's k x k weights
+    const int tiles = t.tiles_h * t.tiles_w;
+    const int64_t plane = blockIdx.x / tiles;  // n * c_in + c
+    const int tile = int(blockIdx.x % tiles);
+    const int c = int(plane % s.c_in);
+    const int ho = s.ho(), wo = s.wo();
+    const int i0 = tile / t.tiles_w * t.th, j0 = tile % t.tiles_w * t.tw;
+    const int p0 = i0 * s.stride - s.pad, q0 = j0 * s.stride - s.pad;
+
+    const float* xp = x + plane * s.h * s.w;
+    for (int e = threadIdx.x; e < t.in_h * t.in_w; e += blockDim.x) {
+        const int p = p0 + e / t.in_w, q = q0 + e % t.in_w;
+        sx[e] = (p >= 0 && p < s.h && q >= 0 && q < s.w) ? xp[int64_t(p) * s.w + q] : 0.f;
+    }
+    for (int e = threadIdx.x; e < s.k * s.k; e += blockDim.x) sw[e] = w[int64_t(c) * s.k * s.k + e];
+    __syncthreads();
+
+    float* yp = y + plane * ho * wo;
+    for (int e = threadIdx.x; e < t.th * t.tw; e += blockDim.x) {
+        const int ti = e / t.tw, tj = e % t.tw;
+        const int i = i0 + ti, j = j0 + tj;
+        if (i >= ho || j >= wo) continue;
+        float acc = 0.f;
+        for (int a = 0; a < s.k; ++a) {
+            const float* row = sx + (ti * s.stride + a * s.dil) * t.in_w + tj * s.stride;
+            for (int b = 0; b < s.k; ++b) acc += sw[a * s.k + b] * row[b * s.dil];
+        }
+        yp[int64_t(i) * wo + j] = acc;
+    }
+}
+
+void conv2d_fwd_v1(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
+    s.validate();
+    const int64_t outputs = s.out_elems();
+    if (outputs == 0) return;
+    conv2d_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, w, s);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void conv2d_fwd_v2(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
+    s.validate();
+    CUDARTS_CHECK(supports_v2(s), "conv2d_fwd v2: needs a depthwise shape whose window fits "
+                                  "shared memory, got " << s);
+    if (s.out_elems() == 0) return;
+    const DwTile t = plan_tile(s);
+    const int64_t blocks = int64_t(s.n) * s.c_in * t.tiles_h * t.tiles_w;
+    conv2d_fwd_kernel_v2<<<blocks_for(blocks, 1), t.threads, t.smem, st>>>(y, x, w, s, t);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void conv2d_fwd_cublas(float* y, const float* x, const float* w, const Conv2dShape& s,
+                       Stream st) {
+    s.validate();
+    CUDARTS_CHECK(is_pointwise(s), "conv2d_fwd cublas: needs k=1 stride=1 pad=0 groups=1, got "
+                                       << s);
+    const int64_t hw = int64_t(s.h) * s.w;
+    CUDARTS_CHECK(hw <= INT_MAX, "conv2d_fwd cublas: h*w exceeds a GEMM dimension in " << s);
+    if (s.out_elems() == 0) return;
+    // Row-major y_n (c_out x hw) = W (c_out x c_in) x_n (c_in x hw), W shared by every sample.
+    gemm_rm_strided_batched(false, false, s.c_out, int(hw), s.c_in, w, s.c_in, 0, x, int(hw),
+                            s.c_in * hw, GradMode::kOverwrite, y, int(hw), s.c_out * hw, s.n,
+                            st);
+}
+
+const Conv2dFwdVersion kFwdVersions[] = {
+    {"v1", supports_any, conv2d_fwd_v1},
+    {"v2", supports_v2, conv2d_fwd_v2},
+    {"cublas", is_pointwise, conv2d_fwd_cublas},
+};
+
+}  // namespace
+
+void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
+    s.validate();
+    if (is_pointwise(s))
+        conv2d_fwd_cublas(y, x, w, s, st);
+    else if (supports_v2(s))
+        conv2d_fwd_v2(y, x, w, s, st);
+    else
+        conv2d_fwd_v1(y, x, w, s, st);
+}
+
+std::span<const Conv2dFwdVersion> conv2d_fwd_versions() { return kFwdVersions; }
+
+}  // namespace cudarts::cuda

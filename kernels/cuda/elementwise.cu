@@ -1,0 +1,233 @@
+// Elementwise ops over flat fp32 arrays on the GPU: the CUDA twins of kernels/cpu/elementwise.cpp,
+// formulas in kernels/elementwise.h. Every kernel maps one thread to one element in a grid-stride
+// loop, so a grid capped at kMaxGrid blocks covers any n and consecutive threads touch
+// consecutive addresses (coalesced 128-byte transactions per warp).
+// Traffic per element: 8 B for a unary forward (x in, y out), 12 B for a binary forward and for
+// an activation's backward (dy and y in, dx out), 4 B more in accumulate mode (dx is read before
+// it is added to); mul_bwd with both outputs moves 20 B (28 B accumulating). Against at most a
+// dozen flops per element this is far below the H100's ~60 flop/B balance point, so every kernel
+// is bound by DRAM bandwidth, and a transcendental (tanhf, expf) costs nothing visible.
+// Precision: tanhf and expf are within 2 ulp of the CPU's libm; nvcc may fuse a * b + c into one
+// FMA (axpy, the accumulate modes, tanh'), which rounds once where the CPU rounds twice. relu,
+// add, mul, scale, copy and fill in overwrite mode round once, as on the CPU: equal bit for bit.
+//   v1  one thread per element, grid-stride, scalar 4-byte accesses (the only version). Loads of
+//       float4 would cut the instruction count by 4 but not the bytes, which bound these kernels.
+#include <algorithm>
+
+#include "kernels/check.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/elementwise.h"
+
+namespace cudarts::cuda {
+
+namespace {
+
+constexpr int kBlock = 256;
+// Grid-stride loops need no more blocks than keep every SM busy: 132 SMs on an H100 times 8
+// resident blocks of 256 threads is about 1000; 4096 also leaves a tail-free last wave.
+constexpr int kMaxGrid = 4096;
+
+int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
+
+void check_count(int64_t n, const char* fn) { CUDARTS_CHECK(n >= 0, fn << ": n=" << n); }
+
+__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
+__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
+
+// y = max(x, 0), written as the CPU's comparison so that -0 and NaN map the same way.
+__global__ void __launch_bounds__(kBlock)
+    relu_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
+// dx = dy where the saved output is positive: the derivative at exactly 0 is 0.
+__global__ void __launch_bounds__(kBlock)
+    relu_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
+                       const float* __restrict__ y, int64_t n, GradMode mode) {
+    for (int64_t i = first_index(); i < n; i += grid_stride())
+        write_grad(dx[i], y[i] > 0.f ? dy[i] : 0.f, mode);
+}
+
+__global__ void __launch_bounds__(kBlock)
+    tanh_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = tanhf(x[i]);
+}
+
+// tanh' = 1 - y^2 from the saved output.
+__global__ void __launch_bounds__(kBlock)
+    tanh_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
+                       const float* __restrict__ y, int64_t n, GradMode mode) {
+    for (int64_t i = first_index(); i < n; i += grid_stride())
+        write_grad(dx[i], dy[i] * (1.f - y[i] * y[i]), mode);
+}
+
+// 1 / (1 + e^-x): for x << 0 expf overflows to inf and the quotient is exactly 0, as on the CPU.
+__global__ void __launch_bounds__(kBlock)
+    sigmoid_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = 1.f / (1.f + expf(-x[i]));
+}
+
+// sigmoid' = y (1 - y) from the saved output, multiplied in the CPU's order.
+__global__ void __launch_bounds__(kBlock)
+    sigmoid_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
+                          const float* __restrict__ y, int64_t n, GradMode mode) {
+    for (int64_t i = first_index(); i < n; i += grid_stride())
+        write_grad(dx[i], dy[i] * y[i] * (1.f - y[i]), mode);
+}
+
+__global__ void __launch_bounds__(kBlock)
+    add_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ a,
+                      const float* __restrict__ b, int64_t n) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = a[i] + b[i];
+}
+
+__global__ void __launch_bounds__(kBlock)
+    mul_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ a,
+                      const float* __restrict__ b, int64_t n) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = a[i] * b[i];
+}
+
+// Both gradients in one pass so dy is read once; a null output is skipped (the branch is uniform
+// across the grid, so it costs no divergence).
+__global__ void __launch_bounds__(kBlock)
+    mul_bwd_kernel_v1(float* __restrict__ da, float* __restrict__ db,
+                      const float* __restrict__ dy, const float* __restrict__ a,
+                      const float* __restrict__ b, int64_t n, GradMode mode_a, GradMode mode_b) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) {
+        const float g = dy[i];
+        if (da) write_grad(da[i], g * b[i], mode_a);
+        if (db) write_grad(db[i], g * a[i], mode_b);
+    }
+}
+
+__global__ void __launch_bounds__(kBlock)
+    scale_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, float alpha,
+                        int64_t n) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = alpha * x[i];
+}
+
+__global__ void __launch_bounds__(kBlock)
+    scale_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, float alpha,
+                        int64_t n, GradMode mode) {
+    for (int64_t i = first_index(); i < n; i += grid_stride())
+        write_grad(dx[i], alpha * dy[i], mode);
+}
+
+__global__ void __launch_bounds__(kBlock)
+    axpy_kernel_v1(float* __restrict__ y, float alpha, const float* __restrict__ x, int64_t n) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] += alpha * x[i];
+}
+
+__global__ void __launch_bounds__(kBlock)
+    copy_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n, GradMode mode) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) write_grad(y[i], x[i], mode);
+}
+
+__global__ void __launch_bounds__(kBlock) fill_kernel_v1(float* __restrict__ y, float value,
+                                                         int64_t n) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = value;
+}
+
+}  // namespace
+
+void relu_fwd(float* y, const float* x, int64_t n, Stream st) {
+    check_count(n, "relu_fwd");
+    if (n == 0) return;
+    relu_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void relu_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st) {
+    check_count(n, "relu_bwd");
+    if (n == 0) return;
+    relu_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, y, n, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void tanh_fwd(float* y, const float* x, int64_t n, Stream st) {
+    check_count(n, "tanh_fwd");
+    if (n == 0) return;
+    tanh_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void tanh_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st) {
+    check_count(n, "tanh_bwd");
+    if (n == 0) return;
+    tanh_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, y, n, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void sigmoid_fwd(float* y, const float* x, int64_t n, Stream st) {
+    check_count(n, "sigmoid_fwd");
+    if (n == 0) return;
+    sigmoid_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void sigmoid_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode,
+                 Stream st) {
+    check_count(n, "sigmoid_bwd");
+    if (n == 0) return;
+    sigmoid_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, y, n, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void add_fwd(float* y, const float* a, const float* b, int64_t n, Stream st) {
+    check_count(n, "add_fwd");
+    if (n == 0) return;
+    add_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, a, b, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void mul_fwd(float* y, const float* a, const float* b, int64_t n, Stream st) {
+    check_count(n, "mul_fwd");
+    if (n == 0) return;
+    mul_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, a, b, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void mul_bwd(float* da, float* db, const float* dy, const float* a, const float* b, int64_t n,
+             GradMode mode_a, GradMode mode_b, Stream st) {
+    check_count(n, "mul_bwd");
+    if (n == 0 || (!da && !db)) return;
+    mul_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(da, db, dy, a, b, n, mode_a, mode_b);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void scale_fwd(float* y, const float* x, float alpha, int64_t n, Stream st) {
+    check_count(n, "scale_fwd");
+    if (n == 0) return;
+    scale_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, alpha, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void scale_bwd(float* dx, const float* dy, float alpha, int64_t n, GradMode mode, Stream st) {
+    check_count(n, "scale_bwd");
+    if (n == 0) return;
+    scale_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, alpha, n, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void axpy(float* y, float alpha, const float* x, int64_t n, Stream st) {
+    check_count(n, "axpy");
+    if (n == 0) return;
+    axpy_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, alpha, x, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void copy(float* y, const float* x, int64_t n, GradMode mode, Stream st) {
+    check_count(n, "copy");
+    if (n == 0) return;
+    copy_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, n, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void fill(float* y, float value, int64_t n, Stream st) {
+    check_count(n, "fill");
+    if (n == 0) return;
+    fill_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, value, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+}  // namespace cudarts::cuda

@@ -1,0 +1,129 @@
+// Optimizer updates over flat parameter buffers on the GPU: the CUDA twins of
+// kernels/cpu/optim.cpp (formulas in kernels/optim.h).
+// sgd_step and adam_step: one thread per parameter in a grid-stride loop, each thread reading its
+// parameter, gradient and state and writing parameter and state back: SGD moves 12 B per
+// parameter without momentum and 20 B with it, Adam 28 B. A few flops per byte: bound by DRAM
+// bandwidth, about 10 us for the 1.9 M weights of the DARTS search network on an H100.
+// The arithmetic spells out every rounding (__fmul_rn, __fadd_rn, __fsub_rn, __fdiv_rn,
+// __fsqrt_rn) in the CPU loop's order: nvcc would otherwise fuse a * b + c into one FMA and round
+// once where the CPU rounds twice, and parameters then drift from the reference step by step.
+// Adam's step size lr sqrt(1 - b2^t) / (1 - b1^t) is computed on the host in double exactly as
+// cpu::adam_step does and passed as a float.
+// sum_squares runs as ONE block of kReduceBlock threads, each adding x_i^2 for i = t, t + 1024, ...
+// in order with kUnroll loads in flight, then cub::BlockReduce: deterministic, no atomics, no
+// workspace. One SM reads everything, ~50 GB/s, about 150 us for 1.9 M gradients; it runs once per
+// step (gradient clipping), so that is accepted. Float partials of n/1024 terms: error ~sqrt(n) ulp
+// relative, against the CPU's double sum.
+//   v1  grid-stride updates; single-block sum of squares (the only versions)
+#include <algorithm>
+#include <cmath>
+
+#include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
+
+#include "kernels/check.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/optim.h"
+
+namespace cudarts::cuda {
+
+namespace {
+
+constexpr int kBlock = 256;
+constexpr int kReduceBlock = 1024;  // the single reducing block: the most threads a block holds
+constexpr int kUnroll = 8;          // loads in flight per thread in the single-block sum
+constexpr int kMaxGrid = 4096;      // grid-stride cap: enough blocks to fill 132 SMs several times
+
+int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
+
+__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
+__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
+
+// d = g + wd w; then w -= lr d (momentum 0, buf unused) or buf = d on the first step, else
+// buf = momentum buf + d, and w -= lr buf.
+__global__ void __launch_bounds__(kBlock)
+    sgd_step_kernel_v1(float* __restrict__ w, float* __restrict__ buf,
+                       const float* __restrict__ g, int64_t n, SgdOptions o, bool first_step) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) {
+        const float d = __fadd_rn(g[i], __fmul_rn(o.weight_decay, w[i]));
+        if (o.momentum == 0.f) {
+            w[i] = __fsub_rn(w[i], __fmul_rn(o.lr, d));
+        } else {
+            const float b = first_step ? d : __fadd_rn(__fmul_rn(o.momentum, buf[i]), d);
+            buf[i] = b;
+            w[i] = __fsub_rn(w[i], __fmul_rn(o.lr, b));
+        }
+    }
+}
+
+// g' = g + wd theta; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g' g';
+// theta -= step_size (m / (sqrt(v) + eps)), each product and sum rounded as in the CPU loop.
+__global__ void __launch_bounds__(kBlock)
+    adam_step_kernel_v1(float* __restrict__ theta, float* __restrict__ m, float* __restrict__ v,
+                        const float* __restrict__ g, int64_t n, AdamOptions o, float step_size) {
+    const float one_minus_b1 = __fsub_rn(1.f, o.beta1);
+    const float one_minus_b2 = __fsub_rn(1.f, o.beta2);
+    for (int64_t i = first_index(); i < n; i += grid_stride()) {
+        const float th = theta[i];
+        const float gi = __fadd_rn(g[i], __fmul_rn(o.weight_decay, th));
+        const float mi = __fadd_rn(__fmul_rn(o.beta1, m[i]), __fmul_rn(one_minus_b1, gi));
+        const float vi =
+            __fadd_rn(__fmul_rn(o.beta2, v[i]), __fmul_rn(__fmul_rn(one_minus_b2, gi), gi));
+        m[i] = mi;
+        v[i] = vi;
+        const float denom = __fadd_rn(__fsqrt_rn(vi), o.eps);
+        theta[i] = __fsub_rn(th, __fmul_rn(step_size, __fdiv_rn(mi, denom)));
+    }
+}
+
+// out[0] = sum x_i^2; one block, so n = 0 still writes 0.
+__global__ void __launch_bounds__(kReduceBlock)
+    sum_squares_kernel_v1(float* __restrict__ out, const float* __restrict__ x, int64_t n) {
+    float partial = 0.f;
+    int64_t i = threadIdx.x;
+    for (; i + (kUnroll - 1) * int64_t(kReduceBlock) < n; i += kUnroll * int64_t(kReduceBlock)) {
+        float v[kUnroll];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) v[u] = x[i + u * kReduceBlock];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) partial += v[u] * v[u];
+    }
+    for (; i < n; i += kReduceBlock) partial += x[i] * x[i];
+    using Reduce = cub::BlockReduce<float, kReduceBlock>;
+    __shared__ typename Reduce::TempStorage temp;
+    const float total = Reduce(temp).Sum(partial);  // valid in thread 0 only
+    if (threadIdx.x == 0) out[0] = total;
+}
+
+}  // namespace
+
+void sgd_step(float* w, float* buf, const float* g, int64_t n, const SgdOptions& o,
+              bool first_step, Stream st) {
+    CUDARTS_CHECK(n >= 0, "sgd_step: n=" << n);
+    CUDARTS_CHECK(o.momentum == 0.f || buf != nullptr,
+                  "sgd_step: momentum=" << o.momentum << " needs a momentum buffer");
+    if (n == 0) return;
+    sgd_step_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(w, buf, g, n, o, first_step);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void adam_step(float* theta, float* m, float* v, const float* g, int64_t n, const AdamOptions& o,
+               int64_t t, Stream st) {
+    CUDARTS_CHECK(n >= 0, "adam_step: n=" << n);
+    CUDARTS_CHECK(t >= 1, "adam_step: step t=" << t << ", expected t >= 1 (1 on the first step)");
+    if (n == 0) return;
+    // Exactly cpu::adam_step's host arithmetic, so both backends step by the same float.
+    const double bias1 = 1.0 - std::pow(double(o.beta1), double(t));
+    const double bias2 = 1.0 - std::pow(double(o.beta2), double(t));
+    const float step_size = float(double(o.lr) * std::sqrt(bias2) / bias1);
+    adam_step_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(theta, m, v, g, n, o, step_size);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void sum_squares(float* out, const float* x, int64_t n, Stream st) {
+    CUDARTS_CHECK(n >= 0, "sum_squares: n=" << n);
+    // No early return: an empty sum still writes 0.
+    sum_squares_kernel_v1<<<1, kReduceBlock, 0, st>>>(out, x, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+}  // namespace cudarts::cuda

@@ -1,0 +1,85 @@
+// Full reductions on the GPU, the CUDA twins of kernels/cpu/reduce.cpp (kernels/reduce.h).
+// sum_fwd runs as ONE block of kReduceBlock threads: thread t adds x[t], x[t + 1024], ... in
+// float, in that order (a warp reads 128 contiguous bytes per step), then cub::BlockReduce
+// combines the 1024 partial sums in a fixed tree. No atomics and no workspace, so the result
+// depends only on n, never on scheduling: a rerun gives the same bits. The price is that one SM
+// does all the reading, and one SM reaches DRAM bandwidth only with many loads in flight (Little's
+// law: ~100 GB/s x ~0.7 us latency = 70 KB), so each thread issues kUnroll loads before adding
+// any: 1024 x 8 x 4 B = 32 KB in flight, roughly 50 GB/s, about 80 us for the 1 M elements of a
+// DARTS feature map. Losses and norms are summed a few times per step, so this is accepted; a
+// two-pass grid version with a workspace of per-block partials is the next step if a benchmark
+// row shows it matters.
+// Accuracy: 1024 independent float partials of n/1024 terms each, then a tree: the error grows
+// like sqrt(n) ulps, inside the tol_for_sum(n) the tests use against the CPU's double sum.
+// sum_bwd broadcasts dy[0] * scale, read from device memory by every thread (one cached word):
+// 4 B written per element (8 B accumulating), bandwidth-bound.
+//   v1  sum_fwd: one block, unrolled block-stride loop, CUB tree; sum_bwd: grid-stride
+#include <algorithm>
+
+#include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
+
+#include "kernels/check.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/reduce.h"
+
+namespace cudarts::cuda {
+
+namespace {
+
+constexpr int kBlock = 256;         // elementwise backward
+constexpr int kReduceBlock = 1024;  // the single reducing block: the most threads a block holds
+constexpr int kMaxGrid = 4096;      // grid-stride cap: enough blocks to fill 132 SMs several times
+constexpr int kUnroll = 8;          // loads in flight per thread in the single-block sum
+
+int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
+
+__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
+__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
+
+// y[0] = scale * sum(x); launched as a single block, so n = 0 still writes 0.
+__global__ void __launch_bounds__(kReduceBlock)
+    sum_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n,
+                      float scale) {
+    // Thread t sums x[t + j * kReduceBlock] for j = 0, 1, 2, ... in order; whole groups of
+    // kUnroll loads are issued before their adds, the tail goes one at a time.
+    float partial = 0.f;
+    int64_t i = threadIdx.x;
+    for (; i + (kUnroll - 1) * int64_t(kReduceBlock) < n; i += kUnroll * int64_t(kReduceBlock)) {
+        float v[kUnroll];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) v[u] = x[i + u * kReduceBlock];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) partial += v[u];
+    }
+    for (; i < n; i += kReduceBlock) partial += x[i];
+    using Reduce = cub::BlockReduce<float, kReduceBlock>;
+    __shared__ typename Reduce::TempStorage temp;
+    const float total = Reduce(temp).Sum(partial);  // valid in thread 0 only
+    if (threadIdx.x == 0) y[0] = total * scale;
+}
+
+// dx_i = dy[0] * scale for every i.
+__global__ void __launch_bounds__(kBlock)
+    sum_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, int64_t n,
+                      float scale, GradMode mode) {
+    const float g = dy[0] * scale;
+    for (int64_t i = first_index(); i < n; i += grid_stride()) write_grad(dx[i], g, mode);
+}
+
+}  // namespace
+
+void sum_fwd(float* y, const float* x, int64_t n, float scale, Stream st) {
+    CUDARTS_CHECK(n >= 0, "sum_fwd: n=" << n);
+    // No early return: an empty sum still writes y = 0, as the CPU does.
+    sum_fwd_kernel_v1<<<1, kReduceBlock, 0, st>>>(y, x, n, scale);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+void sum_bwd(float* dx, const float* dy, int64_t n, float scale, GradMode mode, Stream st) {
+    CUDARTS_CHECK(n >= 0, "sum_bwd: n=" << n);
+    if (n == 0) return;
+    sum_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, n, scale, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+}  // namespace cudarts::cuda

@@ -1,0 +1,262 @@
+// CUDA DARTS mixed edge against the CPU reference (kernels/mixed_op.h): the fused forward, the
+// candidates' gradients and the weight (or alpha) gradients, in both write modes, on odd sizes,
+// at the limits of K (1 and 16) and on the DARTS feature maps at N = 64 with K = 8 and `none`
+// first, as in the DARTS primitive list. `none` candidates (null ys) must be skipped, unwanted
+// gradients (null dys) left alone, and a pointer passed for a `none` candidate left untouched.
+// A small-integer case must match exactly. Runs only with a GPU (tests/main.cpp skips the cuda*
+// suites otherwise).
+#if CUDARTS_HAS_CUDA
+
+#include <cmath>
+#include <cstdint>
+#include <ostream>
+#include <vector>
+
+#include "kernels/check.h"
+#include "kernels/mixed_op.h"
+#include "tests/cuda_util.h"
+#include "tests/util.h"
+
+namespace cudarts {
+namespace {
+
+using test::check_close;
+using test::DeviceVec;
+using test::test_stream;
+using test::tol_for_sum;
+using test::uniform;
+
+constexpr GradMode kOverwrite = GradMode::kOverwrite;
+constexpr GradMode kAccumulate = GradMode::kAccumulate;
+
+struct MixedCase {
+    const char* name;
+    int K;
+    int64_t n;
+    std::vector<int> none;  // indices of `none` candidates (null ys)
+};
+std::ostream& operator<<(std::ostream& os, const MixedCase& c) {
+    os << "MixedCase{" << c.name << " K=" << c.K << " n=" << c.n << " none=[";
+    for (int k : c.none) os << " " << k;
+    return os << " ]}";
+}
+
+// Cases shared with the benchmark: the DARTS edges carry K = 8 candidates with `none` first.
+std::vector<MixedCase> mixed_shapes() {
+    return {
+        {"odd N=3 C=5 7x7", 8, 3 * 5 * 7 * 7, {0}},
+        {"one candidate 17x34x9", 1, 17 * 34 * 9, {}},
+        {"the most candidates", 16, 4097, {3, 15}},
+        {"DARTS N=64 C=16 32x32", 8, 64 * 16 * 32 * 32, {0}},
+        {"DARTS N=64 C=32 16x16", 8, 64 * 32 * 16 * 16, {0}},
+        {"DARTS N=64 C=64 8x8", 8, 64 * 64 * 8 * 8, {0}},
+    };
+}
+
+std::vector<float> fetch(const DeviceVec& y_dev) {
+    CHECK_MESSAGE(y_dev.guard_intact(), "the kernel wrote past element " << y_dev.size());
+    return y_dev.to_host();
+}
+
+// Whether got still holds start (NaN counting as equal to NaN): an output nobody may write.
+bool untouched(const std::vector<float>& got, const std::vector<float>& start) {
+    for (size_t i = 0; i < got.size(); ++i)
+        if (!(got[i] == start[i] || (std::isnan(got[i]) && std::isnan(start[i])))) return false;
+    return true;
+}
+
+// K candidate outputs on both sides: host data and pointers (null for `none`), device copies and
+// the host array of their device pointers that the CUDA launchers take.
+struct Candidates {
+    std::vector<std::vector<float>> host;
+    std::vector<DeviceVec> dev;
+    std::vector<const float*> cpu_ptrs, dev_ptrs;
+    Candidates(const MixedCase& c, uint64_t seed, bool integers = false) {
+        for (int k = 0; k < c.K; ++k) {
+            bool is_none = false;
+            for (int j : c.none) is_none = is_none || j == k;
+            host.push_back(is_none ? std::vector<float>{} : uniform(c.n, seed + uint64_t(k)));
+            if (integers)
+                for (float& v : host.back()) v = std::round(4.f * v);
+        }
+        for (const auto& h : host) {
+            cpu_ptrs.push_back(h.empty() ? nullptr : h.data());
+            if (h.empty()) {
+                dev_ptrs.push_back(nullptr);
+            } else {
+                dev.emplace_back(h);  // moving a DeviceVec keeps its device address
+                dev_ptrs.push_back(dev.back().data());
+            }
+        }
+    }
+};
+
+// Gradient buffers for the candidates: wanted for every k except 1 (when K > 1), and one passed
+// for every `none` candidate too, which neither backend may write.
+struct CandidateGrads {
+    std::vector<std::vector<float>> start, cpu;
+    std::vector<DeviceVec> dev;
+    std::vector<float*> cpu_ptrs, dev_ptrs;
+    CandidateGrads(const MixedCase& c, GradMode mode) {
+        for (int k = 0; k < c.K; ++k) {
+            const bool wanted = !(k == 1 && c.K > 1);
+            std::vector<float> s;
+            if (wanted)
+                s = mode == kOverwrite ? std::vector<float>(static_cast<size_t>(c.n), NAN)
+                                       : uniform(c.n, 60 + uint64_t(k));
+            start.push_back(s);
+            cpu.push_back(s);
+            dev.emplace_back(s);  // an empty one for an unwanted k keeps dev[k] aligned with k
+        }
+        for (int k = 0; k < c.K; ++k) {
+            const bool wanted = !(k == 1 && c.K > 1);
+            cpu_ptrs.push_back(wanted ? cpu[size_t(k)].data() : nullptr);
+            dev_ptrs.push_back(wanted ? dev[size_t(k)].data() : nullptr);
+        }
+    }
+    // Wanted gradients of present candidates match the CPU; every other buffer is unchanged.
+    void check(const Candidates& ys, double tol) const {
+        for (size_t k = 0; k < start.size(); ++k) {
+            CAPTURE(k);
+            if (dev_ptrs[k] == nullptr) continue;
+            const std::vector<float> got = fetch(dev[k]);
+            if (ys.cpu_ptrs[k] == nullptr)
+                CHECK_MESSAGE(untouched(got, start[k]), "a `none` candidate's gradient changed");
+            else
+                check_close(got, cpu[k], tol, tol, "dy_k");
+        }
+    }
+};
+
+TEST_SUITE("cuda_mixed_op") {
+
+TEST_CASE("mixed_sum and mixed_softmax_sum fwd cuda: match cpu, none candidates skipped") {
+    for (const MixedCase& c : mixed_shapes()) {
+        CAPTURE(c);
+        const Candidates ys(c, 40);
+        const std::vector<float> w = uniform(c.K, 41);
+        DeviceVec w_dev(w);
+        std::vector<float> want(size_t(c.n));
+
+        cpu::mixed_sum_fwd(want.data(), ys.cpu_ptrs.data(), w.data(), c.K, c.n);
+        DeviceVec out_dev = DeviceVec::poisoned(c.n);
+        cuda::mixed_sum_fwd(out_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K, c.n,
+                            test_stream());
+        check_close(fetch(out_dev), want, tol_for_sum(c.K), tol_for_sum(c.K), "mixed_sum out");
+
+        // w = softmax(alpha) is itself a K-term float computation inside the kernel.
+        cpu::mixed_softmax_sum_fwd(want.data(), ys.cpu_ptrs.data(), w.data(), c.K, c.n);
+        DeviceVec out2_dev = DeviceVec::poisoned(c.n);
+        cuda::mixed_softmax_sum_fwd(out2_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K, c.n,
+                                    test_stream());
+        check_close(fetch(out2_dev), want, tol_for_sum(c.K), tol_for_sum(c.K),
+                    "mixed_softmax_sum out");
+    }
+}
+
+TEST_CASE("mixed_sum bwd cuda: dy_k and dw match cpu in both modes") {
+    for (const MixedCase& c : mixed_shapes()) {
+        for (GradMode mode : {kOverwrite, kAccumulate}) {
+            CAPTURE(c);
+            CAPTURE(int(mode));
+            const Candidates ys(c, 42);
+            const std::vector<float> w = uniform(c.K, 43), dout = uniform(c.n, 44);
+            DeviceVec w_dev(w), dout_dev(dout);
+            CandidateGrads dys(c, mode);
+            std::vector<float> dw = mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN)
+                                                       : uniform(c.K, 45);
+            DeviceVec dw_dev(dw);
+            cpu::mixed_sum_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(),
+                               w.data(), c.K, c.n, mode);
+            cuda::mixed_sum_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(),
+                                ys.dev_ptrs.data(), w_dev.data(), c.K, c.n, mode, test_stream());
+            dys.check(ys, tol_for_sum(2));  // w_k dout, plus the old value when accumulating
+            // dw_k sums n products (a `none` candidate's is exactly 0).
+            check_close(fetch(dw_dev), dw, tol_for_sum(c.n + 1), tol_for_sum(c.n + 1), "dw");
+        }
+    }
+}
+
+TEST_CASE("mixed_softmax_sum bwd cuda: dy_k and dalpha match cpu in both modes") {
+    for (const MixedCase& c : mixed_shapes()) {
+        for (GradMode mode : {kOverwrite, kAccumulate}) {
+            CAPTURE(c);
+            CAPTURE(int(mode));
+            const Candidates ys(c, 46);
+            const std::vector<float> alpha = uniform(c.K, 47), dout = uniform(c.n, 48);
+            DeviceVec alpha_dev(alpha), dout_dev(dout);
+            CandidateGrads dys(c, mode);
+            std::vector<float> dalpha = mode == kOverwrite
+                                            ? std::vector<float>(size_t(c.K), NAN)
+                                            : uniform(c.K, 49);
+            DeviceVec dalpha_dev(dalpha);
+            cpu::mixed_softmax_sum_bwd(dys.cpu_ptrs.data(), dalpha.data(), dout.data(),
+                                       ys.cpu_ptrs.data(), alpha.data(), c.K, c.n, mode);
+            cuda::mixed_softmax_sum_bwd(dys.dev_ptrs.data(), dalpha_dev.data(), dout_dev.data(),
+                                        ys.dev_ptrs.data(), alpha_dev.data(), c.K, c.n, mode,
+                                        test_stream());
+            // dy_k = w_k dout with w a K-term softmax computed in float on the device.
+            dys.check(ys, tol_for_sum(c.K + 1));
+            // dalpha combines K dot products of n terms each.
+            const double t = tol_for_sum(int64_t(c.K) * c.n + 1);
+            check_close(fetch(dalpha_dev), dalpha, t, t, "dalpha");
+        }
+    }
+}
+
+TEST_CASE("mixed_sum cuda: small integers and power-of-two weights give exact results") {
+    // Every product and partial sum is a small multiple of 1/4, exact in float in any order.
+    const MixedCase c{"integers", 4, 5 * 7, {1}};
+    const Candidates ys(c, 50, /*integers=*/true);
+    const std::vector<float> w = {0.5f, 0.25f, 2.f, -1.f};
+    std::vector<float> dout = uniform(c.n, 51);
+    for (float& v : dout) v = std::round(4.f * v);
+    DeviceVec w_dev(w), dout_dev(dout);
+
+    std::vector<float> out(size_t(c.n));
+    cpu::mixed_sum_fwd(out.data(), ys.cpu_ptrs.data(), w.data(), c.K, c.n);
+    DeviceVec out_dev = DeviceVec::poisoned(c.n);
+    cuda::mixed_sum_fwd(out_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K, c.n,
+                        test_stream());
+    check_close(fetch(out_dev), out, 0, 0, "out");
+
+    CandidateGrads dys(c, kOverwrite);
+    std::vector<float> dw(size_t(c.K), NAN);
+    DeviceVec dw_dev = DeviceVec::poisoned(c.K);
+    cpu::mixed_sum_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(), w.data(),
+                       c.K, c.n, kOverwrite);
+    cuda::mixed_sum_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(), ys.dev_ptrs.data(),
+                        w_dev.data(), c.K, c.n, kOverwrite, test_stream());
+    dys.check(ys, 0);
+    check_close(fetch(dw_dev), dw, 0, 0, "dw");
+}
+
+TEST_CASE("mixed ops cuda: n = 0 still writes dw and dalpha, K outside 1..16 throws") {
+    const std::vector<float> w = {0.2f, 0.3f, 0.5f};
+    DeviceVec w_dev(w), one(std::vector<float>{1.f});
+    const float* ys[3] = {one.data(), nullptr, one.data()};
+    float* dys[3] = {nullptr, nullptr, nullptr};
+    DeviceVec dw_dev = DeviceVec::poisoned(3), dalpha_dev = DeviceVec::poisoned(3);
+    cuda::mixed_sum_bwd(dys, dw_dev.data(), one.data(), ys, w_dev.data(), 3, 0, kOverwrite,
+                        test_stream());
+    check_close(fetch(dw_dev), std::vector<float>(3, 0.f), 0, 0, "dw");
+    cuda::mixed_softmax_sum_bwd(dys, dalpha_dev.data(), one.data(), ys, w_dev.data(), 3, 0,
+                                kOverwrite, test_stream());
+    check_close(fetch(dalpha_dev), std::vector<float>(3, 0.f), 0, 0, "dalpha");
+    cuda::mixed_sum_fwd(nullptr, ys, w_dev.data(), 3, 0, test_stream());
+
+    std::vector<const float*> many(17, one.data());
+    CHECK_THROWS_AS(cuda::mixed_sum_fwd(one.data(), many.data(), w_dev.data(), 17, 1,
+                                        test_stream()),
+                    Error);
+    CHECK_THROWS_AS(cuda::mixed_softmax_sum_fwd(one.data(), ys, w_dev.data(), 0, 1,
+                                                test_stream()),
+                    Error);
+}
+
+}  // TEST_SUITE
+
+}  // namespace
+}  // namespace cudarts
+
+#endif  // CUDARTS_HAS_CUDA
