@@ -1,6 +1,7 @@
-// Backend selection for the autograd ops: a Tensor's device picks the kernel namespace.
-// Until the CUDA kernels of issue #4 are registered here, a CUDA tensor reaching an op throws a
-// clear Error instead of silently copying to the host (DESIGN decision 1: no silent copies).
+// Backend selection for the autograd ops: a Tensor's device picks the kernel namespace. The
+// cuda:: twins take the same arguments plus the stream, so one macro serves every op. In a build
+// without CUDA a CUDA tensor cannot exist; reaching the branch anyway throws (no silent copies,
+// DESIGN decision 1).
 #pragma once
 
 #include "autograd/var.h"
@@ -9,8 +10,12 @@
 namespace cudarts::detail {
 
 [[noreturn]] inline void no_cuda_kernel(const char* op) {
-    throw Error(std::string(op) + ": no CUDA kernel for this op in this build; use --device cpu");
+    throw Error(std::string(op) + ": CUDA tensor in a build without CUDA");
 }
+
+// The stream every op launches on: the legacy default stream for now (one stream per run; the
+// CUDA-graph capture of issue #5's step will give each run its own).
+inline Stream op_stream(Device) { return nullptr; }
 
 // Every input of an op must be on one device; returns it.
 inline Device op_device(const char* op, std::initializer_list<const Var*> vars) {
@@ -35,11 +40,25 @@ inline Var new_output(const Shape& shape, Device dev) {
 
 }  // namespace cudarts::detail
 
-// Calls cpu::fn(args...) for CPU tensors; CUDA tensors throw until their kernels exist.
-#define CUDARTS_DISPATCH(dev, fn, ...)                                  \
-    do {                                                                \
-        if ((dev).is_cpu())                                             \
-            ::cudarts::cpu::fn(__VA_ARGS__);                            \
-        else                                                            \
-            ::cudarts::detail::no_cuda_kernel(#fn);                     \
+// Calls cpu::fn(args...) for CPU tensors and cuda::fn(args..., stream) for CUDA tensors.
+#if CUDARTS_HAS_CUDA
+#define CUDARTS_DISPATCH(dev, fn, ...)                                                  \
+    do {                                                                                \
+        if ((dev).is_cpu())                                                             \
+            ::cudarts::cpu::fn(__VA_ARGS__);                                            \
+        else                                                                            \
+            ::cudarts::cuda::fn(__VA_ARGS__, ::cudarts::detail::op_stream(dev));        \
     } while (0)
+// For kernels whose CUDA twin has a different signature (losses write to device memory).
+#define CUDARTS_CUDA_CALL(dev, fn, ...) \
+    ::cudarts::cuda::fn(__VA_ARGS__, ::cudarts::detail::op_stream(dev))
+#else
+#define CUDARTS_CUDA_CALL(dev, fn, ...) ::cudarts::detail::no_cuda_kernel(#fn)
+#define CUDARTS_DISPATCH(dev, fn, ...)                                                  \
+    do {                                                                                \
+        if ((dev).is_cpu())                                                             \
+            ::cudarts::cpu::fn(__VA_ARGS__);                                            \
+        else                                                                            \
+            ::cudarts::detail::no_cuda_kernel(#fn);                                     \
+    } while (0)
+#endif

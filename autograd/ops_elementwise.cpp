@@ -12,22 +12,6 @@ using detail::op_device;
 
 namespace {
 
-// y = f(x) with dx = f'(y) dy: relu, tanh and sigmoid share this shape.
-using ActFwd = void (*)(float*, const float*, int64_t);
-using ActBwd = void (*)(float*, const float*, const float*, int64_t, GradMode);
-
-Var activation(const char* op, const Var& x, ActFwd fwd, ActBwd bwd) {
-    const Device dev = x.device();
-    if (!dev.is_cpu()) detail::no_cuda_kernel(op);
-    Var y = new_output(x.shape(), dev);
-    fwd(y.data(), x.data(), x.numel());
-    record(op, {x}, {y}, [x, y, bwd] {
-        if (x.needs_grad())
-            bwd(x.grad_data(), y.grad().f32(), y.data(), x.numel(), x.grad_write_mode());
-    });
-    return y;
-}
-
 void check_same_shape(const Var& a, const Var& b, const char* op) {
     CUDARTS_CHECK(a.shape() == b.shape(),
                   op << ": shapes differ (" << shape_str(a.shape()) << " and "
@@ -36,9 +20,23 @@ void check_same_shape(const Var& a, const Var& b, const char* op) {
 
 }  // namespace
 
-Var relu(const Var& x) { return activation("relu", x, cpu::relu_fwd, cpu::relu_bwd); }
-Var tanh(const Var& x) { return activation("tanh", x, cpu::tanh_fwd, cpu::tanh_bwd); }
-Var sigmoid(const Var& x) { return activation("sigmoid", x, cpu::sigmoid_fwd, cpu::sigmoid_bwd); }
+// y = f(x) with dx = f'(y) dy: the activations keep only their output.
+#define CUDARTS_ACTIVATION(name)                                                             \
+    Var name(const Var& x) {                                                                 \
+        const Device dev = x.device();                                                       \
+        Var y = new_output(x.shape(), dev);                                                  \
+        CUDARTS_DISPATCH(dev, name##_fwd, y.data(), x.data(), x.numel());                    \
+        record(#name, {x}, {y}, [x, y, dev] {                                                \
+            if (x.needs_grad())                                                              \
+                CUDARTS_DISPATCH(dev, name##_bwd, x.grad_data(), y.grad().f32(), y.data(),   \
+                                 x.numel(), x.grad_write_mode());                            \
+        });                                                                                  \
+        return y;                                                                            \
+    }
+CUDARTS_ACTIVATION(relu)
+CUDARTS_ACTIVATION(tanh)
+CUDARTS_ACTIVATION(sigmoid)
+#undef CUDARTS_ACTIVATION
 
 Var add(const Var& a, const Var& b) {
     const Device dev = op_device("add", {&a, &b});

@@ -1,6 +1,7 @@
 // Differentiable softmax family, classification losses and the DARTS mixed sum. Losses return a
-// one-element Var; their backward reads the incoming scalar gradient from the host, which is
-// exact on the CPU (the CUDA kernels of issue #4 take it as a device pointer).
+// one-element Var. On the CPU the kernels return the loss and take the incoming gradient as a
+// float; the CUDA kernels write the loss to, and read the gradient from, device memory, so no
+// step synchronises with the host.
 #include "autograd/dispatch.h"
 #include "autograd/ops.h"
 #include "kernels/mixed_op.h"
@@ -56,13 +57,19 @@ Var nll_loss(const Var& logp, const Tensor& labels) {
     rows_cols(logp, "nll_loss", rows, cols);
     const Device dev = logp.device();
     check_labels(labels, rows, dev, "nll_loss");
-    if (!dev.is_cpu()) detail::no_cuda_kernel("nll_loss_fwd");
-    const float loss = cpu::nll_loss_fwd(logp.data(), labels.i32(), rows, cols);
-    Var y(Tensor::full({1}, loss, dev));
-    record("nll_loss", {logp}, {y}, [logp, labels, y, rows, cols] {
-        if (logp.needs_grad())
+    Var y = new_output({1}, dev);
+    if (dev.is_cpu())
+        y.value().fill_(cpu::nll_loss_fwd(logp.data(), labels.i32(), rows, cols));
+    else
+        CUDARTS_CUDA_CALL(dev, nll_loss_fwd, y.data(), logp.data(), labels.i32(), rows, cols);
+    record("nll_loss", {logp}, {y}, [logp, labels, y, rows, cols, dev] {
+        if (!logp.needs_grad()) return;
+        if (dev.is_cpu())
             cpu::nll_loss_bwd(logp.grad_data(), y.grad().item(), labels.i32(), rows, cols,
                               logp.grad_write_mode());
+        else
+            CUDARTS_CUDA_CALL(dev, nll_loss_bwd, logp.grad_data(), y.grad().f32(), labels.i32(),
+                             rows, cols, logp.grad_write_mode());
     });
     return y;
 }
@@ -72,15 +79,23 @@ Var cross_entropy(const Var& logits, const Tensor& labels, float smoothing) {
     rows_cols(logits, "cross_entropy", rows, cols);
     const Device dev = logits.device();
     check_labels(labels, rows, dev, "cross_entropy");
-    if (!dev.is_cpu()) detail::no_cuda_kernel("cross_entropy_fwd");
     Tensor logp = Tensor::empty(logits.shape(), dev);
-    const float loss =
-        cpu::cross_entropy_fwd(logp.f32(), logits.data(), labels.i32(), rows, cols, smoothing);
-    Var y(Tensor::full({1}, loss, dev));
-    record("cross_entropy", {logits}, {y}, [logits, labels, logp, y, rows, cols, smoothing] {
-        if (logits.needs_grad())
+    Var y = new_output({1}, dev);
+    if (dev.is_cpu())
+        y.value().fill_(cpu::cross_entropy_fwd(logp.f32(), logits.data(), labels.i32(), rows,
+                                               cols, smoothing));
+    else
+        CUDARTS_CUDA_CALL(dev, cross_entropy_fwd, y.data(), logp.f32(), logits.data(),
+                         labels.i32(), rows, cols, smoothing);
+    record("cross_entropy", {logits}, {y}, [logits, labels, logp, y, rows, cols, smoothing, dev] {
+        if (!logits.needs_grad()) return;
+        if (dev.is_cpu())
             cpu::cross_entropy_bwd(logits.grad_data(), y.grad().item(), logp.f32(), labels.i32(),
                                    rows, cols, smoothing, logits.grad_write_mode());
+        else
+            CUDARTS_CUDA_CALL(dev, cross_entropy_bwd, logits.grad_data(), y.grad().f32(),
+                             logp.f32(), labels.i32(), rows, cols, smoothing,
+                             logits.grad_write_mode());
     });
     return y;
 }
@@ -114,22 +129,33 @@ Mixed gather(const std::vector<Var>& ys, const Var& w, const char* op) {
     return m;
 }
 
-using MixedFwd = void (*)(float*, const float* const*, const float*, int, int64_t);
-using MixedBwd = void (*)(float* const*, float*, const float*, const float* const*, const float*,
-                          int, int64_t, GradMode);
+// The forward and backward kernels of both mixed forms, on the device's backend.
+void mixed_fwd(bool from_logits, Device dev, float* out, const float* const* ys, const float* w,
+               int K, int64_t n) {
+    if (from_logits)
+        CUDARTS_DISPATCH(dev, mixed_softmax_sum_fwd, out, ys, w, K, n);
+    else
+        CUDARTS_DISPATCH(dev, mixed_sum_fwd, out, ys, w, K, n);
+}
 
-Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, MixedFwd fwd,
-               MixedBwd bwd) {
+void mixed_bwd(bool from_logits, Device dev, float* const* dys, float* dw, const float* dout,
+               const float* const* ys, const float* w, int K, int64_t n, GradMode mode) {
+    if (from_logits)
+        CUDARTS_DISPATCH(dev, mixed_softmax_sum_bwd, dys, dw, dout, ys, w, K, n, mode);
+    else
+        CUDARTS_DISPATCH(dev, mixed_sum_bwd, dys, dw, dout, ys, w, K, n, mode);
+}
+
+Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, bool from_logits) {
     const Mixed m = gather(ys, w, op);
-    if (!m.dev.is_cpu()) detail::no_cuda_kernel(op);
     const int K = int(ys.size());
     Var out = new_output(m.shape, m.dev);
-    fwd(out.data(), m.ys.data(), w.data(), K, m.n);
+    mixed_fwd(from_logits, m.dev, out.data(), m.ys.data(), w.data(), K, m.n);
     std::vector<Var> inputs = ys;
     inputs.push_back(w);
-    record(op, inputs, {out}, [ys, w, out, m, K, bwd] {
-        // Gradients of the candidates are written per candidate with its own mode, so the
-        // kernel is called once for dw and once per wanted candidate group of equal mode.
+    record(op, inputs, {out}, [ys, w, out, m, K, from_logits] {
+        // Each candidate's gradient has its own write mode, so the kernel runs once for the
+        // weights and once per write mode that occurs among the wanted candidates.
         std::vector<float*> none(size_t(K), nullptr);
         std::vector<float*> by_mode[2] = {none, none};
         for (int k = 0; k < K; ++k)
@@ -139,14 +165,14 @@ Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, MixedFw
             }
         const float* dout = out.grad().f32();
         if (w.needs_grad())
-            bwd(none.data(), w.grad_data(), dout, m.ys.data(), w.data(), K, m.n,
-                w.grad_write_mode());
+            mixed_bwd(from_logits, m.dev, none.data(), w.grad_data(), dout, m.ys.data(), w.data(),
+                      K, m.n, w.grad_write_mode());
         for (int mode = 0; mode < 2; ++mode) {
             bool any = false;
             for (float* p : by_mode[mode]) any = any || p;
             if (any)
-                bwd(by_mode[mode].data(), nullptr, dout, m.ys.data(), w.data(), K, m.n,
-                    GradMode(mode));
+                mixed_bwd(from_logits, m.dev, by_mode[mode].data(), nullptr, dout, m.ys.data(),
+                          w.data(), K, m.n, GradMode(mode));
         }
     });
     return out;
@@ -155,12 +181,11 @@ Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, MixedFw
 }  // namespace
 
 Var mixed_sum(const std::vector<Var>& ys, const Var& w) {
-    return mixed_impl("mixed_sum", ys, w, cpu::mixed_sum_fwd, cpu::mixed_sum_bwd);
+    return mixed_impl("mixed_sum", ys, w, /*from_logits=*/false);
 }
 
 Var mixed_softmax_sum(const std::vector<Var>& ys, const Var& alpha) {
-    return mixed_impl("mixed_softmax_sum", ys, alpha, cpu::mixed_softmax_sum_fwd,
-                      cpu::mixed_softmax_sum_bwd);
+    return mixed_impl("mixed_softmax_sum", ys, alpha, /*from_logits=*/true);
 }
 
 }  // namespace cudarts

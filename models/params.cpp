@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "autograd/dispatch.h"
 #include "kernels/check.h"
 #include "kernels/elementwise.h"
 
@@ -45,17 +46,23 @@ void ParamStore::init_constant(int i, float value) { vars_.at(size_t(i)).value()
 void Sgd::step() {
     const bool first = !buf_.defined();
     if (first) buf_ = Tensor::empty({params_.total()}, params_.flat_values().device());
-    CUDARTS_CHECK(buf_.device().is_cpu(), "Sgd::step: CUDA optimizer kernels come with issue #4");
-    cpu::sgd_step(params_.flat_values().f32(), buf_.f32(), params_.flat_grads().f32(),
-                  params_.total(), opt_, first);
+    CUDARTS_DISPATCH(buf_.device(), sgd_step, params_.flat_values().f32(), buf_.f32(),
+                     params_.flat_grads().f32(), params_.total(), opt_, first);
 }
 
 double clip_grad_norm(const ParamStore& params, double max_norm) {
     const Tensor& g = params.flat_grads();
-    CUDARTS_CHECK(g.device().is_cpu(), "clip_grad_norm: CUDA kernels come with issue #4");
-    const double norm = std::sqrt(cpu::sum_squares(g.f32(), g.numel()));
+    double sq;
+    if (g.device().is_cpu()) {
+        sq = cpu::sum_squares(g.f32(), g.numel());
+    } else {  // the norm decides a host branch, so it is read back (one sync per step)
+        Tensor out = Tensor::empty({1}, g.device());
+        CUDARTS_CUDA_CALL(g.device(), sum_squares, out.f32(), g.f32(), g.numel());
+        sq = out.item();
+    }
+    const double norm = std::sqrt(sq);
     const double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) cpu::scale_fwd(g.f32(), g.f32(), float(coef), g.numel());
+    if (coef < 1.0) CUDARTS_DISPATCH(g.device(), scale_fwd, g.f32(), g.f32(), float(coef), g.numel());
     return norm;
 }
 
