@@ -18,20 +18,6 @@ namespace {
 constexpr int64_t kN = 37;  // odd, not a multiple of any vector width
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// Runs `bwd` into a NaN-poisoned output (overwrite) and onto random values (accumulate), and
-// checks both against the numeric gradient.
-void check_modes(const std::function<void(float*, GradMode)>& bwd,
-                 const std::vector<double>& numeric, const std::string& what) {
-    std::vector<float> got(numeric.size(), kNaN);
-    bwd(got.data(), GradMode::kOverwrite);
-    check_grad(got, numeric, what + " (overwrite)");
-
-    const std::vector<float> base = uniform(int64_t(numeric.size()), /*seed=*/901);
-    got = base;
-    bwd(got.data(), GradMode::kAccumulate);
-    for (size_t i = 0; i < got.size(); ++i) got[i] -= base[i];
-    check_grad(got, numeric, what + " (accumulate)");
-}
 
 using Unary = void (*)(float*, const float*, int64_t);
 using UnaryBwd = void (*)(float*, const float*, const float*, int64_t, GradMode);
@@ -47,7 +33,7 @@ void check_activation(Unary fwd, UnaryBwd bwd, const std::vector<float>& x, cons
         return dot(r, yv);
     };
     const std::vector<double> numeric = numeric_grad(loss, x);
-    check_modes([&](float* dx, GradMode m) { bwd(dx, r.data(), y.data(), n, m); }, numeric, name);
+    check_grad_modes([&](float* dx, GradMode m) { bwd(dx, r.data(), y.data(), n, m); }, numeric, name);
 }
 
 }  // namespace
@@ -136,8 +122,8 @@ TEST_CASE("add bwd: both inputs receive dy, as central differences show") {
         return dot(r, y);
     };
     const auto bwd = [&](float* d, GradMode m) { cpu::copy(d, r.data(), kN, m); };
-    check_modes(bwd, numeric_grad(loss_a, a), "add da");
-    check_modes(bwd, numeric_grad(loss_b, b), "add db");
+    check_grad_modes(bwd, numeric_grad(loss_a, a), "add da");
+    check_grad_modes(bwd, numeric_grad(loss_b, b), "add db");
 }
 
 TEST_CASE("mul bwd: da and db match central differences, and either may be skipped") {
@@ -154,10 +140,10 @@ TEST_CASE("mul bwd: da and db match central differences, and either may be skipp
         return dot(r, y);
     };
     const std::vector<double> num_a = numeric_grad(loss_a, a), num_b = numeric_grad(loss_b, b);
-    check_modes([&](float* da, GradMode m) {
+    check_grad_modes([&](float* da, GradMode m) {
         cpu::mul_bwd(da, nullptr, r.data(), a.data(), b.data(), kN, m, GradMode::kOverwrite);
     }, num_a, "mul da");
-    check_modes([&](float* db, GradMode m) {
+    check_grad_modes([&](float* db, GradMode m) {
         cpu::mul_bwd(nullptr, db, r.data(), a.data(), b.data(), kN, GradMode::kOverwrite, m);
     }, num_b, "mul db");
 
@@ -179,7 +165,7 @@ TEST_CASE("scale bwd: matches central differences") {
         cpu::scale_fwd(y.data(), xv.data(), alpha, kN);
         return dot(r, y);
     };
-    check_modes([&](float* dx, GradMode m) { cpu::scale_bwd(dx, r.data(), alpha, kN, m); },
+    check_grad_modes([&](float* dx, GradMode m) { cpu::scale_bwd(dx, r.data(), alpha, kN, m); },
                 numeric_grad(loss, x), "scale");
 }
 

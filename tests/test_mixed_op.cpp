@@ -20,18 +20,6 @@ constexpr int kK = 4;
 constexpr int64_t kN = 3 * 5 * 7;  // one odd N*C*H*W feature map
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-void check_modes(const std::function<void(float*, GradMode)>& bwd,
-                 const std::vector<double>& numeric, const std::string& what) {
-    std::vector<float> got(numeric.size(), kNaN);
-    bwd(got.data(), GradMode::kOverwrite);
-    check_grad(got, numeric, what + " (overwrite)");
-
-    const std::vector<float> base = uniform(int64_t(numeric.size()), /*seed=*/903);
-    got = base;
-    bwd(got.data(), GradMode::kAccumulate);
-    for (size_t i = 0; i < got.size(); ++i) got[i] -= base[i];
-    check_grad(got, numeric, what + " (accumulate)");
-}
 
 // K candidate outputs, random, and the pointer table the kernels take.
 struct Candidates {
@@ -73,7 +61,7 @@ TEST_CASE("mixed_sum bwd: every dy_k and dw match central differences") {
             ys[size_t(k)] = yk.data();
             return loss_with(ys.data(), w.data());
         };
-        check_modes([&](float* dyk, GradMode m) {
+        check_grad_modes([&](float* dyk, GradMode m) {
             std::vector<float*> dys(kK, nullptr);
             dys[size_t(k)] = dyk;
             std::vector<float> dw(kK);
@@ -84,7 +72,7 @@ TEST_CASE("mixed_sum bwd: every dy_k and dw match central differences") {
     const auto loss_w = [&](const std::vector<float>& wv) {
         return loss_with(c.ptrs.data(), wv.data());
     };
-    check_modes([&](float* dw, GradMode m) {
+    check_grad_modes([&](float* dw, GradMode m) {
         std::vector<float*> dys(kK, nullptr);
         cpu::mixed_sum_bwd(dys.data(), dw, r.data(), c.ptrs.data(), w.data(), kK, kN, m);
     }, numeric_grad(loss_w, w), "dw");
@@ -166,7 +154,7 @@ TEST_CASE("mixed_softmax_sum bwd: dalpha and every dy_k match central difference
     const auto loss_alpha = [&](const std::vector<float>& a) {
         return loss_with(c.ptrs.data(), a.data());
     };
-    check_modes([&](float* dalpha, GradMode m) {
+    check_grad_modes([&](float* dalpha, GradMode m) {
         std::vector<float*> dys(kK, nullptr);
         cpu::mixed_softmax_sum_bwd(dys.data(), dalpha, r.data(), c.ptrs.data(), alpha.data(), kK,
                                    kN, m);
@@ -178,7 +166,7 @@ TEST_CASE("mixed_softmax_sum bwd: dalpha and every dy_k match central difference
             ys[size_t(k)] = yk.data();
             return loss_with(ys.data(), alpha.data());
         };
-        check_modes([&](float* dyk, GradMode m) {
+        check_grad_modes([&](float* dyk, GradMode m) {
             std::vector<float*> dys(kK, nullptr);
             dys[size_t(k)] = dyk;
             std::vector<float> dalpha(kK);

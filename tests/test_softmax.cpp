@@ -19,18 +19,6 @@ namespace {
 constexpr int kRows = 3, kCols = 7;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-void check_modes(const std::function<void(float*, GradMode)>& bwd,
-                 const std::vector<double>& numeric, const std::string& what) {
-    std::vector<float> got(numeric.size(), kNaN);
-    bwd(got.data(), GradMode::kOverwrite);
-    check_grad(got, numeric, what + " (overwrite)");
-
-    const std::vector<float> base = uniform(int64_t(numeric.size()), /*seed=*/902);
-    got = base;
-    bwd(got.data(), GradMode::kAccumulate);
-    for (size_t i = 0; i < got.size(); ++i) got[i] -= base[i];
-    check_grad(got, numeric, what + " (accumulate)");
-}
 
 // exp(x) / sum exp(x) without the max shift: fine for the small inputs it is used on.
 std::vector<double> naive_softmax(const std::vector<float>& x, int rows, int cols) {
@@ -118,7 +106,7 @@ TEST_CASE("softmax bwd: matches central differences") {
         cpu::softmax_fwd(yv.data(), xv.data(), kRows, kCols);
         return dot(r, yv);
     };
-    check_modes([&](float* dx, GradMode m) {
+    check_grad_modes([&](float* dx, GradMode m) {
         cpu::softmax_bwd(dx, r.data(), y.data(), kRows, kCols, m);
     }, numeric_grad(loss, x), "softmax");
 }
@@ -132,7 +120,7 @@ TEST_CASE("log_softmax bwd: matches central differences") {
         cpu::log_softmax_fwd(yv.data(), xv.data(), kRows, kCols);
         return dot(r, yv);
     };
-    check_modes([&](float* dx, GradMode m) {
+    check_grad_modes([&](float* dx, GradMode m) {
         cpu::log_softmax_bwd(dx, r.data(), y.data(), kRows, kCols, m);
     }, numeric_grad(loss, x), "log_softmax");
 }
@@ -149,7 +137,7 @@ TEST_CASE("nll_loss: value matches the naive mean and bwd matches central differ
     const auto loss = [&](const std::vector<float>& lv) {
         return dloss * double(cpu::nll_loss_fwd(lv.data(), lab.data(), kRows, kCols));
     };
-    check_modes([&](float* d, GradMode m) {
+    check_grad_modes([&](float* d, GradMode m) {
         cpu::nll_loss_bwd(d, dloss, lab.data(), kRows, kCols, m);
     }, numeric_grad(loss, logp), "nll");
 }
@@ -191,7 +179,7 @@ TEST_CASE("cross_entropy bwd: matches central differences for smoothing 0 and 0.
             return dloss * double(cpu::cross_entropy_fwd(lp.data(), xv.data(), lab.data(), kRows,
                                                          kCols, smoothing));
         };
-        check_modes([&](float* d, GradMode m) {
+        check_grad_modes([&](float* d, GradMode m) {
             cpu::cross_entropy_bwd(d, dloss, logp.data(), lab.data(), kRows, kCols, smoothing, m);
         }, numeric_grad(loss, x), "cross_entropy");
     }

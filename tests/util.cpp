@@ -1,6 +1,7 @@
 #include "tests/util.h"
 
 #include <algorithm>
+#include <limits>
 #include <cfloat>
 #include <random>
 #include <sstream>
@@ -106,6 +107,18 @@ bool check_grad(const std::vector<float>& analytic, const std::vector<double>& n
     double scale = 0;
     for (double v : numeric) scale = std::max(scale, std::fabs(v));
     return check_close(analytic, numeric, rtol, atol * std::max(1.0, scale), what);
+}
+
+void check_grad_modes(const std::function<void(float*, GradMode)>& bwd,
+                      const std::vector<double>& numeric, const std::string& what, uint64_t seed) {
+    std::vector<float> got(numeric.size(), std::numeric_limits<float>::quiet_NaN());
+    bwd(got.data(), GradMode::kOverwrite);
+    check_grad(got, numeric, what + " (overwrite)");
+    const std::vector<float> base = uniform(int64_t(numeric.size()), seed);
+    got = base;
+    bwd(got.data(), GradMode::kAccumulate);
+    for (size_t i = 0; i < got.size(); ++i) got[i] -= base[i];
+    check_grad(got, numeric, what + " (accumulate)");
 }
 
 }  // namespace cudarts::test

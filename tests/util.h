@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/common.h"
+
 namespace cudarts::test {
 
 // Uniform [lo, hi) from a seeded std::mt19937 (independent of the engine's Philox on purpose).
@@ -41,5 +43,12 @@ std::vector<double> numeric_grad(const std::function<double(const std::vector<fl
 // Default gradient-check comparison: rtol 1e-2, atol 1e-3 relative to the largest |numeric|.
 bool check_grad(const std::vector<float>& analytic, const std::vector<double>& numeric,
                 const std::string& what, double rtol = 1e-2, double atol = 1e-3);
+
+// Runs `bwd` into a NaN-poisoned output (overwrite: every element must be written) and onto
+// random values (accumulate: the difference must be the gradient), and checks both against the
+// numeric gradient with check_grad.
+void check_grad_modes(const std::function<void(float*, GradMode)>& bwd,
+                      const std::vector<double>& numeric, const std::string& what,
+                      uint64_t seed = 901);
 
 }  // namespace cudarts::test
