@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "kernels/check.h"
+#include "kernels/cpu/parallel.h"
 
 namespace cudarts {
 
@@ -52,6 +53,7 @@ void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float*
     CUDARTS_CHECK(s.per_channel() >= 2,
                   "batch_norm_fwd_train: n*hw must be >= 2 in training in " << s);
     const double m = double(s.per_channel());
+    CUDARTS_PARALLEL_FOR(s.elems())
     for (int ch = 0; ch < s.c; ++ch) {
         double sum = 0;
         for (int i = 0; i < s.n; ++i)
@@ -88,6 +90,7 @@ void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const flo
                          const BatchNormShape& s, float eps) {
     s.validate();
     check_eps(eps);
+    CUDARTS_PARALLEL_FOR(s.elems())
     for (int ch = 0; ch < s.c; ++ch) {
         const double invstd = 1.0 / std::sqrt(double(running_var[ch]) + eps);
         const double g = gamma ? gamma[ch] : 1.0;
@@ -109,6 +112,7 @@ void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* d
     CUDARTS_CHECK(s.per_channel() >= 2,
                   "batch_norm_bwd_train: n*hw must be >= 2 in training in " << s);
     const double m = double(s.per_channel());
+    CUDARTS_PARALLEL_FOR(s.elems())
     for (int ch = 0; ch < s.c; ++ch) {
         const double mean = save_mean[ch], invstd = save_invstd[ch];
         double sum_dy = 0, sum_dy_xhat = 0;
@@ -139,6 +143,7 @@ void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy
                          const BatchNormShape& s, float eps, GradMode mode) {
     s.validate();
     check_eps(eps);
+    CUDARTS_PARALLEL_FOR(s.elems())
     for (int ch = 0; ch < s.c; ++ch) {
         const double invstd = 1.0 / std::sqrt(double(running_var[ch]) + eps);
         const double scale = (gamma ? gamma[ch] : 1.0) * invstd;

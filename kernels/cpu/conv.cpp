@@ -11,10 +11,17 @@
 //   y_n = W x_n,  dx_n = W^T dy_n,  dW = sum_n dy_n x_n^T
 // with W (c_out, c_in) and x_n (c_in, h*w) read in place as row-major matrices. Eigen sums in
 // float, so this path differs from the loops by rounding only (tests/test_conv.cpp bounds it).
+// Depthwise convolutions (one input channel per group: every DARTS sep/dil conv) loop tap by tap
+// over the output rows that tap reaches, so the inner loop runs along a row without bounds tests
+// and vectorises; sums are in float per row (double across rows for the weight gradient).
 #include <Eigen/Core>
+
+#include <algorithm>
+#include <vector>
 
 #include "kernels/check.h"
 #include "kernels/conv.h"
+#include "kernels/cpu/parallel.h"
 
 namespace cudarts {
 
@@ -82,8 +89,9 @@ int source_index(int p, int a, int stride, int pad, int dil, int n_out) {
 
 void conv2d_fwd_direct(float* y, const float* x, const float* w, const Conv2dShape& s) {
     const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
-    for (int n = 0; n < s.n; ++n)
-        for (int o = 0; o < s.c_out; ++o) {
+    CUDARTS_PARALLEL_FOR(s.out_elems() * cpg * s.k * s.k)
+    for (int64_t no = 0; no < int64_t(s.n) * s.c_out; ++no) {
+        const int n = int(no / s.c_out), o = int(no % s.c_out);
             const int c0 = o / opg * cpg;  // first input channel of o's group
             for (int i = 0; i < ho; ++i)
                 for (int j = 0; j < wo; ++j) {
@@ -106,8 +114,9 @@ void conv2d_fwd_direct(float* y, const float* x, const float* w, const Conv2dSha
 void conv2d_bwd_data_direct(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                             GradMode mode) {
     const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
-    for (int n = 0; n < s.n; ++n)
-        for (int c = 0; c < s.c_in; ++c) {
+    CUDARTS_PARALLEL_FOR(s.in_elems() * opg * s.k * s.k)
+    for (int64_t nc = 0; nc < int64_t(s.n) * s.c_in; ++nc) {
+        const int n = int(nc / s.c_in), c = int(nc % s.c_in);
             const int g = c / cpg, cl = c % cpg;  // c's group and its index inside the group
             for (int p = 0; p < s.h; ++p)
                 for (int q = 0; q < s.w; ++q) {
@@ -130,6 +139,7 @@ void conv2d_bwd_data_direct(float* dx, const float* dy, const float* w, const Co
 void conv2d_bwd_weight_direct(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                               GradMode mode) {
     const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
+    CUDARTS_PARALLEL_FOR(s.out_elems() * cpg * s.k * s.k)
     for (int o = 0; o < s.c_out; ++o) {
         const int c0 = o / opg * cpg;
         for (int c = 0; c < cpg; ++c)
@@ -150,6 +160,105 @@ void conv2d_bwd_weight_direct(float* dw, const float* dy, const float* x, const 
                     write_grad(dw[w_at(s, o, c, a, b)], float(acc), mode);
                 }
     }
+}
+
+bool is_depthwise(const Conv2dShape& s) { return s.cin_per_group() == 1 && s.groups > 1; }
+
+// Output positions i in [lo, hi) whose tap at input offset i*stride + off lies inside [0, size).
+struct TapRange {
+    int lo, hi;
+};
+TapRange tap_range(int off, int stride, int size, int n_out) {
+    const int lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    const int last = size - 1 - off;  // i*stride <= last
+    const int hi = last < 0 ? 0 : std::min(n_out, last / stride + 1);
+    return {lo, std::max(lo, hi)};
+}
+
+// y[n,o] += w[o,a,b] * x[n, o / opg] shifted by tap (a,b), for every tap.
+void conv2d_fwd_depthwise(float* y, const float* x, const float* w, const Conv2dShape& s) {
+    const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
+    CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
+    for (int64_t no = 0; no < int64_t(s.n) * s.c_out; ++no) {
+        const int n = int(no / s.c_out), o = int(no % s.c_out);
+            const float* xp = x + x_at(s, n, o / opg, 0, 0);
+            float* yp = y + y_at(s, n, o, 0, 0);
+            std::fill(yp, yp + int64_t(ho) * wo, 0.f);
+            for (int a = 0; a < s.k; ++a) {
+                const int dp = a * s.dil - s.pad;
+                const TapRange ri = tap_range(dp, st, s.h, ho);
+                for (int b = 0; b < s.k; ++b) {
+                    const int dq = b * s.dil - s.pad;
+                    const TapRange rj = tap_range(dq, st, s.w, wo);
+                    const float wv = w[w_at(s, o, 0, a, b)];
+                    for (int i = ri.lo; i < ri.hi; ++i) {
+                        const float* xr = xp + int64_t(i * st + dp) * s.w + dq;
+                        float* yr = yp + int64_t(i) * wo;
+                        for (int j = rj.lo; j < rj.hi; ++j) yr[j] += wv * xr[j * st];
+                    }
+                }
+            }
+        }
+}
+
+// dx[n,c] = sum over the group's outputs o and taps of w[o,a,b] * dy[n,o] scattered back.
+void conv2d_bwd_data_depthwise(float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                               GradMode mode) {
+    const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
+    const int64_t plane = int64_t(s.h) * s.w;
+    CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
+    for (int64_t nc = 0; nc < int64_t(s.n) * s.c_in; ++nc) {
+        const int n = int(nc / s.c_in), c = int(nc % s.c_in);
+            std::vector<float> acc(static_cast<size_t>(plane), 0.f);
+            for (int o = c * opg; o < (c + 1) * opg; ++o) {
+                const float* dyp = dy + y_at(s, n, o, 0, 0);
+                for (int a = 0; a < s.k; ++a) {
+                    const int dp = a * s.dil - s.pad;
+                    const TapRange ri = tap_range(dp, st, s.h, ho);
+                    for (int b = 0; b < s.k; ++b) {
+                        const int dq = b * s.dil - s.pad;
+                        const TapRange rj = tap_range(dq, st, s.w, wo);
+                        const float wv = w[w_at(s, o, 0, a, b)];
+                        for (int i = ri.lo; i < ri.hi; ++i) {
+                            float* ar = acc.data() + int64_t(i * st + dp) * s.w + dq;
+                            const float* dyr = dyp + int64_t(i) * wo;
+                            for (int j = rj.lo; j < rj.hi; ++j) ar[j * st] += wv * dyr[j];
+                        }
+                    }
+                }
+            }
+            float* dxp = dx + x_at(s, n, c, 0, 0);
+            for (int64_t e = 0; e < plane; ++e) write_grad(dxp[e], acc[size_t(e)], mode);
+        }
+}
+
+// dw[o,0,a,b] = sum over n and the rows tap (a,b) reaches of dy[n,o] . x[n, o / opg] shifted.
+void conv2d_bwd_weight_depthwise(float* dw, const float* dy, const float* x,
+                                 const Conv2dShape& s, GradMode mode) {
+    const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
+    CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
+    for (int o = 0; o < s.c_out; ++o)
+        for (int a = 0; a < s.k; ++a) {
+            const int dp = a * s.dil - s.pad;
+            const TapRange ri = tap_range(dp, st, s.h, ho);
+            for (int b = 0; b < s.k; ++b) {
+                const int dq = b * s.dil - s.pad;
+                const TapRange rj = tap_range(dq, st, s.w, wo);
+                double acc = 0;
+                for (int n = 0; n < s.n; ++n) {
+                    const float* xp = x + x_at(s, n, o / opg, 0, 0);
+                    const float* dyp = dy + y_at(s, n, o, 0, 0);
+                    for (int i = ri.lo; i < ri.hi; ++i) {
+                        const float* xr = xp + int64_t(i * st + dp) * s.w + dq;
+                        const float* dyr = dyp + int64_t(i) * wo;
+                        float row = 0;
+                        for (int j = rj.lo; j < rj.hi; ++j) row += dyr[j] * xr[j * st];
+                        acc += row;
+                    }
+                }
+                write_grad(dw[w_at(s, o, 0, a, b)], float(acc), mode);
+            }
+        }
 }
 
 void conv2d_fwd_pointwise(float* y, const float* x, const float* w, const Conv2dShape& s) {
@@ -193,6 +302,8 @@ void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s) 
     if (s.out_elems() == 0) return;
     if (is_pointwise(s))
         conv2d_fwd_pointwise(y, x, w, s);
+    else if (is_depthwise(s))
+        conv2d_fwd_depthwise(y, x, w, s);
     else
         conv2d_fwd_direct(y, x, w, s);
 }
@@ -203,6 +314,8 @@ void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dSha
     if (s.in_elems() == 0) return;
     if (is_pointwise(s))
         conv2d_bwd_data_pointwise(dx, dy, w, s, mode);
+    else if (is_depthwise(s))
+        conv2d_bwd_data_depthwise(dx, dy, w, s, mode);
     else
         conv2d_bwd_data_direct(dx, dy, w, s, mode);
 }
@@ -213,6 +326,8 @@ void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dS
     s.validate();
     if (is_pointwise(s))
         conv2d_bwd_weight_pointwise(dw, dy, x, s, mode);
+    else if (is_depthwise(s))
+        conv2d_bwd_weight_depthwise(dw, dy, x, s, mode);
     else
         conv2d_bwd_weight_direct(dw, dy, x, s, mode);
 }

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "kernels/check.h"
+#include "kernels/cpu/parallel.h"
 
 namespace cudarts {
 
@@ -78,6 +79,7 @@ void max_pool2d_fwd(float* y, const float* x, const Pool2dShape& s) {
     s.validate();
     const int64_t planes = int64_t(s.n) * s.c;
     const int64_t in_plane = int64_t(s.h) * s.w, out_plane = int64_t(s.ho()) * s.wo();
+    CUDARTS_PARALLEL_FOR(planes * in_plane)
     for (int64_t p = 0; p < planes; ++p) {
         const float* xp = x + p * in_plane;
         float* yp = y + p * out_plane;
@@ -92,6 +94,7 @@ void max_pool2d_bwd(float* dx, const float* dy, const float* x, const Pool2dShap
     s.validate();
     const int64_t planes = int64_t(s.n) * s.c;
     const int64_t in_plane = int64_t(s.h) * s.w, out_plane = int64_t(s.ho()) * s.wo();
+    CUDARTS_PARALLEL_FOR(planes * in_plane)
     for (int64_t p = 0; p < planes; ++p) {
         const float* xp = x + p * in_plane;
         const float* dyp = dy + p * out_plane;
@@ -107,6 +110,7 @@ void avg_pool2d_fwd(float* y, const float* x, const Pool2dShape& s) {
     s.validate();
     const int64_t planes = int64_t(s.n) * s.c;
     const int64_t in_plane = int64_t(s.h) * s.w, out_plane = int64_t(s.ho()) * s.wo();
+    CUDARTS_PARALLEL_FOR(planes * in_plane)
     for (int64_t p = 0; p < planes; ++p) {
         const float* xp = x + p * in_plane;
         float* yp = y + p * out_plane;
@@ -126,6 +130,7 @@ void avg_pool2d_bwd(float* dx, const float* dy, const Pool2dShape& s, GradMode m
     s.validate();
     const int64_t planes = int64_t(s.n) * s.c;
     const int64_t in_plane = int64_t(s.h) * s.w, out_plane = int64_t(s.ho()) * s.wo();
+    CUDARTS_PARALLEL_FOR(planes * in_plane)
     for (int64_t p = 0; p < planes; ++p) {
         const float* dyp = dy + p * out_plane;
         float* dxp = dx + p * in_plane;
@@ -146,6 +151,7 @@ void global_avg_pool_fwd(float* y, const float* x, int n, int c, int hw) {
                   "global_avg_pool: n and c must be >= 0, got n=" << n << " c=" << c);
     CUDARTS_CHECK(hw >= 1, "global_avg_pool: hw must be >= 1, got hw=" << hw);
     const int64_t planes = int64_t(n) * c;
+    CUDARTS_PARALLEL_FOR(planes * hw)
     for (int64_t p = 0; p < planes; ++p) {
         const float* xp = x + p * hw;
         double sum = 0;
@@ -159,6 +165,7 @@ void global_avg_pool_bwd(float* dx, const float* dy, int n, int c, int hw, GradM
                   "global_avg_pool: n and c must be >= 0, got n=" << n << " c=" << c);
     CUDARTS_CHECK(hw >= 1, "global_avg_pool: hw must be >= 1, got hw=" << hw);
     const int64_t planes = int64_t(n) * c;
+    CUDARTS_PARALLEL_FOR(planes * hw)
     for (int64_t p = 0; p < planes; ++p) {
         const float share = float(double(dy[p]) / hw);
         for (int i = 0; i < hw; ++i) write_grad(dx[p * hw + i], share, mode);
