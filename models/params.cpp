@@ -50,17 +50,49 @@ void Sgd::step() {
                      params_.flat_grads().f32(), params_.total(), opt_, first);
 }
 
+void Sgd::set_momentum_buffer(const Tensor& buf) {
+    if (!buf.defined()) {
+        buf_ = Tensor();
+        return;
+    }
+    CUDARTS_CHECK(buf.numel() == params_.total(), "Sgd: momentum buffer of " << buf.numel()
+                                                      << " values for " << params_.total()
+                                                      << " parameters");
+    buf_ = Tensor::empty({params_.total()}, params_.flat_values().device());
+    buf_.copy_(buf);
+}
+
+Adam::Adam(const ParamStore& params, AdamOptions opt) : params_(params), opt_(opt) {
+    m_ = Tensor::zeros({params_.total()}, params_.flat_values().device());
+    v_ = Tensor::zeros({params_.total()}, params_.flat_values().device());
+}
+
+void Adam::step() {
+    ++t_;
+    CUDARTS_DISPATCH(m_.device(), adam_step, params_.flat_values().f32(), m_.f32(), v_.f32(),
+                     params_.flat_grads().f32(), params_.total(), opt_, t_);
+}
+
+void Adam::set_state(const Tensor& m, const Tensor& v, int64_t t) {
+    CUDARTS_CHECK(m.numel() == m_.numel() && v.numel() == v_.numel() && t >= 0,
+                  "Adam: state of " << m.numel() << "/" << v.numel() << " values for "
+                                    << m_.numel() << " parameters, step " << t);
+    m_.copy_(m);
+    v_.copy_(v);
+    t_ = t;
+}
+
+double squared_norm(const Tensor& t) {
+    if (t.device().is_cpu()) return cpu::sum_squares(t.f32(), t.numel());
+    Tensor out = Tensor::empty({1}, t.device());
+    CUDARTS_CUDA_CALL(t.device(), sum_squares, out.f32(), t.f32(), t.numel());
+    return out.item();
+}
+
 double clip_grad_norm(const ParamStore& params, double max_norm) {
     const Tensor& g = params.flat_grads();
-    double sq;
-    if (g.device().is_cpu()) {
-        sq = cpu::sum_squares(g.f32(), g.numel());
-    } else {  // the norm decides a host branch, so it is read back (one sync per step)
-        Tensor out = Tensor::empty({1}, g.device());
-        CUDARTS_CUDA_CALL(g.device(), sum_squares, out.f32(), g.f32(), g.numel());
-        sq = out.item();
-    }
-    const double norm = std::sqrt(sq);
+    // The norm decides a host branch, so on a GPU it is read back (one sync per step).
+    const double norm = std::sqrt(squared_norm(g));
     const double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0) CUDARTS_DISPATCH(g.device(), scale_fwd, g.f32(), g.f32(), float(coef), g.numel());
     return norm;
