@@ -25,6 +25,8 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"search", cmd_search, "DARTS architecture search (first or second order); a Katib trial"},
+    {"derive", cmd_derive, "print the genotype of a search checkpoint"},
     {"demo", cmd_demo, "train a small convnet on synthetic bars (proof the engine learns)"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},
     {"info", cmd_info, "show the devices this build can use"},
@@ -35,8 +37,9 @@ void print_usage(std::FILE* out) {
     for (const Subcommand& s : kSubcommands) std::fprintf(out, "  %-10s %s\n", s.name, s.help);
 }
 
-// Parses argv with `opts`; prints help and returns false when --help was given.
-bool parse(cxxopts::Options& opts, int argc, char** argv, cxxopts::ParseResult& out) {
+}  // namespace
+
+bool parse_args(cxxopts::Options& opts, int argc, char** argv, cxxopts::ParseResult& out) {
     opts.add_options()("h,help", "show this help");
     out = opts.parse(argc, argv);
     if (out.count("help")) {
@@ -47,8 +50,6 @@ bool parse(cxxopts::Options& opts, int argc, char** argv, cxxopts::ParseResult& 
         throw InputError("unexpected argument '" + out.unmatched()[0] + "'");
     return true;
 }
-
-}  // namespace
 
 int run_subcommand(int argc, char** argv) {
     if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
@@ -71,7 +72,7 @@ int cmd_demo(int argc, char** argv) {
         ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("1"))
         ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("cpu"));
     cxxopts::ParseResult args;
-    if (!parse(opts, argc, argv, args)) return 0;
+    if (!parse_args(opts, argc, argv, args)) return 0;
     const int epochs = args["epochs"].as<int>(), samples = args["samples"].as<int>();
     if (epochs < 1) throw InputError("--epochs: expected a positive integer, got " + std::to_string(epochs));
     if (samples < 8) throw InputError("--samples: expected at least 8, got " + std::to_string(samples));
@@ -99,7 +100,7 @@ int cmd_inspect(int argc, char** argv) {
     opts.add_options()("file", "the .safetensors file", cxxopts::value<std::string>());
     opts.parse_positional({"file"});
     cxxopts::ParseResult args;
-    if (!parse(opts, argc, argv, args)) return 0;
+    if (!parse_args(opts, argc, argv, args)) return 0;
     if (!args.count("file")) throw InputError("inspect: expected a .safetensors file argument");
     const SafetensorsFile f = read_safetensors(args["file"].as<std::string>());
     int64_t total = 0;
@@ -118,7 +119,7 @@ int cmd_inspect(int argc, char** argv) {
 int cmd_info(int argc, char** argv) {
     cxxopts::Options opts("cudarts info", "Show the devices this build can use.");
     cxxopts::ParseResult args;
-    if (!parse(opts, argc, argv, args)) return 0;
+    if (!parse_args(opts, argc, argv, args)) return 0;
     std::printf("cpu: %s\n", describe(Device::cpu()).c_str());
     const int n = cuda_device_count();
     if (n == 0) std::printf("cuda: none (%s); the CPU backend is used\n", cuda_unavailable_reason().c_str());

@@ -2,12 +2,23 @@
 // input throws InputError, which main() turns into one line and exit code 2.
 #pragma once
 
+namespace cxxopts {
+class Options;
+class ParseResult;
+}  // namespace cxxopts
+
 namespace cudarts::apps {
+
+// Adds --help, parses argv with `opts` into `out`; prints the help and returns false when --help
+// was given. A stray positional argument is an InputError.
+bool parse_args(cxxopts::Options& opts, int argc, char** argv, cxxopts::ParseResult& out);
 
 int run_subcommand(int argc, char** argv);  // argv[1] names the subcommand
 
 int cmd_demo(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_info(int argc, char** argv);
+int cmd_search(int argc, char** argv);  // apps/search_cmd.cpp
+int cmd_derive(int argc, char** argv);
 
 }  // namespace cudarts::apps

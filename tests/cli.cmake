@@ -41,3 +41,72 @@ expect_exit(2 "--device" demo --device gpu)
 expect_exit(2 "nonsense" demo --nonsense)
 expect_exit(0 "" info)
 expect_exit(0 "" demo --epochs 1 --samples 16)
+
+# ----- search and derive -----
+# Runs cudarts and checks that stdout matches `regex`.
+function(expect_stdout regex)
+  execute_process(COMMAND "${CUDARTS}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err)
+  string(REPLACE ";" " " shown "${ARGN}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "cudarts ${shown}: exit ${rc}\nstdout: ${out}\nstderr: ${err}")
+  endif()
+  if(NOT out MATCHES "${regex}")
+    message(FATAL_ERROR "cudarts ${shown}: stdout does not match '${regex}':\n${out}")
+  endif()
+  message(STATUS "ok: cudarts ${shown} -> matches ${regex}")
+endfunction()
+
+set(tiny --dataset synthetic --subset 64 --layers 2 --init-channels 4 --nodes 2 --batch-size 16
+         --device cpu)
+expect_exit(2 "max_pool_5x5" search ${tiny} --primitives max_pool_3x3,max_pool_5x5)
+expect_exit(2 "--search-space" search ${tiny} "--search-space=['max_pooling_5x5']")
+expect_exit(2 "--algorithm-settings" search ${tiny} "--algorithm-settings={'num_epochs': '3'")
+expect_exit(2 "num_epochs" search ${tiny} "--algorithm-settings={'num_epochs': '0.5'}")
+expect_exit(2 "${WORK}/no-such-dir" search --dataset cifar10 --data "${WORK}/no-such-dir")
+expect_exit(2 "--dataset" search --dataset imagenet42)
+expect_exit(2 "--order" search ${tiny} --order 3)
+expect_exit(2 "${WORK}/nothing" search --resume "${WORK}/nothing")
+
+# A whole (tiny) search: Katib's metric lines come last, the outputs exist, a resume extends it.
+expect_stdout("Validation-Accuracy=[01]\\.[0-9][0-9][0-9][0-9]\nBest-Genotype=Genotype\\(normal=\\[\\[\\('[a-z_0-9]+',[0-9]\\),\\('[a-z_0-9]+',[0-9]\\)\\],.*\\]\\],normal_concat=range\\(2,4\\),reduce=\\[\\[.*\\)\n$"
+              search ${tiny} --epochs 1 --out "${WORK}/run")
+foreach(f checkpoint.safetensors genotype.txt genotype.json metrics.jsonl epochs/genotype_001.txt
+          epochs/genotype_001.json)
+  if(NOT EXISTS "${WORK}/run/${f}")
+    message(FATAL_ERROR "search did not write ${WORK}/run/${f}")
+  endif()
+endforeach()
+file(READ "${WORK}/run/genotype.txt" geno)
+if(NOT geno MATCHES "^Genotype\\(normal=\\[\\('[a-z_0-9]+', [0-9]\\), .*reduce_concat=range\\(2, 4\\)\\)\n$")
+  message(FATAL_ERROR "genotype.txt is not in the DARTS form:\n${geno}")
+endif()
+expect_exit(2 "already holds a search" search ${tiny} --epochs 1 --out "${WORK}/run")
+expect_stdout("resuming .* after epoch 1 of 2.*epoch 2/2 train_loss" search --resume "${WORK}/run"
+              --epochs 2 --device cpu)
+file(STRINGS "${WORK}/run/metrics.jsonl" lines)
+list(LENGTH lines n)
+if(NOT n EQUAL 2)
+  message(FATAL_ERROR "metrics.jsonl has ${n} lines after 2 epochs, expected 2")
+endif()
+expect_stdout("^Genotype\\(normal=\\[\\(" derive --checkpoint "${WORK}/run/checkpoint.safetensors")
+expect_stdout("^\\{.*\"normal\"" derive --checkpoint "${WORK}/run/checkpoint.safetensors" --json)
+expect_stdout("^Genotype\\(normal=\\[\\[\\(" derive --checkpoint "${WORK}/run/checkpoint.safetensors"
+              --katib)
+expect_exit(2 "garbage.safetensors" derive --checkpoint "${WORK}/garbage.safetensors")
+expect_exit(2 "alphas_normal" derive --checkpoint "${WORK}/run/epochs/../checkpoint.safetensors"
+            --primitives none,skip_connect)
+
+# Katib's trial flags (as the pod's shell passes them: one argument each), CPU example shape.
+expect_stdout("Best-Genotype=Genotype\\(normal=\\[\\[\\('max_pooling_3x3',[01]\\),\\('max_pooling_3x3',[01]\\)\\]\\],normal_concat=range\\(2,3\\),reduce=\\[\\],reduce_concat=range\\(2,3\\)\\)\n$"
+              search --dataset synthetic --subset 64 --device cpu --out "${WORK}/katib"
+              "--algorithm-settings={'num_epochs': '1', 'init_channels': '4', 'num_nodes': '1', 'stem_multiplier': '1', 'batch_size': '16'}"
+              "--search-space=['max_pooling_3x3']" "--num-layers=1")
+
+# A corrupt checkpoint is refused and left as it was.
+file(WRITE "${WORK}/bad/checkpoint.safetensors" "not a checkpoint")
+expect_exit(2 "${WORK}/bad/checkpoint.safetensors" search --resume "${WORK}/bad" --device cpu)
+file(READ "${WORK}/bad/checkpoint.safetensors" kept)
+if(NOT kept STREQUAL "not a checkpoint")
+  message(FATAL_ERROR "a refused resume changed ${WORK}/bad/checkpoint.safetensors")
+endif()

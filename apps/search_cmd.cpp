@@ -1,0 +1,398 @@
+// `cudarts search` (DARTS search, also a drop-in for Katib's DARTS trial container) and
+// `cudarts derive` (the genotype of a search checkpoint).
+//
+// search writes into --out DIR, each file atomically: checkpoint.safetensors (every epoch),
+// metrics.jsonl (one JSON object per epoch), genotype.txt / genotype.json (the latest) and
+// epochs/genotype_NNN.txt / .json (after epoch NNN, 1-based). Its last two stdout lines are
+// Katib's metrics: `Validation-Accuracy=0.xxxx` and `Best-Genotype=Genotype(...)` (the genotype of
+// the epoch with the best validation accuracy, Katib's rule, in Katib's form).
+#include <cxxopts.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "apps/progress.h"
+#include "apps/subcommands.h"
+#include "engine/fileio.h"
+#include "engine/safetensors.h"
+#include "kernels/check.h"
+#include "models/katib.h"
+#include "models/search.h"
+
+namespace fs = std::filesystem;
+
+namespace cudarts::apps {
+
+namespace {
+
+void write_text(const fs::path& path, const std::string& text) {
+    write_file_atomic(path.string(), text.data(), text.size());
+}
+
+// A preset: the defaults for a run with no network or data-size flags.
+struct Preset {
+    const char* name;
+    int layers, init_channels, nodes, epochs, batch_size;
+    int64_t subset;  // training images used (0 = all)
+};
+constexpr Preset kCpuPreset{"cpu-small", 5, 8, 4, 3, 32, 1024};
+constexpr Preset kPaperPreset{"paper", 8, 16, 4, 50, 64, 0};
+
+std::string env_or(const char* name, const std::string& fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::string(v) : fallback;
+}
+
+std::string fixed4(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4f", v);
+    return buf;
+}
+
+// The Katib trial's settings over our options (reference/katib.md 1.4).
+void apply_katib_settings(const std::map<std::string, std::string>& s, SearchOptions& o) {
+    o.epochs = katib_int(s, "num_epochs", 50);
+    o.w_lr = float(katib_float(s, "w_lr", 0.025));
+    o.w_lr_min = float(katib_float(s, "w_lr_min", 0.001));
+    o.w_momentum = float(katib_float(s, "w_momentum", 0.9));
+    o.w_weight_decay = float(katib_float(s, "w_weight_decay", 3e-4));
+    o.w_grad_clip = float(katib_float(s, "w_grad_clip", 5.0));
+    o.alpha_lr = float(katib_float(s, "alpha_lr", 3e-4));
+    o.alpha_weight_decay = float(katib_float(s, "alpha_weight_decay", 1e-3));
+    o.batch_size = katib_int(s, "batch_size", 128);
+    o.net.init_channels = katib_int(s, "init_channels", 16);
+    o.net.nodes = katib_int(s, "num_nodes", 4);
+    o.net.stem_multiplier = katib_int(s, "stem_multiplier", 3);
+    o.second_order = !katib_bool(s, "first_order", false);  // Katib's trial is second order
+    o.seed = uint64_t(katib_int(s, "seed", 2));
+    o.train_portion = katib_float(s, "train_portion", 0.5);
+    for (const std::string& k : unknown_katib_settings(s))
+        std::printf("warning: --algorithm-settings: unknown setting '%s' ignored\n", k.c_str());
+}
+
+void print_alphas(const char* title, const std::vector<float>& p,
+                  const std::vector<std::string>& primitives) {
+    std::printf("%s\n", title);
+    const size_t k = primitives.size();
+    for (size_t r = 0; r < p.size() / k; ++r) {
+        std::printf("  edge %2zu:", r);
+        for (size_t j = 0; j < k; ++j) std::printf(" %.4f", p[r * k + j]);
+        std::printf("\n");
+    }
+}
+
+struct RunState {
+    double best_acc = -1;
+    std::string best_genotype;  // DARTS form
+    std::vector<std::string> metrics;  // metrics.jsonl lines
+};
+
+}  // namespace
+
+int cmd_search(int argc, char** argv) {
+    cxxopts::Options opts("cudarts search",
+                          "DARTS architecture search (Liu et al. 2019), first or second order.\n"
+                          "With no flags: a preset that fits the device on the default data.");
+    // clang-format off
+    opts.add_options("data")
+        ("dataset", "cifar10, cifar100, mnist, fashion-mnist or synthetic (env CUDARTS_DATASET)",
+         cxxopts::value<std::string>())
+        ("data", "directory with the data set's files (env CUDARTS_DATA); fashion-mnist "
+                 "defaults to Debian's dataset-fashion-mnist", cxxopts::value<std::string>())
+        ("subset", "use only the first N training images (0 = all)", cxxopts::value<int64_t>())
+        ("train-portion", "fraction of the training set that trains the weights",
+         cxxopts::value<double>()->default_value("0.5"))
+        ("no-augment", "no random crop and flip");
+    opts.add_options("search")
+        ("preset", "auto, cpu-small or paper", cxxopts::value<std::string>()->default_value("auto"))
+        ("epochs", "search epochs (also the cosine period)", cxxopts::value<int>())
+        ("batch-size", "batch size of both halves", cxxopts::value<int>())
+        ("order", "architect: 1 (first order) or 2 (second order, DARTS V2)",
+         cxxopts::value<int>()->default_value("1"))
+        ("unrolled", "same as --order 2 (the reference's flag)")
+        ("layers", "cells", cxxopts::value<int>())
+        ("init-channels", "C, channels of the first cells", cxxopts::value<int>())
+        ("nodes", "intermediate nodes per cell", cxxopts::value<int>())
+        ("stem-multiplier", "stem width = multiplier * C", cxxopts::value<int>()->default_value("3"))
+        ("primitives", "comma-separated candidate ops, official or Katib names, in alpha column "
+                       "order", cxxopts::value<std::string>())
+        ("learning-rate", "weight SGD learning rate (cosine start)",
+         cxxopts::value<float>()->default_value("0.025"))
+        ("learning-rate-min", "cosine floor", cxxopts::value<float>()->default_value("0.001"))
+        ("momentum", "weight SGD momentum", cxxopts::value<float>()->default_value("0.9"))
+        ("weight-decay", "weight SGD weight decay", cxxopts::value<float>()->default_value("3e-4"))
+        ("grad-clip", "global gradient-norm clip", cxxopts::value<float>()->default_value("5"))
+        ("arch-learning-rate", "Adam learning rate for alpha",
+         cxxopts::value<float>()->default_value("3e-4"))
+        ("arch-weight-decay", "Adam weight decay for alpha",
+         cxxopts::value<float>()->default_value("1e-3"))
+        ("derive-rule", "genotype from softmax(alpha) (softmax, the reference) or raw logits (katib)",
+         cxxopts::value<std::string>()->default_value("softmax"))
+        ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("2"))
+        ("deterministic", "deterministic kernels (always the case in this version; accepted)");
+    opts.add_options("run")
+        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"))
+        ("out", "output directory", cxxopts::value<std::string>()->default_value("search-out"))
+        ("resume", "continue the search in this directory", cxxopts::value<std::string>())
+        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
+    opts.add_options("Katib trial")
+        ("algorithm-settings", "Katib's settings, e.g. {'num_epochs': '3', 'w_lr': 0.025}",
+         cxxopts::value<std::string>())
+        ("search-space", "Katib's primitive list, e.g. ['separable_convolution_3x3', ...]",
+         cxxopts::value<std::string>())
+        ("num-layers", "Katib's number of cells", cxxopts::value<std::string>());
+    // clang-format on
+    cxxopts::ParseResult args;
+    if (!parse_args(opts, argc, argv, args)) return 0;
+
+    const Device dev = parse_device(args["device"].as<std::string>(), "--device");
+    const bool katib = args.count("algorithm-settings") || args.count("search-space") ||
+                       args.count("num-layers");
+    const bool resume = args.count("resume") > 0;
+    const fs::path out = resume ? fs::path(args["resume"].as<std::string>())
+                                : fs::path(args["out"].as<std::string>());
+    const fs::path ckpt = out / "checkpoint.safetensors";
+
+    SearchOptions o;
+    std::string dataset = env_or("CUDARTS_DATASET", "fashion-mnist");
+    std::string data_dir = env_or("CUDARTS_DATA", "");
+    int64_t subset = 0;
+    RunState run;
+    std::map<std::string, std::string> saved;
+    if (resume) {
+        if (!fs::exists(ckpt))
+            throw InputError("--resume: " + ckpt.string() + " does not exist (expected a directory "
+                             "written by cudarts search)");
+        saved = read_safetensors(ckpt.string()).metadata;
+        const auto get = [&](const char* key) {
+            const auto it = saved.find(key);
+            if (it == saved.end())
+                throw InputError(ckpt.string() + ": no metadata '" + key +
+                                 "' (expected a cudarts search checkpoint)");
+            return it->second;
+        };
+        const nlohmann::json j = nlohmann::json::parse(get("options"), nullptr, false);
+        if (j.is_discarded()) throw InputError(ckpt.string() + ": metadata 'options' is not JSON");
+        o = SearchOptions::from_json(j);
+        if (args.count("epochs")) o.epochs = args["epochs"].as<int>();  // may extend a run
+        dataset = get("dataset");
+        data_dir = get("data");
+        subset = std::stoll(get("subset"));
+        run.best_acc = std::stod(get("best_valid_acc"));
+        run.best_genotype = get("best_genotype");
+    } else {
+        if (fs::exists(ckpt))
+            throw InputError("--out: " + out.string() + " already holds a search (continue it with "
+                             "--resume " + out.string() + ", or choose another --out)");
+        std::string preset_name = args["preset"].as<std::string>();
+        if (preset_name == "auto") preset_name = dev.is_cpu() ? "cpu-small" : "paper";
+        if (preset_name != "cpu-small" && preset_name != "paper")
+            throw InputError("--preset: expected auto, cpu-small or paper, got '" + preset_name + "'");
+        const Preset& p = preset_name == "paper" ? kPaperPreset : kCpuPreset;
+        if (katib) {
+            apply_katib_settings(
+                args.count("algorithm-settings")
+                    ? parse_algorithm_settings(args["algorithm-settings"].as<std::string>())
+                    : std::map<std::string, std::string>{},
+                o);
+            o.net.primitives = args.count("search-space")
+                                   ? parse_search_space(args["search-space"].as<std::string>())
+                                   : darts_primitives();
+            o.net.layers = args.count("num-layers")
+                               ? parse_num_layers(args["num-layers"].as<std::string>())
+                               : 8;
+            subset = 0;
+        } else {
+            std::printf("preset: %s (%s)\n", p.name,
+                        p.subset ? "reduced network on a subset, sized for a CPU"
+                                 : "the paper's configuration");
+            o.net.layers = p.layers;
+            o.net.init_channels = p.init_channels;
+            o.net.nodes = p.nodes;
+            o.epochs = p.epochs;
+            o.batch_size = p.batch_size;
+            subset = p.subset;
+            o.net.stem_multiplier = args["stem-multiplier"].as<int>();
+            o.w_lr = args["learning-rate"].as<float>();
+            o.w_lr_min = args["learning-rate-min"].as<float>();
+            o.w_momentum = args["momentum"].as<float>();
+            o.w_weight_decay = args["weight-decay"].as<float>();
+            o.w_grad_clip = args["grad-clip"].as<float>();
+            o.alpha_lr = args["arch-learning-rate"].as<float>();
+            o.alpha_weight_decay = args["arch-weight-decay"].as<float>();
+            o.seed = args["seed"].as<uint64_t>();
+            o.train_portion = args["train-portion"].as<double>();
+            const int order = args["order"].as<int>();
+            if (order != 1 && order != 2)
+                throw InputError("--order: expected 1 or 2, got " + std::to_string(order));
+            o.second_order = order == 2 || args.count("unrolled");
+            if (args.count("primitives"))
+                o.net.primitives = parse_primitive_list(args["primitives"].as<std::string>());
+        }
+        if (args.count("layers")) o.net.layers = args["layers"].as<int>();
+        if (args.count("init-channels")) o.net.init_channels = args["init-channels"].as<int>();
+        if (args.count("nodes")) o.net.nodes = args["nodes"].as<int>();
+        if (args.count("epochs")) o.epochs = args["epochs"].as<int>();
+        if (args.count("batch-size")) o.batch_size = args["batch-size"].as<int>();
+        if (args.count("subset")) subset = args["subset"].as<int64_t>();
+        if (args.count("dataset")) dataset = args["dataset"].as<std::string>();
+        if (args.count("data")) data_dir = args["data"].as<std::string>();
+        if (args.count("no-augment")) o.augment = Augment{};
+        const std::string rule = args["derive-rule"].as<std::string>();
+        if (rule != "softmax" && rule != "katib")
+            throw InputError("--derive-rule: expected softmax or katib, got '" + rule + "'");
+        o.rule = rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax;
+        if (subset < 0) throw InputError("--subset: expected 0 or more, got " + std::to_string(subset));
+    }
+
+    ImageDataset data = load_dataset(dataset, data_dir, true);
+    if (subset > 0 && subset < data.size()) data = slice(data, 0, subset);
+    Search search(o, data, dev);
+    if (resume) search.load(ckpt.string());
+    const SearchOptions& opt = search.options();
+    const std::vector<std::string>& prims = opt.net.primitives;
+
+    std::printf("cudarts search: device %s; %s, %lld training images (%lld weights / %lld alpha), "
+                "%dx%dx%d, %d classes\n",
+                describe(dev).c_str(), dataset.c_str(), static_cast<long long>(data.size()),
+                static_cast<long long>(search.train_images()),
+                static_cast<long long>(search.valid_images()), data.channels, data.height,
+                data.width, data.classes);
+    std::printf("network: C=%d, %d layers, %d nodes, %zu primitives; %lld weights; %s order; "
+                "%d epochs of %d steps, batch %d\n",
+                opt.net.init_channels, opt.net.layers, opt.net.nodes, prims.size(),
+                static_cast<long long>(search.network().weights().total()),
+                opt.second_order ? "second" : "first", opt.epochs, search.steps_per_epoch(),
+                opt.batch_size);
+    if (resume) std::printf("resuming %s after epoch %d of %d\n", out.c_str(), search.epoch(), opt.epochs);
+    std::fflush(stdout);
+
+    fs::create_directories(out / "epochs");
+    if (resume && fs::exists(out / "metrics.jsonl")) {
+        std::ifstream in(out / "metrics.jsonl");
+        for (std::string line; std::getline(in, line) && int(run.metrics.size()) < search.epoch();)
+            if (!line.empty()) run.metrics.push_back(line);
+    }
+
+    Progress progress(args["print-step"].as<int>());
+    while (!search.done()) {
+        const int e = search.epoch();
+        std::printf("epoch %d/%d lr %.6f\n", e + 1, opt.epochs,
+                    cosine_lr(opt.w_lr, opt.w_lr_min, e, opt.epochs));
+        std::fflush(stdout);
+        progress.start_epoch(e, opt.epochs, search.steps_per_epoch());
+        const EpochMetrics m = search.run_epoch(
+            [&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
+        progress.end_epoch();
+
+        const std::string darts = to_darts_string(m.genotype);
+        if (m.valid_acc > run.best_acc) {
+            run.best_acc = m.valid_acc;
+            run.best_genotype = darts;
+        }
+        std::printf("epoch %d/%d train_loss %.4f train_acc %.4f valid_loss %.4f valid_acc %.4f "
+                    "(%.1f s)\n",
+                    e + 1, opt.epochs, m.train_loss, m.train_acc, m.valid_loss, m.valid_acc,
+                    m.seconds);
+        std::printf("genotype %s\n", darts.c_str());
+        print_alphas("softmax(alphas_normal):", m.softmax_normal, prims);
+        if (opt.net.has_reduction()) print_alphas("softmax(alphas_reduce):", m.softmax_reduce, prims);
+        std::fflush(stdout);
+
+        char stem[32];
+        std::snprintf(stem, sizeof stem, "genotype_%03d", e + 1);
+        const std::string json = to_json_string(m.genotype) + "\n";
+        write_text(out / "epochs" / (std::string(stem) + ".txt"), darts + "\n");
+        write_text(out / "epochs" / (std::string(stem) + ".json"), json);
+        write_text(out / "genotype.txt", darts + "\n");
+        write_text(out / "genotype.json", json);
+        run.metrics.push_back(m.to_json().dump());
+        std::string lines;
+        for (const std::string& l : run.metrics) lines += l + "\n";
+        write_text(out / "metrics.jsonl", lines);
+        search.save(ckpt.string(), {{"dataset", dataset},
+                                    {"data", data_dir},
+                                    {"subset", std::to_string(subset)},
+                                    {"best_valid_acc", std::to_string(run.best_acc)},
+                                    {"best_genotype", run.best_genotype}});
+    }
+
+    std::printf("final genotype %s\n", to_darts_string(search.genotype()).c_str());
+    std::printf("outputs in %s\n", out.c_str());
+    const Genotype best = run.best_genotype.empty() ? search.genotype()
+                                                    : parse_genotype(run.best_genotype, ckpt.string());
+    std::printf("Validation-Accuracy=%s\n", fixed4(std::max(0.0, run.best_acc)).c_str());
+    std::printf("Best-Genotype=%s\n", to_katib_string(best).c_str());
+    std::fflush(stdout);
+    return 0;
+}
+
+int cmd_derive(int argc, char** argv) {
+    cxxopts::Options opts("cudarts derive", "Print the genotype of a search checkpoint.");
+    opts.add_options()
+        ("checkpoint", "a .safetensors file with alphas_normal and alphas_reduce",
+         cxxopts::value<std::string>())
+        ("primitives", "the alpha columns (default: from the checkpoint, else the 8 of DARTS)",
+         cxxopts::value<std::string>())
+        ("json", "print JSON")
+        ("katib", "print Katib's form")
+        ("rule", "softmax (the reference) or katib (raw logits)",
+         cxxopts::value<std::string>()->default_value("softmax"));
+    cxxopts::ParseResult args;
+    if (!parse_args(opts, argc, argv, args)) return 0;
+    if (!args.count("checkpoint")) throw InputError("derive: expected --checkpoint FILE");
+    const std::string path = args["checkpoint"].as<std::string>();
+    const SafetensorsFile f = read_safetensors(path);
+
+    std::vector<std::string> prims = darts_primitives();
+    bool has_reduce = true;
+    if (const auto it = f.metadata.find("options"); it != f.metadata.end()) {
+        const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+        if (!j.is_discarded() && j.contains("primitives")) {
+            const SearchOptions o = SearchOptions::from_json(j);
+            prims = o.net.primitives;
+            has_reduce = o.net.has_reduction();
+        }
+    }
+    if (args.count("primitives")) prims = parse_primitive_list(args["primitives"].as<std::string>());
+    auto alphas = [&](const char* name) {
+        if (!f.tensors.count(name))
+            throw InputError(path + ": no tensor '" + name +
+                             "' (expected a search checkpoint with alphas_normal and alphas_reduce)");
+        const SafetensorsTensor& t = f.tensors.at(name);
+        if (t.dtype != DType::kF32 || t.shape.size() != 2 || t.shape[1] != int64_t(prims.size()))
+            throw InputError(path + ": '" + name + "' is " + dtype_name(t.dtype) + " " +
+                             shape_str(t.shape) + ", expected F32 [edges, " +
+                             std::to_string(prims.size()) + "] (one column per primitive)");
+        std::vector<float> v(static_cast<size_t>(t.numel()));
+        std::memcpy(v.data(), t.data.data(), v.size() * sizeof(float));
+        return std::make_pair(v, t.shape[0]);
+    };
+    const auto [normal, edges] = alphas("alphas_normal");
+    const auto [reduce, edges_r] = alphas("alphas_reduce");
+    int nodes = 0;
+    while (nodes * (nodes + 3) / 2 < edges) ++nodes;
+    if (nodes * (nodes + 3) / 2 != edges || edges_r != edges)
+        throw InputError(path + ": alphas with " + std::to_string(edges) + " and " +
+                         std::to_string(edges_r) +
+                         " rows (expected n(n+3)/2 rows for n nodes, e.g. 14, in both)");
+    const std::string rule = args["rule"].as<std::string>();
+    if (rule != "softmax" && rule != "katib")
+        throw InputError("--rule: expected softmax or katib, got '" + rule + "'");
+    const Genotype g = derive_genotype(normal.data(), has_reduce ? reduce.data() : nullptr, prims,
+                                       nodes,
+                                       rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax);
+    if (args.count("json"))
+        std::printf("%s\n", to_json_string(g).c_str());
+    else if (args.count("katib"))
+        std::printf("%s\n", to_katib_string(g).c_str());
+    else
+        std::printf("%s\n", to_darts_string(g).c_str());
+    return 0;
+}
+
+}  // namespace cudarts::apps
