@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "data/image_folder.h"
 #include "engine/fileio.h"
 #include "kernels/check.h"
 #include "kernels/philox.h"
@@ -343,11 +344,21 @@ ImageDataset load_dataset(const std::string& name, const std::string& dir, bool 
         }
         return set;
     }
+    if (name == "folder") {  // root/<class>/*.jpg|png, or root/train + root/val; 3 x 32 x 32
+        if (dir.empty()) throw InputError("folder: expected --data DIR (root/<class>/*.jpg|png)");
+        ImageDataset set = load_image_folder(image_folder_split(dir, train), ImageFolderOptions{});
+        if (!train) {  // normalise the test split like the training split
+            const ImageDataset ref = load_image_folder(image_folder_split(dir, true), {});
+            set.mean = ref.mean;
+            set.stddev = ref.stddev;
+        }
+        return set;
+    }
     const bool known =
         name == "cifar10" || name == "cifar100" || name == "mnist" || name == "fashion-mnist";
     if (!known)
         throw InputError("--dataset: unknown '" + name +
-                         "' (expected cifar10, cifar100, mnist, fashion-mnist, synthetic)");
+                         "' (expected cifar10, cifar100, mnist, fashion-mnist, synthetic, folder)");
     std::string where = dir;
     if (where.empty() && name == "fashion-mnist") {
         where = default_fashion_mnist_dir();

@@ -53,6 +53,9 @@ ImageDataset make_synthetic(int n, int channels, int size, int classes, uint64_t
 // synthetic ignores dir: 1024 training / 256 test images of 3x16x16 in 4 classes (seeds 1 and 2,
 // so the two splits differ), both normalised with the training split's statistics. Small enough
 // to generate in milliseconds, big enough that a search shows learning within one epoch.
+// folder: an image folder (data/image_folder.h) at 3x32x32; dir/train and dir/val (or dir/test)
+// when present, else dir itself is the training split. Its test split uses the training split's
+// normalisation.
 ImageDataset load_dataset(const std::string& name, const std::string& dir, bool train);
 
 // Where the embedded Fashion-MNIST (Debian's dataset-fashion-mnist) lives: the system's

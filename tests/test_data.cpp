@@ -213,7 +213,7 @@ TEST_CASE("data: CIFAR errors name the file: missing, short, bad label, unknown 
 
     CHECK(input_error([] { load_dataset("imagenet", "", true); }) ==
           "--dataset: unknown 'imagenet' (expected cifar10, cifar100, mnist, fashion-mnist, "
-          "synthetic)");
+          "synthetic, folder)");
     check_names(input_error([] { load_dataset("cifar10", "", true); }), "cifar10",
                 "no data directory");
 }
