@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "engine/safetensors.h"
+#include "models/checkpoint.h"
 #include "kernels/check.h"
 
 namespace cudarts {
@@ -50,43 +51,7 @@ std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols) {
     return p;
 }
 
-// Each named tensor of a store as a host copy, in store order.
-struct HostStore {
-    std::vector<float> values;
-    std::vector<std::pair<const std::string*, Shape>> entries;
-};
-HostStore host_copy(const ParamStore& s) {
-    HostStore h{s.flat_values().to_vector(), {}};
-    for (int i = 0; i < s.size(); ++i) h.entries.push_back({&s.names()[size_t(i)], s[i].shape()});
-    return h;
-}
-
-void add_views(std::vector<SafetensorsView>& views, const HostStore& h) {
-    int64_t offset = 0;
-    for (const auto& [name, shape] : h.entries) {
-        views.push_back({*name, DType::kF32, shape, h.values.data() + offset});
-        offset += shape_numel(shape);
-    }
-}
-
-// Copies a checkpoint tensor into `dst` after checking its dtype and shape.
-void restore(const SafetensorsFile& f, const std::string& name, const Tensor& dst) {
-    const SafetensorsTensor& t = f.at(name);
-    if (t.dtype != DType::kF32 || t.shape != dst.shape())
-        throw InputError(f.path + ": '" + name + "' is " + dtype_name(t.dtype) + " " +
-                         shape_str(t.shape) + ", expected F32 " + shape_str(dst.shape()) +
-                         " (a checkpoint of a different configuration?)");
-    std::vector<float> v(static_cast<size_t>(t.numel()));
-    std::memcpy(v.data(), t.data.data(), v.size() * sizeof(float));
-    dst.copy_(Tensor::from_vector(v, dst.shape()));
-}
-
-std::string meta(const SafetensorsFile& f, const std::string& key) {
-    const auto it = f.metadata.find(key);
-    if (it == f.metadata.end())
-        throw InputError(f.path + ": no metadata '" + key + "' (expected a cudarts search checkpoint)");
-    return it->second;
-}
+std::string meta(const SafetensorsFile& f, const std::string& key) { return checkpoint_meta(f, key); }
 
 }  // namespace
 
@@ -308,31 +273,20 @@ Genotype Search::genotype() const {
 }
 
 void Search::save(const std::string& path, const std::map<std::string, std::string>& extra) const {
-    const HostStore w = host_copy(net_.weights()), b = host_copy(net_.buffers()),
-                    a = host_copy(net_.alphas());
-    std::vector<SafetensorsView> views;
-    add_views(views, w);
-    add_views(views, b);
-    add_views(views, a);
-    std::vector<float> momentum, exp_avg, exp_avg_sq;
-    if (sgd_.momentum_buffer().defined()) {
-        momentum = sgd_.momentum_buffer().to_vector();
-        views.push_back({"optimizer.momentum_buffer", DType::kF32, {int64_t(momentum.size())},
-                         momentum.data()});
-    }
-    const Architect& arch = architect_;
-    exp_avg = arch.optimizer().exp_avg().to_vector();
-    exp_avg_sq = arch.optimizer().exp_avg_sq().to_vector();
-    views.push_back({"architect.adam.exp_avg", DType::kF32, {int64_t(exp_avg.size())}, exp_avg.data()});
-    views.push_back({"architect.adam.exp_avg_sq", DType::kF32, {int64_t(exp_avg_sq.size())},
-                     exp_avg_sq.data()});
+    CheckpointWriter w;
+    w.add_store(net_.weights());
+    w.add_store(net_.buffers());
+    w.add_store(net_.alphas());
+    if (sgd_.momentum_buffer().defined()) w.add("optimizer.momentum_buffer", sgd_.momentum_buffer());
+    w.add("architect.adam.exp_avg", architect_.optimizer().exp_avg());
+    w.add("architect.adam.exp_avg_sq", architect_.optimizer().exp_avg_sq());
     std::map<std::string, std::string> metadata = extra;
     metadata["format"] = kFormat;
     metadata["epoch"] = std::to_string(epoch_);
-    metadata["adam_step"] = std::to_string(arch.optimizer().steps());
+    metadata["adam_step"] = std::to_string(architect_.optimizer().steps());
     metadata["options"] = opt_.to_json().dump();
     metadata["genotype"] = to_darts_string(genotype());
-    write_safetensors(path, views, metadata);
+    w.write(path, metadata);
 }
 
 std::map<std::string, std::string> Search::load(const std::string& path) {
@@ -350,18 +304,17 @@ std::map<std::string, std::string> Search::load(const std::string& path) {
                              ", this run has " + opt_.to_json().at(key).dump() +
                              " (expected a checkpoint of the same network)");
     }
-    for (const ParamStore* s : {&net_.weights(), &net_.buffers(), &net_.alphas()})
-        for (int i = 0; i < s->size(); ++i) restore(f, s->names()[size_t(i)], (*s)[i].value());
+    for (const ParamStore* s : {&net_.weights(), &net_.buffers(), &net_.alphas()}) restore_store(f, *s);
     if (f.tensors.count("optimizer.momentum_buffer")) {
         Tensor buf = Tensor::empty({net_.weights().total()}, dev_);
-        restore(f, "optimizer.momentum_buffer", buf);
+        restore_tensor(f, "optimizer.momentum_buffer", buf);
         sgd_.set_momentum_buffer(buf);
     } else {
         sgd_.set_momentum_buffer(Tensor());
     }
     Tensor m = Tensor::empty({net_.alphas().total()}, dev_), v = Tensor::empty(m.shape(), dev_);
-    restore(f, "architect.adam.exp_avg", m);
-    restore(f, "architect.adam.exp_avg_sq", v);
+    restore_tensor(f, "architect.adam.exp_avg", m);
+    restore_tensor(f, "architect.adam.exp_avg_sq", v);
     try {
         architect_.optimizer().set_state(m, v, std::stoll(meta(f, "adam_step")));
         epoch_ = std::stoi(meta(f, "epoch"));
