@@ -27,6 +27,9 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"search", cmd_search, "DARTS architecture search (first or second order); a Katib trial"},
     {"derive", cmd_derive, "print the genotype of a search checkpoint"},
+    {"visualize", cmd_visualize, "draw a genotype's cells and a search's alphas (DOT, SVG)"},
+    {"train", cmd_train, "train a genotype from scratch (the paper's recipe by default)"},
+    {"test", cmd_test, "evaluate a checkpoint with the reference's parameter names"},
     {"demo", cmd_demo, "train a small convnet on synthetic bars (proof the engine learns)"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},
     {"info", cmd_info, "show the devices this build can use"},

@@ -20,5 +20,8 @@ int cmd_inspect(int argc, char** argv);
 int cmd_info(int argc, char** argv);
 int cmd_search(int argc, char** argv);  // apps/search_cmd.cpp
 int cmd_derive(int argc, char** argv);
+int cmd_visualize(int argc, char** argv);  // apps/visualize_cmd.cpp
+int cmd_train(int argc, char** argv);      // apps/train_cmd.cpp
+int cmd_test(int argc, char** argv);
 
 }  // namespace cudarts::apps

@@ -110,3 +110,32 @@ file(READ "${WORK}/bad/checkpoint.safetensors" kept)
 if(NOT kept STREQUAL "not a checkpoint")
   message(FATAL_ERROR "a refused resume changed ${WORK}/bad/checkpoint.safetensors")
 endif()
+
+# ----- visualize -----
+expect_exit(0 "" visualize --genotype DARTS_V2 --out "${WORK}/viz")
+foreach(f normal.dot reduce.dot)
+  if(NOT EXISTS "${WORK}/viz/${f}")
+    message(FATAL_ERROR "visualize did not write ${WORK}/viz/${f}")
+  endif()
+endforeach()
+expect_exit(0 "" visualize --metrics "${WORK}/run/metrics.jsonl"
+            --checkpoint "${WORK}/run/checkpoint.safetensors" --out "${WORK}/viz")
+if(NOT EXISTS "${WORK}/viz/alphas_normal.svg")
+  message(FATAL_ERROR "visualize did not write ${WORK}/viz/alphas_normal.svg")
+endif()
+expect_exit(2 "metrics.jsonl" visualize --metrics "${WORK}/run/metrics.jsonl" --primitives none,skip_connect)
+expect_exit(2 "--genotype" visualize --genotype nonsense)
+
+# ----- train and test -----
+set(tinytrain --dataset synthetic --subset 64 --layers 3 --init-channels 4 --batch-size 16
+              --device cpu)
+expect_stdout("epoch 1/1 lr 0.025000 .*test_loss=[0-9]+\\.[0-9]+\ntest_acc=[01]\\.[0-9][0-9][0-9][0-9]\n$"
+              train ${tinytrain} --epochs 1 --auxiliary=false --out "${WORK}/train")
+expect_stdout("^test_loss=[0-9]+\\.[0-9]+\ntest_acc=[01]\\.[0-9][0-9][0-9][0-9]\n$"
+              test --checkpoint "${WORK}/train/checkpoint.safetensors" --dataset synthetic
+              --subset 64 --device cpu)
+expect_exit(2 "${WORK}/train/checkpoint.safetensors" test --genotype DARTS_V1
+            --checkpoint "${WORK}/train/checkpoint.safetensors" --dataset synthetic --device cpu)
+expect_exit(2 "already holds a training run" train ${tinytrain} --epochs 1 --out "${WORK}/train")
+expect_exit(2 "--genotype" train ${tinytrain} "--genotype=Genotype(normal=[('foo_conv', 0)])")
+expect_exit(2 "--auxiliary" train ${tinytrain} --auxiliary --out "${WORK}/train-aux")

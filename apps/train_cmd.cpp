@@ -1,0 +1,278 @@
+// `cudarts train` (train a genotype from scratch, the paper's recipe by default) and
+// `cudarts test` (evaluate a checkpoint with the reference's parameter names).
+//
+// train writes into --out DIR after every epoch, atomically: checkpoint.safetensors and
+// metrics.jsonl, as search does; test prints `test_loss=` and `test_acc=` in fixed notation.
+#include <cxxopts.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "apps/progress.h"
+#include "apps/subcommands.h"
+#include "engine/fileio.h"
+#include "engine/safetensors.h"
+#include "kernels/check.h"
+#include "models/train.h"
+
+namespace fs = std::filesystem;
+
+namespace cudarts::apps {
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::string(v) : fallback;
+}
+
+void add_network_flags(cxxopts::Options& opts) {
+    // clang-format off
+    opts.add_options("network")
+        ("genotype", "DARTS_V1, DARTS_V2, a file (DARTS form or JSON) or the text, DARTS or Katib "
+                     "form", cxxopts::value<std::string>())
+        ("network", "cifar (NetworkCIFAR) or imagenet (NetworkImageNet)",
+         cxxopts::value<std::string>()->default_value("cifar"))
+        ("init-channels", "C", cxxopts::value<int>())
+        ("layers", "cells", cxxopts::value<int>())
+        ("auxiliary", "auxiliary head (--auxiliary=false to leave it out)",
+         cxxopts::value<bool>()->default_value("true")->implicit_value("true"));
+    opts.add_options("data")
+        ("dataset", "cifar10, cifar100, mnist, fashion-mnist, synthetic or folder "
+                    "(env CUDARTS_DATASET)", cxxopts::value<std::string>())
+        ("data", "directory with the data set's files (env CUDARTS_DATA)",
+         cxxopts::value<std::string>())
+        ("subset", "use only the first N images of each split (0 = all)",
+         cxxopts::value<int64_t>()->default_value("0"))
+        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"));
+    // clang-format on
+}
+
+// The network part of a recipe from the flags (over `base`, e.g. a checkpoint's recipe).
+void apply_network_flags(const cxxopts::ParseResult& args, EvalNetConfig& net) {
+    const std::string kind = args["network"].as<std::string>();
+    if (kind != "cifar" && kind != "imagenet")
+        throw InputError("--network: expected cifar or imagenet, got '" + kind + "'");
+    if (args.count("network")) net.imagenet = kind == "imagenet";
+    if (args.count("genotype")) net.genotype = resolve_genotype(args["genotype"].as<std::string>());
+    if (args.count("init-channels")) net.init_channels = args["init-channels"].as<int>();
+    if (args.count("layers")) net.layers = args["layers"].as<int>();
+    if (args.count("auxiliary")) net.auxiliary = args["auxiliary"].as<bool>();
+}
+
+std::pair<ImageDataset, ImageDataset> load_splits(const std::string& dataset,
+                                                  const std::string& dir, int64_t subset) {
+    ImageDataset train = load_dataset(dataset, dir, true), test = load_dataset(dataset, dir, false);
+    if (subset < 0) throw InputError("--subset: expected 0 or more, got " + std::to_string(subset));
+    if (subset > 0 && subset < train.size()) train = slice(train, 0, subset);
+    if (subset > 0 && subset < test.size()) test = slice(test, 0, subset);
+    return {std::move(train), std::move(test)};
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+    write_file_atomic(path.string(), text.data(), text.size());
+}
+
+}  // namespace
+
+int cmd_train(int argc, char** argv) {
+    cxxopts::Options opts("cudarts train",
+                          "Train a genotype from scratch (the DARTS paper's recipe by default).");
+    add_network_flags(opts);
+    // clang-format off
+    opts.add_options("training")
+        ("preset", "auto, cpu-small or paper", cxxopts::value<std::string>()->default_value("auto"))
+        ("epochs", "epochs (also the cosine period)", cxxopts::value<int>())
+        ("batch-size", "batch size", cxxopts::value<int>())
+        ("learning-rate", "SGD learning rate", cxxopts::value<float>())
+        ("learning-rate-min", "cosine floor", cxxopts::value<float>())
+        ("momentum", "SGD momentum", cxxopts::value<float>())
+        ("weight-decay", "SGD weight decay", cxxopts::value<float>())
+        ("grad-clip", "global gradient-norm clip", cxxopts::value<float>())
+        ("auxiliary-weight", "weight of the auxiliary loss", cxxopts::value<float>())
+        ("cutout", "cutout length (0 = off)", cxxopts::value<int>())
+        ("drop-path-prob", "final drop-path probability (linear ramp)", cxxopts::value<float>())
+        ("label-smoothing", "label smoothing of the training losses", cxxopts::value<float>())
+        ("seed", "random seed", cxxopts::value<uint64_t>())
+        ("out", "output directory", cxxopts::value<std::string>()->default_value("train-out"))
+        ("resume", "continue the training in this directory", cxxopts::value<std::string>())
+        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
+    // clang-format on
+    cxxopts::ParseResult args;
+    if (!parse_args(opts, argc, argv, args)) return 0;
+
+    const Device dev = parse_device(args["device"].as<std::string>(), "--device");
+    const bool resume = args.count("resume") > 0;
+    const fs::path out = resume ? fs::path(args["resume"].as<std::string>())
+                                : fs::path(args["out"].as<std::string>());
+    const fs::path ckpt = out / "checkpoint.safetensors";
+    TrainRecipe r;
+    std::string dataset = env_or("CUDARTS_DATASET", "fashion-mnist");
+    std::string data_dir = env_or("CUDARTS_DATA", "");
+    int64_t subset = args["subset"].as<int64_t>();
+    if (resume) {
+        if (!fs::exists(ckpt))
+            throw InputError("--resume: " + ckpt.string() + " does not exist (expected a directory "
+                             "written by cudarts train)");
+        const SafetensorsFile f = read_safetensors(ckpt.string());
+        const auto meta = [&](const char* key) {
+            const auto it = f.metadata.find(key);
+            if (it == f.metadata.end())
+                throw InputError(ckpt.string() + ": no metadata '" + key +
+                                 "' (expected a cudarts train checkpoint)");
+            return it->second;
+        };
+        const nlohmann::json j = nlohmann::json::parse(meta("options"), nullptr, false);
+        if (j.is_discarded()) throw InputError(ckpt.string() + ": metadata 'options' is not JSON");
+        r = TrainRecipe::from_json(j);
+        if (args.count("epochs")) r.epochs = args["epochs"].as<int>();
+        dataset = meta("dataset");
+        data_dir = meta("data");
+        subset = std::stoll(meta("subset"));
+    } else {
+        if (fs::exists(ckpt))
+            throw InputError("--out: " + out.string() + " already holds a training run (continue "
+                             "it with --resume " + out.string() + ", or choose another --out)");
+        std::string preset = args["preset"].as<std::string>();
+        if (preset == "auto") preset = dev.is_cpu() ? "cpu-small" : "paper";
+        if (preset != "cpu-small" && preset != "paper")
+            throw InputError("--preset: expected auto, cpu-small or paper, got '" + preset + "'");
+        r.net.genotype = *builtin_genotype("DARTS_V2");
+        r.net.auxiliary = true;
+        if (args["network"].as<std::string>() == "imagenet") {  // train_imagenet.py's recipe
+            r.net.imagenet = true;
+            r.net.init_channels = 48;
+            r.net.layers = 14;
+            r.batch_size = 128;
+            r.lr = 0.1f;
+            r.weight_decay = 3e-5f;
+            r.step_schedule = true;
+            r.epochs = 250;
+            r.drop_path_prob = 0.f;
+            r.label_smoothing = 0.1f;
+        }
+        if (preset == "cpu-small" && !r.net.imagenet) {
+            std::printf("preset: cpu-small (C=8, 6 cells, 2,048 images, 3 epochs, sized for a CPU)\n");
+            r.net.init_channels = 8;
+            r.net.layers = 6;
+            r.epochs = 3;
+            r.batch_size = 32;
+            if (!args.count("subset")) subset = 2048;
+        } else {
+            std::printf("preset: %s\n", preset == "paper" ? "paper (C=36, 20 cells, 600 epochs)"
+                                                          : "imagenet recipe");
+        }
+        apply_network_flags(args, r.net);
+        if (args.count("epochs")) r.epochs = args["epochs"].as<int>();
+        if (args.count("batch-size")) r.batch_size = args["batch-size"].as<int>();
+        if (args.count("learning-rate")) r.lr = args["learning-rate"].as<float>();
+        if (args.count("learning-rate-min")) r.lr_min = args["learning-rate-min"].as<float>();
+        if (args.count("momentum")) r.momentum = args["momentum"].as<float>();
+        if (args.count("weight-decay")) r.weight_decay = args["weight-decay"].as<float>();
+        if (args.count("grad-clip")) r.grad_clip = args["grad-clip"].as<float>();
+        if (args.count("auxiliary-weight")) r.aux_weight = args["auxiliary-weight"].as<float>();
+        if (args.count("cutout")) r.augment.cutout = args["cutout"].as<int>();
+        if (args.count("drop-path-prob")) r.drop_path_prob = args["drop-path-prob"].as<float>();
+        if (args.count("label-smoothing")) r.label_smoothing = args["label-smoothing"].as<float>();
+        if (args.count("seed")) r.seed = args["seed"].as<uint64_t>();
+        if (args.count("dataset")) dataset = args["dataset"].as<std::string>();
+        if (args.count("data")) data_dir = args["data"].as<std::string>();
+    }
+
+    auto [train, test] = load_splits(dataset, data_dir, subset);
+    Trainer trainer(r, train, test, dev);
+    if (resume) trainer.load(ckpt.string());
+    const TrainRecipe& rec = trainer.recipe();
+    std::printf("cudarts train: device %s; %s, %lld training / %lld test images, %dx%dx%d\n",
+                describe(dev).c_str(), dataset.c_str(), static_cast<long long>(train.size()),
+                static_cast<long long>(test.size()), train.channels, train.height, train.width);
+    std::printf("network: %s, C=%d, %d cells, auxiliary %s; %lld parameters (%lld without the "
+                "auxiliary head); %d epochs of %d steps, batch %d\n",
+                rec.net.imagenet ? "NetworkImageNet" : "NetworkCIFAR", rec.net.init_channels,
+                rec.net.layers, rec.net.auxiliary ? "on" : "off",
+                static_cast<long long>(trainer.network().weights().total()),
+                static_cast<long long>(trainer.network().counted_parameters()), rec.epochs,
+                trainer.steps_per_epoch(), rec.batch_size);
+    std::printf("genotype %s\n", to_darts_string(rec.net.genotype).c_str());
+    if (resume) std::printf("resuming %s after epoch %d of %d\n", out.c_str(), trainer.epoch(), rec.epochs);
+    std::fflush(stdout);
+
+    fs::create_directories(out);
+    std::vector<std::string> metrics;
+    if (resume && fs::exists(out / "metrics.jsonl")) {
+        std::ifstream in(out / "metrics.jsonl");
+        for (std::string line; std::getline(in, line) && int(metrics.size()) < trainer.epoch();)
+            if (!line.empty()) metrics.push_back(line);
+    }
+    Progress progress(args["print-step"].as<int>());
+    while (!trainer.done()) {
+        const int e = trainer.epoch();
+        progress.start_epoch(e, rec.epochs, trainer.steps_per_epoch());
+        const TrainEpoch m = trainer.run_epoch(
+            [&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
+        progress.end_epoch();
+        std::printf("epoch %d/%d lr %.6f drop_path %.4f train_loss %.4f train_acc %.4f "
+                    "test_loss %.4f test_acc %.4f (%.1f s)\n",
+                    e + 1, rec.epochs, m.lr, m.drop_path_prob, m.train_loss, m.train_acc,
+                    m.test_loss, m.test_acc, m.seconds);
+        std::fflush(stdout);
+        metrics.push_back(m.to_json().dump());
+        std::string lines;
+        for (const std::string& l : metrics) lines += l + "\n";
+        write_text(out / "metrics.jsonl", lines);
+        trainer.save(ckpt.string(),
+                     {{"dataset", dataset}, {"data", data_dir}, {"subset", std::to_string(subset)}});
+    }
+    const auto [loss, acc] = evaluate(trainer.network(), test, rec.batch_size);
+    std::printf("outputs in %s\n", out.c_str());
+    std::printf("test_loss=%.6f\ntest_acc=%.4f\n", loss, acc);
+    return 0;
+}
+
+int cmd_test(int argc, char** argv) {
+    cxxopts::Options opts("cudarts test",
+                          "Evaluate a checkpoint (cudarts or a PyTorch state_dict saved as "
+                          "safetensors, with the reference's names) on a test split.");
+    add_network_flags(opts);
+    opts.add_options("test")
+        ("checkpoint", "the .safetensors file", cxxopts::value<std::string>())
+        ("batch-size", "batch size", cxxopts::value<int>()->default_value("96"));
+    cxxopts::ParseResult args;
+    if (!parse_args(opts, argc, argv, args)) return 0;
+    if (!args.count("checkpoint")) throw InputError("test: expected --checkpoint FILE");
+    const std::string path = args["checkpoint"].as<std::string>();
+    const Device dev = parse_device(args["device"].as<std::string>(), "--device");
+
+    // The network: a cudarts checkpoint's recipe, else the paper's (C=36, 20 cells), then flags.
+    EvalNetConfig net;
+    net.genotype = *builtin_genotype("DARTS_V2");
+    const SafetensorsFile f = read_safetensors(path);
+    if (const auto it = f.metadata.find("options"); it != f.metadata.end()) {
+        const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+        if (!j.is_discarded() && j.contains("genotype") && j.contains("layers"))
+            net = TrainRecipe::from_json(j).net;
+    } else {
+        net.auxiliary = f.tensors.count("auxiliary_head.classifier.bias") > 0;
+    }
+    apply_network_flags(args, net);
+    const std::string dataset = args.count("dataset") ? args["dataset"].as<std::string>()
+                                                      : env_or("CUDARTS_DATASET", "fashion-mnist");
+    const std::string dir = args.count("data") ? args["data"].as<std::string>()
+                                               : env_or("CUDARTS_DATA", "");
+    ImageDataset test = load_dataset(dataset, dir, false);
+    const int64_t subset = args["subset"].as<int64_t>();
+    if (subset > 0 && subset < test.size()) test = slice(test, 0, subset);
+    net.in_channels = test.channels;
+    net.classes = test.classes;
+    EvalNetwork model(net, dev, 0);
+    load_weights(model, path);
+    const int batch = args["batch-size"].as<int>();
+    if (batch < 1) throw InputError("--batch-size: expected at least 1, got " + std::to_string(batch));
+    const auto [loss, acc] = evaluate(model, test, batch);
+    std::printf("test_loss=%.6f\ntest_acc=%.4f\n", loss, acc);
+    return 0;
+}
+
+}  // namespace cudarts::apps
