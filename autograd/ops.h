@@ -61,6 +61,8 @@ Var softmax(const Var& x);      // over the last dimension
 Var log_softmax(const Var& x);  // over the last dimension
 Var nll_loss(const Var& logp, const Tensor& labels);  // mean over rows
 Var cross_entropy(const Var& logits, const Tensor& labels, float smoothing = 0.f);
+// Rows whose label is among the top-k logits (top-1: the largest, first on ties); not recorded.
+int64_t count_correct(const Var& logits, const Tensor& labels, int topk = 1);
 // sum_k w[k] * ys[k]; an undefined ys[k] contributes zero (DARTS `none`). w has K elements.
 Var mixed_sum(const std::vector<Var>& ys, const Var& w);
 // The same with w = softmax(alpha) taken inside (the fused MixedOp); alpha has K elements.

@@ -100,6 +100,17 @@ Var cross_entropy(const Var& logits, const Tensor& labels, float smoothing) {
     return y;
 }
 
+int64_t count_correct(const Var& logits, const Tensor& labels, int topk) {
+    int rows, cols;
+    rows_cols(logits, "count_correct", rows, cols);
+    const Device dev = logits.device();
+    check_labels(labels, rows, dev, "count_correct");
+    if (dev.is_cpu()) return cpu::count_correct(logits.data(), labels.i32(), rows, cols, topk);
+    Tensor out = Tensor::empty({1}, dev, DType::kI32);
+    CUDARTS_CUDA_CALL(dev, count_correct, out.i32(), logits.data(), labels.i32(), rows, cols, topk);
+    return out.to_vector_i32()[0];
+}
+
 namespace {
 
 // Shared by mixed_sum and mixed_softmax_sum: checks the candidates, collects their pointers.

@@ -20,22 +20,7 @@ constexpr const char* kFormat = "cudarts-search-checkpoint-1";
 // Independent sub-seeds (data/transforms.h mix64) for the data order, the α batches and the
 // augmentation.
 uint64_t mix(uint64_t seed, uint64_t stream) { return mix64(seed, stream); }
-enum Stream : uint64_t { kOrder = 1, kAlphaBatch = 2, kAugment = 3, kValidKeys = 1ull << 62 };
-
-// Number of rows of `logits` whose argmax equals the label (ties: the lowest index).
-int count_correct(const Tensor& logits, const Tensor& labels) {
-    const std::vector<float> l = logits.to_vector();
-    const std::vector<int32_t> y = labels.to_vector_i32();
-    const int64_t n = logits.size(0), k = logits.size(1);
-    int correct = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        int64_t best = 0;
-        for (int64_t j = 1; j < k; ++j)
-            if (l[size_t(i * k + j)] > l[size_t(i * k + best)]) best = j;
-        correct += best == y[size_t(i)];
-    }
-    return correct;
-}
+enum SeedStream : uint64_t { kOrder = 1, kAlphaBatch = 2, kAugment = 3, kValidKeys = 1ull << 62 };
 
 std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols) {
     std::vector<float> p(a.size());
@@ -220,7 +205,7 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
         const int64_t n = train.images.size(0);
         const double l = loss.value().item();
         loss_sum += l * double(n);
-        correct += count_correct(logits.value(), train.labels);
+        correct += count_correct(logits, train.labels);
         seen += n;
         if (on_step) on_step({epoch_, s, steps, l, double(correct) / double(seen)});
     }
@@ -254,7 +239,7 @@ std::pair<double, double> Search::validate() {
         const Batch batch = loader.next();
         const Var logits = net_.forward(Var(batch.images), {.training = false});
         loss_sum += cross_entropy(logits, batch.labels).value().item() * double(batch.images.size(0));
-        correct += count_correct(logits.value(), batch.labels);
+        correct += count_correct(logits, batch.labels);
     }
     const double n = double(valid_images());
     return {loss_sum / n, double(correct) / n};

@@ -13,21 +13,7 @@ namespace cudarts {
 namespace {
 
 constexpr const char* kFormat = "cudarts-train-checkpoint-1";
-enum Stream : uint64_t { kOrder = 11, kAugment = 12, kDropPath = 13, kTestKeys = 1ull << 62 };
-
-int count_correct(const Tensor& logits, const Tensor& labels) {
-    const std::vector<float> l = logits.to_vector();
-    const std::vector<int32_t> y = labels.to_vector_i32();
-    const int64_t n = logits.size(0), k = logits.size(1);
-    int correct = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        int64_t best = 0;
-        for (int64_t j = 1; j < k; ++j)
-            if (l[size_t(i * k + j)] > l[size_t(i * k + best)]) best = j;
-        correct += best == y[size_t(i)];
-    }
-    return correct;
-}
+enum SeedStream : uint64_t { kOrder = 11, kAugment = 12, kDropPath = 13, kTestKeys = 1ull << 62 };
 
 TrainRecipe prepared(TrainRecipe r, const ImageDataset& train, const ImageDataset& test) {
     if (train.channels != test.channels || train.classes != test.classes)
@@ -140,7 +126,7 @@ std::pair<double, double> evaluate(EvalNetwork& net, const ImageDataset& set, in
         const Batch batch = loader.next();
         const Var logits = net.forward(Var(batch.images), {.training = false}, 0.f, unused).logits;
         loss_sum += cross_entropy(logits, batch.labels).value().item() * double(batch.images.size(0));
-        correct += count_correct(logits.value(), batch.labels);
+        correct += count_correct(logits, batch.labels);
     }
     const double n = double(std::max<int64_t>(1, set.size()));
     return {loss_sum / n, double(correct) / n};
@@ -208,7 +194,7 @@ TrainEpoch Trainer::run_epoch(const std::function<void(const StepInfo&)>& on_ste
         const int64_t n = batch.images.size(0);
         const double l = loss.value().item();
         loss_sum += l * double(n);
-        correct += count_correct(out.logits.value(), batch.labels);
+        correct += count_correct(out.logits, batch.labels);
         seen += n;
         if (on_step) on_step({epoch_, s, steps, l, double(correct) / double(seen)});
     }

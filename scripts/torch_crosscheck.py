@@ -1,0 +1,483 @@
+#!/usr/bin/env python3
+"""Cross-check cudarts' DARTS evaluation network (NetworkCIFAR) against PyTorch.
+
+The PyTorch model below is written from the semantics in reference/darts.md (sections 1, 2.5 and 6):
+its module tree gives state_dict keys identical to the reference's (stem.0.weight,
+cells.0._ops.0.op.5.weight, auxiliary_head.features.2.weight, classifier.weight, ...).
+
+Direction 1 (PyTorch -> cudarts): build NetworkCIFAR(C=16, 8 layers, DARTS_V2, auxiliary) with
+randomised BN statistics and affine parameters, save its state_dict as safetensors (with and without
+num_batches_tracked), write a random CIFAR-10-format test set, and compare PyTorch's mean
+cross-entropy with `cudarts test`.
+Direction 2 (cudarts -> PyTorch): `cudarts train` a small network for one epoch, load
+checkpoint.safetensors into the PyTorch model and compare the test losses.
+
+Only PyTorch is needed (safetensors is read and written here). Exit status 0 when every check
+passes, 1 otherwise.  Usage: python3 scripts/torch_crosscheck.py --cudarts build/cudarts
+"""
+import argparse
+import ast
+import ctypes
+import json
+import os
+import re
+import shlex
+import struct
+import subprocess
+import sys
+import tempfile
+import warnings
+
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # not needed here
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+CIFAR_MEAN = [0.49139968, 0.48215827, 0.44653124]
+CIFAR_STD = [0.24703233, 0.24348505, 0.26158768]
+
+DARTS_V2 = {
+    "normal": [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
+               ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
+    "normal_concat": [2, 3, 4, 5],
+    "reduce": [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
+               ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
+    "reduce_concat": [2, 3, 4, 5],
+}
+
+# Every evaluation op, stride 1 and 2, and a concat in a non-sorted order (not a published cell).
+ALL_OPS = {
+    "normal": [("sep_conv_5x5", 0), ("dil_conv_5x5", 1), ("avg_pool_3x3", 0), ("max_pool_3x3", 2),
+               ("dil_conv_3x3", 1), ("skip_connect", 3), ("sep_conv_3x3", 4), ("avg_pool_3x3", 2)],
+    "normal_concat": [5, 2, 4, 3],
+    "reduce": [("sep_conv_5x5", 0), ("dil_conv_5x5", 1), ("avg_pool_3x3", 0), ("sep_conv_3x3", 1),
+               ("dil_conv_3x3", 0), ("skip_connect", 1), ("max_pool_3x3", 0), ("avg_pool_3x3", 4)],
+    "reduce_concat": [2, 3, 4, 5],
+}
+
+
+def genotype_text(g):
+    return "Genotype(normal=%r, normal_concat=%r, reduce=%r, reduce_concat=%r)" % (
+        g["normal"], g["normal_concat"], g["reduce"], g["reduce_concat"])
+
+
+# ----------------------------------------------------------------------------- the model
+def conv(c_in, c_out, k, stride=1, pad=0, dil=1, groups=1):
+    return nn.Conv2d(c_in, c_out, k, stride=stride, padding=pad, dilation=dil, groups=groups,
+                     bias=False)
+
+
+class ReLUConvBN(nn.Module):
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.op = nn.Sequential(nn.ReLU(), conv(c_in, c_out, 1), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class DilConv(nn.Module):
+    def __init__(self, c, k, stride, pad, dil):
+        super().__init__()
+        self.op = nn.Sequential(nn.ReLU(), conv(c, c, k, stride, pad, dil, groups=c),
+                                conv(c, c, 1), nn.BatchNorm2d(c))
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class SepConv(nn.Module):
+    def __init__(self, c, k, stride, pad):
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(), conv(c, c, k, stride, pad, groups=c), conv(c, c, 1), nn.BatchNorm2d(c),
+            nn.ReLU(), conv(c, c, k, 1, pad, groups=c), conv(c, c, 1), nn.BatchNorm2d(c))
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class FactorizedReduce(nn.Module):
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.relu = nn.ReLU()
+        self.conv_1 = conv(c_in, c_out // 2, 1, stride=2)
+        self.conv_2 = conv(c_in, c_out // 2, 1, stride=2)
+        self.bn = nn.BatchNorm2d(c_out)
+
+    def forward(self, x):
+        y = self.relu(x)
+        return self.bn(torch.cat([self.conv_1(y), self.conv_2(y[:, :, 1:, 1:])], dim=1))
+
+
+def make_op(name, c, stride):
+    if name == "max_pool_3x3":
+        return nn.MaxPool2d(3, stride=stride, padding=1)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+    if name == "skip_connect":
+        return nn.Identity() if stride == 1 else FactorizedReduce(c, c)
+    m = re.fullmatch(r"(sep|dil)_conv_(\d)x\d", name)
+    if m is None:
+        raise ValueError("unsupported op in an evaluation genotype: " + name)
+    k = int(m.group(2))
+    if m.group(1) == "sep":
+        return SepConv(c, k, stride, k // 2)
+    return DilConv(c, k, stride, k - 1, 2)
+
+
+class Cell(nn.Module):
+    def __init__(self, genotype, c_pp, c_p, c, reduction, reduction_prev):
+        super().__init__()
+        self.preprocess0 = FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c)
+        self.preprocess1 = ReLUConvBN(c_p, c)
+        genes = genotype["reduce" if reduction else "normal"]
+        self.concat = genotype["reduce_concat" if reduction else "normal_concat"]
+        self.multiplier = len(self.concat)
+        self.indices = [j for _, j in genes]
+        self._ops = nn.ModuleList(
+            [make_op(name, c, 2 if reduction and j < 2 else 1) for name, j in genes])
+
+    def forward(self, s0, s1):
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for i in range(len(self._ops) // 2):
+            a, b = 2 * i, 2 * i + 1
+            states.append(self._ops[a](states[self.indices[a]]) +
+                          self._ops[b](states[self.indices[b]]))
+        return torch.cat([states[i] for i in self.concat], dim=1)
+
+
+class AuxiliaryHeadCIFAR(nn.Module):
+    def __init__(self, c, classes):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.ReLU(), nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+            conv(c, 128, 1), nn.BatchNorm2d(128), nn.ReLU(),
+            conv(128, 768, 2), nn.BatchNorm2d(768), nn.ReLU())
+        self.classifier = nn.Linear(768, classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
+class NetworkCIFAR(nn.Module):
+    def __init__(self, c, classes, layers, auxiliary, genotype):
+        super().__init__()
+        self._layers = layers
+        self._auxiliary = auxiliary
+        self.stem = nn.Sequential(conv(3, 3 * c, 3, pad=1), nn.BatchNorm2d(3 * c))
+        c_pp, c_p, c_curr = 3 * c, 3 * c, c
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        c_aux = 0
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            if reduction:
+                c_curr *= 2
+            cell = Cell(genotype, c_pp, c_p, c_curr, reduction, reduction_prev)
+            self.cells.append(cell)
+            reduction_prev = reduction
+            c_pp, c_p = c_p, cell.multiplier * c_curr
+            if i == 2 * layers // 3:
+                c_aux = c_p
+        if auxiliary:
+            self.auxiliary_head = AuxiliaryHeadCIFAR(c_aux, classes)
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_p, classes)
+
+    def forward(self, x):
+        logits_aux = None
+        s0 = s1 = self.stem(x)
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1)
+            if i == 2 * self._layers // 3 and self._auxiliary and self.training:
+                logits_aux = self.auxiliary_head(s1)
+        return self.classifier(self.global_pooling(s1).flatten(1)), logits_aux
+
+
+# ----------------------------------------------------------------------------- safetensors
+_DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32"}
+_TORCH = {"F32": torch.float32, "I64": torch.int64, "I32": torch.int32}
+
+
+def save_safetensors(path, tensors, metadata=None):
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        t = t.detach().cpu().contiguous().clone()  # own storage, offset 0
+        raw = ctypes.string_at(t.data_ptr(), t.numel() * t.element_size())
+        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        buf = bytearray(data[8 + n + b:8 + n + end])
+        out[name] = torch.frombuffer(buf, dtype=_TORCH[e["dtype"]]).reshape(e["shape"]).clone()
+    return out, meta
+
+
+# ----------------------------------------------------------------------------- data
+def write_cifar_batch(path, images, labels):
+    """images: uint8 (n, 3, 32, 32); record = label byte + R, G, B planes."""
+    n = images.shape[0]
+    rec = torch.cat([labels.to(torch.uint8).reshape(n, 1), images.reshape(n, 3072)], dim=1)
+    with open(path, "wb") as f:
+        f.write(ctypes.string_at(rec.contiguous().data_ptr(), rec.numel()))
+
+
+def random_images(n, gen):
+    return (torch.randint(0, 256, (n, 3, 32, 32), generator=gen, dtype=torch.int64).to(torch.uint8),
+            torch.randint(0, 10, (n,), generator=gen))
+
+
+def to_input(images):  # ToTensor + Normalize
+    x = images.float() / 255.0
+    return (x - torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)) / torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+
+
+@torch.no_grad()
+def torch_eval(model, images, labels, batch=96):
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for b in range(0, images.shape[0], batch):
+        logits, _ = model(to_input(images[b:b + batch]))
+        y = labels[b:b + batch]
+        loss_sum += F.cross_entropy(logits, y).item() * y.shape[0]
+        correct += (logits.argmax(1) == y).sum().item()
+    return loss_sum / images.shape[0], correct / images.shape[0]
+
+
+# ----------------------------------------------------------------------------- helpers
+def run_cudarts(exe, args):
+    cmd = [exe] + args
+    print("$ " + shlex.join(cmd), flush=True)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        print(p.stdout + p.stderr)
+        raise RuntimeError("cudarts exited with %d" % p.returncode)
+    return p.stdout
+
+
+def parse_test(out):
+    loss = re.search(r"^test_loss=([-+0-9.eE]+|nan|inf)$", out, re.M)
+    acc = re.search(r"^test_acc=([-+0-9.eE]+|nan|inf)$", out, re.M)
+    if not loss or not acc:
+        raise RuntimeError("no test_loss=/test_acc= lines in cudarts output:\n" + out)
+    return float(loss.group(1)), float(acc.group(1))
+
+
+def parse_genotype(text):
+    """A DARTS-form genotype string (as cudarts writes it into checkpoint metadata)."""
+    call = ast.parse(text.strip(), mode="eval").body
+    g = {}
+    for kw in call.keywords:
+        v = kw.value
+        if isinstance(v, ast.Call) and getattr(v.func, "id", "") == "range":
+            g[kw.arg] = list(range(*[ast.literal_eval(a) for a in v.args]))
+        else:
+            g[kw.arg] = [tuple(x) if isinstance(x, (list, tuple)) else x
+                         for x in ast.literal_eval(v)]
+    return g
+
+
+def agree(a, b, digits=4):
+    return abs(a - b) <= 0.5 * 10 ** (1 - digits) * max(abs(a), abs(b), 1e-12)
+
+
+class Report:
+    def __init__(self):
+        self.rows = []
+
+    def check(self, what, torch_loss, cudarts_loss, torch_acc, cudarts_acc, n):
+        ok = agree(torch_loss, cudarts_loss) and abs(torch_acc - cudarts_acc) * n <= 1.0 + 1e-9
+        self.rows.append((what, torch_loss, cudarts_loss, torch_acc, cudarts_acc, ok))
+        print("  %-50s loss torch %.6f cudarts %.6f | acc torch %.4f cudarts %.4f  %s" %
+              (what, torch_loss, cudarts_loss, torch_acc, cudarts_acc, "PASS" if ok else "FAIL"))
+        return ok
+
+    def summary(self):
+        print("\n== Summary (losses must agree to 4 significant digits; accuracy to 1 image)")
+        for what, tl, cl, ta, ca, ok in self.rows:
+            rel = abs(tl - cl) / max(abs(tl), abs(cl), 1e-12)
+            print("  %-4s %-50s rel. loss diff %.2e" % ("PASS" if ok else "FAIL", what, rel))
+        ok = all(r[-1] for r in self.rows) and bool(self.rows)
+        print("RESULT: " + ("PASS" if ok else "FAIL"))
+        return ok
+
+
+def randomise_bn(model, gen):
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                c = m.num_features
+                m.running_mean.copy_(0.1 * torch.randn(c, generator=gen))
+                m.running_var.copy_(0.5 + torch.rand(c, generator=gen))
+                m.weight.copy_(0.75 + 0.5 * torch.rand(c, generator=gen))
+                m.bias.copy_(0.1 * torch.randn(c, generator=gen))
+                m.num_batches_tracked.fill_(7)
+
+
+# ----------------------------------------------------------------------------- directions
+def direction1(exe, data, work, n, report, gname, genotype, both_variants):
+    print("\n== Direction 1: PyTorch -> cudarts (NetworkCIFAR C=16, 8 layers, %s, auxiliary)"
+          % gname)
+    torch.manual_seed(0)
+    model = NetworkCIFAR(16, 10, 8, True, genotype)
+    randomise_bn(model, torch.Generator().manual_seed(1))
+    sd = model.state_dict()
+    print("  state_dict: %d entries, %d parameters (%d without auxiliary)" % (
+        len(sd), sum(p.numel() for p in model.parameters()),
+        sum(p.numel() for k, p in model.named_parameters() if "auxiliary" not in k)))
+    images, labels = load_cifar_batch(os.path.join(data, "test_batch.bin"))
+    # Random weights give near-zero logits (loss ~ ln 10 whatever the body computes): scale the
+    # classifier so the logits have a standard deviation of about 3 and the loss depends on them.
+    with torch.no_grad():
+        model.eval()
+        std = model(to_input(images[:50]))[0].std().item()
+        model.classifier.weight.mul_(3.0 / max(std, 1e-6))
+    t_loss, t_acc = torch_eval(model, images, labels)
+    # Sensitivity: a 1% change of one BN running mean deep inside must move the loss visibly.
+    probe = [k for k in model.state_dict() if k.startswith("cells.") and
+             k.endswith("running_mean")][-1]
+    saved = model.state_dict()[probe].clone()
+    with torch.no_grad():
+        model.state_dict()[probe].add_(0.01 * (saved.abs() + 0.1))
+    p_loss, _ = torch_eval(model, images, labels)
+    with torch.no_grad():
+        model.state_dict()[probe].copy_(saved)
+    print("  torch: loss %.6f acc %.4f; with %s nudged: loss %.6f (%s)" % (
+        t_loss, t_acc, probe, p_loss,
+        "the check is sensitive" if not agree(t_loss, p_loss) else "WARNING: insensitive"))
+    sd = model.state_dict()
+    variants = {
+        "with num_batches_tracked (I64)": sd,
+        "without num_batches_tracked": {k: v for k, v in sd.items()
+                                        if not k.endswith("num_batches_tracked")},
+    }
+    if not both_variants:
+        variants.pop("with num_batches_tracked (I64)")
+    gtext = gname if gname.startswith("DARTS_") else genotype_text(genotype)
+    ok = True
+    for i, (what, tensors) in enumerate(variants.items()):
+        path = os.path.join(work, "torch_%s_%d.safetensors" % (gname, i))
+        save_safetensors(path, tensors)
+        out = run_cudarts(exe, ["test", "--checkpoint", path, "--dataset", "cifar10", "--data",
+                                data, "--genotype", gtext, "--init-channels", "16",
+                                "--layers", "8", "--auxiliary", "--device", "cpu"])
+        c_loss, c_acc = parse_test(out)
+        ok &= report.check("%s, state_dict %s" % (gname, what), t_loss, c_loss, t_acc, c_acc, n)
+    return ok
+
+
+def direction2(exe, data, work, n, report):
+    print("\n== Direction 2: cudarts -> PyTorch (cudarts train C=8, 5 layers, 1 epoch)")
+    out_dir = os.path.join(work, "train-out")
+    run_cudarts(exe, ["train", "--dataset", "cifar10", "--data", data, "--subset", str(n),
+                      "--init-channels", "8", "--layers", "5", "--epochs", "1", "--batch-size",
+                      "50", "--auxiliary=false", "--device", "cpu", "--out", out_dir])
+    ckpt = os.path.join(out_dir, "checkpoint.safetensors")
+    tensors, meta = load_safetensors(ckpt)
+    opts = json.loads(meta.get("options", "{}"))
+    genotype = parse_genotype(opts["genotype"]) if "genotype" in opts else DARTS_V2
+    c, layers = opts.get("init_channels", 8), opts.get("layers", 5)
+    aux = opts.get("auxiliary", False)
+    model = NetworkCIFAR(c, 10, layers, aux, genotype)
+    keys = set(model.state_dict())
+    needed = {k for k in keys if not k.endswith("num_batches_tracked")}
+    missing = sorted(needed - set(tensors))
+    extra = sorted(set(tensors) - keys)
+    print("  checkpoint: %d entries; model needs %d; extra (dropped): %d, e.g. %s" % (
+        len(tensors), len(needed), len(extra), ", ".join(extra[:3])))
+    if missing:
+        print("  FAIL: checkpoint lacks %d model keys, e.g. %s" % (len(missing), missing[:5]))
+        return False
+    result = model.load_state_dict({k: v for k, v in tensors.items() if k in keys}, strict=False)
+    assert not result.unexpected_keys and all(
+        k.endswith("num_batches_tracked") for k in result.missing_keys)
+    images, labels = load_cifar_batch(os.path.join(data, "test_batch.bin"))
+    t_loss, t_acc = torch_eval(model, images, labels)
+    c_loss, c_acc = parse_test(run_cudarts(exe, ["test", "--checkpoint", ckpt, "--dataset",
+                                                 "cifar10", "--data", data, "--device", "cpu"]))
+    ok = report.check("cudarts train checkpoint", t_loss, c_loss, t_acc, c_acc, n)
+    # One epoch on random labels leaves the logits small (loss near ln 10): repeat with the
+    # classifier scaled so that the logits' standard deviation is about 3 (same body, same BN).
+    with torch.no_grad():
+        std = model(to_input(images[:50]))[0].std().item()
+    scale = 3.0 / max(std, 1e-6)
+    tensors["classifier.weight"] = tensors["classifier.weight"] * scale
+    tensors["classifier.bias"] = tensors["classifier.bias"] * scale
+    sharp = os.path.join(work, "checkpoint_sharp.safetensors")
+    save_safetensors(sharp, tensors, meta)
+    with torch.no_grad():
+        model.classifier.weight.mul_(scale)
+        model.classifier.bias.mul_(scale)
+    t_loss, t_acc = torch_eval(model, images, labels)
+    c_loss, c_acc = parse_test(run_cudarts(exe, ["test", "--checkpoint", sharp, "--dataset",
+                                                 "cifar10", "--data", data, "--device", "cpu"]))
+    ok &= report.check("same, classifier x %.3g" % scale, t_loss, c_loss, t_acc, c_acc, n)
+    return ok
+
+
+def load_cifar_batch(path):
+    raw = torch.frombuffer(bytearray(open(path, "rb").read()), dtype=torch.uint8).reshape(-1, 3073)
+    return raw[:, 1:].reshape(-1, 3, 32, 32).clone(), raw[:, 0].long()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cudarts", default="build/cudarts", help="the cudarts executable")
+    ap.add_argument("--images", type=int, default=200, help="test (and train) images")
+    ap.add_argument("--direction", choices=["1", "2", "both"], default="both")
+    ap.add_argument("--keep", help="write the data and checkpoints here and keep them")
+    args = ap.parse_args()
+    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    exe = os.path.abspath(args.cudarts)
+    if not os.access(exe, os.X_OK):
+        sys.exit("--cudarts: %s is not an executable (build cudarts first)" % exe)
+    tmp = None
+    if args.keep:
+        work = args.keep
+        os.makedirs(work, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="cudarts_torch_")
+        work = tmp.name
+    data = os.path.join(work, "cifar-10-batches-bin")
+    os.makedirs(data, exist_ok=True)
+    gen = torch.Generator().manual_seed(123)
+    n = args.images
+    write_cifar_batch(os.path.join(data, "test_batch.bin"), *random_images(n, gen))
+    per = (n + 4) // 5
+    for i in range(1, 6):
+        write_cifar_batch(os.path.join(data, "data_batch_%d.bin" % i), *random_images(per, gen))
+    print("torch %s; data: %d random test images and 5 x %d train images in %s" % (
+        torch.__version__, n, per, data))
+    report = Report()
+    try:
+        if args.direction in ("1", "both"):
+            direction1(exe, data, work, n, report, "DARTS_V2", DARTS_V2, True)
+            direction1(exe, data, work, n, report, "ALL_OPS", ALL_OPS, False)
+        if args.direction in ("2", "both"):
+            direction2(exe, data, work, n, report)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    sys.exit(0 if report.summary() else 1)
+
+
+if __name__ == "__main__":
+    main()
