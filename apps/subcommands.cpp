@@ -33,6 +33,7 @@ constexpr Subcommand kSubcommands[] = {
     {"demo", cmd_demo, "train a small convnet on synthetic bars (proof the engine learns)"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},
     {"info", cmd_info, "show the devices this build can use"},
+    {"bench", cmd_bench, "time the CUDA kernels on the DARTS shapes (bench kernels)"},
 };
 
 void print_usage(std::FILE* out) {
