@@ -32,30 +32,6 @@ const std::vector<float> kCifar100Std = {0.26733429f, 0.25643846f, 0.27615047f};
 constexpr int kCifarSide = 32;
 constexpr int64_t kCifarImageBytes = 3 * kCifarSide * kCifarSide;  // R plane, G plane, B plane
 
-// Per-channel mean and (population) standard deviation of CHW uint8 images, on the [0, 1] scale.
-void set_pixel_stats(ImageDataset& set) {
-    const int64_t plane = int64_t(set.height) * set.width;
-    set.mean.assign(size_t(set.channels), 0.f);
-    set.stddev.assign(size_t(set.channels), 1.f);
-    for (int c = 0; c < set.channels; ++c) {
-        double sum = 0, sum_sq = 0;
-        for (int64_t i = 0; i < set.size(); ++i) {
-            const uint8_t* p = set.pixels.data() + (i * set.channels + c) * plane;
-            for (int64_t k = 0; k < plane; ++k) {
-                const double v = p[k] / 255.0;
-                sum += v;
-                sum_sq += v * v;
-            }
-        }
-        const double count = double(set.size()) * double(plane);
-        const double mean = count > 0 ? sum / count : 0.0;
-        const double var = count > 0 ? std::max(0.0, sum_sq / count - mean * mean) : 0.0;
-        set.mean[size_t(c)] = float(mean);
-        // A constant channel would divide by zero; leave it unscaled instead.
-        set.stddev[size_t(c)] = var > 0 ? float(std::sqrt(var)) : 1.f;
-    }
-}
-
 // `dir`/`sub` when that directory exists (the caller named the parent), else `dir`.
 fs::path data_dir(const std::string& dir, const char* sub) {
     const fs::path nested = fs::path(dir) / sub;
@@ -207,6 +183,29 @@ constexpr const char* kIdxExpected =
 constexpr uint64_t kMaxIdxBytes = uint64_t(1) << 34;
 
 }  // namespace
+
+void set_pixel_stats(ImageDataset& set) {
+    const int64_t plane = int64_t(set.height) * set.width;
+    set.mean.assign(size_t(set.channels), 0.f);
+    set.stddev.assign(size_t(set.channels), 1.f);
+    for (int c = 0; c < set.channels; ++c) {
+        double sum = 0, sum_sq = 0;
+        for (int64_t i = 0; i < set.size(); ++i) {
+            const uint8_t* p = set.pixels.data() + (i * set.channels + c) * plane;
+            for (int64_t k = 0; k < plane; ++k) {
+                const double v = p[k] / 255.0;
+                sum += v;
+                sum_sq += v * v;
+            }
+        }
+        const double count = double(set.size()) * double(plane);
+        const double mean = count > 0 ? sum / count : 0.0;
+        const double var = count > 0 ? std::max(0.0, sum_sq / count - mean * mean) : 0.0;
+        set.mean[size_t(c)] = float(mean);
+        // A constant channel would divide by zero; leave it unscaled instead.
+        set.stddev[size_t(c)] = var > 0 ? float(std::sqrt(var)) : 1.f;
+    }
+}
 
 ImageDataset load_cifar10(const std::string& dir, bool train) {
     const CifarFormat f{"cifar10", "cifar-10-batches-bin",

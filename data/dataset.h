@@ -63,6 +63,10 @@ ImageDataset load_dataset(const std::string& name, const std::string& dir, bool 
 // unpacked prefix CUDARTS_DEPS_DIR (scripts/deps-prefix), else "".
 std::string default_fashion_mnist_dir();
 
+// Sets mean and stddev to the per-channel mean and population standard deviation of the pixels
+// on the [0, 1] scale; a constant channel gets stddev 1 (left unscaled).
+void set_pixel_stats(ImageDataset& set);
+
 // Samples [begin, begin + count) as a new dataset with the same metadata (name, shape, classes,
 // normalisation). DARTS search splits the CIFAR-10 training set into halves this way.
 ImageDataset slice(const ImageDataset& set, int64_t begin, int64_t count);

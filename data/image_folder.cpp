@@ -255,27 +255,6 @@ std::vector<uint8_t> resample(const std::vector<uint8_t>& src, int h, int w, int
 // round(d / 2) with Python's rounding (half to even), as torchvision's CenterCrop computes it.
 int64_t half_offset(int64_t d) { return d % 2 == 0 || (d / 2) % 2 == 0 ? d / 2 : d / 2 + 1; }
 
-// Per-channel mean and population standard deviation on the [0, 1] scale (constant -> 1).
-void set_stats(ImageDataset& set) {
-    const int64_t plane = int64_t(set.height) * set.width;
-    set.mean.assign(size_t(set.channels), 0.f);
-    set.stddev.assign(size_t(set.channels), 1.f);
-    for (int c = 0; c < set.channels; ++c) {
-        double sum = 0, sum_sq = 0;
-        for (int64_t i = 0; i < set.size(); ++i) {
-            const uint8_t* p = set.pixels.data() + (i * set.channels + c) * plane;
-            for (int64_t k = 0; k < plane; ++k) {
-                sum += p[k] / 255.0;
-                sum_sq += (p[k] / 255.0) * (p[k] / 255.0);
-            }
-        }
-        const double count = double(set.size()) * double(plane);
-        const double mean = sum / count, var = std::max(0.0, sum_sq / count - mean * mean);
-        set.mean[size_t(c)] = float(mean);
-        set.stddev[size_t(c)] = var > 0 ? float(std::sqrt(var)) : 1.f;
-    }
-}
-
 // ---- Directory scan ----
 
 bool is_image_name(std::string name) {
@@ -448,7 +427,7 @@ ImageDataset load_image_folder(const std::string& root, const ImageFolderOptions
         resize_center_crop(img, resize, opt.size,
                            set.pixels.data() + int64_t(i) * set.image_bytes());
     }
-    set_stats(set);
+    set_pixel_stats(set);
     return set;
 }
 
