@@ -19,7 +19,6 @@ constexpr const char* kFormat = "cudarts-search-checkpoint-1";
 
 // Independent sub-seeds (data/transforms.h mix64) for the data order, the α batches and the
 // augmentation.
-uint64_t mix(uint64_t seed, uint64_t stream) { return mix64(seed, stream); }
 enum SeedStream : uint64_t { kOrder = 1, kAlphaBatch = 2, kAugment = 3, kValidKeys = 1ull << 62 };
 
 std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols) {
@@ -36,7 +35,6 @@ std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols) {
     return p;
 }
 
-std::string meta(const SafetensorsFile& f, const std::string& key) { return checkpoint_meta(f, key); }
 
 }  // namespace
 
@@ -155,7 +153,7 @@ BatchRequest Search::valid_request(int64_t global_step) const {
     // unless the half is smaller than a batch.
     const int64_t n = data_.size() - split_;
     const int64_t b = std::min<int64_t>(opt_.batch_size, n);
-    Generator gen(mix(opt_.seed, kAlphaBatch), uint64_t(global_step) << 32);
+    Generator gen(mix64(opt_.seed, kAlphaBatch), uint64_t(global_step) << 32);
     BatchRequest r;
     r.key = 2 * uint64_t(global_step) + 1;
     std::unordered_set<int64_t> taken;
@@ -175,7 +173,8 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
     sgd_.set_lr(float(m.lr));
 
     const int steps = steps_per_epoch();
-    const std::vector<int64_t> order = permutation(split_, mix(opt_.seed, kOrder), uint64_t(epoch_));
+    const std::vector<int64_t> order =
+        permutation(split_, mix64(opt_.seed, kOrder), uint64_t(epoch_));
     std::vector<BatchRequest> requests;
     for (int s = 0; s < steps; ++s) {
         const int64_t global = int64_t(epoch_) * steps + s;
@@ -186,7 +185,7 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
         requests.push_back(std::move(train));
         requests.push_back(valid_request(global));
     }
-    BatchLoader loader(data_, opt_.augment, mix(opt_.seed, kAugment), dev_);
+    BatchLoader loader(data_, opt_.augment, mix64(opt_.seed, kAugment), dev_);
     loader.start(std::move(requests));
 
     double loss_sum = 0;
@@ -231,7 +230,7 @@ std::pair<double, double> Search::validate() {
         requests.push_back(std::move(r));
     }
     const size_t batches = requests.size();
-    BatchLoader loader(data_, opt_.augment, mix(opt_.seed, kAugment), dev_);
+    BatchLoader loader(data_, opt_.augment, mix64(opt_.seed, kAugment), dev_);
     loader.start(std::move(requests));
     double loss_sum = 0;
     int64_t correct = 0;
@@ -276,9 +275,11 @@ void Search::save(const std::string& path, const std::map<std::string, std::stri
 
 std::map<std::string, std::string> Search::load(const std::string& path) {
     const SafetensorsFile f = read_safetensors(path);
-    if (meta(f, "format") != kFormat)
-        throw InputError(path + ": format '" + meta(f, "format") + "', expected '" + kFormat + "'");
-    const nlohmann::json saved = nlohmann::json::parse(meta(f, "options"), nullptr, false);
+    if (checkpoint_meta(f, "format") != kFormat)
+        throw InputError(path + ": format '" + checkpoint_meta(f, "format") + "', expected '" +
+                         kFormat + "'");
+    const nlohmann::json saved =
+        nlohmann::json::parse(checkpoint_meta(f, "options"), nullptr, false);
     if (saved.is_discarded() || !saved.is_object())
         throw InputError(path + ": metadata 'options' is not a JSON object");
     for (const char* key : {"init_channels", "layers", "nodes", "stem_multiplier", "primitives",
@@ -301,8 +302,8 @@ std::map<std::string, std::string> Search::load(const std::string& path) {
     restore_tensor(f, "architect.adam.exp_avg", m);
     restore_tensor(f, "architect.adam.exp_avg_sq", v);
     try {
-        architect_.optimizer().set_state(m, v, std::stoll(meta(f, "adam_step")));
-        epoch_ = std::stoi(meta(f, "epoch"));
+        architect_.optimizer().set_state(m, v, std::stoll(checkpoint_meta(f, "adam_step")));
+        epoch_ = std::stoi(checkpoint_meta(f, "epoch"));
     } catch (const std::logic_error&) {
         throw InputError(path + ": metadata 'epoch' or 'adam_step' is not an integer");
     }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <numbers>
+#include <numeric>
 
 #include "kernels/check.h"
 #include "models/checkpoint.h"
@@ -109,13 +110,9 @@ nlohmann::json TrainEpoch::to_json() const {
 
 std::pair<double, double> evaluate(EvalNetwork& net, const ImageDataset& set, int batch_size) {
     NoGradGuard no_grad;
-    std::vector<BatchRequest> requests;
-    for (int64_t b = 0; b < set.size(); b += batch_size) {
-        BatchRequest r;
-        r.key = kTestKeys + uint64_t(b);
-        for (int64_t i = b; i < std::min<int64_t>(set.size(), b + batch_size); ++i) r.idx.push_back(i);
-        requests.push_back(std::move(r));
-    }
+    std::vector<int64_t> all(static_cast<size_t>(set.size()));
+    std::iota(all.begin(), all.end(), int64_t(0));
+    std::vector<BatchRequest> requests = split_batches(all, batch_size, kTestKeys);
     const size_t batches = requests.size();
     BatchLoader loader(set, Augment{}, 0, net.device());
     loader.start(std::move(requests));
@@ -164,16 +161,8 @@ TrainEpoch Trainer::run_epoch(const std::function<void(const StepInfo&)>& on_ste
     const int steps = steps_per_epoch();
     const std::vector<int64_t> order =
         permutation(train_.size(), mix64(recipe_.seed, kOrder), uint64_t(epoch_));
-    std::vector<BatchRequest> requests;
-    for (int s = 0; s < steps; ++s) {
-        BatchRequest r;
-        r.key = uint64_t(epoch_) * uint64_t(steps) + uint64_t(s);
-        const int64_t end = std::min<int64_t>(train_.size(), int64_t(s + 1) * recipe_.batch_size);
-        r.idx.assign(order.begin() + int64_t(s) * recipe_.batch_size, order.begin() + end);
-        requests.push_back(std::move(r));
-    }
     BatchLoader loader(train_, recipe_.augment, mix64(recipe_.seed, kAugment), dev_);
-    loader.start(std::move(requests));
+    loader.start(split_batches(order, recipe_.batch_size, uint64_t(epoch_) * uint64_t(steps)));
 
     double loss_sum = 0;
     int64_t seen = 0, correct = 0;
