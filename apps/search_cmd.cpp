@@ -9,13 +9,12 @@
 #include <cxxopts.hpp>
 
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "apps/progress.h"
+#include "apps/run_dir.h"
 #include "apps/subcommands.h"
 #include "engine/fileio.h"
 #include "engine/safetensors.h"
@@ -29,10 +28,6 @@ namespace cudarts::apps {
 
 namespace {
 
-void write_text(const fs::path& path, const std::string& text) {
-    write_file_atomic(path.string(), text.data(), text.size());
-}
-
 // A preset: the defaults for a run with no network or data-size flags.
 struct Preset {
     const char* name;
@@ -41,11 +36,6 @@ struct Preset {
 };
 constexpr Preset kCpuPreset{"cpu-small", 5, 8, 4, 3, 32, 1024};
 constexpr Preset kPaperPreset{"paper", 8, 16, 4, 50, 64, 0};
-
-std::string env_or(const char* name, const std::string& fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? std::string(v) : fallback;
-}
 
 std::string fixed4(double v) {
     char buf[32];
@@ -88,7 +78,6 @@ void print_alphas(const char* title, const std::vector<float>& p,
 struct RunState {
     double best_acc = -1;
     std::string best_genotype;  // DARTS form
-    std::vector<std::string> metrics;  // metrics.jsonl lines
 };
 
 }  // namespace
@@ -162,28 +151,19 @@ int cmd_search(int argc, char** argv) {
     std::string data_dir = env_or("CUDARTS_DATA", "");
     int64_t subset = 0;
     RunState run;
-    std::map<std::string, std::string> saved;
     if (resume) {
-        if (!fs::exists(ckpt))
-            throw InputError("--resume: " + ckpt.string() + " does not exist (expected a directory "
-                             "written by cudarts search)");
-        saved = read_safetensors(ckpt.string()).metadata;
-        const auto get = [&](const char* key) {
-            const auto it = saved.find(key);
-            if (it == saved.end())
-                throw InputError(ckpt.string() + ": no metadata '" + key +
-                                 "' (expected a cudarts search checkpoint)");
-            return it->second;
-        };
-        const nlohmann::json j = nlohmann::json::parse(get("options"), nullptr, false);
-        if (j.is_discarded()) throw InputError(ckpt.string() + ": metadata 'options' is not JSON");
-        o = SearchOptions::from_json(j);
+        const ResumeInfo saved = read_resume_info(ckpt, "search");
+        o = SearchOptions::from_json(saved.options);
         if (args.count("epochs")) o.epochs = args["epochs"].as<int>();  // may extend a run
-        dataset = get("dataset");
-        data_dir = get("data");
-        subset = std::stoll(get("subset"));
-        run.best_acc = std::stod(get("best_valid_acc"));
-        run.best_genotype = get("best_genotype");
+        dataset = saved.dataset;
+        data_dir = saved.data;
+        subset = saved.subset;
+        try {
+            run.best_acc = std::stod(saved.at("best_valid_acc"));
+        } catch (const std::logic_error&) {
+            throw InputError(ckpt.string() + ": metadata 'best_valid_acc' is not a number");
+        }
+        run.best_genotype = saved.at("best_genotype");
     } else {
         if (fs::exists(ckpt))
             throw InputError("--out: " + out.string() + " already holds a search (continue it with "
@@ -272,11 +252,8 @@ int cmd_search(int argc, char** argv) {
     std::fflush(stdout);
 
     fs::create_directories(out / "epochs");
-    if (resume && fs::exists(out / "metrics.jsonl")) {
-        std::ifstream in(out / "metrics.jsonl");
-        for (std::string line; std::getline(in, line) && int(run.metrics.size()) < search.epoch();)
-            if (!line.empty()) run.metrics.push_back(line);
-    }
+    MetricsLog metrics(out / "metrics.jsonl");
+    if (resume) metrics.keep_first(search.epoch());
 
     Progress progress(args["print-step"].as<int>());
     while (!search.done()) {
@@ -310,10 +287,7 @@ int cmd_search(int argc, char** argv) {
         write_text(out / "epochs" / (std::string(stem) + ".json"), json);
         write_text(out / "genotype.txt", darts + "\n");
         write_text(out / "genotype.json", json);
-        run.metrics.push_back(m.to_json().dump());
-        std::string lines;
-        for (const std::string& l : run.metrics) lines += l + "\n";
-        write_text(out / "metrics.jsonl", lines);
+        metrics.append(m.to_json().dump());
         search.save(ckpt.string(), {{"dataset", dataset},
                                     {"data", data_dir},
                                     {"subset", std::to_string(subset)},

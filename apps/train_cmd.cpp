@@ -6,11 +6,10 @@
 #include <cxxopts.hpp>
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 #include "apps/progress.h"
+#include "apps/run_dir.h"
 #include "apps/subcommands.h"
 #include "engine/fileio.h"
 #include "engine/safetensors.h"
@@ -22,11 +21,6 @@ namespace fs = std::filesystem;
 namespace cudarts::apps {
 
 namespace {
-
-std::string env_or(const char* name, const std::string& fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? std::string(v) : fallback;
-}
 
 void add_network_flags(cxxopts::Options& opts) {
     // clang-format off
@@ -71,10 +65,6 @@ std::pair<ImageDataset, ImageDataset> load_splits(const std::string& dataset,
     return {std::move(train), std::move(test)};
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-    write_file_atomic(path.string(), text.data(), text.size());
-}
-
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
@@ -113,24 +103,12 @@ int cmd_train(int argc, char** argv) {
     std::string data_dir = env_or("CUDARTS_DATA", "");
     int64_t subset = args["subset"].as<int64_t>();
     if (resume) {
-        if (!fs::exists(ckpt))
-            throw InputError("--resume: " + ckpt.string() + " does not exist (expected a directory "
-                             "written by cudarts train)");
-        const SafetensorsFile f = read_safetensors(ckpt.string());
-        const auto meta = [&](const char* key) {
-            const auto it = f.metadata.find(key);
-            if (it == f.metadata.end())
-                throw InputError(ckpt.string() + ": no metadata '" + key +
-                                 "' (expected a cudarts train checkpoint)");
-            return it->second;
-        };
-        const nlohmann::json j = nlohmann::json::parse(meta("options"), nullptr, false);
-        if (j.is_discarded()) throw InputError(ckpt.string() + ": metadata 'options' is not JSON");
-        r = TrainRecipe::from_json(j);
+        const ResumeInfo saved = read_resume_info(ckpt, "train");
+        r = TrainRecipe::from_json(saved.options);
         if (args.count("epochs")) r.epochs = args["epochs"].as<int>();
-        dataset = meta("dataset");
-        data_dir = meta("data");
-        subset = std::stoll(meta("subset"));
+        dataset = saved.dataset;
+        data_dir = saved.data;
+        subset = saved.subset;
     } else {
         if (fs::exists(ckpt))
             throw InputError("--out: " + out.string() + " already holds a training run (continue "
@@ -200,12 +178,8 @@ int cmd_train(int argc, char** argv) {
     std::fflush(stdout);
 
     fs::create_directories(out);
-    std::vector<std::string> metrics;
-    if (resume && fs::exists(out / "metrics.jsonl")) {
-        std::ifstream in(out / "metrics.jsonl");
-        for (std::string line; std::getline(in, line) && int(metrics.size()) < trainer.epoch();)
-            if (!line.empty()) metrics.push_back(line);
-    }
+    MetricsLog metrics(out / "metrics.jsonl");
+    if (resume) metrics.keep_first(trainer.epoch());
     Progress progress(args["print-step"].as<int>());
     while (!trainer.done()) {
         const int e = trainer.epoch();
@@ -218,10 +192,7 @@ int cmd_train(int argc, char** argv) {
                     e + 1, rec.epochs, m.lr, m.drop_path_prob, m.train_loss, m.train_acc,
                     m.test_loss, m.test_acc, m.seconds);
         std::fflush(stdout);
-        metrics.push_back(m.to_json().dump());
-        std::string lines;
-        for (const std::string& l : metrics) lines += l + "\n";
-        write_text(out / "metrics.jsonl", lines);
+        metrics.append(m.to_json().dump());
         trainer.save(ckpt.string(),
                      {{"dataset", dataset}, {"data", data_dir}, {"subset", std::to_string(subset)}});
     }
