@@ -4,7 +4,6 @@
 // Fashion-MNIST when installed; the synthetic set; and every transform checked against its
 // definition (exact normalisation, crops as shifted copies with every offset reached, mirrors,
 // cutout squares) plus determinism in (seed, key) and the uniformity of permutation().
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -24,25 +23,10 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& tag) {
-        path = fs::temp_directory_path() /
-               ("cudarts_test_data_" + tag + "_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // The known value of pixel (c, y, x) of image i in every file written here.
 uint8_t pattern(int64_t i, int c, int y, int x) {
@@ -131,7 +115,7 @@ void check_names(const std::string& msg, const std::string& path, const std::str
 
 TEST_SUITE("data") {
 TEST_CASE("data: CIFAR-10 binary files load with labels, CHW pixels and the DARTS constants") {
-    TempDir tmp("cifar10");
+    TempDir tmp("data_cifar10");
     const fs::path dir = tmp.path / "cifar-10-batches-bin";
     fs::create_directories(dir);
     for (int b = 0; b < 5; ++b)  // three images per training batch file, two in the test file
@@ -162,7 +146,7 @@ TEST_CASE("data: CIFAR-10 binary files load with labels, CHW pixels and the DART
 }
 
 TEST_CASE("data: CIFAR-100 binary files load with the fine labels") {
-    TempDir tmp("cifar100");
+    TempDir tmp("data_cifar100");
     const fs::path dir = tmp.path / "cifar-100-binary";
     fs::create_directories(dir);
     write_bytes((dir / "train.bin").string(), cifar_records(0, 4, 2, cifar100_label));
@@ -180,7 +164,7 @@ TEST_CASE("data: CIFAR-100 binary files load with the fine labels") {
 }
 
 TEST_CASE("data: CIFAR errors name the file: missing, short, bad label, unknown dataset") {
-    TempDir tmp("cifar_err");
+    TempDir tmp("data_cifar_err");
     const std::string missing_dir = tmp.file("nowhere");
     check_names(input_error([&] { load_cifar10(missing_dir, true); }), missing_dir,
                 "expected the CIFAR-10 binary version");
@@ -219,7 +203,7 @@ TEST_CASE("data: CIFAR errors name the file: missing, short, bad label, unknown 
 }
 
 TEST_CASE("data: IDX files, plain and gzip'd, any image size, classes from the labels") {
-    TempDir tmp("idx");
+    TempDir tmp("data_idx");
     // Training split plain, 5 images of 4 rows x 6 columns, labels up to 12.
     write_bytes(tmp.file("train-images-idx3-ubyte"), idx_images(5, 4, 6));
     write_bytes(tmp.file("train-labels-idx1-ubyte"), idx_labels({3, 12, 0, 7, 7}));
@@ -258,7 +242,7 @@ TEST_CASE("data: IDX files, plain and gzip'd, any image size, classes from the l
 
 TEST_CASE(
     "data: IDX errors name the file: missing, bad magic, count mismatch, truncated, bad gz") {
-    TempDir tmp("idx_err");
+    TempDir tmp("data_idx_err");
     const std::string images = tmp.file("train-images-idx3-ubyte");
     const std::string labels = tmp.file("train-labels-idx1-ubyte");
     const auto load = [&] { load_idx(tmp.path.string(), true, "mnist"); };

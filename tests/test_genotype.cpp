@@ -19,6 +19,7 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -56,19 +57,6 @@ struct Alpha {
         return derive_cell(v.data(), rows(), prims, nodes, rule);
     }
 };
-
-// The InputError message `f` throws, or "" (with a failed check) when it throws none.
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const InputError& e) {
-        const std::string msg = e.what();
-        CHECK_MESSAGE(msg.find('\n') == std::string::npos, msg);
-        return msg;
-    }
-    FAIL_CHECK("no InputError");
-    return "";
-}
 
 bool has(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;

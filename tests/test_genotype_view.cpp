@@ -16,6 +16,7 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::error_of;
 
 namespace {
 
@@ -91,18 +92,6 @@ std::vector<float> two_node_alphas(float scale = 1.f) {
         for (float p : {0.6f - 0.1f * float(e), 0.3f, 0.1f + 0.1f * float(e)})
             v.push_back(p * scale);
     return v;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const InputError& e) {
-        const std::string msg = e.what();
-        CHECK_MESSAGE(msg.find('\n') == std::string::npos, msg);
-        return msg;
-    }
-    FAIL_CHECK("no InputError");
-    return "";
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::error_of;
 
 namespace {
 
@@ -26,18 +27,6 @@ const std::string kSettings =
 const std::string kSearchSpace =
     "['separable_convolution_3x3', 'dilated_convolution_3x3', 'dilated_convolution_5x5', "
     "'avg_pooling_3x3', 'max_pooling_3x3', 'skip_connection']";
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const InputError& e) {
-        const std::string msg = e.what();
-        CHECK_MESSAGE(msg.find('\n') == std::string::npos, msg);
-        return msg;
-    }
-    FAIL_CHECK("no InputError");
-    return "";
-}
 
 bool has(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;

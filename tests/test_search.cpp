@@ -4,8 +4,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include <unistd.h>
-
 #include "engine/safetensors.h"
 #include "kernels/check.h"
 #include "models/search.h"
@@ -26,14 +24,6 @@ SearchOptions small_options() {
     o.seed = 5;
     o.alpha_lr = 3e-3f;  // α moves visibly within a short run
     return o;
-}
-
-fs::path temp_dir(const std::string& name) {
-    const fs::path p = fs::temp_directory_path() / ("cudarts_test_search_" + name + "_" +
-                                                    std::to_string(::getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
 }
 
 double max_deviation_from_uniform(const std::vector<float>& p, size_t k) {
@@ -79,7 +69,8 @@ TEST_CASE("search: a resumed run ends bitwise where an uninterrupted run ends") 
         SearchOptions o = small_options();
         o.epochs = 3;
         o.second_order = second;
-        const fs::path dir = temp_dir(second ? "resume2" : "resume1");
+        const test::TempDir tmp(second ? "search_resume2" : "search_resume1");
+    const fs::path& dir = tmp.path;
         const std::string ckpt = (dir / "checkpoint.safetensors").string();
 
         Search full(o, data, Device::cpu());
@@ -102,8 +93,7 @@ TEST_CASE("search: a resumed run ends bitwise where an uninterrupted run ends") 
         CHECK(resumed.network().buffers().flat_values().to_vector() ==
               full.network().buffers().flat_values().to_vector());
         CHECK(to_darts_string(resumed.genotype()) == to_darts_string(full.genotype()));
-        fs::remove_all(dir);
-    }
+        }
 }
 
 TEST_CASE("search: the checkpoint holds PyTorch names, alphas and optimizer state") {
@@ -112,7 +102,8 @@ TEST_CASE("search: the checkpoint holds PyTorch names, alphas and optimizer stat
     o.epochs = 1;
     Search search(o, data, Device::cpu());
     search.run_epoch();
-    const fs::path dir = temp_dir("contents");
+    const test::TempDir tmp("search_contents");
+    const fs::path& dir = tmp.path;
     const std::string ckpt = (dir / "checkpoint.safetensors").string();
     search.save(ckpt, {{"note", "x"}});
     const SafetensorsFile f = read_safetensors(ckpt);
@@ -124,14 +115,14 @@ TEST_CASE("search: the checkpoint holds PyTorch names, alphas and optimizer stat
     CHECK(f.metadata.at("epoch") == "1");
     CHECK(f.metadata.at("note") == "x");
     CHECK(parse_genotype(f.metadata.at("genotype")) == search.genotype());
-    fs::remove_all(dir);
 }
 
 TEST_CASE("search: mismatched or corrupt checkpoints are refused, naming the file") {
     const ImageDataset data = make_synthetic(64, 3, 8, 3, 51);
     SearchOptions o = small_options();
     o.epochs = 1;
-    const fs::path dir = temp_dir("bad");
+    const test::TempDir tmp("search_bad");
+    const fs::path& dir = tmp.path;
     const std::string ckpt = (dir / "checkpoint.safetensors").string();
     {
         Search search(o, data, Device::cpu());
@@ -155,6 +146,5 @@ TEST_CASE("search: mismatched or corrupt checkpoints are refused, naming the fil
     const float one = 1.f;
     write_safetensors(ckpt, {{"alphas_normal", DType::kF32, {1}, &one}});
     CHECK_THROWS_WITH_AS(same.load(ckpt), doctest::Contains("format"), InputError);
-    fs::remove_all(dir);
 }
 }

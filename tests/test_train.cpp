@@ -3,8 +3,6 @@
 // resume, and refused checkpoints.
 #include <filesystem>
 
-#include <unistd.h>
-
 #include "kernels/check.h"
 #include "models/checkpoint.h"
 #include "models/train.h"
@@ -27,14 +25,6 @@ TrainRecipe tiny_recipe() {
     r.augment.cutout = 2;
     r.seed = 3;
     return r;
-}
-
-fs::path temp_dir(const std::string& name) {
-    const fs::path p = fs::temp_directory_path() /
-                       ("cudarts_test_train_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
 }
 
 }  // namespace
@@ -65,7 +55,8 @@ TEST_CASE("train: a short run learns, and a checkpoint gives the same test loss 
     CHECK(m.test_acc >= 0.7);  // chance 0.25
     CHECK(m.test_loss < 0.7 * loss0);
 
-    const fs::path dir = temp_dir("roundtrip");
+    const test::TempDir tmp("train_roundtrip");
+    const fs::path& dir = tmp.path;
     const std::string ckpt = (dir / "checkpoint.safetensors").string();
     t.save(ckpt);
     EvalNetConfig cfg = t.recipe().net;
@@ -74,7 +65,6 @@ TEST_CASE("train: a short run learns, and a checkpoint gives the same test loss 
     const auto [loss1, acc1] = evaluate(fresh, test, 32);
     CHECK(loss1 == doctest::Approx(m.test_loss).epsilon(1e-6));
     CHECK(acc1 == m.test_acc);
-    fs::remove_all(dir);
 }
 
 TEST_CASE("train: a resumed run ends bitwise where an uninterrupted run ends") {
@@ -85,7 +75,8 @@ TEST_CASE("train: a resumed run ends bitwise where an uninterrupted run ends") {
     r.net.layers = 3;
     Trainer full(r, train, test, Device::cpu());
     while (!full.done()) full.run_epoch();
-    const fs::path dir = temp_dir("resume");
+    const test::TempDir tmp("train_resume");
+    const fs::path& dir = tmp.path;
     const std::string ckpt = (dir / "checkpoint.safetensors").string();
     {
         Trainer first(r, train, test, Device::cpu());
@@ -100,12 +91,12 @@ TEST_CASE("train: a resumed run ends bitwise where an uninterrupted run ends") {
           full.network().weights().flat_values().to_vector());
     CHECK(resumed.network().buffers().flat_values().to_vector() ==
           full.network().buffers().flat_values().to_vector());
-    fs::remove_all(dir);
 }
 
 TEST_CASE("train: checkpoints of another network are refused naming the file and the entry") {
     const ImageDataset train = make_synthetic(32, 3, 16, 3, 91), test = make_synthetic(16, 3, 16, 3, 92);
-    const fs::path dir = temp_dir("refuse");
+    const test::TempDir tmp("train_refuse");
+    const fs::path& dir = tmp.path;
     const std::string ckpt = (dir / "checkpoint.safetensors").string();
     Trainer t(tiny_recipe(), train, test, Device::cpu());
     t.save(ckpt);
@@ -127,6 +118,5 @@ TEST_CASE("train: checkpoints of another network are refused naming the file and
     const float one = 1.f;
     write_safetensors(ckpt, {{"x", DType::kF32, {1}, &one}}, {{"format", "other"}});
     CHECK_THROWS_WITH_AS(again.load(ckpt), doctest::Contains("format"), InputError);
-    fs::remove_all(dir);
 }
 }

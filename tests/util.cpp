@@ -1,10 +1,14 @@
 #include "tests/util.h"
 
+#include <unistd.h>
+
 #include <algorithm>
-#include <limits>
 #include <cfloat>
+#include <limits>
 #include <random>
 #include <sstream>
+
+#include "kernels/check.h"
 
 namespace cudarts::test {
 
@@ -119,6 +123,30 @@ void check_grad_modes(const std::function<void(float*, GradMode)>& bwd,
     bwd(got.data(), GradMode::kAccumulate);
     for (size_t i = 0; i < got.size(); ++i) got[i] -= base[i];
     check_grad(got, numeric, what + " (accumulate)");
+}
+
+TempDir::TempDir(const std::string& tag) {
+    path = std::filesystem::temp_directory_path() /
+           ("cudarts_test_" + tag + "_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+}
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const InputError& e) {
+        const std::string msg = e.what();
+        CHECK_MESSAGE(msg.find('\n') == std::string::npos, msg);
+        return msg;
+    }
+    FAIL_CHECK("no InputError");
+    return "";
 }
 
 }  // namespace cudarts::test

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -50,5 +51,20 @@ bool check_grad(const std::vector<float>& analytic, const std::vector<double>& n
 void check_grad_modes(const std::function<void(float*, GradMode)>& bwd,
                       const std::vector<double>& numeric, const std::string& what,
                       uint64_t seed = 901);
+
+// A fresh directory under the system temp dir, "cudarts_test_<tag>_<pid>", removed with
+// everything in it when the object goes.
+struct TempDir {
+    std::filesystem::path path;
+    explicit TempDir(const std::string& tag);
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+// The message of the InputError `f` throws, checked to be one line; "" with a failed check when
+// it throws none.
+std::string error_of(const std::function<void()>& f);
 
 }  // namespace cudarts::test
