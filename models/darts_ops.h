@@ -39,11 +39,12 @@ std::unique_ptr<Primitive> make_primitive(const std::string& name, int channels,
                                           const OpOptions& opt, ModelBuilder& b,
                                           const std::string& prefix);
 
-// ReLU -> conv 1x1 -> BN: a cell's preprocessing (`op.1` conv, `op.2` BN).
-class ReluConvBn {
+// ReLU -> conv 1x1 -> BN: a cell's preprocessing (`op.1` conv, `op.2` BN). A Primitive, so that
+// preprocess0 holds it or a FactorizedReduce alike.
+class ReluConvBn : public Primitive {
 public:
     ReluConvBn(int c_in, int c_out, bool affine, ModelBuilder& b, const std::string& prefix);
-    Var forward(const Var& x, const Forward& f) const;
+    Var forward(const Var& x, const Forward& f) const override;
 
 private:
     int conv_;

@@ -33,7 +33,7 @@ struct EvalNetwork::Cell {
         if (reduction_prev)
             pre0 = std::make_unique<FactorizedReduce>(c_pp, c, true, b, at + ".preprocess0");
         else
-            pre0 = std::make_unique<ReluConvBnPrimitive>(c_pp, c, b, at + ".preprocess0");
+            pre0 = std::make_unique<ReluConvBn>(c_pp, c, true, b, at + ".preprocess0");
         pre1 = std::make_unique<ReluConvBn>(c_p, c, true, b, at + ".preprocess1");
         const std::vector<Gene>& genes = reduction ? g.reduce : g.normal;
         concat = reduction ? g.reduce_concat : g.normal_concat;
@@ -66,14 +66,6 @@ struct EvalNetwork::Cell {
         for (int c : concat) out.push_back(states.at(size_t(c)));
         return concat_channels(out);
     }
-
-private:
-    struct ReluConvBnPrimitive : Primitive {
-        ReluConvBn op;
-        ReluConvBnPrimitive(int c_in, int c_out, ModelBuilder& b, const std::string& prefix)
-            : op(c_in, c_out, true, b, prefix) {}
-        Var forward(const Var& x, const Forward& f) const override { return op.forward(x, f); }
-    };
 };
 
 // ReLU -> avg pool 5 (stride 3 CIFAR, 2 ImageNet) -> 1x1 to 128 -> BN -> ReLU -> 2x2 to 768 ->

@@ -43,7 +43,7 @@ struct SearchNetwork::Cell {
         if (reduction_prev) {
             pre0 = std::make_unique<FactorizedReduce>(c_pp, c, false, b, at + ".preprocess0");
         } else {
-            pre0 = std::make_unique<ReluConvBnOp>(c_pp, c, b, at + ".preprocess0");
+            pre0 = std::make_unique<ReluConvBn>(c_pp, c, false, b, at + ".preprocess0");
         }
         pre1 = std::make_unique<ReluConvBn>(c_p, c, false, b, at + ".preprocess1");
         const OpOptions opt{.affine = false, .bn_after_pool = true};
@@ -76,15 +76,6 @@ struct SearchNetwork::Cell {
         }
         return concat_channels({states.begin() + 2, states.end()});
     }
-
-private:
-    // ReLUConvBN as a Primitive, so that pre0 holds either kind.
-    struct ReluConvBnOp : Primitive {
-        ReluConvBn op;
-        ReluConvBnOp(int c_in, int c_out, ModelBuilder& b, const std::string& prefix)
-            : op(c_in, c_out, false, b, prefix) {}
-        Var forward(const Var& x, const Forward& f) const override { return op.forward(x, f); }
-    };
 };
 
 SearchNetwork::SearchNetwork(SearchNetConfig cfg, Device dev, uint64_t seed)
