@@ -42,7 +42,8 @@ void Progress::step(int step, double loss, double acc) {
         const int filled = steps_ > 0 ? done * kWidth / steps_ : kWidth;
         std::string bar(size_t(filled), '#');
         bar.resize(kWidth, '.');
-        std::fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %d/%d  %.2f step/s  ETA %s  loss %.4f  acc %.4f",
+        std::fprintf(stderr,
+                     "\r\033[Kepoch %d/%d [%s] %d/%d  %.2f step/s  ETA %s  loss %.4f  acc %.4f",
                      epoch_ + 1, epochs_, bar.c_str(), done, steps_, rate,
                      format_duration(eta).c_str(), loss, acc);
         std::fflush(stderr);

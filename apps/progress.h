@@ -18,7 +18,7 @@ public:
 
     void start_epoch(int epoch, int epochs, int steps);
     void step(int step, double loss, double acc);  // step is 0-based
-    void end_epoch();                               // clears the bar
+    void end_epoch();                              // clears the bar
 
 private:
     bool tty_;

@@ -43,8 +43,10 @@ const std::string& ResumeInfo::at(const std::string& key) const {
 
 ResumeInfo read_resume_info(const std::filesystem::path& checkpoint, const std::string& command) {
     if (!std::filesystem::exists(checkpoint))
-        throw InputError("--resume: " + checkpoint.string() + " does not exist (expected a "
-                         "directory written by cudarts " + command + ")");
+        throw InputError("--resume: " + checkpoint.string() +
+                         " does not exist (expected a "
+                         "directory written by cudarts " +
+                         command + ")");
     ResumeInfo r;
     r.checkpoint = checkpoint.string();
     r.metadata = read_safetensors(r.checkpoint).metadata;

@@ -3,11 +3,10 @@
 // back from DIR/checkpoint.safetensors (the options and the data the run was started with).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

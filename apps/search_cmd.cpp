@@ -6,10 +6,9 @@
 // epochs/genotype_NNN.txt / .json (after epoch NNN, 1-based). Its last two stdout lines are
 // Katib's metrics: `Validation-Accuracy=0.xxxx` and `Best-Genotype=Genotype(...)` (the genotype of
 // the epoch with the best validation accuracy, Katib's rule, in Katib's form).
-#include <cxxopts.hpp>
-
 #include <cstdio>
 #include <cstring>
+#include <cxxopts.hpp>
 #include <filesystem>
 #include <sstream>
 
@@ -139,8 +138,8 @@ int cmd_search(int argc, char** argv) {
     if (!parse_args(opts, argc, argv, args)) return 0;
 
     const Device dev = parse_device(args["device"].as<std::string>(), "--device");
-    const bool katib = args.count("algorithm-settings") || args.count("search-space") ||
-                       args.count("num-layers");
+    const bool katib =
+        args.count("algorithm-settings") || args.count("search-space") || args.count("num-layers");
     const bool resume = args.count("resume") > 0;
     const fs::path out = resume ? fs::path(args["resume"].as<std::string>())
                                 : fs::path(args["out"].as<std::string>());
@@ -166,12 +165,15 @@ int cmd_search(int argc, char** argv) {
         run.best_genotype = saved.at("best_genotype");
     } else {
         if (fs::exists(ckpt))
-            throw InputError("--out: " + out.string() + " already holds a search (continue it with "
-                             "--resume " + out.string() + ", or choose another --out)");
+            throw InputError("--out: " + out.string() +
+                             " already holds a search (continue it with "
+                             "--resume " +
+                             out.string() + ", or choose another --out)");
         std::string preset_name = args["preset"].as<std::string>();
         if (preset_name == "auto") preset_name = dev.is_cpu() ? "cpu-small" : "paper";
         if (preset_name != "cpu-small" && preset_name != "paper")
-            throw InputError("--preset: expected auto, cpu-small or paper, got '" + preset_name + "'");
+            throw InputError("--preset: expected auto, cpu-small or paper, got '" + preset_name +
+                             "'");
         const Preset& p = preset_name == "paper" ? kPaperPreset : kCpuPreset;
         if (katib) {
             apply_katib_settings(
@@ -226,7 +228,8 @@ int cmd_search(int argc, char** argv) {
         if (rule != "softmax" && rule != "katib")
             throw InputError("--derive-rule: expected softmax or katib, got '" + rule + "'");
         o.rule = rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax;
-        if (subset < 0) throw InputError("--subset: expected 0 or more, got " + std::to_string(subset));
+        if (subset < 0)
+            throw InputError("--subset: expected 0 or more, got " + std::to_string(subset));
     }
 
     ImageDataset data = load_dataset(dataset, data_dir, true);
@@ -236,19 +239,22 @@ int cmd_search(int argc, char** argv) {
     const SearchOptions& opt = search.options();
     const std::vector<std::string>& prims = opt.net.primitives;
 
-    std::printf("cudarts search: device %s; %s, %lld training images (%lld weights / %lld alpha), "
-                "%dx%dx%d, %d classes\n",
-                describe(dev).c_str(), dataset.c_str(), static_cast<long long>(data.size()),
-                static_cast<long long>(search.train_images()),
-                static_cast<long long>(search.valid_images()), data.channels, data.height,
-                data.width, data.classes);
-    std::printf("network: C=%d, %d layers, %d nodes, %zu primitives; %lld weights; %s order; "
-                "%d epochs of %d steps, batch %d\n",
-                opt.net.init_channels, opt.net.layers, opt.net.nodes, prims.size(),
-                static_cast<long long>(search.network().weights().total()),
-                opt.second_order ? "second" : "first", opt.epochs, search.steps_per_epoch(),
-                opt.batch_size);
-    if (resume) std::printf("resuming %s after epoch %d of %d\n", out.c_str(), search.epoch(), opt.epochs);
+    std::printf(
+        "cudarts search: device %s; %s, %lld training images (%lld weights / %lld alpha), "
+        "%dx%dx%d, %d classes\n",
+        describe(dev).c_str(), dataset.c_str(), static_cast<long long>(data.size()),
+        static_cast<long long>(search.train_images()),
+        static_cast<long long>(search.valid_images()), data.channels, data.height, data.width,
+        data.classes);
+    std::printf(
+        "network: C=%d, %d layers, %d nodes, %zu primitives; %lld weights; %s order; "
+        "%d epochs of %d steps, batch %d\n",
+        opt.net.init_channels, opt.net.layers, opt.net.nodes, prims.size(),
+        static_cast<long long>(search.network().weights().total()),
+        opt.second_order ? "second" : "first", opt.epochs, search.steps_per_epoch(),
+        opt.batch_size);
+    if (resume)
+        std::printf("resuming %s after epoch %d of %d\n", out.c_str(), search.epoch(), opt.epochs);
     std::fflush(stdout);
 
     fs::create_directories(out / "epochs");
@@ -262,8 +268,8 @@ int cmd_search(int argc, char** argv) {
                     cosine_lr(opt.w_lr, opt.w_lr_min, e, opt.epochs));
         std::fflush(stdout);
         progress.start_epoch(e, opt.epochs, search.steps_per_epoch());
-        const EpochMetrics m = search.run_epoch(
-            [&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
+        const EpochMetrics m =
+            search.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
         progress.end_epoch();
 
         const std::string darts = to_darts_string(m.genotype);
@@ -271,13 +277,14 @@ int cmd_search(int argc, char** argv) {
             run.best_acc = m.valid_acc;
             run.best_genotype = darts;
         }
-        std::printf("epoch %d/%d train_loss %.4f train_acc %.4f valid_loss %.4f valid_acc %.4f "
-                    "(%.1f s)\n",
-                    e + 1, opt.epochs, m.train_loss, m.train_acc, m.valid_loss, m.valid_acc,
-                    m.seconds);
+        std::printf(
+            "epoch %d/%d train_loss %.4f train_acc %.4f valid_loss %.4f valid_acc %.4f "
+            "(%.1f s)\n",
+            e + 1, opt.epochs, m.train_loss, m.train_acc, m.valid_loss, m.valid_acc, m.seconds);
         std::printf("genotype %s\n", darts.c_str());
         print_alphas("softmax(alphas_normal):", m.softmax_normal, prims);
-        if (opt.net.has_reduction()) print_alphas("softmax(alphas_reduce):", m.softmax_reduce, prims);
+        if (opt.net.has_reduction())
+            print_alphas("softmax(alphas_reduce):", m.softmax_reduce, prims);
         std::fflush(stdout);
 
         char stem[32];
@@ -297,8 +304,9 @@ int cmd_search(int argc, char** argv) {
 
     std::printf("final genotype %s\n", to_darts_string(search.genotype()).c_str());
     std::printf("outputs in %s\n", out.c_str());
-    const Genotype best = run.best_genotype.empty() ? search.genotype()
-                                                    : parse_genotype(run.best_genotype, ckpt.string());
+    const Genotype best = run.best_genotype.empty()
+                              ? search.genotype()
+                              : parse_genotype(run.best_genotype, ckpt.string());
     std::printf("Validation-Accuracy=%s\n", fixed4(std::max(0.0, run.best_acc)).c_str());
     std::printf("Best-Genotype=%s\n", to_katib_string(best).c_str());
     std::fflush(stdout);
@@ -307,15 +315,12 @@ int cmd_search(int argc, char** argv) {
 
 int cmd_derive(int argc, char** argv) {
     cxxopts::Options opts("cudarts derive", "Print the genotype of a search checkpoint.");
-    opts.add_options()
-        ("checkpoint", "a .safetensors file with alphas_normal and alphas_reduce",
-         cxxopts::value<std::string>())
-        ("primitives", "the alpha columns (default: from the checkpoint, else the 8 of DARTS)",
-         cxxopts::value<std::string>())
-        ("json", "print JSON")
-        ("katib", "print Katib's form")
-        ("rule", "softmax (the reference) or katib (raw logits)",
-         cxxopts::value<std::string>()->default_value("softmax"));
+    opts.add_options()("checkpoint", "a .safetensors file with alphas_normal and alphas_reduce",
+                       cxxopts::value<std::string>())(
+        "primitives", "the alpha columns (default: from the checkpoint, else the 8 of DARTS)",
+        cxxopts::value<std::string>())("json", "print JSON")("katib", "print Katib's form")(
+        "rule", "softmax (the reference) or katib (raw logits)",
+        cxxopts::value<std::string>()->default_value("softmax"));
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;
     if (!args.count("checkpoint")) throw InputError("derive: expected --checkpoint FILE");
@@ -332,11 +337,13 @@ int cmd_derive(int argc, char** argv) {
             has_reduce = o.net.has_reduction();
         }
     }
-    if (args.count("primitives")) prims = parse_primitive_list(args["primitives"].as<std::string>());
+    if (args.count("primitives"))
+        prims = parse_primitive_list(args["primitives"].as<std::string>());
     auto alphas = [&](const char* name) {
         if (!f.tensors.count(name))
-            throw InputError(path + ": no tensor '" + name +
-                             "' (expected a search checkpoint with alphas_normal and alphas_reduce)");
+            throw InputError(
+                path + ": no tensor '" + name +
+                "' (expected a search checkpoint with alphas_normal and alphas_reduce)");
         const SafetensorsTensor& t = f.tensors.at(name);
         if (t.dtype != DType::kF32 || t.shape.size() != 2 || t.shape[1] != int64_t(prims.size()))
             throw InputError(path + ": '" + name + "' is " + dtype_name(t.dtype) + " " +
@@ -357,9 +364,9 @@ int cmd_derive(int argc, char** argv) {
     const std::string rule = args["rule"].as<std::string>();
     if (rule != "softmax" && rule != "katib")
         throw InputError("--rule: expected softmax or katib, got '" + rule + "'");
-    const Genotype g = derive_genotype(normal.data(), has_reduce ? reduce.data() : nullptr, prims,
-                                       nodes,
-                                       rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax);
+    const Genotype g =
+        derive_genotype(normal.data(), has_reduce ? reduce.data() : nullptr, prims, nodes,
+                        rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax);
     if (args.count("json"))
         std::printf("%s\n", to_json_string(g).c_str());
     else if (args.count("katib"))

@@ -3,9 +3,8 @@
 //
 // train writes into --out DIR after every epoch, atomically: checkpoint.safetensors and
 // metrics.jsonl, as search does; test prints `test_loss=` and `test_acc=` in fixed notation.
-#include <cxxopts.hpp>
-
 #include <cstdio>
+#include <cxxopts.hpp>
 #include <filesystem>
 
 #include "apps/progress.h"
@@ -111,8 +110,10 @@ int cmd_train(int argc, char** argv) {
         subset = saved.subset;
     } else {
         if (fs::exists(ckpt))
-            throw InputError("--out: " + out.string() + " already holds a training run (continue "
-                             "it with --resume " + out.string() + ", or choose another --out)");
+            throw InputError("--out: " + out.string() +
+                             " already holds a training run (continue "
+                             "it with --resume " +
+                             out.string() + ", or choose another --out)");
         std::string preset = args["preset"].as<std::string>();
         if (preset == "auto") preset = dev.is_cpu() ? "cpu-small" : "paper";
         if (preset != "cpu-small" && preset != "paper")
@@ -132,7 +133,8 @@ int cmd_train(int argc, char** argv) {
             r.label_smoothing = 0.1f;
         }
         if (preset == "cpu-small" && !r.net.imagenet) {
-            std::printf("preset: cpu-small (C=8, 6 cells, 2,048 images, 3 epochs, sized for a CPU)\n");
+            std::printf(
+                "preset: cpu-small (C=8, 6 cells, 2,048 images, 3 epochs, sized for a CPU)\n");
             r.net.init_channels = 8;
             r.net.layers = 6;
             r.epochs = 3;
@@ -166,15 +168,17 @@ int cmd_train(int argc, char** argv) {
     std::printf("cudarts train: device %s; %s, %lld training / %lld test images, %dx%dx%d\n",
                 describe(dev).c_str(), dataset.c_str(), static_cast<long long>(train.size()),
                 static_cast<long long>(test.size()), train.channels, train.height, train.width);
-    std::printf("network: %s, C=%d, %d cells, auxiliary %s; %lld parameters (%lld without the "
-                "auxiliary head); %d epochs of %d steps, batch %d\n",
-                rec.net.imagenet ? "NetworkImageNet" : "NetworkCIFAR", rec.net.init_channels,
-                rec.net.layers, rec.net.auxiliary ? "on" : "off",
-                static_cast<long long>(trainer.network().weights().total()),
-                static_cast<long long>(trainer.network().counted_parameters()), rec.epochs,
-                trainer.steps_per_epoch(), rec.batch_size);
+    std::printf(
+        "network: %s, C=%d, %d cells, auxiliary %s; %lld parameters (%lld without the "
+        "auxiliary head); %d epochs of %d steps, batch %d\n",
+        rec.net.imagenet ? "NetworkImageNet" : "NetworkCIFAR", rec.net.init_channels,
+        rec.net.layers, rec.net.auxiliary ? "on" : "off",
+        static_cast<long long>(trainer.network().weights().total()),
+        static_cast<long long>(trainer.network().counted_parameters()), rec.epochs,
+        trainer.steps_per_epoch(), rec.batch_size);
     std::printf("genotype %s\n", to_darts_string(rec.net.genotype).c_str());
-    if (resume) std::printf("resuming %s after epoch %d of %d\n", out.c_str(), trainer.epoch(), rec.epochs);
+    if (resume)
+        std::printf("resuming %s after epoch %d of %d\n", out.c_str(), trainer.epoch(), rec.epochs);
     std::fflush(stdout);
 
     fs::create_directories(out);
@@ -184,17 +188,19 @@ int cmd_train(int argc, char** argv) {
     while (!trainer.done()) {
         const int e = trainer.epoch();
         progress.start_epoch(e, rec.epochs, trainer.steps_per_epoch());
-        const TrainEpoch m = trainer.run_epoch(
-            [&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
+        const TrainEpoch m =
+            trainer.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
         progress.end_epoch();
-        std::printf("epoch %d/%d lr %.6f drop_path %.4f train_loss %.4f train_acc %.4f "
-                    "test_loss %.4f test_acc %.4f (%.1f s)\n",
-                    e + 1, rec.epochs, m.lr, m.drop_path_prob, m.train_loss, m.train_acc,
-                    m.test_loss, m.test_acc, m.seconds);
+        std::printf(
+            "epoch %d/%d lr %.6f drop_path %.4f train_loss %.4f train_acc %.4f "
+            "test_loss %.4f test_acc %.4f (%.1f s)\n",
+            e + 1, rec.epochs, m.lr, m.drop_path_prob, m.train_loss, m.train_acc, m.test_loss,
+            m.test_acc, m.seconds);
         std::fflush(stdout);
         metrics.append(m.to_json().dump());
-        trainer.save(ckpt.string(),
-                     {{"dataset", dataset}, {"data", data_dir}, {"subset", std::to_string(subset)}});
+        trainer.save(
+            ckpt.string(),
+            {{"dataset", dataset}, {"data", data_dir}, {"subset", std::to_string(subset)}});
     }
     const auto [loss, acc] = evaluate(trainer.network(), test, rec.batch_size);
     std::printf("outputs in %s\n", out.c_str());
@@ -207,9 +213,8 @@ int cmd_test(int argc, char** argv) {
                           "Evaluate a checkpoint (cudarts or a PyTorch state_dict saved as "
                           "safetensors, with the reference's names) on a test split.");
     add_network_flags(opts);
-    opts.add_options("test")
-        ("checkpoint", "the .safetensors file", cxxopts::value<std::string>())
-        ("batch-size", "batch size", cxxopts::value<int>()->default_value("96"));
+    opts.add_options("test")("checkpoint", "the .safetensors file", cxxopts::value<std::string>())(
+        "batch-size", "batch size", cxxopts::value<int>()->default_value("96"));
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;
     if (!args.count("checkpoint")) throw InputError("test: expected --checkpoint FILE");
@@ -230,8 +235,8 @@ int cmd_test(int argc, char** argv) {
     apply_network_flags(args, net);
     const std::string dataset = args.count("dataset") ? args["dataset"].as<std::string>()
                                                       : env_or("CUDARTS_DATASET", "fashion-mnist");
-    const std::string dir = args.count("data") ? args["data"].as<std::string>()
-                                               : env_or("CUDARTS_DATA", "");
+    const std::string dir =
+        args.count("data") ? args["data"].as<std::string>() : env_or("CUDARTS_DATA", "");
     ImageDataset test = load_dataset(dataset, dir, false);
     const int64_t subset = args["subset"].as<int64_t>();
     if (subset > 0 && subset < test.size()) test = slice(test, 0, subset);
@@ -240,7 +245,8 @@ int cmd_test(int argc, char** argv) {
     EvalNetwork model(net, dev, 0);
     load_weights(model, path);
     const int batch = args["batch-size"].as<int>();
-    if (batch < 1) throw InputError("--batch-size: expected at least 1, got " + std::to_string(batch));
+    if (batch < 1)
+        throw InputError("--batch-size: expected at least 1, got " + std::to_string(batch));
     const auto [loss, acc] = evaluate(model, test, batch);
     std::printf("test_loss=%.6f\ntest_acc=%.4f\n", loss, acc);
     return 0;

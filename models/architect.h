@@ -20,9 +20,9 @@ namespace cudarts {
 
 struct ArchitectOptions {
     bool second_order = false;
-    AdamOptions adam{.lr = 3e-4f, .beta1 = 0.5f, .beta2 = 0.999f, .eps = 1e-8f,
-                     .weight_decay = 1e-3f};
-    float w_momentum = 0.9f;       // the virtual step's, = the weight optimizer's
+    AdamOptions adam{
+        .lr = 3e-4f, .beta1 = 0.5f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 1e-3f};
+    float w_momentum = 0.9f;  // the virtual step's, = the weight optimizer's
     float w_weight_decay = 3e-4f;
 };
 

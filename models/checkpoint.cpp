@@ -41,7 +41,8 @@ void restore_tensor(const SafetensorsFile& f, const std::string& name, const Ten
 }
 
 void restore_store(const SafetensorsFile& f, const ParamStore& store) {
-    for (int i = 0; i < store.size(); ++i) restore_tensor(f, store.names()[size_t(i)], store[i].value());
+    for (int i = 0; i < store.size(); ++i)
+        restore_tensor(f, store.names()[size_t(i)], store[i].value());
 }
 
 std::string checkpoint_meta(const SafetensorsFile& f, const std::string& key) {

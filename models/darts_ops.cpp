@@ -105,7 +105,7 @@ Var FactorizedReduce::forward(const Var& x, const Forward& f) const {
     CUDARTS_CHECK(x.size(2) % 2 == 0 && x.size(3) % 2 == 0,
                   "FactorizedReduce: needs even H and W, got " << x.value());
     const Var y = relu(x);
-    const Var even = conv2d(y, f.w(conv_1_), 2);                // y[:, :, 0::2, 0::2]
+    const Var even = conv2d(y, f.w(conv_1_), 2);               // y[:, :, 0::2, 0::2]
     const Var odd = conv2d(subsample(y, 2, 1), f.w(conv_2_));  // y[:, :, 1::2, 1::2]
     return f.bn(concat_channels({even, odd}), bn_);
 }
@@ -121,11 +121,16 @@ std::unique_ptr<Primitive> make_primitive(const std::string& name, int channels,
         if (stride == 1) return std::make_unique<Identity>();
         return std::make_unique<FactorizedReduce>(c, c, opt.affine, b, prefix);
     }
-    if (name == "sep_conv_3x3") return std::make_unique<SepConv>(c, 3, stride, opt.affine, b, prefix);
-    if (name == "sep_conv_5x5") return std::make_unique<SepConv>(c, 5, stride, opt.affine, b, prefix);
-    if (name == "sep_conv_7x7") return std::make_unique<SepConv>(c, 7, stride, opt.affine, b, prefix);
-    if (name == "dil_conv_3x3") return std::make_unique<DilConv>(c, 3, stride, opt.affine, b, prefix);
-    if (name == "dil_conv_5x5") return std::make_unique<DilConv>(c, 5, stride, opt.affine, b, prefix);
+    if (name == "sep_conv_3x3")
+        return std::make_unique<SepConv>(c, 3, stride, opt.affine, b, prefix);
+    if (name == "sep_conv_5x5")
+        return std::make_unique<SepConv>(c, 5, stride, opt.affine, b, prefix);
+    if (name == "sep_conv_7x7")
+        return std::make_unique<SepConv>(c, 7, stride, opt.affine, b, prefix);
+    if (name == "dil_conv_3x3")
+        return std::make_unique<DilConv>(c, 3, stride, opt.affine, b, prefix);
+    if (name == "dil_conv_5x5")
+        return std::make_unique<DilConv>(c, 5, stride, opt.affine, b, prefix);
     throw InputError("unknown primitive '" + name +
                      "' (expected none, max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3, "
                      "sep_conv_5x5, dil_conv_3x3 or dil_conv_5x5)");

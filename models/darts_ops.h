@@ -29,8 +29,8 @@ public:
 };
 
 struct OpOptions {
-    bool affine = false;         // affine BN (evaluation network)
-    bool bn_after_pool = true;   // the search network's extra BN after each pool
+    bool affine = false;        // affine BN (evaluation network)
+    bool bn_after_pool = true;  // the search network's extra BN after each pool
 };
 
 // Builds the official primitive `name` (see models/genotype.h for the names) on C channels.

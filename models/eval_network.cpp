@@ -9,7 +9,8 @@ void EvalNetConfig::validate() const {
     auto need = [](bool ok, const std::string& msg) {
         if (!ok) throw InputError(msg);
     };
-    need(in_channels >= 1, "input channels: expected at least 1, got " + std::to_string(in_channels));
+    need(in_channels >= 1,
+         "input channels: expected at least 1, got " + std::to_string(in_channels));
     need(classes >= 2, "classes: expected at least 2, got " + std::to_string(classes));
     need(init_channels >= 2 && init_channels % 2 == 0,
          "--init-channels: expected a positive even number, got " + std::to_string(init_channels));
@@ -40,8 +41,8 @@ struct EvalNetwork::Cell {
         const OpOptions opt{.affine = true, .bn_after_pool = false};
         for (size_t k = 0; k < genes.size(); ++k) {
             const int stride = reduction && genes[k].input < 2 ? 2 : 1;
-            ops.push_back(make_primitive(genes[k].op, c, stride, opt, b,
-                                         at + "._ops." + std::to_string(k)));
+            ops.push_back(
+                make_primitive(genes[k].op, c, stride, opt, b, at + "._ops." + std::to_string(k)));
             inputs.push_back(genes[k].input);
         }
     }
@@ -137,7 +138,8 @@ EvalNetwork::~EvalNetwork() = default;
 int64_t EvalNetwork::counted_parameters() const {
     int64_t n = 0;
     for (int i = 0; i < weights_.size(); ++i)
-        if (weights_.names()[size_t(i)].find("auxiliary") == std::string::npos) n += weights_[i].numel();
+        if (weights_.names()[size_t(i)].find("auxiliary") == std::string::npos)
+            n += weights_[i].numel();
     return n;
 }
 
@@ -149,9 +151,9 @@ Var EvalNetwork::stem(const Var& x, const Forward& f) const {
 
 EvalNetwork::Output EvalNetwork::forward(const Var& x, ForwardMode mode, float drop_path_prob,
                                          Generator& gen) {
-    CUDARTS_CHECK(x.value().ndim() == 4 && x.size(1) == cfg_.in_channels,
-                  "EvalNetwork: expected images (n, " << cfg_.in_channels << ", h, w), got "
-                                                      << x.value());
+    CUDARTS_CHECK(
+        x.value().ndim() == 4 && x.size(1) == cfg_.in_channels,
+        "EvalNetwork: expected images (n, " << cfg_.in_channels << ", h, w), got " << x.value());
     const Forward f{weights_, buffers_, mode};
     Output out;
     Var s0 = stem(x, f);
@@ -161,7 +163,8 @@ EvalNetwork::Output EvalNetwork::forward(const Var& x, ForwardMode mode, float d
         Var next = cells_[i]->forward(s0, s1, f, drop_path_prob, gen);
         s0 = s1;
         s1 = next;
-        if (int(i) == cfg_.aux_cell() && aux_ && mode.training) out.logits_aux = aux_->forward(s1, f);
+        if (int(i) == cfg_.aux_cell() && aux_ && mode.training)
+            out.logits_aux = aux_->forward(s1, f);
     }
     out.logits = linear(global_avg_pool(s1), f.w(classifier_), f.w(classifier_ + 1));
     return out;

@@ -55,9 +55,9 @@ void Sgd::set_momentum_buffer(const Tensor& buf) {
         buf_ = Tensor();
         return;
     }
-    CUDARTS_CHECK(buf.numel() == params_.total(), "Sgd: momentum buffer of " << buf.numel()
-                                                      << " values for " << params_.total()
-                                                      << " parameters");
+    CUDARTS_CHECK(buf.numel() == params_.total(), "Sgd: momentum buffer of "
+                                                      << buf.numel() << " values for "
+                                                      << params_.total() << " parameters");
     buf_ = Tensor::empty({params_.total()}, params_.flat_values().device());
     buf_.copy_(buf);
 }
@@ -75,8 +75,8 @@ void Adam::step() {
 
 void Adam::set_state(const Tensor& m, const Tensor& v, int64_t t) {
     CUDARTS_CHECK(m.numel() == m_.numel() && v.numel() == v_.numel() && t >= 0,
-                  "Adam: state of " << m.numel() << "/" << v.numel() << " values for "
-                                    << m_.numel() << " parameters, step " << t);
+                  "Adam: state of " << m.numel() << "/" << v.numel() << " values for " << m_.numel()
+                                    << " parameters, step " << t);
     m_.copy_(m);
     v_.copy_(v);
     t_ = t;
@@ -94,7 +94,8 @@ double clip_grad_norm(const ParamStore& params, double max_norm) {
     // The norm decides a host branch, so on a GPU it is read back (one sync per step).
     const double norm = std::sqrt(squared_norm(g));
     const double coef = max_norm / (norm + 1e-6);
-    if (coef < 1.0) CUDARTS_DISPATCH(g.device(), scale_fwd, g.f32(), g.f32(), float(coef), g.numel());
+    if (coef < 1.0)
+        CUDARTS_DISPATCH(g.device(), scale_fwd, g.f32(), g.f32(), float(coef), g.numel());
     return norm;
 }
 

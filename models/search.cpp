@@ -2,14 +2,14 @@
 #include "models/search.h"
 
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <numbers>
 #include <unordered_set>
 
 #include "engine/safetensors.h"
-#include "models/checkpoint.h"
 #include "kernels/check.h"
+#include "models/checkpoint.h"
 
 namespace cudarts {
 
@@ -35,7 +35,6 @@ std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols) {
     return p;
 }
 
-
 }  // namespace
 
 double cosine_lr(double lr0, double lr_min, int epoch, int epochs) {
@@ -53,21 +52,36 @@ void SearchOptions::validate() const {
     need(w_lr > 0 && w_lr_min >= 0 && w_momentum >= 0 && w_weight_decay >= 0 && w_grad_clip > 0,
          "weight optimizer: expected w_lr > 0, w_lr_min >= 0, w_momentum >= 0, "
          "w_weight_decay >= 0, w_grad_clip > 0");
-    need(alpha_lr >= 0 && alpha_weight_decay >= 0, "alpha optimizer: expected alpha_lr >= 0 and "
-                                                     "alpha_weight_decay >= 0");
+    need(alpha_lr >= 0 && alpha_weight_decay >= 0,
+         "alpha optimizer: expected alpha_lr >= 0 and "
+         "alpha_weight_decay >= 0");
 }
 
 nlohmann::json SearchOptions::to_json() const {
-    return {{"in_channels", net.in_channels}, {"classes", net.classes},
-            {"init_channels", net.init_channels}, {"layers", net.layers}, {"nodes", net.nodes},
-            {"stem_multiplier", net.stem_multiplier}, {"primitives", net.primitives},
-            {"epochs", epochs}, {"batch_size", batch_size}, {"train_portion", train_portion},
-            {"w_lr", w_lr}, {"w_lr_min", w_lr_min}, {"w_momentum", w_momentum},
-            {"w_weight_decay", w_weight_decay}, {"w_grad_clip", w_grad_clip},
-            {"alpha_lr", alpha_lr}, {"alpha_weight_decay", alpha_weight_decay},
-            {"alpha_beta1", alpha_beta1}, {"alpha_beta2", alpha_beta2},
-            {"order", second_order ? 2 : 1}, {"seed", seed},
-            {"crop_pad", augment.crop_pad}, {"flip", augment.flip}, {"cutout", augment.cutout},
+    return {{"in_channels", net.in_channels},
+            {"classes", net.classes},
+            {"init_channels", net.init_channels},
+            {"layers", net.layers},
+            {"nodes", net.nodes},
+            {"stem_multiplier", net.stem_multiplier},
+            {"primitives", net.primitives},
+            {"epochs", epochs},
+            {"batch_size", batch_size},
+            {"train_portion", train_portion},
+            {"w_lr", w_lr},
+            {"w_lr_min", w_lr_min},
+            {"w_momentum", w_momentum},
+            {"w_weight_decay", w_weight_decay},
+            {"w_grad_clip", w_grad_clip},
+            {"alpha_lr", alpha_lr},
+            {"alpha_weight_decay", alpha_weight_decay},
+            {"alpha_beta1", alpha_beta1},
+            {"alpha_beta2", alpha_beta2},
+            {"order", second_order ? 2 : 1},
+            {"seed", seed},
+            {"crop_pad", augment.crop_pad},
+            {"flip", augment.flip},
+            {"cutout", augment.cutout},
             {"derive_rule", rule == DeriveRule::kSoftmax ? "softmax" : "katib"}};
 }
 
@@ -106,9 +120,15 @@ SearchOptions SearchOptions::from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json EpochMetrics::to_json() const {
-    return {{"epoch", epoch}, {"lr", lr}, {"train_loss", train_loss}, {"train_acc", train_acc},
-            {"valid_loss", valid_loss}, {"valid_acc", valid_acc}, {"seconds", seconds},
-            {"softmax_alphas_normal", softmax_normal}, {"softmax_alphas_reduce", softmax_reduce},
+    return {{"epoch", epoch},
+            {"lr", lr},
+            {"train_loss", train_loss},
+            {"train_acc", train_acc},
+            {"valid_loss", valid_loss},
+            {"valid_acc", valid_acc},
+            {"seconds", seconds},
+            {"softmax_alphas_normal", softmax_normal},
+            {"softmax_alphas_reduce", softmax_reduce},
             {"genotype", to_darts_string(genotype)}};
 }
 
@@ -121,8 +141,11 @@ SearchOptions prepared(SearchOptions opt, const ImageDataset& data) {
 }
 ArchitectOptions architect_options(const SearchOptions& o) {
     return {.second_order = o.second_order,
-            .adam = {.lr = o.alpha_lr, .beta1 = o.alpha_beta1, .beta2 = o.alpha_beta2,
-                     .eps = 1e-8f, .weight_decay = o.alpha_weight_decay},
+            .adam = {.lr = o.alpha_lr,
+                     .beta1 = o.alpha_beta1,
+                     .beta2 = o.alpha_beta2,
+                     .eps = 1e-8f,
+                     .weight_decay = o.alpha_weight_decay},
             .w_momentum = o.w_momentum,
             .w_weight_decay = o.w_weight_decay};
 }
@@ -134,8 +157,8 @@ Search::Search(SearchOptions opt, const ImageDataset& data, Device dev)
       dev_(dev),
       split_(int64_t(std::floor(opt_.train_portion * double(data.size())))),
       net_(opt_.net, dev, opt_.seed),
-      sgd_(net_.weights(), {.lr = opt_.w_lr, .momentum = opt_.w_momentum,
-                            .weight_decay = opt_.w_weight_decay}),
+      sgd_(net_.weights(),
+           {.lr = opt_.w_lr, .momentum = opt_.w_momentum, .weight_decay = opt_.w_weight_decay}),
       architect_(net_, architect_options(opt_)) {
     opt_.net = net_.config();  // with the default primitive list filled in
     if (split_ < 1 || data.size() - split_ < 1)
@@ -237,7 +260,8 @@ std::pair<double, double> Search::validate() {
     for (size_t b = 0; b < batches; ++b) {
         const Batch batch = loader.next();
         const Var logits = net_.forward(Var(batch.images), {.training = false});
-        loss_sum += cross_entropy(logits, batch.labels).value().item() * double(batch.images.size(0));
+        loss_sum +=
+            cross_entropy(logits, batch.labels).value().item() * double(batch.images.size(0));
         correct += count_correct(logits, batch.labels);
     }
     const double n = double(valid_images());
@@ -261,7 +285,8 @@ void Search::save(const std::string& path, const std::map<std::string, std::stri
     w.add_store(net_.weights());
     w.add_store(net_.buffers());
     w.add_store(net_.alphas());
-    if (sgd_.momentum_buffer().defined()) w.add("optimizer.momentum_buffer", sgd_.momentum_buffer());
+    if (sgd_.momentum_buffer().defined())
+        w.add("optimizer.momentum_buffer", sgd_.momentum_buffer());
     w.add("architect.adam.exp_avg", architect_.optimizer().exp_avg());
     w.add("architect.adam.exp_avg_sq", architect_.optimizer().exp_avg_sq());
     std::map<std::string, std::string> metadata = extra;
@@ -290,7 +315,8 @@ std::map<std::string, std::string> Search::load(const std::string& path) {
                              ", this run has " + opt_.to_json().at(key).dump() +
                              " (expected a checkpoint of the same network)");
     }
-    for (const ParamStore* s : {&net_.weights(), &net_.buffers(), &net_.alphas()}) restore_store(f, *s);
+    for (const ParamStore* s : {&net_.weights(), &net_.buffers(), &net_.alphas()})
+        restore_store(f, *s);
     if (f.tensors.count("optimizer.momentum_buffer")) {
         Tensor buf = Tensor::empty({net_.weights().total()}, dev_);
         restore_tensor(f, "optimizer.momentum_buffer", buf);

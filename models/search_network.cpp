@@ -16,7 +16,8 @@ void SearchNetConfig::validate() const {
     auto need = [](bool ok, const std::string& msg) {
         if (!ok) throw InputError(msg);
     };
-    need(in_channels >= 1, "input channels: expected at least 1, got " + std::to_string(in_channels));
+    need(in_channels >= 1,
+         "input channels: expected at least 1, got " + std::to_string(in_channels));
     need(classes >= 2, "classes: expected at least 2, got " + std::to_string(classes));
     need(init_channels >= 1 && init_channels % 2 == 0,
          "--init-channels: expected a positive even number, got " + std::to_string(init_channels));
@@ -68,7 +69,8 @@ struct SearchNetwork::Cell {
             for (int j = 0; j < i + 2; ++j, ++edge) {
                 std::vector<Var> ys;
                 ys.reserve(size_t(k));
-                for (const auto& op : edges[size_t(edge)]) ys.push_back(op->forward(states[size_t(j)], f));
+                for (const auto& op : edges[size_t(edge)])
+                    ys.push_back(op->forward(states[size_t(j)], f));
                 const Var mixed = mixed_softmax_sum(ys, narrow(alphas, edge * k, {k}));
                 node = node.defined() ? add(node, mixed) : mixed;
             }
@@ -114,9 +116,9 @@ SearchNetwork::SearchNetwork(SearchNetConfig cfg, Device dev, uint64_t seed)
 SearchNetwork::~SearchNetwork() = default;
 
 Var SearchNetwork::forward(const Var& x, ForwardMode mode) {
-    CUDARTS_CHECK(x.value().ndim() == 4 && x.size(1) == cfg_.in_channels,
-                  "SearchNetwork: expected images (n, " << cfg_.in_channels << ", h, w), got "
-                                                        << x.value());
+    CUDARTS_CHECK(
+        x.value().ndim() == 4 && x.size(1) == cfg_.in_channels,
+        "SearchNetwork: expected images (n, " << cfg_.in_channels << ", h, w), got " << x.value());
     const Forward f{weights_, buffers_, mode};
     Var s0 = f.bn(conv2d(x, f.w(stem_conv_), 1, 1), stem_bn_);
     Var s1 = s0;

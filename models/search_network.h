@@ -26,9 +26,10 @@ struct SearchNetConfig {
     int classes = 10;
     int init_channels = 16;  // C
     int layers = 8;
-    int nodes = 4;           // intermediate nodes per cell (= concat multiplier)
+    int nodes = 4;  // intermediate nodes per cell (= concat multiplier)
     int stem_multiplier = 3;
-    std::vector<std::string> primitives;  // official names in α column order; empty = the 8 of DARTS
+    std::vector<std::string>
+        primitives;  // official names in α column order; empty = the 8 of DARTS
 
     int edges() const { return nodes * (nodes + 3) / 2; }  // 14 for 4 nodes
     bool is_reduction(int cell) const;

@@ -39,7 +39,8 @@ TrainRecipe prepared(TrainRecipe r, const ImageDataset& train, const ImageDatase
 
 double TrainRecipe::lr_at(int epoch) const {
     if (step_schedule) return lr * std::pow(double(lr_gamma), epoch);
-    return lr_min + (double(lr) - lr_min) * (1.0 + std::cos(std::numbers::pi * epoch / epochs)) / 2.0;
+    return lr_min +
+           (double(lr) - lr_min) * (1.0 + std::cos(std::numbers::pi * epoch / epochs)) / 2.0;
 }
 
 void TrainRecipe::validate() const {
@@ -48,27 +49,42 @@ void TrainRecipe::validate() const {
     };
     need(epochs >= 1, "--epochs: expected at least 1, got " + std::to_string(epochs));
     need(batch_size >= 2, "--batch-size: expected at least 2, got " + std::to_string(batch_size));
-    need(lr > 0 && lr_min >= 0 && momentum >= 0 && weight_decay >= 0 && grad_clip > 0,
-         "optimizer: expected lr > 0, lr_min >= 0, momentum >= 0, weight_decay >= 0, grad_clip > 0");
+    need(
+        lr > 0 && lr_min >= 0 && momentum >= 0 && weight_decay >= 0 && grad_clip > 0,
+        "optimizer: expected lr > 0, lr_min >= 0, momentum >= 0, weight_decay >= 0, grad_clip > 0");
     need(drop_path_prob >= 0 && drop_path_prob < 1,
          "--drop-path-prob: expected [0, 1), got " + std::to_string(drop_path_prob));
     need(label_smoothing >= 0 && label_smoothing < 1,
          "--label-smoothing: expected [0, 1), got " + std::to_string(label_smoothing));
-    need(augment.cutout >= 0, "--cutout: expected 0 or more, got " + std::to_string(augment.cutout));
+    need(augment.cutout >= 0,
+         "--cutout: expected 0 or more, got " + std::to_string(augment.cutout));
     net.validate();
 }
 
 nlohmann::json TrainRecipe::to_json() const {
-    return {{"in_channels", net.in_channels}, {"classes", net.classes},
-            {"init_channels", net.init_channels}, {"layers", net.layers},
-            {"auxiliary", net.auxiliary}, {"imagenet", net.imagenet},
-            {"genotype", to_darts_string(net.genotype)}, {"epochs", epochs},
-            {"batch_size", batch_size}, {"lr", lr}, {"lr_min", lr_min}, {"momentum", momentum},
-            {"weight_decay", weight_decay}, {"grad_clip", grad_clip},
-            {"step_schedule", step_schedule}, {"lr_gamma", lr_gamma},
-            {"drop_path_prob", drop_path_prob}, {"aux_weight", aux_weight},
-            {"label_smoothing", label_smoothing}, {"crop_pad", augment.crop_pad},
-            {"flip", augment.flip}, {"cutout", augment.cutout}, {"seed", seed}};
+    return {{"in_channels", net.in_channels},
+            {"classes", net.classes},
+            {"init_channels", net.init_channels},
+            {"layers", net.layers},
+            {"auxiliary", net.auxiliary},
+            {"imagenet", net.imagenet},
+            {"genotype", to_darts_string(net.genotype)},
+            {"epochs", epochs},
+            {"batch_size", batch_size},
+            {"lr", lr},
+            {"lr_min", lr_min},
+            {"momentum", momentum},
+            {"weight_decay", weight_decay},
+            {"grad_clip", grad_clip},
+            {"step_schedule", step_schedule},
+            {"lr_gamma", lr_gamma},
+            {"drop_path_prob", drop_path_prob},
+            {"aux_weight", aux_weight},
+            {"label_smoothing", label_smoothing},
+            {"crop_pad", augment.crop_pad},
+            {"flip", augment.flip},
+            {"cutout", augment.cutout},
+            {"seed", seed}};
 }
 
 TrainRecipe TrainRecipe::from_json(const nlohmann::json& j) {
@@ -82,7 +98,8 @@ TrainRecipe TrainRecipe::from_json(const nlohmann::json& j) {
     get("layers", r.net.layers);
     get("auxiliary", r.net.auxiliary);
     get("imagenet", r.net.imagenet);
-    if (j.contains("genotype")) r.net.genotype = parse_genotype(j.at("genotype").get<std::string>());
+    if (j.contains("genotype"))
+        r.net.genotype = parse_genotype(j.at("genotype").get<std::string>());
     get("epochs", r.epochs);
     get("batch_size", r.batch_size);
     get("lr", r.lr);
@@ -103,9 +120,14 @@ TrainRecipe TrainRecipe::from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json TrainEpoch::to_json() const {
-    return {{"epoch", epoch}, {"lr", lr}, {"drop_path_prob", drop_path_prob},
-            {"train_loss", train_loss}, {"train_acc", train_acc}, {"test_loss", test_loss},
-            {"test_acc", test_acc}, {"seconds", seconds}};
+    return {{"epoch", epoch},
+            {"lr", lr},
+            {"drop_path_prob", drop_path_prob},
+            {"train_loss", train_loss},
+            {"train_acc", train_acc},
+            {"test_loss", test_loss},
+            {"test_acc", test_acc},
+            {"seconds", seconds}};
 }
 
 std::pair<double, double> evaluate(EvalNetwork& net, const ImageDataset& set, int batch_size) {
@@ -122,7 +144,8 @@ std::pair<double, double> evaluate(EvalNetwork& net, const ImageDataset& set, in
     for (size_t b = 0; b < batches; ++b) {
         const Batch batch = loader.next();
         const Var logits = net.forward(Var(batch.images), {.training = false}, 0.f, unused).logits;
-        loss_sum += cross_entropy(logits, batch.labels).value().item() * double(batch.images.size(0));
+        loss_sum +=
+            cross_entropy(logits, batch.labels).value().item() * double(batch.images.size(0));
         correct += count_correct(logits, batch.labels);
     }
     const double n = double(std::max<int64_t>(1, set.size()));
@@ -142,8 +165,9 @@ Trainer::Trainer(TrainRecipe recipe, const ImageDataset& train, const ImageDatas
       test_(test),
       dev_(dev),
       net_(recipe_.net, dev, recipe_.seed),
-      sgd_(net_.weights(), {.lr = recipe_.lr, .momentum = recipe_.momentum,
-                            .weight_decay = recipe_.weight_decay}) {}
+      sgd_(net_.weights(),
+           {.lr = recipe_.lr, .momentum = recipe_.momentum, .weight_decay = recipe_.weight_decay}) {
+}
 
 int Trainer::steps_per_epoch() const {
     return int((train_.size() + recipe_.batch_size - 1) / recipe_.batch_size);
@@ -169,7 +193,8 @@ TrainEpoch Trainer::run_epoch(const std::function<void(const StepInfo&)>& on_ste
     const float smoothing = recipe_.label_smoothing;
     for (int s = 0; s < steps; ++s) {
         const Batch batch = loader.next();
-        Generator gen(mix64(recipe_.seed, kDropPath), (uint64_t(epoch_) * uint64_t(steps) + uint64_t(s)) << 20);
+        Generator gen(mix64(recipe_.seed, kDropPath),
+                      (uint64_t(epoch_) * uint64_t(steps) + uint64_t(s)) << 20);
         const EvalNetwork::Output out =
             net_.forward(Var(batch.images), {.training = true}, float(m.drop_path_prob), gen);
         Var loss = cross_entropy(out.logits, batch.labels, smoothing);
@@ -199,7 +224,8 @@ void Trainer::save(const std::string& path, const std::map<std::string, std::str
     CheckpointWriter w;
     w.add_store(net_.weights());
     w.add_store(net_.buffers());
-    if (sgd_.momentum_buffer().defined()) w.add("optimizer.momentum_buffer", sgd_.momentum_buffer());
+    if (sgd_.momentum_buffer().defined())
+        w.add("optimizer.momentum_buffer", sgd_.momentum_buffer());
     std::map<std::string, std::string> metadata = extra;
     metadata["format"] = kFormat;
     metadata["epoch"] = std::to_string(epoch_);
