@@ -1,9 +1,8 @@
 // `cudarts bench kernels`: the kernel benchmark of bench/kernel_bench.h. Prints the table on
 // stdout (progress on stderr) and, with --json FILE, writes the same rows as JSON (atomically).
 // Without a CUDA device it fails with one line, exit 2, before timing anything.
-#include <cxxopts.hpp>
-
 #include <cstdio>
+#include <cxxopts.hpp>
 #include <exception>
 #include <string>
 
@@ -38,17 +37,16 @@ int cmd_bench(int argc, char** argv) {
     cxxopts::Options opts("cudarts bench",
                           "Benchmark the CUDA kernels on the DARTS shapes (batch 64): "
                           "cudarts bench kernels [options]");
-    opts.add_options()
-        ("what", "what to benchmark: kernels", cxxopts::value<std::string>())
-        ("json", "also write the rows as JSON to FILE", cxxopts::value<std::string>())
-        ("runs", "timed runs per row (at least 20)",
-         cxxopts::value<std::string>()->default_value("20"))
-        ("warmup", "untimed runs before timing", cxxopts::value<std::string>()->default_value("5"))
-        ("filter", "only rows whose name or shape contains SUBSTR",
-         cxxopts::value<std::string>()->default_value(""))
-        ("peak-gbps", "DRAM peak in GB/s for the roofline (0: ask the device)",
-         cxxopts::value<double>()->default_value("0"))
-        ("warm-l2", "do not flush the L2 cache between timed runs");
+    opts.add_options()("what", "what to benchmark: kernels", cxxopts::value<std::string>())(
+        "json", "also write the rows as JSON to FILE", cxxopts::value<std::string>())(
+        "runs", "timed runs per row (at least 20)",
+        cxxopts::value<std::string>()->default_value("20"))(
+        "warmup", "untimed runs before timing", cxxopts::value<std::string>()->default_value("5"))(
+        "filter", "only rows whose name or shape contains SUBSTR",
+        cxxopts::value<std::string>()->default_value(""))(
+        "peak-gbps", "DRAM peak in GB/s for the roofline (0: ask the device)",
+        cxxopts::value<double>()->default_value("0"))(
+        "warm-l2", "do not flush the L2 cache between timed runs");
     opts.parse_positional({"what"});
     opts.positional_help("kernels");
     cxxopts::ParseResult args;

@@ -1,9 +1,8 @@
 // cudarts: one binary, many subcommands. Only main maps exceptions to exit codes: bad user input
 // (InputError, a flag cxxopts cannot parse) is the user's to fix, exit 2; anything else is a bug
 // or a device failure, exit 1.
-#include <cxxopts.hpp>
-
 #include <cstdio>
+#include <cxxopts.hpp>
 
 #include "apps/subcommands.h"
 #include "kernels/check.h"

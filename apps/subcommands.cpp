@@ -3,10 +3,9 @@
 // info (what this machine offers).
 #include "apps/subcommands.h"
 
-#include <cxxopts.hpp>
-
 #include <cstdio>
 #include <cstring>
+#include <cxxopts.hpp>
 #include <string>
 
 #include "engine/device.h"
@@ -63,23 +62,25 @@ int run_subcommand(int argc, char** argv) {
     for (const Subcommand& s : kSubcommands)
         if (std::strcmp(argv[1], s.name) == 0) return s.fn(argc - 1, argv + 1);
     std::string names;
-    for (const Subcommand& s : kSubcommands) names += std::string(names.empty() ? "" : ", ") + s.name;
-    throw InputError(std::string("unknown subcommand '") + argv[1] + "' (expected one of " +
-                     names + ")");
+    for (const Subcommand& s : kSubcommands)
+        names += std::string(names.empty() ? "" : ", ") + s.name;
+    throw InputError(std::string("unknown subcommand '") + argv[1] + "' (expected one of " + names +
+                     ")");
 }
 
 int cmd_demo(int argc, char** argv) {
     cxxopts::Options opts("cudarts demo", "Train a small convnet on synthetic bars.");
-    opts.add_options()
-        ("epochs", "training epochs", cxxopts::value<int>()->default_value("25"))
-        ("samples", "number of synthetic images", cxxopts::value<int>()->default_value("384"))
-        ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("1"))
-        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("cpu"));
+    opts.add_options()("epochs", "training epochs", cxxopts::value<int>()->default_value("25"))(
+        "samples", "number of synthetic images", cxxopts::value<int>()->default_value("384"))(
+        "seed", "random seed", cxxopts::value<uint64_t>()->default_value("1"))(
+        "device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("cpu"));
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;
     const int epochs = args["epochs"].as<int>(), samples = args["samples"].as<int>();
-    if (epochs < 1) throw InputError("--epochs: expected a positive integer, got " + std::to_string(epochs));
-    if (samples < 8) throw InputError("--samples: expected at least 8, got " + std::to_string(samples));
+    if (epochs < 1)
+        throw InputError("--epochs: expected a positive integer, got " + std::to_string(epochs));
+    if (samples < 8)
+        throw InputError("--samples: expected at least 8, got " + std::to_string(samples));
     const Device dev = parse_device(args["device"].as<std::string>());
     const uint64_t seed = args["seed"].as<uint64_t>();
     std::printf("cudarts demo: device %s; %d synthetic 1x12x12 images, 4 classes, %d epochs\n",
@@ -126,7 +127,9 @@ int cmd_info(int argc, char** argv) {
     if (!parse_args(opts, argc, argv, args)) return 0;
     std::printf("cpu: %s\n", describe(Device::cpu()).c_str());
     const int n = cuda_device_count();
-    if (n == 0) std::printf("cuda: none (%s); the CPU backend is used\n", cuda_unavailable_reason().c_str());
+    if (n == 0)
+        std::printf("cuda: none (%s); the CPU backend is used\n",
+                    cuda_unavailable_reason().c_str());
     for (int i = 0; i < n; ++i) std::printf("cuda:%d: %s\n", i, describe(Device::cuda(i)).c_str());
     return 0;
 }

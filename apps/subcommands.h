@@ -23,6 +23,6 @@ int cmd_derive(int argc, char** argv);
 int cmd_visualize(int argc, char** argv);  // apps/visualize_cmd.cpp
 int cmd_train(int argc, char** argv);      // apps/train_cmd.cpp
 int cmd_test(int argc, char** argv);
-int cmd_bench(int argc, char** argv);      // apps/bench_cmd.cpp
+int cmd_bench(int argc, char** argv);  // apps/bench_cmd.cpp
 
 }  // namespace cudarts::apps

@@ -26,39 +26,37 @@ inline Device op_device(const char* op, std::initializer_list<const Var*> vars) 
             first = v;
             continue;
         }
-        CUDARTS_CHECK(v->device() == first->device(),
-                      op << ": inputs on different devices (" << first->device() << " and "
-                         << v->device() << ")");
+        CUDARTS_CHECK(v->device() == first->device(), op << ": inputs on different devices ("
+                                                         << first->device() << " and "
+                                                         << v->device() << ")");
     }
     CUDARTS_CHECK(first, op << ": no defined input");
     return first->device();
 }
 
-inline Var new_output(const Shape& shape, Device dev) {
-    return Var(Tensor::empty(shape, dev));
-}
+inline Var new_output(const Shape& shape, Device dev) { return Var(Tensor::empty(shape, dev)); }
 
 }  // namespace cudarts::detail
 
 // Calls cpu::fn(args...) for CPU tensors and cuda::fn(args..., stream) for CUDA tensors.
 #if CUDARTS_HAS_CUDA
-#define CUDARTS_DISPATCH(dev, fn, ...)                                                  \
-    do {                                                                                \
-        if ((dev).is_cpu())                                                             \
-            ::cudarts::cpu::fn(__VA_ARGS__);                                            \
-        else                                                                            \
-            ::cudarts::cuda::fn(__VA_ARGS__, ::cudarts::detail::op_stream(dev));        \
+#define CUDARTS_DISPATCH(dev, fn, ...)                                           \
+    do {                                                                         \
+        if ((dev).is_cpu())                                                      \
+            ::cudarts::cpu::fn(__VA_ARGS__);                                     \
+        else                                                                     \
+            ::cudarts::cuda::fn(__VA_ARGS__, ::cudarts::detail::op_stream(dev)); \
     } while (0)
 // For kernels whose CUDA twin has a different signature (losses write to device memory).
 #define CUDARTS_CUDA_CALL(dev, fn, ...) \
     ::cudarts::cuda::fn(__VA_ARGS__, ::cudarts::detail::op_stream(dev))
 #else
 #define CUDARTS_CUDA_CALL(dev, fn, ...) ::cudarts::detail::no_cuda_kernel(#fn)
-#define CUDARTS_DISPATCH(dev, fn, ...)                                                  \
-    do {                                                                                \
-        if ((dev).is_cpu())                                                             \
-            ::cudarts::cpu::fn(__VA_ARGS__);                                            \
-        else                                                                            \
-            ::cudarts::detail::no_cuda_kernel(#fn);                                     \
+#define CUDARTS_DISPATCH(dev, fn, ...)              \
+    do {                                            \
+        if ((dev).is_cpu())                         \
+            ::cudarts::cpu::fn(__VA_ARGS__);        \
+        else                                        \
+            ::cudarts::detail::no_cuda_kernel(#fn); \
     } while (0)
 #endif

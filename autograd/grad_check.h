@@ -23,9 +23,9 @@ struct GradCheckOptions {
 
 struct GradCheckResult {
     bool ok = true;
-    double max_abs_err = 0;   // over all checked elements
-    int64_t checked = 0;      // elements compared
-    std::string report;       // the first mismatches, one per line, naming input and index
+    double max_abs_err = 0;  // over all checked elements
+    int64_t checked = 0;     // elements compared
+    std::string report;      // the first mismatches, one per line, naming input and index
 };
 
 // `loss` recomputes the scalar loss from `inputs` (leaf Vars that require a gradient); it is

@@ -25,8 +25,7 @@ Var zero_op(const Var& x, int stride);                     // DARTS `none`: subs
 // gamma/beta undefined: affine=False. running_mean/var may be undefined (no tracking); in
 // training they are updated in place with `momentum`. x: (n, c, ...) normalised per channel.
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, const Tensor& running_mean,
-               const Tensor& running_var, bool training, float momentum = 0.1f,
-               float eps = 1e-5f);
+               const Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
 
 // ----- elementwise (ops_elementwise.cpp) -----
 Var relu(const Var& x);
@@ -57,8 +56,8 @@ Var matmul(const Var& a, const Var& b);
 Var embedding(const Tensor& ids, const Var& table);  // ids int32 (any shape) -> shape + [dim]
 
 // ----- softmax, losses, mixed op (ops_loss.cpp) -----
-Var softmax(const Var& x);      // over the last dimension
-Var log_softmax(const Var& x);  // over the last dimension
+Var softmax(const Var& x);                            // over the last dimension
+Var log_softmax(const Var& x);                        // over the last dimension
 Var nll_loss(const Var& logp, const Tensor& labels);  // mean over rows
 Var cross_entropy(const Var& logits, const Tensor& labels, float smoothing = 0.f);
 // Rows whose label is among the top-k logits (top-1: the largest, first on ties); not recorded.

@@ -19,9 +19,16 @@ Var conv2d(const Var& x, const Var& w, int stride, int pad, int dil, int groups)
     const Device dev = op_device("conv2d", {&x, &w});
     check_nchw(x, "conv2d");
     check_nchw(w, "conv2d weight");
-    const Conv2dShape s{.n = int(x.size(0)), .c_in = int(x.size(1)), .h = int(x.size(2)),
-                        .w = int(x.size(3)), .c_out = int(w.size(0)), .k = int(w.size(2)),
-                        .stride = stride, .pad = pad, .dil = dil, .groups = groups};
+    const Conv2dShape s{.n = int(x.size(0)),
+                        .c_in = int(x.size(1)),
+                        .h = int(x.size(2)),
+                        .w = int(x.size(3)),
+                        .c_out = int(w.size(0)),
+                        .k = int(w.size(2)),
+                        .stride = stride,
+                        .pad = pad,
+                        .dil = dil,
+                        .groups = groups};
     s.validate();
     CUDARTS_CHECK(w.size(1) == s.cin_per_group() && w.size(3) == s.k,
                   "conv2d: weight " << w.value() << " does not fit " << s);
@@ -40,8 +47,8 @@ Var conv2d(const Var& x, const Var& w, int stride, int pad, int dil, int groups)
 
 static Pool2dShape pool_shape(const Var& x, int k, int stride, int pad, const char* op) {
     check_nchw(x, op);
-    const Pool2dShape s{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), k, stride,
-                        pad};
+    const Pool2dShape s{
+        int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), k, stride, pad};
     s.validate();
     return s;
 }
@@ -88,8 +95,8 @@ Var global_avg_pool(const Var& x) {
 
 static SubsampleShape subsample_shape(const Var& x, int stride, int offset, const char* op) {
     check_nchw(x, op);
-    const SubsampleShape s{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), stride,
-                           offset};
+    const SubsampleShape s{int(x.size(0)), int(x.size(1)), int(x.size(2)),
+                           int(x.size(3)), stride,         offset};
     s.validate();
     return s;
 }

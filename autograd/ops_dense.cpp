@@ -12,8 +12,8 @@ using detail::op_device;
 
 Var linear(const Var& x, const Var& w, const Var& b) {
     const Device dev = op_device("linear", {&x, &w, &b});
-    CUDARTS_CHECK(w.value().ndim() == 2 && x.value().ndim() >= 1 &&
-                      x.size(-1) == w.size(1) && (!b.defined() || b.numel() == w.size(0)),
+    CUDARTS_CHECK(w.value().ndim() == 2 && x.value().ndim() >= 1 && x.size(-1) == w.size(1) &&
+                      (!b.defined() || b.numel() == w.size(0)),
                   "linear: x " << x.value() << ", w " << w.value() << " (expected (out, in))"
                                << (b.defined() ? ", b " : "")
                                << (b.defined() ? shape_str(b.shape()) : ""));
@@ -65,9 +65,9 @@ Var matmul(const Var& a, const Var& b) {
 
 Var embedding(const Tensor& ids, const Var& table) {
     const Device dev = table.device();
-    CUDARTS_CHECK(ids.dtype() == DType::kI32 && ids.device() == dev && table.value().ndim() == 2,
-                  "embedding: ids " << ids << " (int32 on " << dev << ") into table "
-                                    << table.value());
+    CUDARTS_CHECK(
+        ids.dtype() == DType::kI32 && ids.device() == dev && table.value().ndim() == 2,
+        "embedding: ids " << ids << " (int32 on " << dev << ") into table " << table.value());
     const int vocab = int(table.size(0)), dim = int(table.size(1));
     Shape shape = ids.shape();
     shape.push_back(dim);

@@ -13,25 +13,24 @@ using detail::op_device;
 namespace {
 
 void check_same_shape(const Var& a, const Var& b, const char* op) {
-    CUDARTS_CHECK(a.shape() == b.shape(),
-                  op << ": shapes differ (" << shape_str(a.shape()) << " and "
-                     << shape_str(b.shape()) << ")");
+    CUDARTS_CHECK(a.shape() == b.shape(), op << ": shapes differ (" << shape_str(a.shape())
+                                             << " and " << shape_str(b.shape()) << ")");
 }
 
 }  // namespace
 
 // y = f(x) with dx = f'(y) dy: the activations keep only their output.
-#define CUDARTS_ACTIVATION(name)                                                             \
-    Var name(const Var& x) {                                                                 \
-        const Device dev = x.device();                                                       \
-        Var y = new_output(x.shape(), dev);                                                  \
-        CUDARTS_DISPATCH(dev, name##_fwd, y.data(), x.data(), x.numel());                    \
-        record(#name, {x}, {y}, [x, y, dev] {                                                \
-            if (x.needs_grad())                                                              \
-                CUDARTS_DISPATCH(dev, name##_bwd, x.grad_data(), y.grad().f32(), y.data(),   \
-                                 x.numel(), x.grad_write_mode());                            \
-        });                                                                                  \
-        return y;                                                                            \
+#define CUDARTS_ACTIVATION(name)                                                           \
+    Var name(const Var& x) {                                                               \
+        const Device dev = x.device();                                                     \
+        Var y = new_output(x.shape(), dev);                                                \
+        CUDARTS_DISPATCH(dev, name##_fwd, y.data(), x.data(), x.numel());                  \
+        record(#name, {x}, {y}, [x, y, dev] {                                              \
+            if (x.needs_grad())                                                            \
+                CUDARTS_DISPATCH(dev, name##_bwd, x.grad_data(), y.grad().f32(), y.data(), \
+                                 x.numel(), x.grad_write_mode());                          \
+        });                                                                                \
+        return y;                                                                          \
     }
 CUDARTS_ACTIVATION(relu)
 CUDARTS_ACTIVATION(tanh)

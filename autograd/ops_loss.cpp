@@ -19,8 +19,7 @@ static void rows_cols(const Var& x, const char* op, int& rows, int& cols) {
 }
 
 static void check_labels(const Tensor& labels, int rows, Device dev, const char* op) {
-    CUDARTS_CHECK(labels.dtype() == DType::kI32 && labels.numel() == rows &&
-                      labels.device() == dev,
+    CUDARTS_CHECK(labels.dtype() == DType::kI32 && labels.numel() == rows && labels.device() == dev,
                   op << ": labels " << labels << " must be " << rows << " int32 on " << dev);
 }
 
@@ -32,8 +31,8 @@ Var softmax(const Var& x) {
     CUDARTS_DISPATCH(dev, softmax_fwd, y.data(), x.data(), rows, cols);
     record("softmax", {x}, {y}, [x, y, rows, cols, dev] {
         if (x.needs_grad())
-            CUDARTS_DISPATCH(dev, softmax_bwd, x.grad_data(), y.grad().f32(), y.data(), rows,
-                             cols, x.grad_write_mode());
+            CUDARTS_DISPATCH(dev, softmax_bwd, x.grad_data(), y.grad().f32(), y.data(), rows, cols,
+                             x.grad_write_mode());
     });
     return y;
 }
@@ -69,7 +68,7 @@ Var nll_loss(const Var& logp, const Tensor& labels) {
                               logp.grad_write_mode());
         else
             CUDARTS_CUDA_CALL(dev, nll_loss_bwd, logp.grad_data(), y.grad().f32(), labels.i32(),
-                             rows, cols, logp.grad_write_mode());
+                              rows, cols, logp.grad_write_mode());
     });
     return y;
 }
@@ -82,11 +81,11 @@ Var cross_entropy(const Var& logits, const Tensor& labels, float smoothing) {
     Tensor logp = Tensor::empty(logits.shape(), dev);
     Var y = new_output({1}, dev);
     if (dev.is_cpu())
-        y.value().fill_(cpu::cross_entropy_fwd(logp.f32(), logits.data(), labels.i32(), rows,
-                                               cols, smoothing));
+        y.value().fill_(
+            cpu::cross_entropy_fwd(logp.f32(), logits.data(), labels.i32(), rows, cols, smoothing));
     else
-        CUDARTS_CUDA_CALL(dev, cross_entropy_fwd, y.data(), logp.f32(), logits.data(),
-                         labels.i32(), rows, cols, smoothing);
+        CUDARTS_CUDA_CALL(dev, cross_entropy_fwd, y.data(), logp.f32(), logits.data(), labels.i32(),
+                          rows, cols, smoothing);
     record("cross_entropy", {logits}, {y}, [logits, labels, logp, y, rows, cols, smoothing, dev] {
         if (!logits.needs_grad()) return;
         if (dev.is_cpu())
@@ -94,8 +93,8 @@ Var cross_entropy(const Var& logits, const Tensor& labels, float smoothing) {
                                    rows, cols, smoothing, logits.grad_write_mode());
         else
             CUDARTS_CUDA_CALL(dev, cross_entropy_bwd, logits.grad_data(), y.grad().f32(),
-                             logp.f32(), labels.i32(), rows, cols, smoothing,
-                             logits.grad_write_mode());
+                              logp.f32(), labels.i32(), rows, cols, smoothing,
+                              logits.grad_write_mode());
     });
     return y;
 }

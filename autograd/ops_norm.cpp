@@ -45,16 +45,14 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, const Tensor& ru
     s.validate();
     for (const Var* p : {&gamma, &beta})
         if (p->defined())
-            CUDARTS_CHECK(p->numel() == c, "batch_norm: affine parameter " << p->value()
-                                                                           << " for " << c
-                                                                           << " channels");
+            CUDARTS_CHECK(p->numel() == c, "batch_norm: affine parameter " << p->value() << " for "
+                                                                           << c << " channels");
     const bool track = running_mean.defined();
     if (track)
-        CUDARTS_CHECK(running_var.defined() && running_mean.numel() == c &&
-                          running_var.numel() == c && running_mean.device() == dev &&
-                          running_var.device() == dev,
-                      "batch_norm: running statistics do not match " << c << " channels on "
-                                                                     << dev);
+        CUDARTS_CHECK(
+            running_var.defined() && running_mean.numel() == c && running_var.numel() == c &&
+                running_mean.device() == dev && running_var.device() == dev,
+            "batch_norm: running statistics do not match " << c << " channels on " << dev);
     const float* g = gamma.defined() ? gamma.data() : nullptr;
     const float* b = beta.defined() ? beta.data() : nullptr;
     Var y = new_output(x.shape(), dev);
@@ -65,12 +63,12 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, const Tensor& ru
                          running_var.f32(), s, eps);
         record("batch_norm_eval", {x, gamma, beta}, {y},
                [x, gamma, beta, y, running_mean, running_var, s, eps, dev] {
-                   for_each_write_mode(x, gamma, beta, [&](float* dx, float* dg, float* db,
-                                                           GradMode mode) {
-                       CUDARTS_DISPATCH(dev, batch_norm_bwd_eval, dx, dg, db, y.grad().f32(),
-                                        x.data(), gamma.defined() ? gamma.data() : nullptr,
-                                        running_mean.f32(), running_var.f32(), s, eps, mode);
-                   });
+                   for_each_write_mode(
+                       x, gamma, beta, [&](float* dx, float* dg, float* db, GradMode mode) {
+                           CUDARTS_DISPATCH(dev, batch_norm_bwd_eval, dx, dg, db, y.grad().f32(),
+                                            x.data(), gamma.defined() ? gamma.data() : nullptr,
+                                            running_mean.f32(), running_var.f32(), s, eps, mode);
+                       });
                });
         return y;
     }
@@ -79,13 +77,15 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, const Tensor& ru
     CUDARTS_DISPATCH(dev, batch_norm_fwd_train, y.data(), save_mean.f32(), save_invstd.f32(),
                      track ? running_mean.f32() : nullptr, track ? running_var.f32() : nullptr,
                      x.data(), g, b, s, momentum, eps);
-    record("batch_norm", {x, gamma, beta}, {y}, [x, gamma, beta, y, save_mean, save_invstd, s, dev] {
-        for_each_write_mode(x, gamma, beta, [&](float* dx, float* dg, float* db, GradMode mode) {
-            CUDARTS_DISPATCH(dev, batch_norm_bwd_train, dx, dg, db, y.grad().f32(), x.data(),
-                             gamma.defined() ? gamma.data() : nullptr, save_mean.f32(),
-                             save_invstd.f32(), s, mode);
-        });
-    });
+    record("batch_norm", {x, gamma, beta}, {y},
+           [x, gamma, beta, y, save_mean, save_invstd, s, dev] {
+               for_each_write_mode(
+                   x, gamma, beta, [&](float* dx, float* dg, float* db, GradMode mode) {
+                       CUDARTS_DISPATCH(dev, batch_norm_bwd_train, dx, dg, db, y.grad().f32(),
+                                        x.data(), gamma.defined() ? gamma.data() : nullptr,
+                                        save_mean.f32(), save_invstd.f32(), s, mode);
+                   });
+           });
     return y;
 }
 

@@ -44,8 +44,8 @@ Var concat_channels(const std::vector<Var>& xs) {
     record("concat_channels", xs, {y}, [xs, y, ranges, dev] {
         for (size_t i = 0; i < xs.size(); ++i)
             if (xs[i].needs_grad())
-                CUDARTS_DISPATCH(dev, channel_extract, xs[i].grad_data(), y.grad().f32(),
-                                 ranges[i], xs[i].grad_write_mode());
+                CUDARTS_DISPATCH(dev, channel_extract, xs[i].grad_data(), y.grad().f32(), ranges[i],
+                                 xs[i].grad_write_mode());
     });
     return y;
 }

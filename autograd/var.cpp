@@ -140,7 +140,8 @@ void backward(const Var& loss, const std::vector<Var>& wrt) {
         loss.node()->grad_epoch = g_epoch;
         for (auto it = g_tape.rbegin(); it != g_tape.rend(); ++it) {
             bool out_has_grad = false;
-            for (const auto& out : it->outputs) out_has_grad = out_has_grad || out->grad_epoch == g_epoch;
+            for (const auto& out : it->outputs)
+                out_has_grad = out_has_grad || out->grad_epoch == g_epoch;
             bool in_wanted = false;
             for (const auto& in : it->inputs) in_wanted = in_wanted || in->wanted_epoch == g_epoch;
             if (out_has_grad && in_wanted) it->backward_fn();

@@ -67,8 +67,8 @@ std::shared_ptr<CudnnConv> describe_conv(const Conv2dShape& s) {
                                                  s.c_in, s.h, s.w));
     BENCH_CUDNN_CHECK(cudnnSetTensor4dDescriptor(c->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n,
                                                  s.c_out, s.ho(), s.wo()));
-    BENCH_CUDNN_CHECK(cudnnSetFilter4dDescriptor(c->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                                 s.c_out, s.cin_per_group(), s.k, s.k));
+    BENCH_CUDNN_CHECK(cudnnSetFilter4dDescriptor(c->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.c_out,
+                                                 s.cin_per_group(), s.k, s.k));
     BENCH_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(c->conv, s.pad, s.pad, s.stride, s.stride,
                                                       s.dil, s.dil, CUDNN_CROSS_CORRELATION,
                                                       CUDNN_DATA_FLOAT));
@@ -109,9 +109,9 @@ std::function<void()> make_cudnn_conv(ConvDir dir, const Conv2dShape& s, float* 
         return [c, h, st, out, in_a, in_b] {
             const float one = 1.0f, zero = 0.0f;
             BENCH_CUDNN_CHECK(cudnnSetStream(h, st));
-            BENCH_CUDNN_CHECK(cudnnConvolutionForward(
-                h, &one, c->x, in_a, c->w, in_b, c->conv, cudnnConvolutionFwdAlgo_t(c->algo),
-                c->ws, c->ws_bytes, &zero, c->y, out));
+            BENCH_CUDNN_CHECK(cudnnConvolutionForward(h, &one, c->x, in_a, c->w, in_b, c->conv,
+                                                      cudnnConvolutionFwdAlgo_t(c->algo), c->ws,
+                                                      c->ws_bytes, &zero, c->y, out));
         };
     }
     if (dir == ConvDir::kBwdData) {
@@ -122,9 +122,9 @@ std::function<void()> make_cudnn_conv(ConvDir dir, const Conv2dShape& s, float* 
         return [c, h, st, out, in_a, in_b] {  // dx, dy, w
             const float one = 1.0f, zero = 0.0f;
             BENCH_CUDNN_CHECK(cudnnSetStream(h, st));
-            BENCH_CUDNN_CHECK(cudnnConvolutionBackwardData(
-                h, &one, c->w, in_b, c->y, in_a, c->conv, cudnnConvolutionBwdDataAlgo_t(c->algo),
-                c->ws, c->ws_bytes, &zero, c->x, out));
+            BENCH_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, c->w, in_b, c->y, in_a, c->conv,
+                                                           cudnnConvolutionBwdDataAlgo_t(c->algo),
+                                                           c->ws, c->ws_bytes, &zero, c->x, out));
         };
     }
     cudnnConvolutionBwdFilterAlgoPerf_t perf[kMaxAlgos];
@@ -134,9 +134,9 @@ std::function<void()> make_cudnn_conv(ConvDir dir, const Conv2dShape& s, float* 
     return [c, h, st, out, in_a, in_b] {  // dw, dy, x
         const float one = 1.0f, zero = 0.0f;
         BENCH_CUDNN_CHECK(cudnnSetStream(h, st));
-        BENCH_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
-            h, &one, c->x, in_b, c->y, in_a, c->conv, cudnnConvolutionBwdFilterAlgo_t(c->algo),
-            c->ws, c->ws_bytes, &zero, c->w, out));
+        BENCH_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, c->x, in_b, c->y, in_a, c->conv,
+                                                         cudnnConvolutionBwdFilterAlgo_t(c->algo),
+                                                         c->ws, c->ws_bytes, &zero, c->w, out));
     };
 }
 

@@ -91,8 +91,8 @@ std::string format_table(const BenchReport& r) {
             std::snprintf(ratio, sizeof ratio, "%.2f", b.ratio);
         }
         std::snprintf(line, sizeof line, "%-30s %9.2f %9.2f %8.1f %5.0f%% %8s %-10s %9s %6s  ",
-                      b.name.c_str(), b.median_ms * 1e3, b.min_ms * 1e3, b.gbps,
-                      b.roofline * 100.0, tf, short_label(b.baseline).c_str(), base_us, ratio);
+                      b.name.c_str(), b.median_ms * 1e3, b.min_ms * 1e3, b.gbps, b.roofline * 100.0,
+                      tf, short_label(b.baseline).c_str(), base_us, ratio);
         os << line << b.shape << (b.output_finite ? "" : "  OUTPUT NOT FULLY WRITTEN") << "\n";
     }
     return os.str();
@@ -344,24 +344,27 @@ void bench_conv_rows(Runner& run, const Conv2dShape& s, const std::string& op, S
         const Baseline base = baseline(ConvDir::kFwd, y, x.data(), w.data());
         for (const auto& v : cuda::conv2d_fwd_versions())
             if (keep("fwd", v.name, v.supports(s)))
-                run.add(op + ".fwd." + v.name, shape, bytes, flops, y,
-                        [&] { v.launch(y.data(), x.data(), w.data(), s, st); }, base);
+                run.add(
+                    op + ".fwd." + v.name, shape, bytes, flops, y,
+                    [&] { v.launch(y.data(), x.data(), w.data(), s, st); }, base);
     }
     if (any(cuda::conv2d_bwd_data_versions(), "bwd_data")) {
         const Baseline base = baseline(ConvDir::kBwdData, dx, dy.data(), w.data());
         for (const auto& v : cuda::conv2d_bwd_data_versions())
             if (keep("bwd_data", v.name, v.supports(s)))
-                run.add(op + ".bwd_data." + v.name, shape, bytes, flops, dx, [&] {
-                    v.launch(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite, st);
-                }, base);
+                run.add(
+                    op + ".bwd_data." + v.name, shape, bytes, flops, dx,
+                    [&] { v.launch(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite, st); },
+                    base);
     }
     if (any(cuda::conv2d_bwd_weight_versions(), "bwd_weight")) {
         const Baseline base = baseline(ConvDir::kBwdWeight, dw, dy.data(), x.data());
         for (const auto& v : cuda::conv2d_bwd_weight_versions())
             if (keep("bwd_weight", v.name, v.supports(s)))
-                run.add(op + ".bwd_weight." + v.name, shape, bytes, flops, dw, [&] {
-                    v.launch(dw.data(), dy.data(), x.data(), s, GradMode::kOverwrite, st);
-                }, base);
+                run.add(
+                    op + ".bwd_weight." + v.name, shape, bytes, flops, dw,
+                    [&] { v.launch(dw.data(), dy.data(), x.data(), s, GradMode::kOverwrite, st); },
+                    base);
     }
 }
 
@@ -374,16 +377,21 @@ void bench_pool_rows(Runner& run, const DartsPlane& p, Stream st) {
         x.fill_uniform(4);
         dy.fill_uniform(5);
         const double in = 4.0 * double(s.in_elems()), out = 4.0 * double(s.out_elems());
-        run.add("max_pool3x3.fwd.v1", shape, in + out, 0, y,
-                [&] { cuda::max_pool2d_fwd(y.data(), x.data(), s, st); }, none);
-        run.add("max_pool3x3.bwd.v1", shape, out + 2 * in, 0, dx, [&] {
-            cuda::max_pool2d_bwd(dx.data(), dy.data(), x.data(), s, GradMode::kOverwrite, st);
-        }, none);
-        run.add("avg_pool3x3.fwd.v1", shape, in + out, 0, y,
-                [&] { cuda::avg_pool2d_fwd(y.data(), x.data(), s, st); }, none);
-        run.add("avg_pool3x3.bwd.v1", shape, out + in, 0, dx, [&] {
-            cuda::avg_pool2d_bwd(dx.data(), dy.data(), s, GradMode::kOverwrite, st);
-        }, none);
+        run.add(
+            "max_pool3x3.fwd.v1", shape, in + out, 0, y,
+            [&] { cuda::max_pool2d_fwd(y.data(), x.data(), s, st); }, none);
+        run.add(
+            "max_pool3x3.bwd.v1", shape, out + 2 * in, 0, dx,
+            [&] {
+                cuda::max_pool2d_bwd(dx.data(), dy.data(), x.data(), s, GradMode::kOverwrite, st);
+            },
+            none);
+        run.add(
+            "avg_pool3x3.fwd.v1", shape, in + out, 0, y,
+            [&] { cuda::avg_pool2d_fwd(y.data(), x.data(), s, st); }, none);
+        run.add(
+            "avg_pool3x3.bwd.v1", shape, out + in, 0, dx,
+            [&] { cuda::avg_pool2d_bwd(dx.data(), dy.data(), s, GradMode::kOverwrite, st); }, none);
     }
 }
 
@@ -406,23 +414,29 @@ void bench_other_rows(Runner& run, Stream st) {
         };
         run.add("batch_norm.fwd_train.v1", str_of(bn), 2 * nb + 8.0 * p.c, 0, y, bn_fwd, none);
         bn_fwd();  // the saved statistics the backward reads
-        run.add("batch_norm.bwd_train.v1", str_of(bn), 3 * nb + 8.0 * p.c, 0, dx, [&] {
-            cuda::batch_norm_bwd_train(dx.data(), nullptr, nullptr, dy.data(), x.data(), nullptr,
-                                       mean.data(), invstd.data(), bn, GradMode::kOverwrite, st);
-        }, none);
+        run.add(
+            "batch_norm.bwd_train.v1", str_of(bn), 3 * nb + 8.0 * p.c, 0, dx,
+            [&] {
+                cuda::batch_norm_bwd_train(dx.data(), nullptr, nullptr, dy.data(), x.data(),
+                                           nullptr, mean.data(), invstd.data(), bn,
+                                           GradMode::kOverwrite, st);
+            },
+            none);
 
-        run.add("relu.fwd.v1", plane, 2 * nb, 0, y,
-                [&] { cuda::relu_fwd(y.data(), x.data(), n, st); }, none);
+        run.add(
+            "relu.fwd.v1", plane, 2 * nb, 0, y, [&] { cuda::relu_fwd(y.data(), x.data(), n, st); },
+            none);
         y.fill_uniform(8);
-        run.add("relu.bwd.v1", plane, 3 * nb, 0, dx, [&] {
-            cuda::relu_bwd(dx.data(), dy.data(), y.data(), n, GradMode::kOverwrite, st);
-        }, none);
+        run.add(
+            "relu.bwd.v1", plane, 3 * nb, 0, dx,
+            [&] { cuda::relu_bwd(dx.data(), dy.data(), y.data(), n, GradMode::kOverwrite, st); },
+            none);
 
         const std::string mixed = "K=8 x " + plane;
         if (!run.wanted("mixed_softmax_sum.fwd.v1", mixed) &&
             !run.wanted("mixed_softmax_sum.bwd.v1", mixed))
             continue;
-        std::vector<std::unique_ptr<DevBuf>> ys, dys;
+        std::vector<std::unique_ptr<DevBuf> > ys, dys;
         std::vector<const float*> y_ptrs;
         std::vector<float*> dy_ptrs;
         for (int k = 0; k < kCandidates; ++k) {
@@ -435,14 +449,21 @@ void bench_other_rows(Runner& run, Stream st) {
         }
         DevBuf alpha(kCandidates), dalpha(kCandidates);
         alpha.fill_uniform(9);
-        run.add("mixed_softmax_sum.fwd.v1", mixed, (kCandidates + 1) * nb, 0, y, [&] {
-            cuda::mixed_softmax_sum_fwd(y.data(), y_ptrs.data(), alpha.data(), kCandidates, n, st);
-        }, none);
+        run.add(
+            "mixed_softmax_sum.fwd.v1", mixed, (kCandidates + 1) * nb, 0, y,
+            [&] {
+                cuda::mixed_softmax_sum_fwd(y.data(), y_ptrs.data(), alpha.data(), kCandidates, n,
+                                            st);
+            },
+            none);
         // dys[0] stands in for all K outputs in the written-check; dalpha is tiny.
-        run.add("mixed_softmax_sum.bwd.v1", mixed, (2 * kCandidates + 1) * nb, 0, *dys[0], [&] {
-            cuda::mixed_softmax_sum_bwd(dy_ptrs.data(), dalpha.data(), dy.data(), y_ptrs.data(),
-                                        alpha.data(), kCandidates, n, GradMode::kOverwrite, st);
-        }, none);
+        run.add(
+            "mixed_softmax_sum.bwd.v1", mixed, (2 * kCandidates + 1) * nb, 0, *dys[0],
+            [&] {
+                cuda::mixed_softmax_sum_bwd(dy_ptrs.data(), dalpha.data(), dy.data(), y_ptrs.data(),
+                                            alpha.data(), kCandidates, n, GradMode::kOverwrite, st);
+            },
+            none);
     }
 }
 
@@ -468,8 +489,10 @@ BenchReport run_kernel_bench(const BenchOptions& opt) {
         Runner run(opt, rep, st);
         for (int dil : {1, 2})
             for (const Conv2dShape& s : depthwise_bench_shapes(dil))
-                bench_conv_rows(run, s, (dil == 1 ? "dwconv" : "dilconv") +
-                                            std::to_string(s.k) + "x" + std::to_string(s.k), st);
+                bench_conv_rows(run, s,
+                                (dil == 1 ? "dwconv" : "dilconv") + std::to_string(s.k) + "x" +
+                                    std::to_string(s.k),
+                                st);
         for (const DartsPlane& p : kPlanes)
             bench_conv_rows(run, Conv2dShape{kBatch, p.c, p.hw, p.hw, p.c, 1}, "conv1x1", st);
         bench_other_rows(run, st);

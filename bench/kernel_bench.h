@@ -12,10 +12,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kernels/common.h"
 #include "kernels/conv.h"
@@ -23,29 +22,29 @@
 namespace cudarts::bench {
 
 struct BenchOptions {
-    int runs = 20;             // timed runs per row (>= 20)
-    int warmup = 5;            // untimed runs first
-    std::string filter;        // keep rows whose name or shape contains this ("" keeps all)
-    double peak_gbps = 0.0;    // DRAM peak; 0 = ask the device, then the name table
-    bool flush_l2 = true;      // overwrite a buffer larger than L2 before every timed run
+    int runs = 20;           // timed runs per row (>= 20)
+    int warmup = 5;          // untimed runs first
+    std::string filter;      // keep rows whose name or shape contains this ("" keeps all)
+    double peak_gbps = 0.0;  // DRAM peak; 0 = ask the device, then the name table
+    bool flush_l2 = true;    // overwrite a buffer larger than L2 before every timed run
 };
 
 struct BenchRow {
-    std::string name;          // <op>.<dir>.<version>, e.g. dwconv3x3.bwd_weight.v2
-    std::string shape;         // the shape struct as it prints itself
+    std::string name;   // <op>.<dir>.<version>, e.g. dwconv3x3.bwd_weight.v2
+    std::string shape;  // the shape struct as it prints itself
     double median_ms = 0.0, min_ms = 0.0;
     double bytes = 0.0, flops = 0.0;  // compulsory traffic; FLOPs (0 when not a conv)
     double gbps = 0.0, roofline = 0.0, tflops = 0.0;
-    std::string baseline;      // "cudnn", "is cuBLAS", or "n/a (<why>)"
-    double baseline_ms = 0.0;  // 0 when there is no baseline time
-    double ratio = 0.0;        // ours / baseline; 0 when there is no baseline time
-    bool output_finite = true; // the NaN-poisoned output was fully written by the timed runs
+    std::string baseline;       // "cudnn", "is cuBLAS", or "n/a (<why>)"
+    double baseline_ms = 0.0;   // 0 when there is no baseline time
+    double ratio = 0.0;         // ours / baseline; 0 when there is no baseline time
+    bool output_finite = true;  // the NaN-poisoned output was fully written by the timed runs
 };
 
 struct BenchReport {
-    std::string device;        // describe(Device::cuda(0))
+    std::string device;  // describe(Device::cuda(0))
     double peak_gbps = 0.0;
-    std::string peak_source;   // "--peak-gbps", "device attributes" or "name table (...)"
+    std::string peak_source;  // "--peak-gbps", "device attributes" or "name table (...)"
     int runs = 0, warmup = 0;
     bool l2_flushed = true;
     std::vector<BenchRow> rows;

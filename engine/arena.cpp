@@ -25,7 +25,7 @@ constexpr bool kCanaries = false;
 #else
 constexpr bool kCanaries = true;
 #endif
-constexpr size_t kCanaryBytes = 32;         // minimum guard after each block
+constexpr size_t kCanaryBytes = 32;          // minimum guard after each block
 constexpr unsigned char kCanaryByte = 0xCD;  // an unlikely value for floats and small ints alike
 
 }  // namespace

@@ -35,8 +35,8 @@ public:
     // Bytes taken since the last reset: each block's footprint, its size rounded up to kAlign
     // (plus at least 32 canary bytes in a debug CPU arena).
     size_t used() const { return used_; }
-    size_t high_water() const { return high_water_; }  // largest used() over all steps
-    size_t capacity() const;                           // bytes held in chunks
+    size_t high_water() const { return high_water_; }       // largest used() over all steps
+    size_t capacity() const;                                // bytes held in chunks
     int64_t chunk_allocs() const { return chunk_allocs_; }  // raw_alloc calls so far
     Device device() const { return dev_; }
 

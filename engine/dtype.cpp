@@ -7,9 +7,12 @@ namespace cudarts {
 
 const char* dtype_name(DType t) {
     switch (t) {
-    case DType::kF32: return "F32";
-    case DType::kI32: return "I32";
-    case DType::kI64: return "I64";
+        case DType::kF32:
+            return "F32";
+        case DType::kI32:
+            return "I32";
+        case DType::kI64:
+            return "I64";
     }
     return "?";  // unreachable for a valid enum value; keeps -Wreturn-type quiet
 }

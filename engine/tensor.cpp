@@ -96,15 +96,18 @@ void* Tensor::raw() const {
 }
 
 float* Tensor::f32() const {
-    CUDARTS_CHECK(dtype_ == DType::kF32, "Tensor: f32 data of a " << dtype_name(dtype_) << " tensor");
+    CUDARTS_CHECK(dtype_ == DType::kF32,
+                  "Tensor: f32 data of a " << dtype_name(dtype_) << " tensor");
     return static_cast<float*>(raw());
 }
 int32_t* Tensor::i32() const {
-    CUDARTS_CHECK(dtype_ == DType::kI32, "Tensor: i32 data of a " << dtype_name(dtype_) << " tensor");
+    CUDARTS_CHECK(dtype_ == DType::kI32,
+                  "Tensor: i32 data of a " << dtype_name(dtype_) << " tensor");
     return static_cast<int32_t*>(raw());
 }
 int64_t* Tensor::i64() const {
-    CUDARTS_CHECK(dtype_ == DType::kI64, "Tensor: i64 data of a " << dtype_name(dtype_) << " tensor");
+    CUDARTS_CHECK(dtype_ == DType::kI64,
+                  "Tensor: i64 data of a " << dtype_name(dtype_) << " tensor");
     return static_cast<int64_t*>(raw());
 }
 
@@ -191,9 +194,8 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
 }
 
 void check_same_device(const Tensor& a, const Tensor& b, const char* what) {
-    CUDARTS_CHECK(a.device() == b.device(),
-                  what << ": tensors on different devices (" << a.device() << " and "
-                       << b.device() << ")");
+    CUDARTS_CHECK(a.device() == b.device(), what << ": tensors on different devices (" << a.device()
+                                                 << " and " << b.device() << ")");
 }
 
 }  // namespace cudarts

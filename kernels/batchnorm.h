@@ -16,8 +16,8 @@
 
 namespace cudarts {
 
-constexpr float kBnEps = 1e-5f;       // PyTorch BatchNorm2d default
-constexpr float kBnMomentum = 0.1f;   // PyTorch BatchNorm2d default
+constexpr float kBnEps = 1e-5f;      // PyTorch BatchNorm2d default
+constexpr float kBnMomentum = 0.1f;  // PyTorch BatchNorm2d default
 
 struct BatchNormShape {
     int n, c, hw;  // x viewed as (n, c, hw)
@@ -31,8 +31,8 @@ namespace cpu {
 // save_mean and save_invstd (c each) are written for the backward pass. running_mean/var may be
 // null (no tracking).
 void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
-                          float* running_var, const float* x, const float* gamma,
-                          const float* beta, const BatchNormShape& s, float momentum, float eps);
+                          float* running_var, const float* x, const float* gamma, const float* beta,
+                          const BatchNormShape& s, float momentum, float eps);
 void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const float* beta,
                          const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps);

@@ -35,12 +35,11 @@ namespace detail {
 }  // namespace cudarts
 
 // Throws cudarts::Error when cond is false. msg may use << (it is streamed into a string).
-#define CUDARTS_CHECK(cond, msg)                                                  \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            std::ostringstream cudarts_check_os_;                                 \
-            cudarts_check_os_ << msg;                                             \
-            ::cudarts::detail::throw_check(#cond, cudarts_check_os_.str(), __FILE__, \
-                                           __LINE__);                             \
-        }                                                                         \
+#define CUDARTS_CHECK(cond, msg)                                                                \
+    do {                                                                                        \
+        if (!(cond)) {                                                                          \
+            std::ostringstream cudarts_check_os_;                                               \
+            cudarts_check_os_ << msg;                                                           \
+            ::cudarts::detail::throw_check(#cond, cudarts_check_os_.str(), __FILE__, __LINE__); \
+        }                                                                                       \
     } while (0)

@@ -1,5 +1,6 @@
 // 2-D convolution, NCHW fp32, no bias (no DARTS convolution has one).
-//   y[n,o,i,j] = sum_{c in group(o), a, b} w[o, c - g0, a, b] * x[n, c, i*s - p + a*d, j*s - p + b*d]
+//   y[n,o,i,j] = sum_{c in group(o), a, b} w[o, c - g0, a, b] * x[n, c, i*s - p + a*d, j*s - p +
+//   b*d]
 // with taps outside the image reading zero. Groups split input and output channels into `groups`
 // equal blocks; groups == c_in == c_out is the depthwise convolution of SepConv and DilConv.
 // Backward (fprop/dgrad/wgrad vocabulary): dx is the transposed convolution of dy with w
@@ -17,9 +18,9 @@
 namespace cudarts {
 
 struct Conv2dShape {
-    int n, c_in, h, w;   // input, NCHW
-    int c_out;           // output channels
-    int k;               // square kernel
+    int n, c_in, h, w;  // input, NCHW
+    int c_out;          // output channels
+    int k;              // square kernel
     int stride = 1, pad = 0, dil = 1, groups = 1;
 
     CUDARTS_HD int ho() const { return (h + 2 * pad - dil * (k - 1) - 1) / stride + 1; }
@@ -63,14 +64,14 @@ struct Conv2dFwdVersion {
 struct Conv2dBwdDataVersion {
     const char* name;
     bool (*supports)(const Conv2dShape& s);
-    void (*launch)(float* dx, const float* dy, const float* w, const Conv2dShape& s,
-                   GradMode mode, Stream st);
+    void (*launch)(float* dx, const float* dy, const float* w, const Conv2dShape& s, GradMode mode,
+                   Stream st);
 };
 struct Conv2dBwdWeightVersion {
     const char* name;
     bool (*supports)(const Conv2dShape& s);
-    void (*launch)(float* dw, const float* dy, const float* x, const Conv2dShape& s,
-                   GradMode mode, Stream st);
+    void (*launch)(float* dw, const float* dy, const float* x, const Conv2dShape& s, GradMode mode,
+                   Stream st);
 };
 std::span<const Conv2dFwdVersion> conv2d_fwd_versions();
 std::span<const Conv2dBwdDataVersion> conv2d_bwd_data_versions();

@@ -49,8 +49,7 @@ void relu_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mo
 void tanh_fwd(float* y, const float* x, int64_t n, Stream st);
 void tanh_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st);
 void sigmoid_fwd(float* y, const float* x, int64_t n, Stream st);
-void sigmoid_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode,
-                 Stream st);
+void sigmoid_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st);
 
 void add_fwd(float* y, const float* a, const float* b, int64_t n, Stream st);
 void mul_fwd(float* y, const float* a, const float* b, int64_t n, Stream st);

@@ -11,8 +11,7 @@
 
 namespace cudarts::cpu {
 
-void embedding_fwd(float* y, const int32_t* ids, const float* table, int64_t n, int vocab,
-                   int dim);
+void embedding_fwd(float* y, const int32_t* ids, const float* table, int64_t n, int vocab, int dim);
 void embedding_bwd(float* dtable, const float* dy, const int32_t* ids, int64_t n, int vocab,
                    int dim, GradMode mode);
 
@@ -24,8 +23,8 @@ namespace cudarts::cuda {
 // (that would need a device-to-host copy and a sync): an id outside [0, vocab) makes its row of
 // y NaN in the forward and contributes nothing to dtable in the backward. The backward is
 // deterministic and bitwise equal to cpu::embedding_bwd (same additions in position order).
-void embedding_fwd(float* y, const int32_t* ids, const float* table, int64_t n, int vocab,
-                   int dim, Stream st);
+void embedding_fwd(float* y, const int32_t* ids, const float* table, int64_t n, int vocab, int dim,
+                   Stream st);
 void embedding_bwd(float* dtable, const float* dy, const int32_t* ids, int64_t n, int vocab,
                    int dim, GradMode mode, Stream st);
 

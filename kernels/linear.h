@@ -27,8 +27,8 @@ namespace cpu {
 void linear_fwd(float* y, const float* x, const float* w, const float* b, const LinearShape& s);
 void linear_bwd_data(float* dx, const float* dy, const float* w, const LinearShape& s,
                      GradMode mode);
-void linear_bwd_weight(float* dw, float* db, const float* dy, const float* x,
-                       const LinearShape& s, GradMode mode);
+void linear_bwd_weight(float* dw, float* db, const float* dy, const float* x, const LinearShape& s,
+                       GradMode mode);
 
 void matmul_fwd(float* c, const float* a, const float* b, const MatmulShape& s);
 void matmul_bwd(float* da, float* db, const float* dc, const float* a, const float* b,
@@ -42,8 +42,8 @@ void linear_fwd(float* y, const float* x, const float* w, const float* b, const 
                 Stream st);
 void linear_bwd_data(float* dx, const float* dy, const float* w, const LinearShape& s,
                      GradMode mode, Stream st);
-void linear_bwd_weight(float* dw, float* db, const float* dy, const float* x,
-                       const LinearShape& s, GradMode mode, Stream st);
+void linear_bwd_weight(float* dw, float* db, const float* dy, const float* x, const LinearShape& s,
+                       GradMode mode, Stream st);
 
 void matmul_fwd(float* c, const float* a, const float* b, const MatmulShape& s, Stream st);
 void matmul_bwd(float* da, float* db, const float* dc, const float* a, const float* b,

@@ -36,13 +36,12 @@ namespace cudarts::cuda {
 
 inline constexpr int kMaxCandidates = 16;  // DARTS has 8 primitives per edge
 
-void mixed_sum_fwd(float* out, const float* const* ys, const float* w, int K, int64_t n,
-                   Stream st);
+void mixed_sum_fwd(float* out, const float* const* ys, const float* w, int K, int64_t n, Stream st);
 void mixed_sum_bwd(float* const* dys, float* dw, const float* dout, const float* const* ys,
                    const float* w, int K, int64_t n, GradMode mode, Stream st);
 
-void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alpha, int K,
-                           int64_t n, Stream st);
+void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alpha, int K, int64_t n,
+                           Stream st);
 void mixed_softmax_sum_bwd(float* const* dys, float* dalpha, const float* dout,
                            const float* const* ys, const float* alpha, int K, int64_t n,
                            GradMode mode, Stream st);

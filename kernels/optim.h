@@ -32,8 +32,8 @@ double sum_squares(const float* x, int64_t n);
 // cpu:: bit for bit when the host compiler does not contract either. sum_squares writes one float
 // to the device, summed in float by a single block: deterministic, no atomics.
 namespace cuda {
-void sgd_step(float* w, float* buf, const float* g, int64_t n, const SgdOptions& o,
-              bool first_step, Stream st);
+void sgd_step(float* w, float* buf, const float* g, int64_t n, const SgdOptions& o, bool first_step,
+              Stream st);
 void adam_step(float* theta, float* m, float* v, const float* g, int64_t n, const AdamOptions& o,
                int64_t t, Stream st);
 void sum_squares(float* out, const float* x, int64_t n, Stream st);

@@ -21,8 +21,7 @@ namespace cudarts::cpu {
 void softmax_fwd(float* y, const float* x, int rows, int cols);
 void softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode);
 void log_softmax_fwd(float* y, const float* x, int rows, int cols);
-void log_softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols,
-                     GradMode mode);
+void log_softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode);
 
 // Mean negative log-likelihood of log-probabilities; returns the loss.
 float nll_loss_fwd(const float* logp, const int32_t* labels, int rows, int cols);
@@ -30,8 +29,8 @@ void nll_loss_bwd(float* dlogp, float dloss, const int32_t* labels, int rows, in
                   GradMode mode);
 
 // Writes logp = log_softmax(logits) (rows x cols, kept for backward) and returns the mean loss.
-float cross_entropy_fwd(float* logp, const float* logits, const int32_t* labels, int rows,
-                        int cols, float smoothing);
+float cross_entropy_fwd(float* logp, const float* logits, const int32_t* labels, int rows, int cols,
+                        float smoothing);
 void cross_entropy_bwd(float* dlogits, float dloss, const float* logp, const int32_t* labels,
                        int rows, int cols, float smoothing, GradMode mode);
 
@@ -53,8 +52,8 @@ void softmax_fwd(float* y, const float* x, int rows, int cols, Stream st);
 void softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode,
                  Stream st);
 void log_softmax_fwd(float* y, const float* x, int rows, int cols, Stream st);
-void log_softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols,
-                     GradMode mode, Stream st);
+void log_softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode,
+                     Stream st);
 
 void nll_loss_fwd(float* loss, const float* logp, const int32_t* labels, int rows, int cols,
                   Stream st);
@@ -63,12 +62,11 @@ void nll_loss_bwd(float* dlogp, const float* dloss, const int32_t* labels, int r
 
 void cross_entropy_fwd(float* loss, float* logp, const float* logits, const int32_t* labels,
                        int rows, int cols, float smoothing, Stream st);
-void cross_entropy_bwd(float* dlogits, const float* dloss, const float* logp,
-                       const int32_t* labels, int rows, int cols, float smoothing, GradMode mode,
-                       Stream st);
+void cross_entropy_bwd(float* dlogits, const float* dloss, const float* logp, const int32_t* labels,
+                       int rows, int cols, float smoothing, GradMode mode, Stream st);
 
 // Writes the count as one int32 on the device.
-void count_correct(int32_t* correct, const float* logits, const int32_t* labels, int rows,
-                   int cols, int topk, Stream st);
+void count_correct(int32_t* correct, const float* logits, const int32_t* labels, int rows, int cols,
+                   int topk, Stream st);
 
 }  // namespace cudarts::cuda

@@ -39,8 +39,8 @@ TinyConvNet::TinyConvNet(int in_channels, int classes, Device dev, uint64_t seed
 Var TinyConvNet::forward(const Var& x, bool training) {
     const ParamStore& p = params_;
     Var h = conv2d(x, p.get("stem.0.weight"), 1, 1);
-    h = relu(batch_norm(h, p.get("stem.1.weight"), p.get("stem.1.bias"), stem_rm_, stem_rv_,
-                        training));
+    h = relu(
+        batch_norm(h, p.get("stem.1.weight"), p.get("stem.1.bias"), stem_rm_, stem_rv_, training));
     h = conv2d(h, p.get("sep.1.weight"), 1, 2, 2, kStem);
     h = conv2d(h, p.get("sep.2.weight"));
     h = relu(batch_norm(h, Var(), Var(), sep_rm_, sep_rv_, training));

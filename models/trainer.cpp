@@ -13,8 +13,8 @@ EpochStats train_classifier(TinyConvNet& net, const ImageSet& set, Device dev,
                             const TrainOptions& opt,
                             const std::function<void(const EpochStats&)>& on_epoch) {
     Generator order_gen(opt.seed ^ 0x5eedULL);
-    Sgd sgd(net.params(), {.lr = opt.lr, .momentum = opt.momentum,
-                           .weight_decay = opt.weight_decay});
+    Sgd sgd(net.params(),
+            {.lr = opt.lr, .momentum = opt.momentum, .weight_decay = opt.weight_decay});
     std::vector<Var> weights = net.params().vars();
     std::vector<int64_t> idx(size_t(set.size()));
     EpochStats stats;
@@ -70,8 +70,8 @@ double evaluate_accuracy(TinyConvNet& net, const ImageSet& set, Device dev, int 
         gather_batch(set, idx.data() + start, count, dev, images, labels);
         const Tensor logits = net.forward(Var(images), false).value().to(Device::cpu());
         const Tensor host_labels = labels.to(Device::cpu());
-        correct += double(cpu::count_correct(logits.f32(), host_labels.i32(), count,
-                                             int(logits.size(1)), 1));
+        correct += double(
+            cpu::count_correct(logits.f32(), host_labels.i32(), count, int(logits.size(1)), 1));
     }
     return correct / double(set.size());
 }

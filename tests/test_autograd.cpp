@@ -43,139 +43,153 @@ void expect_ok(const GradCheckResult& r) {
 }  // namespace
 
 TEST_SUITE("autograd") {
-TEST_CASE("autograd grad_check: conv2d through data and weight, odd shapes") {
-    Var x = leaf({3, 5, 7, 7}, 1), wd = leaf({5, 1, 3, 3}, 2, "w"), wg = leaf({6, 5, 3, 3}, 3, "w");
-    expect_ok(grad_check([&] { return probe(conv2d(x, wd, 2, 2, 2, 5)); }, {x, wd}));
-    expect_ok(grad_check([&] { return probe(conv2d(x, wg, 1, 1)); }, {x, wg}));
-}
+    TEST_CASE("autograd grad_check: conv2d through data and weight, odd shapes") {
+        Var x = leaf({3, 5, 7, 7}, 1), wd = leaf({5, 1, 3, 3}, 2, "w"),
+            wg = leaf({6, 5, 3, 3}, 3, "w");
+        expect_ok(grad_check([&] { return probe(conv2d(x, wd, 2, 2, 2, 5)); }, {x, wd}));
+        expect_ok(grad_check([&] { return probe(conv2d(x, wg, 1, 1)); }, {x, wg}));
+    }
 
-TEST_CASE("autograd grad_check: pools, global pool, subsample and zero") {
-    Var x = leaf_distinct({3, 5, 7, 7}, 4);
-    expect_ok(grad_check([&] { return probe(max_pool2d(x, 3, 2, 1)); }, {x}));
-    expect_ok(grad_check([&] { return probe(avg_pool2d(x, 3, 1, 1)); }, {x}));
-    expect_ok(grad_check([&] { return probe(global_avg_pool(x)); }, {x}));
-    expect_ok(grad_check([&] { return probe(subsample(x, 2, 1)); }, {x}));
-    GradCheckResult r = grad_check([&] { return probe(add(zero_op(x, 2), subsample(x, 2, 0))); }, {x});
-    expect_ok(r);
-}
+    TEST_CASE("autograd grad_check: pools, global pool, subsample and zero") {
+        Var x = leaf_distinct({3, 5, 7, 7}, 4);
+        expect_ok(grad_check([&] { return probe(max_pool2d(x, 3, 2, 1)); }, {x}));
+        expect_ok(grad_check([&] { return probe(avg_pool2d(x, 3, 1, 1)); }, {x}));
+        expect_ok(grad_check([&] { return probe(global_avg_pool(x)); }, {x}));
+        expect_ok(grad_check([&] { return probe(subsample(x, 2, 1)); }, {x}));
+        GradCheckResult r =
+            grad_check([&] { return probe(add(zero_op(x, 2), subsample(x, 2, 0))); }, {x});
+        expect_ok(r);
+    }
 
-TEST_CASE("autograd grad_check: batch norm, affine and not, train and eval") {
-    Var x = leaf({3, 5, 4, 4}, 5), g = leaf({5}, 6, "gamma"), b = leaf({5}, 7, "beta");
-    Tensor rm = Tensor::zeros({5}), rv = Tensor::full({5}, 1.f);
-    expect_ok(grad_check([&] { return probe(batch_norm(x, g, b, rm, rv, true)); }, {x, g, b}));
-    expect_ok(grad_check([&] { return probe(batch_norm(x, Var(), Var(), rm, rv, true)); }, {x}));
-    rv.fill_(0.5f);
-    expect_ok(grad_check([&] { return probe(batch_norm(x, g, b, rm, rv, false)); }, {x, g, b}));
-}
+    TEST_CASE("autograd grad_check: batch norm, affine and not, train and eval") {
+        Var x = leaf({3, 5, 4, 4}, 5), g = leaf({5}, 6, "gamma"), b = leaf({5}, 7, "beta");
+        Tensor rm = Tensor::zeros({5}), rv = Tensor::full({5}, 1.f);
+        expect_ok(grad_check([&] { return probe(batch_norm(x, g, b, rm, rv, true)); }, {x, g, b}));
+        expect_ok(
+            grad_check([&] { return probe(batch_norm(x, Var(), Var(), rm, rv, true)); }, {x}));
+        rv.fill_(0.5f);
+        expect_ok(grad_check([&] { return probe(batch_norm(x, g, b, rm, rv, false)); }, {x, g, b}));
+    }
 
-TEST_CASE("autograd grad_check: elementwise ops") {
-    Var a = leaf_away({3, 7}, 8), b = leaf({3, 7}, 9, "b");
-    expect_ok(grad_check([&] { return probe(relu(a)); }, {a}));
-    expect_ok(grad_check([&] { return probe(tanh(a)); }, {a}));
-    expect_ok(grad_check([&] { return probe(sigmoid(a)); }, {a}));
-    expect_ok(grad_check([&] { return probe(add(a, b)); }, {a, b}));
-    expect_ok(grad_check([&] { return probe(mul(a, b)); }, {a, b}));
-    expect_ok(grad_check([&] { return probe(mul(a, a)); }, {a}));  // reuse: 2 a
-    expect_ok(grad_check([&] { return probe(scale(a, -1.5f)); }, {a}));
-    expect_ok(grad_check([&] { return mean(mul(a, b)); }, {a, b}));
-}
+    TEST_CASE("autograd grad_check: elementwise ops") {
+        Var a = leaf_away({3, 7}, 8), b = leaf({3, 7}, 9, "b");
+        expect_ok(grad_check([&] { return probe(relu(a)); }, {a}));
+        expect_ok(grad_check([&] { return probe(tanh(a)); }, {a}));
+        expect_ok(grad_check([&] { return probe(sigmoid(a)); }, {a}));
+        expect_ok(grad_check([&] { return probe(add(a, b)); }, {a, b}));
+        expect_ok(grad_check([&] { return probe(mul(a, b)); }, {a, b}));
+        expect_ok(grad_check([&] { return probe(mul(a, a)); }, {a}));  // reuse: 2 a
+        expect_ok(grad_check([&] { return probe(scale(a, -1.5f)); }, {a}));
+        expect_ok(grad_check([&] { return mean(mul(a, b)); }, {a, b}));
+    }
 
-TEST_CASE("autograd grad_check: masks, dropout and drop path use a fixed mask per check") {
-    Var x = leaf({3, 5, 2, 2}, 10);
-    Tensor mask = Tensor::from_vector(std::vector<float>{0.f, 2.f, 2.f}, {3});
-    expect_ok(grad_check([&] { return probe(mask_mul(x, mask, {1, 3, 20})); }, {x}));
-    // dropout draws a new mask per call: reseed the generator inside f to fix it.
-    expect_ok(grad_check([&] {
-        Generator gen(3);
-        return probe(dropout(x, 0.3f, gen));
-    }, {x}));
-    expect_ok(grad_check([&] {
-        Generator gen(4);
-        return probe(drop_path(x, 0.5f, gen));
-    }, {x}));
-    Generator gen(5);
-    CHECK(dropout(x, 0.3f, gen, /*training=*/false).same_node(x));
-}
+    TEST_CASE("autograd grad_check: masks, dropout and drop path use a fixed mask per check") {
+        Var x = leaf({3, 5, 2, 2}, 10);
+        Tensor mask = Tensor::from_vector(std::vector<float>{0.f, 2.f, 2.f}, {3});
+        expect_ok(grad_check([&] { return probe(mask_mul(x, mask, {1, 3, 20})); }, {x}));
+        // dropout draws a new mask per call: reseed the generator inside f to fix it.
+        expect_ok(grad_check(
+            [&] {
+                Generator gen(3);
+                return probe(dropout(x, 0.3f, gen));
+            },
+            {x}));
+        expect_ok(grad_check(
+            [&] {
+                Generator gen(4);
+                return probe(drop_path(x, 0.5f, gen));
+            },
+            {x}));
+        Generator gen(5);
+        CHECK(dropout(x, 0.3f, gen, /*training=*/false).same_node(x));
+    }
 
-TEST_CASE("autograd grad_check: concat, slice, reshape and narrow") {
-    Var a = leaf({3, 2, 3, 3}, 11), b = leaf({3, 5, 3, 3}, 12, "b");
-    expect_ok(grad_check([&] { return probe(concat_channels({a, b, a})); }, {a, b}));
-    expect_ok(grad_check([&] { return probe(slice_channels(b, 1, 3)); }, {b}));
-    expect_ok(grad_check([&] { return probe(reshape(b, {3, 45})); }, {b}));
-    expect_ok(grad_check([&] { return probe(narrow(b, 7, {2, 4})); }, {b}));
-}
+    TEST_CASE("autograd grad_check: concat, slice, reshape and narrow") {
+        Var a = leaf({3, 2, 3, 3}, 11), b = leaf({3, 5, 3, 3}, 12, "b");
+        expect_ok(grad_check([&] { return probe(concat_channels({a, b, a})); }, {a, b}));
+        expect_ok(grad_check([&] { return probe(slice_channels(b, 1, 3)); }, {b}));
+        expect_ok(grad_check([&] { return probe(reshape(b, {3, 45})); }, {b}));
+        expect_ok(grad_check([&] { return probe(narrow(b, 7, {2, 4})); }, {b}));
+    }
 
-TEST_CASE("autograd grad_check: linear, matmul and embedding") {
-    Var x = leaf({3, 5}, 13), w = leaf({4, 5}, 14, "w"), bias = leaf({4}, 15, "b");
-    expect_ok(grad_check([&] { return probe(linear(x, w, bias)); }, {x, w, bias}));
-    expect_ok(grad_check([&] { return probe(linear(x, w, Var())); }, {x, w}));
-    Var m = leaf({5, 6}, 16, "m");
-    expect_ok(grad_check([&] { return probe(matmul(x, m)); }, {x, m}));
-    Var table = leaf({7, 3}, 17, "table");
-    Tensor ids = Tensor::from_vector(std::vector<int32_t>{1, 6, 1, 0}, {2, 2});
-    expect_ok(grad_check([&] { return probe(embedding(ids, table)); }, {table}));
-}
+    TEST_CASE("autograd grad_check: linear, matmul and embedding") {
+        Var x = leaf({3, 5}, 13), w = leaf({4, 5}, 14, "w"), bias = leaf({4}, 15, "b");
+        expect_ok(grad_check([&] { return probe(linear(x, w, bias)); }, {x, w, bias}));
+        expect_ok(grad_check([&] { return probe(linear(x, w, Var())); }, {x, w}));
+        Var m = leaf({5, 6}, 16, "m");
+        expect_ok(grad_check([&] { return probe(matmul(x, m)); }, {x, m}));
+        Var table = leaf({7, 3}, 17, "table");
+        Tensor ids = Tensor::from_vector(std::vector<int32_t>{1, 6, 1, 0}, {2, 2});
+        expect_ok(grad_check([&] { return probe(embedding(ids, table)); }, {table}));
+    }
 
-TEST_CASE("autograd grad_check: softmax family, losses and the mixed sum") {
-    Var x = leaf({3, 7}, 18);
-    Tensor lab = Tensor::from_vector(std::vector<int32_t>{0, 6, 3}, {3});
-    expect_ok(grad_check([&] { return probe(softmax(x)); }, {x}));
-    expect_ok(grad_check([&] { return probe(log_softmax(x)); }, {x}));
-    expect_ok(grad_check([&] { return nll_loss(log_softmax(x), lab); }, {x}));
-    expect_ok(grad_check([&] { return cross_entropy(x, lab); }, {x}));
-    expect_ok(grad_check([&] { return cross_entropy(x, lab, 0.1f); }, {x}));
-    Var y0 = leaf({3, 4}, 19, "y0"), y2 = leaf({3, 4}, 20, "y2"), w = leaf({3}, 21, "w");
-    expect_ok(grad_check([&] { return probe(mixed_sum({y0, Var(), y2}, w)); }, {y0, y2, w}));
-    expect_ok(grad_check([&] { return probe(mixed_softmax_sum({y0, Var(), y2}, w)); },
-                         {y0, y2, w}));
-    // The same Var as two candidates gets both contributions.
-    expect_ok(grad_check([&] { return probe(mixed_softmax_sum({y0, y0, y2}, w)); }, {y0, y2, w}));
-}
+    TEST_CASE("autograd grad_check: softmax family, losses and the mixed sum") {
+        Var x = leaf({3, 7}, 18);
+        Tensor lab = Tensor::from_vector(std::vector<int32_t>{0, 6, 3}, {3});
+        expect_ok(grad_check([&] { return probe(softmax(x)); }, {x}));
+        expect_ok(grad_check([&] { return probe(log_softmax(x)); }, {x}));
+        expect_ok(grad_check([&] { return nll_loss(log_softmax(x), lab); }, {x}));
+        expect_ok(grad_check([&] { return cross_entropy(x, lab); }, {x}));
+        expect_ok(grad_check([&] { return cross_entropy(x, lab, 0.1f); }, {x}));
+        Var y0 = leaf({3, 4}, 19, "y0"), y2 = leaf({3, 4}, 20, "y2"), w = leaf({3}, 21, "w");
+        expect_ok(grad_check([&] { return probe(mixed_sum({y0, Var(), y2}, w)); }, {y0, y2, w}));
+        expect_ok(grad_check(
+            [&] {
+                return probe(mixed_softmax_sum({y0, Var(), y2}, w));
+            },
+            {y0, y2, w}));
+        // The same Var as two candidates gets both contributions.
+        expect_ok(grad_check(
+            [&] {
+                return probe(mixed_softmax_sum({y0, y0, y2}, w));
+            },
+            {y0, y2, w}));
+    }
 
-TEST_CASE("autograd: a reused value accumulates both contributions") {
-    Var x(Tensor::from_vector(std::vector<float>{2.f, -3.f}, {2}), true, "x");
-    backward(sum(add(mul(x, x), scale(x, 3.f))));  // d/dx (x^2 + 3x) = 2x + 3
-    CHECK(x.grad().to_vector() == std::vector<float>{7.f, -3.f});
-    // A second backward overwrites (as zero_grad + backward would), it does not add.
-    backward(sum(scale(x, 2.f)));
-    CHECK(x.grad().to_vector() == std::vector<float>{2.f, 2.f});
-}
+    TEST_CASE("autograd: a reused value accumulates both contributions") {
+        Var x(Tensor::from_vector(std::vector<float>{2.f, -3.f}, {2}), true, "x");
+        backward(sum(add(mul(x, x), scale(x, 3.f))));  // d/dx (x^2 + 3x) = 2x + 3
+        CHECK(x.grad().to_vector() == std::vector<float>{7.f, -3.f});
+        // A second backward overwrites (as zero_grad + backward would), it does not add.
+        backward(sum(scale(x, 2.f)));
+        CHECK(x.grad().to_vector() == std::vector<float>{2.f, 2.f});
+    }
 
-TEST_CASE("autograd: gradients for a chosen subset of leaves only") {
-    Var w(Tensor::from_vector(std::vector<float>{1.f, 2.f}, {2}), true, "w");
-    Var a(Tensor::from_vector(std::vector<float>{3.f, 4.f}, {2}), true, "alpha");
-    Var loss = sum(mul(w, a));
-    backward(loss, {a});
-    CHECK(a.grad().to_vector() == std::vector<float>{1.f, 2.f});
-    CHECK_FALSE(w.grad().defined());  // never computed
-    CHECK(tape_size() == 0);
-    // A wanted leaf the loss does not depend on gets zeros.
-    Var unused(Tensor::from_vector(std::vector<float>{5.f}, {1}), true, "unused");
-    backward(sum(mul(w, a)), {a, unused});
-    CHECK(unused.grad().to_vector() == std::vector<float>{0.f});
-    CHECK_THROWS_AS(backward(sum(w), {loss}), Error);  // not a leaf
-}
+    TEST_CASE("autograd: gradients for a chosen subset of leaves only") {
+        Var w(Tensor::from_vector(std::vector<float>{1.f, 2.f}, {2}), true, "w");
+        Var a(Tensor::from_vector(std::vector<float>{3.f, 4.f}, {2}), true, "alpha");
+        Var loss = sum(mul(w, a));
+        backward(loss, {a});
+        CHECK(a.grad().to_vector() == std::vector<float>{1.f, 2.f});
+        CHECK_FALSE(w.grad().defined());  // never computed
+        CHECK(tape_size() == 0);
+        // A wanted leaf the loss does not depend on gets zeros.
+        Var unused(Tensor::from_vector(std::vector<float>{5.f}, {1}), true, "unused");
+        backward(sum(mul(w, a)), {a, unused});
+        CHECK(unused.grad().to_vector() == std::vector<float>{0.f});
+        CHECK_THROWS_AS(backward(sum(w), {loss}), Error);  // not a leaf
+    }
 
-TEST_CASE("autograd: no-grad scope records nothing and constants need no gradient") {
-    clear_tape();  // a failed backward (an earlier case) leaves its tape for the caller
-    Var x(Tensor::from_vector(std::vector<float>{1.f, 2.f}, {2}), true, "x");
-    {
-        NoGradGuard guard;
-        Var y = relu(x);
+    TEST_CASE("autograd: no-grad scope records nothing and constants need no gradient") {
+        clear_tape();  // a failed backward (an earlier case) leaves its tape for the caller
+        Var x(Tensor::from_vector(std::vector<float>{1.f, 2.f}, {2}), true, "x");
+        {
+            NoGradGuard guard;
+            Var y = relu(x);
+            CHECK(tape_size() == 0);
+            CHECK_FALSE(y.requires_grad());
+        }
+        Var c(Tensor::from_vector(std::vector<float>{1.f, 2.f}, {2}));
+        Var y = relu(c);
         CHECK(tape_size() == 0);
         CHECK_FALSE(y.requires_grad());
+        CHECK_THROWS_AS(backward(Var(Tensor::zeros({2}))), Error);  // not one element
     }
-    Var c(Tensor::from_vector(std::vector<float>{1.f, 2.f}, {2}));
-    Var y = relu(c);
-    CHECK(tape_size() == 0);
-    CHECK_FALSE(y.requires_grad());
-    CHECK_THROWS_AS(backward(Var(Tensor::zeros({2}))), Error);  // not one element
-}
 
-TEST_CASE("autograd: ops reject mismatched shapes with a message naming them") {
-    Var a = leaf({2, 3}, 1), b = leaf({3, 2}, 2);
-    CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("shapes differ"), Error);
-    CHECK_THROWS_AS(conv2d(a, b), Error);
-    clear_tape();
-}
+    TEST_CASE("autograd: ops reject mismatched shapes with a message naming them") {
+        Var a = leaf({2, 3}, 1), b = leaf({3, 2}, 2);
+        CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("shapes differ"), Error);
+        CHECK_THROWS_AS(conv2d(a, b), Error);
+        clear_tape();
+    }
 }

@@ -11,39 +11,43 @@
 using namespace cudarts;
 
 TEST_SUITE("cuda_autograd") {
-TEST_CASE("cuda autograd: the demo convnet matches the CPU in loss, gradients and one SGD step") {
-    const ImageSet set = make_bars(48, 1, 12, 3);
-    TinyConvNet cpu_net(1, set.classes, Device::cpu(), 4), gpu_net(1, set.classes, Device::cuda(), 4);
-    gpu_net.params().flat_values().copy_(cpu_net.params().flat_values());
-    gpu_net.alpha().value().copy_(cpu_net.alpha().value());
-    std::vector<int64_t> idx(48);
-    for (int i = 0; i < 48; ++i) idx[size_t(i)] = i;
-    auto run = [&](TinyConvNet& net, Device dev, std::vector<float>& logits, float& loss) {
-        Tensor images, labels;
-        gather_batch(set, idx.data(), 48, dev, images, labels);
-        Var out = net.forward(Var(images), true);
-        Var l = cross_entropy(out, labels);
-        std::vector<Var> wrt = net.params().vars();
-        wrt.push_back(net.alpha());
-        backward(l, wrt);
-        logits = out.value().to_vector();
-        loss = l.value().item();
-        Sgd sgd(net.params(), {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 3e-4f});
-        sgd.step();
-    };
-    std::vector<float> lc, lg;
-    float loss_c = 0, loss_g = 0;
-    run(cpu_net, Device::cpu(), lc, loss_c);
-    run(gpu_net, Device::cuda(), lg, loss_g);
-    CHECK(loss_g == doctest::Approx(loss_c).epsilon(1e-5));
-    test::check_close(lg, lc, 1e-4, 1e-5, "logits");
-    test::check_close(gpu_net.params().flat_grads().to_vector(),
-                      cpu_net.params().flat_grads().to_vector(), 1e-3, 1e-5, "weight gradients");
-    test::check_close(gpu_net.alpha().grad().to_vector(), cpu_net.alpha().grad().to_vector(), 1e-3,
-                      1e-6, "alpha gradient");
-    test::check_close(gpu_net.params().flat_values().to_vector(),
-                      cpu_net.params().flat_values().to_vector(), 1e-4, 1e-6, "weights after SGD");
-}
+    TEST_CASE(
+        "cuda autograd: the demo convnet matches the CPU in loss, gradients and one SGD step") {
+        const ImageSet set = make_bars(48, 1, 12, 3);
+        TinyConvNet cpu_net(1, set.classes, Device::cpu(), 4),
+            gpu_net(1, set.classes, Device::cuda(), 4);
+        gpu_net.params().flat_values().copy_(cpu_net.params().flat_values());
+        gpu_net.alpha().value().copy_(cpu_net.alpha().value());
+        std::vector<int64_t> idx(48);
+        for (int i = 0; i < 48; ++i) idx[size_t(i)] = i;
+        auto run = [&](TinyConvNet& net, Device dev, std::vector<float>& logits, float& loss) {
+            Tensor images, labels;
+            gather_batch(set, idx.data(), 48, dev, images, labels);
+            Var out = net.forward(Var(images), true);
+            Var l = cross_entropy(out, labels);
+            std::vector<Var> wrt = net.params().vars();
+            wrt.push_back(net.alpha());
+            backward(l, wrt);
+            logits = out.value().to_vector();
+            loss = l.value().item();
+            Sgd sgd(net.params(), {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 3e-4f});
+            sgd.step();
+        };
+        std::vector<float> lc, lg;
+        float loss_c = 0, loss_g = 0;
+        run(cpu_net, Device::cpu(), lc, loss_c);
+        run(gpu_net, Device::cuda(), lg, loss_g);
+        CHECK(loss_g == doctest::Approx(loss_c).epsilon(1e-5));
+        test::check_close(lg, lc, 1e-4, 1e-5, "logits");
+        test::check_close(gpu_net.params().flat_grads().to_vector(),
+                          cpu_net.params().flat_grads().to_vector(), 1e-3, 1e-5,
+                          "weight gradients");
+        test::check_close(gpu_net.alpha().grad().to_vector(), cpu_net.alpha().grad().to_vector(),
+                          1e-3, 1e-6, "alpha gradient");
+        test::check_close(gpu_net.params().flat_values().to_vector(),
+                          cpu_net.params().flat_values().to_vector(), 1e-4, 1e-6,
+                          "weights after SGD");
+    }
 }
 
 #endif  // CUDARTS_HAS_CUDA

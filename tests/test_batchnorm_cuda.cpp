@@ -38,10 +38,10 @@ using test::tol_for_sum;
 // the DARTS activations at N=64.
 std::vector<BatchNormShape> batch_norm_cuda_shapes() {
     return {
-        {.n = 3, .c = 5, .hw = 7 * 7},      {.n = 2, .c = 3, .hw = 17 * 34},
-        {.n = 3, .c = 5, .hw = 1},          {.n = 2, .c = 7, .hw = 1},
-        {.n = 64, .c = 10, .hw = 1},        {.n = 1, .c = 4, .hw = 2},
-        {.n = 64, .c = 16, .hw = 32 * 32},  {.n = 64, .c = 32, .hw = 16 * 16},
+        {.n = 3, .c = 5, .hw = 7 * 7},     {.n = 2, .c = 3, .hw = 17 * 34},
+        {.n = 3, .c = 5, .hw = 1},         {.n = 2, .c = 7, .hw = 1},
+        {.n = 64, .c = 10, .hw = 1},       {.n = 1, .c = 4, .hw = 2},
+        {.n = 64, .c = 16, .hw = 32 * 32}, {.n = 64, .c = 32, .hw = 16 * 16},
         {.n = 64, .c = 64, .hw = 8 * 8},
     };
 }
@@ -90,9 +90,8 @@ void check_fwd_train(const BatchNormShape& s, const std::vector<float>& x,
     DeviceVec b_dev(beta.empty() ? std::vector<float>(c) : beta);
     cuda::batch_norm_fwd_train(y_dev.data(), mean_dev.data(), invstd_dev.data(),
                                track ? rm_dev.data() : nullptr, track ? rv_dev.data() : nullptr,
-                               x_dev.data(), g ? g_dev.data() : nullptr,
-                               b ? b_dev.data() : nullptr, s, kBnMomentum, kBnEps,
-                               test_stream());
+                               x_dev.data(), g ? g_dev.data() : nullptr, b ? b_dev.data() : nullptr,
+                               s, kBnMomentum, kBnEps, test_stream());
 
     const double tol = tol_for_sum(s.per_channel());
     check_close(fetch(mean_dev), mean, tol, tol, "save_mean");
@@ -147,162 +146,164 @@ const BwdCase kBwdCases[] = {
     {true, true, true}, {true, true, false}, {true, false, true}, {false, true, false}};
 
 TEST_SUITE("cuda_batchnorm") {
-
-TEST_CASE("batch_norm fwd_train: cuda statistics, running statistics and y match cpu") {
-    for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
-        CAPTURE(s);
-        const std::vector<float> x = test::uniform(s.elems(), 41);
-        const std::vector<float> gamma = test::uniform(s.c, 42), beta = test::uniform(s.c, 43);
-        {
-            INFO("affine, tracking running statistics");
-            check_fwd_train(s, x, gamma, beta, true);
-        }
-        {
-            INFO("affine=False, no running statistics");
-            check_fwd_train(s, x, {}, {}, false);
-        }
-    }
-}
-
-TEST_CASE("batch_norm fwd_train: cuda keeps the variance of channels at mean 100 (two passes)") {
-    // A one-pass E[x^2] - E[x]^2 in float loses about 1e4 * eps / (1/3) = 4e-3 of the variance
-    // here; save_invstd must still match to tol_for_sum(m), unscaled.
-    for (const BatchNormShape& s :
-         {BatchNormShape{.n = 3, .c = 5, .hw = 49}, BatchNormShape{.n = 64, .c = 16, .hw = 1024}}) {
-        CAPTURE(s);
-        std::vector<float> x = test::uniform(s.elems(), 46);
-        for (float& v : x) v += 100.f;
-        check_fwd_train(s, x, test::uniform(s.c, 47), test::uniform(s.c, 48), true);
-    }
-}
-
-TEST_CASE("batch_norm fwd_eval: cuda matches cpu with and without affine parameters") {
-    for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
-        for (const bool affine : {true, false}) {
+    TEST_CASE("batch_norm fwd_train: cuda statistics, running statistics and y match cpu") {
+        for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
             CAPTURE(s);
-            CAPTURE(affine);
-            const std::vector<float> x = test::uniform(s.elems(), 61);
-            const std::vector<float> gamma = test::uniform(s.c, 62), beta = test::uniform(s.c, 63);
-            const std::vector<float> rm = test::uniform(s.c, 64);
-            const std::vector<float> rv = test::uniform(s.c, 65, 0.5f, 1.5f);
-            std::vector<float> y(x.size());
-            cpu::batch_norm_fwd_eval(y.data(), x.data(), affine ? gamma.data() : nullptr,
-                                     affine ? beta.data() : nullptr, rm.data(), rv.data(), s,
-                                     kBnEps);
-            DeviceVec x_dev(x), g_dev(gamma), b_dev(beta), rm_dev(rm), rv_dev(rv);
-            DeviceVec y_dev = DeviceVec::poisoned(s.elems());
-            cuda::batch_norm_fwd_eval(y_dev.data(), x_dev.data(), affine ? g_dev.data() : nullptr,
-                                      affine ? b_dev.data() : nullptr, rm_dev.data(),
-                                      rv_dev.data(), s, kBnEps, test_stream());
-            const double tol = tol_for_sum(kEvalTerms);
-            check_close(fetch(y_dev), y, tol, tol, "y");
+            const std::vector<float> x = test::uniform(s.elems(), 41);
+            const std::vector<float> gamma = test::uniform(s.c, 42), beta = test::uniform(s.c, 43);
+            {
+                INFO("affine, tracking running statistics");
+                check_fwd_train(s, x, gamma, beta, true);
+            }
+            {
+                INFO("affine=False, no running statistics");
+                check_fwd_train(s, x, {}, {}, false);
+            }
         }
     }
-}
 
-TEST_CASE("batch_norm bwd_train: cuda dx, dgamma, dbeta match cpu, any of them unwanted") {
-    for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
-        for (const BwdCase& bc : kBwdCases) {
+    TEST_CASE(
+        "batch_norm fwd_train: cuda keeps the variance of channels at mean 100 (two passes)") {
+        // A one-pass E[x^2] - E[x]^2 in float loses about 1e4 * eps / (1/3) = 4e-3 of the variance
+        // here; save_invstd must still match to tol_for_sum(m), unscaled.
+        for (const BatchNormShape& s : {BatchNormShape{.n = 3, .c = 5, .hw = 49},
+                                        BatchNormShape{.n = 64, .c = 16, .hw = 1024}}) {
             CAPTURE(s);
-            CAPTURE(bc.affine);
-            CAPTURE(bc.want_dx);
-            CAPTURE(bc.want_params);
-            const std::vector<float> x = test::uniform(s.elems(), 71);
-            const std::vector<float> dy = test::uniform(s.elems(), 72);
-            const std::vector<float> gamma =
-                bc.affine ? test::uniform(s.c, 73) : std::vector<float>{};
-            // The saved statistics come from the CPU forward, as the tape would hand them over.
-            std::vector<float> y(x.size()), mean(size_t(s.c)), invstd(size_t(s.c));
-            const float* g = bc.affine ? gamma.data() : nullptr;
-            cpu::batch_norm_fwd_train(y.data(), mean.data(), invstd.data(), nullptr, nullptr,
-                                      x.data(), g, nullptr, s, kBnMomentum, kBnEps);
-            DeviceVec x_dev(x), dy_dev(dy), mean_dev(mean), invstd_dev(invstd);
-            DeviceVec g_dev(bc.affine ? gamma : std::vector<float>(size_t(s.c)));
-            check_bwd(
-                s, bc.want_dx, bc.want_params,
-                [&](float* dx, float* dg, float* db, GradMode m) {
-                    cpu::batch_norm_bwd_train(dx, dg, db, dy.data(), x.data(), g, mean.data(),
-                                              invstd.data(), s, m);
-                },
-                [&](float* dx, float* dg, float* db, GradMode m) {
-                    cuda::batch_norm_bwd_train(dx, dg, db, dy_dev.data(), x_dev.data(),
-                                               g ? g_dev.data() : nullptr, mean_dev.data(),
-                                               invstd_dev.data(), s, m, test_stream());
-                },
-                s.per_channel(), amplification(x, gamma, invstd, s), s.per_channel());
+            std::vector<float> x = test::uniform(s.elems(), 46);
+            for (float& v : x) v += 100.f;
+            check_fwd_train(s, x, test::uniform(s.c, 47), test::uniform(s.c, 48), true);
         }
     }
-}
 
-TEST_CASE("batch_norm bwd_eval: cuda dx, dgamma, dbeta match cpu, any of them unwanted") {
-    for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
-        for (const BwdCase& bc : kBwdCases) {
-            CAPTURE(s);
-            CAPTURE(bc.affine);
-            CAPTURE(bc.want_dx);
-            CAPTURE(bc.want_params);
-            const std::vector<float> x = test::uniform(s.elems(), 81);
-            const std::vector<float> dy = test::uniform(s.elems(), 82);
-            const std::vector<float> gamma = test::uniform(s.c, 83);
-            const std::vector<float> rm = test::uniform(s.c, 84);
-            const std::vector<float> rv = test::uniform(s.c, 85, 0.5f, 1.5f);
-            const float* g = bc.affine ? gamma.data() : nullptr;
-            DeviceVec x_dev(x), dy_dev(dy), g_dev(gamma), rm_dev(rm), rv_dev(rv);
-            check_bwd(
-                s, bc.want_dx, bc.want_params,
-                [&](float* dx, float* dg, float* db, GradMode m) {
-                    cpu::batch_norm_bwd_eval(dx, dg, db, dy.data(), x.data(), g, rm.data(),
-                                             rv.data(), s, kBnEps, m);
-                },
-                [&](float* dx, float* dg, float* db, GradMode m) {
-                    cuda::batch_norm_bwd_eval(dx, dg, db, dy_dev.data(), x_dev.data(),
-                                              g ? g_dev.data() : nullptr, rm_dev.data(),
-                                              rv_dev.data(), s, kBnEps, m, test_stream());
-                },
-                kEvalTerms, 1.0, s.per_channel());
+    TEST_CASE("batch_norm fwd_eval: cuda matches cpu with and without affine parameters") {
+        for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
+            for (const bool affine : {true, false}) {
+                CAPTURE(s);
+                CAPTURE(affine);
+                const std::vector<float> x = test::uniform(s.elems(), 61);
+                const std::vector<float> gamma = test::uniform(s.c, 62),
+                                         beta = test::uniform(s.c, 63);
+                const std::vector<float> rm = test::uniform(s.c, 64);
+                const std::vector<float> rv = test::uniform(s.c, 65, 0.5f, 1.5f);
+                std::vector<float> y(x.size());
+                cpu::batch_norm_fwd_eval(y.data(), x.data(), affine ? gamma.data() : nullptr,
+                                         affine ? beta.data() : nullptr, rm.data(), rv.data(), s,
+                                         kBnEps);
+                DeviceVec x_dev(x), g_dev(gamma), b_dev(beta), rm_dev(rm), rv_dev(rv);
+                DeviceVec y_dev = DeviceVec::poisoned(s.elems());
+                cuda::batch_norm_fwd_eval(y_dev.data(), x_dev.data(),
+                                          affine ? g_dev.data() : nullptr,
+                                          affine ? b_dev.data() : nullptr, rm_dev.data(),
+                                          rv_dev.data(), s, kBnEps, test_stream());
+                const double tol = tol_for_sum(kEvalTerms);
+                check_close(fetch(y_dev), y, tol, tol, "y");
+            }
         }
     }
-}
 
-TEST_CASE("batch_norm cuda: empty and degenerate shapes behave as on cpu") {
-    // No channels: nothing to do, nothing launched.
-    const BatchNormShape none{.n = 4, .c = 0, .hw = 9};
-    cuda::batch_norm_fwd_train(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                               nullptr, none, kBnMomentum, kBnEps, test_stream());
-    cuda::batch_norm_bwd_train(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                               nullptr, none, GradMode::kOverwrite, test_stream());
+    TEST_CASE("batch_norm bwd_train: cuda dx, dgamma, dbeta match cpu, any of them unwanted") {
+        for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
+            for (const BwdCase& bc : kBwdCases) {
+                CAPTURE(s);
+                CAPTURE(bc.affine);
+                CAPTURE(bc.want_dx);
+                CAPTURE(bc.want_params);
+                const std::vector<float> x = test::uniform(s.elems(), 71);
+                const std::vector<float> dy = test::uniform(s.elems(), 72);
+                const std::vector<float> gamma =
+                    bc.affine ? test::uniform(s.c, 73) : std::vector<float>{};
+                // The saved statistics come from the CPU forward, as the tape would hand them over.
+                std::vector<float> y(x.size()), mean(size_t(s.c)), invstd(size_t(s.c));
+                const float* g = bc.affine ? gamma.data() : nullptr;
+                cpu::batch_norm_fwd_train(y.data(), mean.data(), invstd.data(), nullptr, nullptr,
+                                          x.data(), g, nullptr, s, kBnMomentum, kBnEps);
+                DeviceVec x_dev(x), dy_dev(dy), mean_dev(mean), invstd_dev(invstd);
+                DeviceVec g_dev(bc.affine ? gamma : std::vector<float>(size_t(s.c)));
+                check_bwd(
+                    s, bc.want_dx, bc.want_params,
+                    [&](float* dx, float* dg, float* db, GradMode m) {
+                        cpu::batch_norm_bwd_train(dx, dg, db, dy.data(), x.data(), g, mean.data(),
+                                                  invstd.data(), s, m);
+                    },
+                    [&](float* dx, float* dg, float* db, GradMode m) {
+                        cuda::batch_norm_bwd_train(dx, dg, db, dy_dev.data(), x_dev.data(),
+                                                   g ? g_dev.data() : nullptr, mean_dev.data(),
+                                                   invstd_dev.data(), s, m, test_stream());
+                    },
+                    s.per_channel(), amplification(x, gamma, invstd, s), s.per_channel());
+            }
+        }
+    }
 
-    // One value per channel cannot be normalised in training; bad momentum or eps throw too.
-    const BatchNormShape single{.n = 1, .c = 3, .hw = 1};
-    DeviceVec v = DeviceVec::poisoned(3);
-    CHECK_THROWS_AS(cuda::batch_norm_fwd_train(v.data(), v.data(), v.data(), nullptr, nullptr,
-                                               v.data(), nullptr, nullptr, single, kBnMomentum,
-                                               kBnEps, test_stream()),
-                    Error);
-    CHECK_THROWS_AS(cuda::batch_norm_bwd_train(v.data(), nullptr, nullptr, v.data(), v.data(),
-                                               nullptr, v.data(), v.data(), single,
-                                               GradMode::kOverwrite, test_stream()),
-                    Error);
-    const BatchNormShape pair{.n = 2, .c = 3, .hw = 1};
-    CHECK_THROWS_AS(cuda::batch_norm_fwd_train(v.data(), v.data(), v.data(), nullptr, nullptr,
-                                               v.data(), nullptr, nullptr, pair, 1.5f, kBnEps,
-                                               test_stream()),
-                    Error);
-    CHECK_THROWS_AS(cuda::batch_norm_fwd_eval(v.data(), v.data(), nullptr, nullptr, v.data(),
-                                              v.data(), pair, -1.f, test_stream()),
-                    Error);
-    for (float f : fetch(v)) CHECK(std::isnan(f));
+    TEST_CASE("batch_norm bwd_eval: cuda dx, dgamma, dbeta match cpu, any of them unwanted") {
+        for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
+            for (const BwdCase& bc : kBwdCases) {
+                CAPTURE(s);
+                CAPTURE(bc.affine);
+                CAPTURE(bc.want_dx);
+                CAPTURE(bc.want_params);
+                const std::vector<float> x = test::uniform(s.elems(), 81);
+                const std::vector<float> dy = test::uniform(s.elems(), 82);
+                const std::vector<float> gamma = test::uniform(s.c, 83);
+                const std::vector<float> rm = test::uniform(s.c, 84);
+                const std::vector<float> rv = test::uniform(s.c, 85, 0.5f, 1.5f);
+                const float* g = bc.affine ? gamma.data() : nullptr;
+                DeviceVec x_dev(x), dy_dev(dy), g_dev(gamma), rm_dev(rm), rv_dev(rv);
+                check_bwd(
+                    s, bc.want_dx, bc.want_params,
+                    [&](float* dx, float* dg, float* db, GradMode m) {
+                        cpu::batch_norm_bwd_eval(dx, dg, db, dy.data(), x.data(), g, rm.data(),
+                                                 rv.data(), s, kBnEps, m);
+                    },
+                    [&](float* dx, float* dg, float* db, GradMode m) {
+                        cuda::batch_norm_bwd_eval(dx, dg, db, dy_dev.data(), x_dev.data(),
+                                                  g ? g_dev.data() : nullptr, rm_dev.data(),
+                                                  rv_dev.data(), s, kBnEps, m, test_stream());
+                    },
+                    kEvalTerms, 1.0, s.per_channel());
+            }
+        }
+    }
 
-    // An empty batch in eval: the parameter gradients are empty sums, so overwrite writes 0.
-    const BatchNormShape empty{.n = 0, .c = 3, .hw = 5};
-    DeviceVec rm_dev(test::uniform(3, 91)), rv_dev(test::uniform(3, 92, 0.5f, 1.5f));
-    DeviceVec dg_dev = DeviceVec::poisoned(3), db_dev = DeviceVec::poisoned(3);
-    cuda::batch_norm_bwd_eval(nullptr, dg_dev.data(), db_dev.data(), nullptr, nullptr, nullptr,
-                              rm_dev.data(), rv_dev.data(), empty, kBnEps, GradMode::kOverwrite,
-                              test_stream());
-    check_close(fetch(dg_dev), std::vector<float>(3, 0.f), 0, 0, "dgamma of an empty batch");
-    check_close(fetch(db_dev), std::vector<float>(3, 0.f), 0, 0, "dbeta of an empty batch");
-}
+    TEST_CASE("batch_norm cuda: empty and degenerate shapes behave as on cpu") {
+        // No channels: nothing to do, nothing launched.
+        const BatchNormShape none{.n = 4, .c = 0, .hw = 9};
+        cuda::batch_norm_fwd_train(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                   nullptr, none, kBnMomentum, kBnEps, test_stream());
+        cuda::batch_norm_bwd_train(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                   nullptr, none, GradMode::kOverwrite, test_stream());
+
+        // One value per channel cannot be normalised in training; bad momentum or eps throw too.
+        const BatchNormShape single{.n = 1, .c = 3, .hw = 1};
+        DeviceVec v = DeviceVec::poisoned(3);
+        CHECK_THROWS_AS(cuda::batch_norm_fwd_train(v.data(), v.data(), v.data(), nullptr, nullptr,
+                                                   v.data(), nullptr, nullptr, single, kBnMomentum,
+                                                   kBnEps, test_stream()),
+                        Error);
+        CHECK_THROWS_AS(cuda::batch_norm_bwd_train(v.data(), nullptr, nullptr, v.data(), v.data(),
+                                                   nullptr, v.data(), v.data(), single,
+                                                   GradMode::kOverwrite, test_stream()),
+                        Error);
+        const BatchNormShape pair{.n = 2, .c = 3, .hw = 1};
+        CHECK_THROWS_AS(
+            cuda::batch_norm_fwd_train(v.data(), v.data(), v.data(), nullptr, nullptr, v.data(),
+                                       nullptr, nullptr, pair, 1.5f, kBnEps, test_stream()),
+            Error);
+        CHECK_THROWS_AS(cuda::batch_norm_fwd_eval(v.data(), v.data(), nullptr, nullptr, v.data(),
+                                                  v.data(), pair, -1.f, test_stream()),
+                        Error);
+        for (float f : fetch(v)) CHECK(std::isnan(f));
+
+        // An empty batch in eval: the parameter gradients are empty sums, so overwrite writes 0.
+        const BatchNormShape empty{.n = 0, .c = 3, .hw = 5};
+        DeviceVec rm_dev(test::uniform(3, 91)), rv_dev(test::uniform(3, 92, 0.5f, 1.5f));
+        DeviceVec dg_dev = DeviceVec::poisoned(3), db_dev = DeviceVec::poisoned(3);
+        cuda::batch_norm_bwd_eval(nullptr, dg_dev.data(), db_dev.data(), nullptr, nullptr, nullptr,
+                                  rm_dev.data(), rv_dev.data(), empty, kBnEps, GradMode::kOverwrite,
+                                  test_stream());
+        check_close(fetch(dg_dev), std::vector<float>(3, 0.f), 0, 0, "dgamma of an empty batch");
+        check_close(fetch(db_dev), std::vector<float>(3, 0.f), 0, 0, "dbeta of an empty batch");
+    }
 
 }  // TEST_SUITE
 

@@ -9,67 +9,67 @@ using namespace cudarts;
 using namespace cudarts::bench;
 
 TEST_SUITE("bench") {
-TEST_CASE("bench: medians, peaks, shapes and filters") {
-    CHECK(median_of({3, 1, 2}) == 2);
-    CHECK(median_of({4, 1, 3, 2}) == 2.5);
-    CHECK(peak_gbps_by_name("NVIDIA H100 80GB HBM3") == 3352);
-    CHECK(peak_gbps_by_name("NVIDIA H100 PCIe") == 2039);
-    CHECK(peak_gbps_by_name("NVIDIA H200") == 4800);
-    CHECK(peak_gbps_by_name("Tesla T4") == 0);
-    for (int dil : {1, 2}) {
-        const std::vector<Conv2dShape> shapes = depthwise_bench_shapes(dil);
-        CHECK(shapes.size() == 12);
-        for (const Conv2dShape& s : shapes) {
-            s.validate();
-            CHECK(s.groups == s.c_in);
-            CHECK(s.n == 64);
-            CHECK(s.dil == dil);
-            CHECK(s.ho() == (s.stride == 1 ? s.h : s.h / 2));
+    TEST_CASE("bench: medians, peaks, shapes and filters") {
+        CHECK(median_of({3, 1, 2}) == 2);
+        CHECK(median_of({4, 1, 3, 2}) == 2.5);
+        CHECK(peak_gbps_by_name("NVIDIA H100 80GB HBM3") == 3352);
+        CHECK(peak_gbps_by_name("NVIDIA H100 PCIe") == 2039);
+        CHECK(peak_gbps_by_name("NVIDIA H200") == 4800);
+        CHECK(peak_gbps_by_name("Tesla T4") == 0);
+        for (int dil : {1, 2}) {
+            const std::vector<Conv2dShape> shapes = depthwise_bench_shapes(dil);
+            CHECK(shapes.size() == 12);
+            for (const Conv2dShape& s : shapes) {
+                s.validate();
+                CHECK(s.groups == s.c_in);
+                CHECK(s.n == 64);
+                CHECK(s.dil == dil);
+                CHECK(s.ho() == (s.stride == 1 ? s.h : s.h / 2));
+            }
         }
+        CHECK(name_matches("", "a", "b"));
+        CHECK(name_matches("bwd", "x.bwd.v1", ""));
+        CHECK(name_matches("32, 16", "r", "(64, 32, 16, 16)"));
+        CHECK(!name_matches("zz", "a", "b"));
     }
-    CHECK(name_matches("", "a", "b"));
-    CHECK(name_matches("bwd", "x.bwd.v1", ""));
-    CHECK(name_matches("32, 16", "r", "(64, 32, 16, 16)"));
-    CHECK(!name_matches("zz", "a", "b"));
-}
 
-TEST_CASE("bench: the table and the JSON report every row, missing baselines as null") {
-    BenchReport r;
-    r.device = "fake";
-    r.peak_gbps = 3352;
-    r.peak_source = "--peak-gbps";
-    r.runs = 20;
-    r.warmup = 5;
-    BenchRow b;
-    b.name = "dwconv3x3.fwd.v2";
-    b.shape = "(64, 16, 32, 32) k3 s1";
-    b.median_ms = 0.01;
-    b.min_ms = 0.009;
-    b.gbps = 1000;
-    b.roofline = 0.298;
-    b.flops = 1e6;
-    b.tflops = 0.1;
-    b.baseline = "cudnn";
-    b.baseline_ms = 0.02;
-    b.ratio = 0.5;
-    r.rows.push_back(b);
-    BenchRow c = b;
-    c.name = "relu.fwd.v1";
-    c.flops = 0;
-    c.baseline = "n/a (no baseline row)";
-    c.baseline_ms = 0;
-    c.ratio = 0;
-    r.rows.push_back(c);
-    const std::string table = format_table(r);
-    CHECK(table.find("dwconv3x3.fwd.v2") != std::string::npos);
-    CHECK(table.find("relu.fwd.v1") != std::string::npos);
-    const nlohmann::json j = to_json(r);
-    CHECK(j["rows"].size() == 2);
-    CHECK(j["rows"][1]["baseline_ms"].is_null());
-    CHECK(j["rows"][0]["ratio"] == 0.5);
-    CHECK(j["peak_source"] == "--peak-gbps");
-    BenchOptions few;
-    few.runs = 5;
-    CHECK_THROWS_AS(run_kernel_bench(few), InputError);
-}
+    TEST_CASE("bench: the table and the JSON report every row, missing baselines as null") {
+        BenchReport r;
+        r.device = "fake";
+        r.peak_gbps = 3352;
+        r.peak_source = "--peak-gbps";
+        r.runs = 20;
+        r.warmup = 5;
+        BenchRow b;
+        b.name = "dwconv3x3.fwd.v2";
+        b.shape = "(64, 16, 32, 32) k3 s1";
+        b.median_ms = 0.01;
+        b.min_ms = 0.009;
+        b.gbps = 1000;
+        b.roofline = 0.298;
+        b.flops = 1e6;
+        b.tflops = 0.1;
+        b.baseline = "cudnn";
+        b.baseline_ms = 0.02;
+        b.ratio = 0.5;
+        r.rows.push_back(b);
+        BenchRow c = b;
+        c.name = "relu.fwd.v1";
+        c.flops = 0;
+        c.baseline = "n/a (no baseline row)";
+        c.baseline_ms = 0;
+        c.ratio = 0;
+        r.rows.push_back(c);
+        const std::string table = format_table(r);
+        CHECK(table.find("dwconv3x3.fwd.v2") != std::string::npos);
+        CHECK(table.find("relu.fwd.v1") != std::string::npos);
+        const nlohmann::json j = to_json(r);
+        CHECK(j["rows"].size() == 2);
+        CHECK(j["rows"][1]["baseline_ms"].is_null());
+        CHECK(j["rows"][0]["ratio"] == 0.5);
+        CHECK(j["peak_source"] == "--peak-gbps");
+        BenchOptions few;
+        few.runs = 5;
+        CHECK_THROWS_AS(run_kernel_bench(few), InputError);
+    }
 }

@@ -115,153 +115,222 @@ void check_grad_modes(const Conv2dShape& s) {
 }  // namespace
 
 TEST_SUITE("conv") {
-
-TEST_CASE("conv2d fwd: matches a hand-computed 3x3 kernel on a 3x3 image with padding 1") {
-    const Conv2dShape s{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .k = 3, .pad = 1};
-    CHECK(fwd(kHandX, kHandW, s) == std::vector<float>{-4, -4, 3, -2, 1, 14, 15, 22, 26});
-}
-
-TEST_CASE("conv2d fwd: stride 2 keeps the even positions of the stride-1 hand case") {
-    const Conv2dShape s{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .k = 3, .stride = 2,
-                        .pad = 1};
-    CHECK(fwd(kHandX, kHandW, s) == std::vector<float>{-4, 3, 15, 26});
-}
-
-TEST_CASE("conv2d fwd: dilation 2 with padding 2 matches a hand-computed case") {
-    // y[i,j] = x[i-2,j-2] + 2 x[i-2,j] + x[i,j] - x[i+2,j+2]
-    const Conv2dShape s{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .k = 3, .pad = 2,
-                        .dil = 2};
-    CHECK(fwd(kHandX, kHandW, s) == std::vector<float>{-8, 2, 3, 4, 5, 6, 9, 12, 16});
-}
-
-TEST_CASE("conv2d fwd: depthwise keeps channels apart and 1x1 mixes them") {
-    // Two channels of ones; depthwise weights 2 and 3 scale each channel alone, while a 1x1
-    // conv with rows (1, 10) and (100, 1000) sums the channels with those weights (GEMM path).
-    const std::vector<float> x = {1, 1, 1, 1, 2, 2, 2, 2};
-    const Conv2dShape dws{.n = 1, .c_in = 2, .h = 2, .w = 2, .c_out = 2, .k = 1, .groups = 2};
-    CHECK(fwd(x, {2, 3}, dws) == std::vector<float>{2, 2, 2, 2, 6, 6, 6, 6});
-    const Conv2dShape pws{.n = 1, .c_in = 2, .h = 2, .w = 2, .c_out = 2, .k = 1};
-    CHECK(fwd(x, {1, 10, 100, 1000}, pws) ==
-          std::vector<float>{21, 21, 21, 21, 2100, 2100, 2100, 2100});
-}
-
-TEST_CASE("conv2d: fwd, bwd_data and bwd_weight match naive loops on every shape") {
-    for (const Conv2dShape& s : shape_list()) {
-        CAPTURE(s);
-        const std::vector<float> x = uniform(s.in_elems(), 11), w = uniform(s.weight_elems(), 12);
-        const std::vector<float> dy = uniform(s.out_elems(), 13);
-        std::vector<float> dx(size_t(s.in_elems())), dw(size_t(s.weight_elems()));
-        cpu::conv2d_bwd_data(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
-        cpu::conv2d_bwd_weight(dw.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
-        // Sums are double on the loops but float in the 1x1 GEMM: tolerances follow STYLE.md.
-        const double t_fwd = tol_for_sum(int64_t(s.cin_per_group()) * s.k * s.k);
-        const double t_data = tol_for_sum(int64_t(s.cout_per_group()) * s.k * s.k);
-        const double t_weight = tol_for_sum(int64_t(s.n) * s.ho() * s.wo());
-        check_close(fwd(x, w, s), naive_fwd(x, w, s), t_fwd, t_fwd, "y");
-        check_close(dx, naive_bwd_data(dy, w, s), t_data, t_data, "dx");
-        check_close(dw, naive_bwd_weight(dy, x, s), t_weight, t_weight, "dw");
+    TEST_CASE("conv2d fwd: matches a hand-computed 3x3 kernel on a 3x3 image with padding 1") {
+        const Conv2dShape s{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .k = 3, .pad = 1};
+        CHECK(fwd(kHandX, kHandW, s) == std::vector<float>{-4, -4, 3, -2, 1, 14, 15, 22, 26});
     }
-}
 
-TEST_CASE("conv2d bwd: dx and dw match central differences") {
-    const std::vector<Conv2dShape> shapes = {
-        // depthwise 3x3 stride 2, depthwise 5x5 dilation 2 (DilConv 5x5), dense 3x3 pad 1,
-        // grouped with stride 2, 1x1 (GEMM path), and everything odd at once
-        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 5, .k = 3, .stride = 2, .pad = 1, .groups = 5},
-        {.n = 2, .c_in = 5, .h = 7, .w = 7, .c_out = 5, .k = 5, .pad = 4, .dil = 2, .groups = 5},
-        {.n = 2, .c_in = 3, .h = 5, .w = 5, .c_out = 4, .k = 3, .pad = 1},
-        {.n = 2, .c_in = 4, .h = 5, .w = 6, .c_out = 6, .k = 3, .stride = 2, .pad = 1, .groups = 2},
-        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 6, .k = 1},
-        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 5, .k = 3, .stride = 2, .pad = 2, .dil = 2},
-    };
-    for (const Conv2dShape& s : shapes) {
-        CAPTURE(s);
-        const std::vector<float> x = uniform(s.in_elems(), 21), w = uniform(s.weight_elems(), 22);
-        const std::vector<float> r = uniform(s.out_elems(), 23);  // loss = sum_i r_i y_i
-        const auto loss_x = [&](const std::vector<float>& xv) { return dot(r, fwd(xv, w, s)); };
-        const auto loss_w = [&](const std::vector<float>& wv) { return dot(r, fwd(x, wv, s)); };
-
-        std::vector<float> dx(size_t(s.in_elems())), dw(size_t(s.weight_elems()));
-        cpu::conv2d_bwd_data(dx.data(), r.data(), w.data(), s, GradMode::kOverwrite);
-        cpu::conv2d_bwd_weight(dw.data(), r.data(), x.data(), s, GradMode::kOverwrite);
-        check_grad(dx, numeric_grad(loss_x, x), "dx");
-        check_grad(dw, numeric_grad(loss_w, w), "dw");
+    TEST_CASE("conv2d fwd: stride 2 keeps the even positions of the stride-1 hand case") {
+        const Conv2dShape s{
+            .n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .k = 3, .stride = 2, .pad = 1};
+        CHECK(fwd(kHandX, kHandW, s) == std::vector<float>{-4, 3, 15, 26});
     }
-}
 
-TEST_CASE("conv2d bwd: adjoint identities <dy, conv x> = <bwd_data dy, x> = <bwd_weight dy, w>") {
-    // The convolution is bilinear, so both backward maps are exact transposes of the forward one.
-    for (const Conv2dShape& s : shape_list()) {
-        CAPTURE(s);
-        const std::vector<float> x = uniform(s.in_elems(), 31), w = uniform(s.weight_elems(), 32);
-        const std::vector<float> dy = uniform(s.out_elems(), 33);
-        std::vector<float> dx(size_t(s.in_elems())), dw(size_t(s.weight_elems()));
-        cpu::conv2d_bwd_data(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
-        cpu::conv2d_bwd_weight(dw.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
-        const double forward = dot(dy, fwd(x, w, s));
-        CHECK(dot(dx, x) == doctest::Approx(forward).epsilon(1e-5));
-        CHECK(dot(dw, w) == doctest::Approx(forward).epsilon(1e-5));
+    TEST_CASE("conv2d fwd: dilation 2 with padding 2 matches a hand-computed case") {
+        // y[i,j] = x[i-2,j-2] + 2 x[i-2,j] + x[i,j] - x[i+2,j+2]
+        const Conv2dShape s{
+            .n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .k = 3, .pad = 2, .dil = 2};
+        CHECK(fwd(kHandX, kHandW, s) == std::vector<float>{-8, 2, 3, 4, 5, 6, 9, 12, 16});
     }
-}
 
-TEST_CASE("conv2d bwd: overwrite replaces and accumulate adds, on the loops and the GEMM") {
-    check_grad_modes({.n = 2, .c_in = 4, .h = 6, .w = 5, .c_out = 6, .k = 3, .stride = 2,
-                      .pad = 1, .groups = 2});
-    check_grad_modes({.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 6, .k = 1});
-}
-
-TEST_CASE("conv2d bwd_weight: an empty batch overwrites dw with zeros") {
-    for (const int k : {1, 3}) {
-        const Conv2dShape s{.n = 0, .c_in = 3, .h = 5, .w = 5, .c_out = 4, .k = k, .pad = k / 2};
-        CAPTURE(s);
-        std::vector<float> dw(size_t(s.weight_elems()), 7.f);
-        cpu::conv2d_bwd_weight(dw.data(), nullptr, nullptr, s, GradMode::kOverwrite);
-        CHECK(dw == std::vector<float>(dw.size(), 0.f));
+    TEST_CASE("conv2d fwd: depthwise keeps channels apart and 1x1 mixes them") {
+        // Two channels of ones; depthwise weights 2 and 3 scale each channel alone, while a 1x1
+        // conv with rows (1, 10) and (100, 1000) sums the channels with those weights (GEMM path).
+        const std::vector<float> x = {1, 1, 1, 1, 2, 2, 2, 2};
+        const Conv2dShape dws{.n = 1, .c_in = 2, .h = 2, .w = 2, .c_out = 2, .k = 1, .groups = 2};
+        CHECK(fwd(x, {2, 3}, dws) == std::vector<float>{2, 2, 2, 2, 6, 6, 6, 6});
+        const Conv2dShape pws{.n = 1, .c_in = 2, .h = 2, .w = 2, .c_out = 2, .k = 1};
+        CHECK(fwd(x, {1, 10, 100, 1000}, pws) ==
+              std::vector<float>{21, 21, 21, 21, 2100, 2100, 2100, 2100});
     }
-}
 
-TEST_CASE("conv2d validate: rejects bad shapes, naming the field and the shape") {
-    const Conv2dShape good{.n = 1, .c_in = 4, .h = 5, .w = 5, .c_out = 6, .k = 3, .pad = 1,
-                           .groups = 2};
-    CHECK_NOTHROW(good.validate());
-    const auto with = [&](auto edit) {
-        Conv2dShape s = good;
-        edit(s);
-        return s;
-    };
-    const std::vector<std::pair<Conv2dShape, const char*>> bad = {
-        {with([](Conv2dShape& s) { s.n = -1; }), ": n must"},
-        {with([](Conv2dShape& s) { s.c_in = 0; }), ": c_in must"},
-        {with([](Conv2dShape& s) { s.h = 0; }), ": h must"},
-        {with([](Conv2dShape& s) { s.c_out = 0; }), ": c_out must"},
-        {with([](Conv2dShape& s) { s.k = 0; }), ": k must"},
-        {with([](Conv2dShape& s) { s.stride = 0; }), ": stride must"},
-        {with([](Conv2dShape& s) { s.pad = -1; }), ": pad must"},
-        {with([](Conv2dShape& s) { s.dil = 0; }), ": dil must"},
-        {with([](Conv2dShape& s) { s.groups = 3; }), "c_in not divisible by groups"},
-        {with([](Conv2dShape& s) { s.c_out = 5; }), "c_out not divisible by groups"},
-        {with([](Conv2dShape& s) { s.pad = 0; s.k = 7; }), "ho() < 1"},
-        // ho() itself would say 1 here: (3 - 4 - 1) / 3 truncates to 0
-        {with([](Conv2dShape& s) { s.pad = 0; s.h = 3; s.k = 5; s.stride = 3; }), "ho() < 1"},
-        {with([](Conv2dShape& s) { s.pad = 0; s.w = 4; s.k = 3; s.dil = 2; }), "wo() < 1"},
-    };
-    for (const auto& [s, field] : bad) {
-        CAPTURE(s);
-        CHECK_THROWS_WITH_AS(s.validate(), doctest::Contains(field), cudarts::Error);
-        CHECK_THROWS_WITH_AS(s.validate(), doctest::Contains("Conv2dShape{"), cudarts::Error);
+    TEST_CASE("conv2d: fwd, bwd_data and bwd_weight match naive loops on every shape") {
+        for (const Conv2dShape& s : shape_list()) {
+            CAPTURE(s);
+            const std::vector<float> x = uniform(s.in_elems(), 11),
+                                     w = uniform(s.weight_elems(), 12);
+            const std::vector<float> dy = uniform(s.out_elems(), 13);
+            std::vector<float> dx(size_t(s.in_elems())), dw(size_t(s.weight_elems()));
+            cpu::conv2d_bwd_data(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
+            cpu::conv2d_bwd_weight(dw.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
+            // Sums are double on the loops but float in the 1x1 GEMM: tolerances follow STYLE.md.
+            const double t_fwd = tol_for_sum(int64_t(s.cin_per_group()) * s.k * s.k);
+            const double t_data = tol_for_sum(int64_t(s.cout_per_group()) * s.k * s.k);
+            const double t_weight = tol_for_sum(int64_t(s.n) * s.ho() * s.wo());
+            check_close(fwd(x, w, s), naive_fwd(x, w, s), t_fwd, t_fwd, "y");
+            check_close(dx, naive_bwd_data(dy, w, s), t_data, t_data, "dx");
+            check_close(dw, naive_bwd_weight(dy, x, s), t_weight, t_weight, "dw");
+        }
     }
-    std::vector<float> buf(4096, 1.f);
-    CHECK_THROWS_AS(cpu::conv2d_fwd(buf.data(), buf.data(), buf.data(), bad.front().first),
-                    cudarts::Error);
-}
 
-TEST_CASE("conv2d shape: prints every field") {
-    const Conv2dShape s{.n = 3, .c_in = 5, .h = 7, .w = 6, .c_out = 8, .k = 3, .stride = 2,
-                        .pad = 2, .dil = 2, .groups = 1};
-    std::ostringstream os;
-    os << s;
-    CHECK(os.str() == "Conv2dShape{n=3 c_in=5 h=7 w=6 c_out=8 k=3 stride=2 pad=2 dil=2 groups=1}");
-}
+    TEST_CASE("conv2d bwd: dx and dw match central differences") {
+        const std::vector<Conv2dShape> shapes = {
+            // depthwise 3x3 stride 2, depthwise 5x5 dilation 2 (DilConv 5x5), dense 3x3 pad 1,
+            // grouped with stride 2, 1x1 (GEMM path), and everything odd at once
+            {.n = 3,
+             .c_in = 5,
+             .h = 7,
+             .w = 7,
+             .c_out = 5,
+             .k = 3,
+             .stride = 2,
+             .pad = 1,
+             .groups = 5},
+            {.n = 2,
+             .c_in = 5,
+             .h = 7,
+             .w = 7,
+             .c_out = 5,
+             .k = 5,
+             .pad = 4,
+             .dil = 2,
+             .groups = 5},
+            {.n = 2, .c_in = 3, .h = 5, .w = 5, .c_out = 4, .k = 3, .pad = 1},
+            {.n = 2,
+             .c_in = 4,
+             .h = 5,
+             .w = 6,
+             .c_out = 6,
+             .k = 3,
+             .stride = 2,
+             .pad = 1,
+             .groups = 2},
+            {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 6, .k = 1},
+            {.n = 3,
+             .c_in = 5,
+             .h = 7,
+             .w = 7,
+             .c_out = 5,
+             .k = 3,
+             .stride = 2,
+             .pad = 2,
+             .dil = 2},
+        };
+        for (const Conv2dShape& s : shapes) {
+            CAPTURE(s);
+            const std::vector<float> x = uniform(s.in_elems(), 21),
+                                     w = uniform(s.weight_elems(), 22);
+            const std::vector<float> r = uniform(s.out_elems(), 23);  // loss = sum_i r_i y_i
+            const auto loss_x = [&](const std::vector<float>& xv) { return dot(r, fwd(xv, w, s)); };
+            const auto loss_w = [&](const std::vector<float>& wv) { return dot(r, fwd(x, wv, s)); };
+
+            std::vector<float> dx(size_t(s.in_elems())), dw(size_t(s.weight_elems()));
+            cpu::conv2d_bwd_data(dx.data(), r.data(), w.data(), s, GradMode::kOverwrite);
+            cpu::conv2d_bwd_weight(dw.data(), r.data(), x.data(), s, GradMode::kOverwrite);
+            check_grad(dx, numeric_grad(loss_x, x), "dx");
+            check_grad(dw, numeric_grad(loss_w, w), "dw");
+        }
+    }
+
+    TEST_CASE(
+        "conv2d bwd: adjoint identities <dy, conv x> = <bwd_data dy, x> = <bwd_weight dy, w>") {
+        // The convolution is bilinear, so both backward maps are exact transposes of the forward
+        // one.
+        for (const Conv2dShape& s : shape_list()) {
+            CAPTURE(s);
+            const std::vector<float> x = uniform(s.in_elems(), 31),
+                                     w = uniform(s.weight_elems(), 32);
+            const std::vector<float> dy = uniform(s.out_elems(), 33);
+            std::vector<float> dx(size_t(s.in_elems())), dw(size_t(s.weight_elems()));
+            cpu::conv2d_bwd_data(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
+            cpu::conv2d_bwd_weight(dw.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
+            const double forward = dot(dy, fwd(x, w, s));
+            CHECK(dot(dx, x) == doctest::Approx(forward).epsilon(1e-5));
+            CHECK(dot(dw, w) == doctest::Approx(forward).epsilon(1e-5));
+        }
+    }
+
+    TEST_CASE("conv2d bwd: overwrite replaces and accumulate adds, on the loops and the GEMM") {
+        check_grad_modes({.n = 2,
+                          .c_in = 4,
+                          .h = 6,
+                          .w = 5,
+                          .c_out = 6,
+                          .k = 3,
+                          .stride = 2,
+                          .pad = 1,
+                          .groups = 2});
+        check_grad_modes({.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 6, .k = 1});
+    }
+
+    TEST_CASE("conv2d bwd_weight: an empty batch overwrites dw with zeros") {
+        for (const int k : {1, 3}) {
+            const Conv2dShape s{
+                .n = 0, .c_in = 3, .h = 5, .w = 5, .c_out = 4, .k = k, .pad = k / 2};
+            CAPTURE(s);
+            std::vector<float> dw(size_t(s.weight_elems()), 7.f);
+            cpu::conv2d_bwd_weight(dw.data(), nullptr, nullptr, s, GradMode::kOverwrite);
+            CHECK(dw == std::vector<float>(dw.size(), 0.f));
+        }
+    }
+
+    TEST_CASE("conv2d validate: rejects bad shapes, naming the field and the shape") {
+        const Conv2dShape good{
+            .n = 1, .c_in = 4, .h = 5, .w = 5, .c_out = 6, .k = 3, .pad = 1, .groups = 2};
+        CHECK_NOTHROW(good.validate());
+        const auto with = [&](auto edit) {
+            Conv2dShape s = good;
+            edit(s);
+            return s;
+        };
+        const std::vector<std::pair<Conv2dShape, const char*>> bad = {
+            {with([](Conv2dShape& s) { s.n = -1; }), ": n must"},
+            {with([](Conv2dShape& s) { s.c_in = 0; }), ": c_in must"},
+            {with([](Conv2dShape& s) { s.h = 0; }), ": h must"},
+            {with([](Conv2dShape& s) { s.c_out = 0; }), ": c_out must"},
+            {with([](Conv2dShape& s) { s.k = 0; }), ": k must"},
+            {with([](Conv2dShape& s) { s.stride = 0; }), ": stride must"},
+            {with([](Conv2dShape& s) { s.pad = -1; }), ": pad must"},
+            {with([](Conv2dShape& s) { s.dil = 0; }), ": dil must"},
+            {with([](Conv2dShape& s) { s.groups = 3; }), "c_in not divisible by groups"},
+            {with([](Conv2dShape& s) { s.c_out = 5; }), "c_out not divisible by groups"},
+            {with([](Conv2dShape& s) {
+                 s.pad = 0;
+                 s.k = 7;
+             }),
+             "ho() < 1"},
+            // ho() itself would say 1 here: (3 - 4 - 1) / 3 truncates to 0
+            {with([](Conv2dShape& s) {
+                 s.pad = 0;
+                 s.h = 3;
+                 s.k = 5;
+                 s.stride = 3;
+             }),
+             "ho() < 1"},
+            {with([](Conv2dShape& s) {
+                 s.pad = 0;
+                 s.w = 4;
+                 s.k = 3;
+                 s.dil = 2;
+             }),
+             "wo() < 1"},
+        };
+        for (const auto& [s, field] : bad) {
+            CAPTURE(s);
+            CHECK_THROWS_WITH_AS(s.validate(), doctest::Contains(field), cudarts::Error);
+            CHECK_THROWS_WITH_AS(s.validate(), doctest::Contains("Conv2dShape{"), cudarts::Error);
+        }
+        std::vector<float> buf(4096, 1.f);
+        CHECK_THROWS_AS(cpu::conv2d_fwd(buf.data(), buf.data(), buf.data(), bad.front().first),
+                        cudarts::Error);
+    }
+
+    TEST_CASE("conv2d shape: prints every field") {
+        const Conv2dShape s{.n = 3,
+                            .c_in = 5,
+                            .h = 7,
+                            .w = 6,
+                            .c_out = 8,
+                            .k = 3,
+                            .stride = 2,
+                            .pad = 2,
+                            .dil = 2,
+                            .groups = 1};
+        std::ostringstream os;
+        os << s;
+        CHECK(os.str() ==
+              "Conv2dShape{n=3 c_in=5 h=7 w=6 c_out=8 k=3 stride=2 pad=2 dil=2 groups=1}");
+    }
 
 }  // TEST_SUITE("conv")
 

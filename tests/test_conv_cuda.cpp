@@ -39,14 +39,45 @@ std::vector<Conv2dShape> conv2d_odd_shapes() {
         {.n = 2, .c_in = 5, .h = 9, .w = 9, .c_out = 5, .k = 3, .pad = 2, .dil = 2, .groups = 5},
         {.n = 2, .c_in = 5, .h = 9, .w = 8, .c_out = 5, .k = 5, .stride = 2, .pad = 2, .groups = 5},
         {.n = 2, .c_in = 3, .h = 17, .w = 34, .c_out = 3, .k = 5, .pad = 4, .dil = 2, .groups = 3},
-        {.n = 3, .c_in = 5, .h = 17, .w = 34, .c_out = 5, .k = 3, .stride = 2, .pad = 2, .dil = 2,
+        {.n = 3,
+         .c_in = 5,
+         .h = 17,
+         .w = 34,
+         .c_out = 5,
+         .k = 3,
+         .stride = 2,
+         .pad = 2,
+         .dil = 2,
          .groups = 5},
         {.n = 2, .c_in = 3, .h = 45, .w = 70, .c_out = 3, .k = 5, .pad = 2, .groups = 3},
-        {.n = 2, .c_in = 3, .h = 67, .w = 41, .c_out = 3, .k = 3, .stride = 2, .pad = 2, .dil = 2,
+        {.n = 2,
+         .c_in = 3,
+         .h = 67,
+         .w = 41,
+         .c_out = 3,
+         .k = 3,
+         .stride = 2,
+         .pad = 2,
+         .dil = 2,
          .groups = 3},
-        {.n = 1, .c_in = 2, .h = 100, .w = 100, .c_out = 2, .k = 5, .stride = 2, .pad = 20,
-         .dil = 10, .groups = 2},
-        {.n = 1, .c_in = 2, .h = 90, .w = 90, .c_out = 2, .k = 5, .pad = 40, .dil = 20,
+        {.n = 1,
+         .c_in = 2,
+         .h = 100,
+         .w = 100,
+         .c_out = 2,
+         .k = 5,
+         .stride = 2,
+         .pad = 20,
+         .dil = 10,
+         .groups = 2},
+        {.n = 1,
+         .c_in = 2,
+         .h = 90,
+         .w = 90,
+         .c_out = 2,
+         .k = 5,
+         .pad = 40,
+         .dil = 20,
          .groups = 2},
         {.n = 9, .c_in = 2, .h = 13, .w = 11, .c_out = 2, .k = 7, .stride = 3, .groups = 2},
         {.n = 2, .c_in = 3, .h = 11, .w = 12, .c_out = 3, .k = 9, .pad = 4, .groups = 3},
@@ -76,9 +107,16 @@ std::vector<Conv2dShape> conv2d_darts_shapes() {
             for (const int dil : {1, 2})
                 for (const int stride : {1, 2}) {
                     if (stride == 1 && !g.stride1) continue;
-                    shapes.push_back({.n = 64, .c_in = g.c, .h = g.hw, .w = g.hw, .c_out = g.c,
-                                      .k = k, .stride = stride, .pad = dil * (k - 1) / 2,
-                                      .dil = dil, .groups = g.c});
+                    shapes.push_back({.n = 64,
+                                      .c_in = g.c,
+                                      .h = g.hw,
+                                      .w = g.hw,
+                                      .c_out = g.c,
+                                      .k = k,
+                                      .stride = stride,
+                                      .pad = dil * (k - 1) / 2,
+                                      .dil = dil,
+                                      .groups = g.c});
                 }
     for (const Plane& g : {Plane{16, 32, true}, Plane{32, 16, true}, Plane{64, 8, true}})
         shapes.push_back({.n = 64, .c_in = g.c, .h = g.hw, .w = g.hw, .c_out = g.c, .k = 1});
@@ -142,8 +180,8 @@ std::vector<WeightVersion> weight_runs(const Conv2dShape& s) {
 // Runs every version of the three directions on s with inputs x, w, dy and compares with the
 // CPU within the given tolerances (0 demands exact equality).
 void check_all_directions(const Conv2dShape& s, const std::vector<float>& x,
-                          const std::vector<float>& w, const std::vector<float>& dy,
-                          double t_fwd, double t_data, double t_weight) {
+                          const std::vector<float>& w, const std::vector<float>& dy, double t_fwd,
+                          double t_data, double t_weight) {
     std::vector<float> y_want(size_t(s.out_elems())), dx_want(size_t(s.in_elems())),
         dw_want(size_t(s.weight_elems()));
     cpu::conv2d_fwd(y_want.data(), x.data(), w.data(), s);
@@ -173,185 +211,193 @@ void check_all_directions(const Conv2dShape& s, const std::vector<float>& x,
 }
 
 TEST_SUITE("cuda_conv") {
-
-TEST_CASE("conv2d fwd cuda: every version matches cpu on odd and DARTS shapes") {
-    for (const Conv2dShape& s : conv2d_cuda_shapes()) {
-        CAPTURE(s);
-        const std::vector<float> x = uniform(s.in_elems(), 11), w = uniform(s.weight_elems(), 12);
-        std::vector<float> want(size_t(s.out_elems()));
-        cpu::conv2d_fwd(want.data(), x.data(), w.data(), s);
-        const double tol = tol_for_sum(int64_t(s.cin_per_group()) * s.k * s.k);
-        const DeviceVec x_dev(x), w_dev(w);
-        for (const FwdVersion& v : fwd_runs(s)) {
-            CAPTURE(v.name);
-            const DeviceVec y_dev = DeviceVec::poisoned(s.out_elems());
-            v.launch(y_dev.data(), x_dev.data(), w_dev.data(), s, test_stream());
-            check_close(fetch(y_dev), want, tol, tol, "y");
+    TEST_CASE("conv2d fwd cuda: every version matches cpu on odd and DARTS shapes") {
+        for (const Conv2dShape& s : conv2d_cuda_shapes()) {
+            CAPTURE(s);
+            const std::vector<float> x = uniform(s.in_elems(), 11),
+                                     w = uniform(s.weight_elems(), 12);
+            std::vector<float> want(size_t(s.out_elems()));
+            cpu::conv2d_fwd(want.data(), x.data(), w.data(), s);
+            const double tol = tol_for_sum(int64_t(s.cin_per_group()) * s.k * s.k);
+            const DeviceVec x_dev(x), w_dev(w);
+            for (const FwdVersion& v : fwd_runs(s)) {
+                CAPTURE(v.name);
+                const DeviceVec y_dev = DeviceVec::poisoned(s.out_elems());
+                v.launch(y_dev.data(), x_dev.data(), w_dev.data(), s, test_stream());
+                check_close(fetch(y_dev), want, tol, tol, "y");
+            }
         }
     }
-}
 
-TEST_CASE("conv2d bwd_data cuda: every version matches cpu, overwrite and accumulate") {
-    for (const Conv2dShape& s : conv2d_cuda_shapes()) {
-        CAPTURE(s);
-        const std::vector<float> dy = uniform(s.out_elems(), 13), w = uniform(s.weight_elems(), 12);
-        std::vector<float> want(size_t(s.in_elems()));
-        cpu::conv2d_bwd_data(want.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
-        const std::vector<float> start = uniform(s.in_elems(), 14);
-        const std::vector<float> want_acc = plus(start, want);
-        const double tol = tol_for_sum(int64_t(s.cout_per_group()) * s.k * s.k);
-        const DeviceVec dy_dev(dy), w_dev(w);
-        for (const DataVersion& v : data_runs(s)) {
-            CAPTURE(v.name);
-            const DeviceVec dx_dev = DeviceVec::poisoned(s.in_elems());
-            v.launch(dx_dev.data(), dy_dev.data(), w_dev.data(), s, GradMode::kOverwrite,
-                     test_stream());
-            check_close(fetch(dx_dev), want, tol, tol, "dx overwrite");
-            const DeviceVec acc_dev(start);
-            v.launch(acc_dev.data(), dy_dev.data(), w_dev.data(), s, GradMode::kAccumulate,
-                     test_stream());
-            check_close(fetch(acc_dev), want_acc, tol, tol, "dx accumulate");
+    TEST_CASE("conv2d bwd_data cuda: every version matches cpu, overwrite and accumulate") {
+        for (const Conv2dShape& s : conv2d_cuda_shapes()) {
+            CAPTURE(s);
+            const std::vector<float> dy = uniform(s.out_elems(), 13),
+                                     w = uniform(s.weight_elems(), 12);
+            std::vector<float> want(size_t(s.in_elems()));
+            cpu::conv2d_bwd_data(want.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
+            const std::vector<float> start = uniform(s.in_elems(), 14);
+            const std::vector<float> want_acc = plus(start, want);
+            const double tol = tol_for_sum(int64_t(s.cout_per_group()) * s.k * s.k);
+            const DeviceVec dy_dev(dy), w_dev(w);
+            for (const DataVersion& v : data_runs(s)) {
+                CAPTURE(v.name);
+                const DeviceVec dx_dev = DeviceVec::poisoned(s.in_elems());
+                v.launch(dx_dev.data(), dy_dev.data(), w_dev.data(), s, GradMode::kOverwrite,
+                         test_stream());
+                check_close(fetch(dx_dev), want, tol, tol, "dx overwrite");
+                const DeviceVec acc_dev(start);
+                v.launch(acc_dev.data(), dy_dev.data(), w_dev.data(), s, GradMode::kAccumulate,
+                         test_stream());
+                check_close(fetch(acc_dev), want_acc, tol, tol, "dx accumulate");
+            }
         }
     }
-}
 
-TEST_CASE("conv2d bwd_weight cuda: every version matches cpu, both modes, bitwise repeatable") {
-    for (const Conv2dShape& s : conv2d_cuda_shapes()) {
-        CAPTURE(s);
-        const std::vector<float> dy = uniform(s.out_elems(), 13), x = uniform(s.in_elems(), 11);
-        std::vector<float> want(size_t(s.weight_elems()));
-        cpu::conv2d_bwd_weight(want.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
-        const std::vector<float> start = uniform(s.weight_elems(), 15);
-        const std::vector<float> want_acc = plus(start, want);
-        const double tol = tol_for_sum(int64_t(s.n) * s.ho() * s.wo());
-        const DeviceVec dy_dev(dy), x_dev(x);
-        for (const WeightVersion& v : weight_runs(s)) {
-            CAPTURE(v.name);
-            const DeviceVec dw_dev = DeviceVec::poisoned(s.weight_elems());
-            v.launch(dw_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kOverwrite,
-                     test_stream());
-            const std::vector<float> first = fetch(dw_dev);
-            check_close(first, want, tol, tol, "dw overwrite");
-            v.launch(dw_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kOverwrite,
-                     test_stream());
-            CHECK_MESSAGE(fetch(dw_dev) == first, "a second run gave different bits");
-            const DeviceVec acc_dev(start);
-            v.launch(acc_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kAccumulate,
-                     test_stream());
-            check_close(fetch(acc_dev), want_acc, tol, tol, "dw accumulate");
+    TEST_CASE("conv2d bwd_weight cuda: every version matches cpu, both modes, bitwise repeatable") {
+        for (const Conv2dShape& s : conv2d_cuda_shapes()) {
+            CAPTURE(s);
+            const std::vector<float> dy = uniform(s.out_elems(), 13), x = uniform(s.in_elems(), 11);
+            std::vector<float> want(size_t(s.weight_elems()));
+            cpu::conv2d_bwd_weight(want.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
+            const std::vector<float> start = uniform(s.weight_elems(), 15);
+            const std::vector<float> want_acc = plus(start, want);
+            const double tol = tol_for_sum(int64_t(s.n) * s.ho() * s.wo());
+            const DeviceVec dy_dev(dy), x_dev(x);
+            for (const WeightVersion& v : weight_runs(s)) {
+                CAPTURE(v.name);
+                const DeviceVec dw_dev = DeviceVec::poisoned(s.weight_elems());
+                v.launch(dw_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kOverwrite,
+                         test_stream());
+                const std::vector<float> first = fetch(dw_dev);
+                check_close(first, want, tol, tol, "dw overwrite");
+                v.launch(dw_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kOverwrite,
+                         test_stream());
+                CHECK_MESSAGE(fetch(dw_dev) == first, "a second run gave different bits");
+                const DeviceVec acc_dev(start);
+                v.launch(acc_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kAccumulate,
+                         test_stream());
+                check_close(fetch(acc_dev), want_acc, tol, tol, "dw accumulate");
+            }
         }
     }
-}
 
-TEST_CASE("conv2d cuda: small-integer inputs give exactly the cpu result in every version") {
-    std::vector<Conv2dShape> shapes = conv2d_odd_shapes();
-    for (const Conv2dShape& s : conv2d_darts_shapes())
-        if (s.c_in == 16 || s.k == 1 || !is_depthwise(s)) shapes.push_back(s);
-    for (const Conv2dShape& s : shapes) {
-        CAPTURE(s);
-        check_all_directions(s, small_ints(s.in_elems(), 41), small_ints(s.weight_elems(), 42),
-                             small_ints(s.out_elems(), 43), 0, 0, 0);
-    }
-}
-
-TEST_CASE("conv2d cuda: v1 and v2 both cover every DARTS depthwise shape, cublas every 1x1") {
-    for (const Conv2dShape& s : conv2d_darts_shapes()) {
-        CAPTURE(s);
-        const bool pointwise = s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
-        for (const FwdVersion& v : cuda::conv2d_fwd_versions()) {
-            CAPTURE(v.name);
-            const std::string name = v.name;
-            if (name == "v1") CHECK(v.supports(s));
-            if (name == "v2") CHECK(v.supports(s) == is_depthwise(s));
-            if (name == "cublas") CHECK(v.supports(s) == pointwise);
-        }
-        for (const DataVersion& v : cuda::conv2d_bwd_data_versions()) {
-            CAPTURE(v.name);
-            const std::string name = v.name;
-            if (name == "v1") CHECK(v.supports(s));
-            if (name == "v2") CHECK(v.supports(s) == is_depthwise(s));
-            if (name == "cublas") CHECK(v.supports(s) == pointwise);
-        }
-        for (const WeightVersion& v : cuda::conv2d_bwd_weight_versions()) {
-            CAPTURE(v.name);
-            const std::string name = v.name;
-            if (name == "v1") CHECK(v.supports(s));
-            if (name == "v2") CHECK(v.supports(s) == is_depthwise(s));
-            if (name == "cublas") CHECK(v.supports(s) == pointwise);
+    TEST_CASE("conv2d cuda: small-integer inputs give exactly the cpu result in every version") {
+        std::vector<Conv2dShape> shapes = conv2d_odd_shapes();
+        for (const Conv2dShape& s : conv2d_darts_shapes())
+            if (s.c_in == 16 || s.k == 1 || !is_depthwise(s)) shapes.push_back(s);
+        for (const Conv2dShape& s : shapes) {
+            CAPTURE(s);
+            check_all_directions(s, small_ints(s.in_elems(), 41), small_ints(s.weight_elems(), 42),
+                                 small_ints(s.out_elems(), 43), 0, 0, 0);
         }
     }
-    CHECK(cuda::conv2d_fwd_versions().size() == 3);
-    CHECK(cuda::conv2d_bwd_data_versions().size() == 3);
-    CHECK(cuda::conv2d_bwd_weight_versions().size() == 3);
-}
 
-TEST_CASE("conv2d cuda: an empty batch writes nothing but still overwrites dw with zeros") {
-    for (const int k : {1, 3}) {
-        const Conv2dShape s{.n = 0, .c_in = 4, .h = 5, .w = 5, .c_out = 4, .k = k,
-                            .pad = k / 2, .groups = k == 1 ? 1 : 4};
-        CAPTURE(s);
-        for (const FwdVersion& v : fwd_runs(s)) {
-            CAPTURE(v.name);
-            v.launch(nullptr, nullptr, nullptr, s, test_stream());
+    TEST_CASE("conv2d cuda: v1 and v2 both cover every DARTS depthwise shape, cublas every 1x1") {
+        for (const Conv2dShape& s : conv2d_darts_shapes()) {
+            CAPTURE(s);
+            const bool pointwise = s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
+            for (const FwdVersion& v : cuda::conv2d_fwd_versions()) {
+                CAPTURE(v.name);
+                const std::string name = v.name;
+                if (name == "v1") CHECK(v.supports(s));
+                if (name == "v2") CHECK(v.supports(s) == is_depthwise(s));
+                if (name == "cublas") CHECK(v.supports(s) == pointwise);
+            }
+            for (const DataVersion& v : cuda::conv2d_bwd_data_versions()) {
+                CAPTURE(v.name);
+                const std::string name = v.name;
+                if (name == "v1") CHECK(v.supports(s));
+                if (name == "v2") CHECK(v.supports(s) == is_depthwise(s));
+                if (name == "cublas") CHECK(v.supports(s) == pointwise);
+            }
+            for (const WeightVersion& v : cuda::conv2d_bwd_weight_versions()) {
+                CAPTURE(v.name);
+                const std::string name = v.name;
+                if (name == "v1") CHECK(v.supports(s));
+                if (name == "v2") CHECK(v.supports(s) == is_depthwise(s));
+                if (name == "cublas") CHECK(v.supports(s) == pointwise);
+            }
         }
-        for (const DataVersion& v : data_runs(s)) {
-            CAPTURE(v.name);
-            v.launch(nullptr, nullptr, nullptr, s, GradMode::kOverwrite, test_stream());
-        }
-        const std::vector<float> sevens(size_t(s.weight_elems()), 7.f);
-        for (const WeightVersion& v : weight_runs(s)) {
-            CAPTURE(v.name);
-            const DeviceVec dw_dev(sevens), acc_dev(sevens);
-            v.launch(dw_dev.data(), nullptr, nullptr, s, GradMode::kOverwrite, test_stream());
-            CHECK(fetch(dw_dev) == std::vector<float>(sevens.size(), 0.f));
-            v.launch(acc_dev.data(), nullptr, nullptr, s, GradMode::kAccumulate, test_stream());
-            CHECK(fetch(acc_dev) == sevens);
+        CHECK(cuda::conv2d_fwd_versions().size() == 3);
+        CHECK(cuda::conv2d_bwd_data_versions().size() == 3);
+        CHECK(cuda::conv2d_bwd_weight_versions().size() == 3);
+    }
+
+    TEST_CASE("conv2d cuda: an empty batch writes nothing but still overwrites dw with zeros") {
+        for (const int k : {1, 3}) {
+            const Conv2dShape s{.n = 0,
+                                .c_in = 4,
+                                .h = 5,
+                                .w = 5,
+                                .c_out = 4,
+                                .k = k,
+                                .pad = k / 2,
+                                .groups = k == 1 ? 1 : 4};
+            CAPTURE(s);
+            for (const FwdVersion& v : fwd_runs(s)) {
+                CAPTURE(v.name);
+                v.launch(nullptr, nullptr, nullptr, s, test_stream());
+            }
+            for (const DataVersion& v : data_runs(s)) {
+                CAPTURE(v.name);
+                v.launch(nullptr, nullptr, nullptr, s, GradMode::kOverwrite, test_stream());
+            }
+            const std::vector<float> sevens(size_t(s.weight_elems()), 7.f);
+            for (const WeightVersion& v : weight_runs(s)) {
+                CAPTURE(v.name);
+                const DeviceVec dw_dev(sevens), acc_dev(sevens);
+                v.launch(dw_dev.data(), nullptr, nullptr, s, GradMode::kOverwrite, test_stream());
+                CHECK(fetch(dw_dev) == std::vector<float>(sevens.size(), 0.f));
+                v.launch(acc_dev.data(), nullptr, nullptr, s, GradMode::kAccumulate, test_stream());
+                CHECK(fetch(acc_dev) == sevens);
+            }
         }
     }
-}
 
-TEST_CASE("conv2d cuda: versions refuse shapes they do not support; the launcher falls back") {
-    // Dense 3x3: neither v2 nor cublas. Depthwise 7x7 at dilation 100: the window of one output
-    // overflows v2's shared memory budget, so the launcher must take v1.
-    const Conv2dShape dense{.n = 2, .c_in = 4, .h = 9, .w = 8, .c_out = 6, .k = 3, .pad = 1};
-    const Conv2dShape wide{.n = 1, .c_in = 2, .h = 601, .w = 601, .c_out = 2, .k = 7, .dil = 100,
-                           .groups = 2};
-    const DeviceVec buf = DeviceVec::poisoned(2 * 601 * 601);
-    for (const Conv2dShape& s : {dense, wide}) {
-        CAPTURE(s);
-        for (const FwdVersion& v : cuda::conv2d_fwd_versions())
-            if (!v.supports(s))
-                CHECK_THROWS_AS(v.launch(buf.data(), buf.data(), buf.data(), s, test_stream()),
-                                Error);
-        for (const DataVersion& v : cuda::conv2d_bwd_data_versions())
-            if (!v.supports(s))
-                CHECK_THROWS_AS(v.launch(buf.data(), buf.data(), buf.data(), s,
-                                         GradMode::kOverwrite, test_stream()),
-                                Error);
-        for (const WeightVersion& v : cuda::conv2d_bwd_weight_versions())
-            if (!v.supports(s))
-                CHECK_THROWS_AS(v.launch(buf.data(), buf.data(), buf.data(), s,
-                                         GradMode::kOverwrite, test_stream()),
-                                Error);
+    TEST_CASE("conv2d cuda: versions refuse shapes they do not support; the launcher falls back") {
+        // Dense 3x3: neither v2 nor cublas. Depthwise 7x7 at dilation 100: the window of one output
+        // overflows v2's shared memory budget, so the launcher must take v1.
+        const Conv2dShape dense{.n = 2, .c_in = 4, .h = 9, .w = 8, .c_out = 6, .k = 3, .pad = 1};
+        const Conv2dShape wide{
+            .n = 1, .c_in = 2, .h = 601, .w = 601, .c_out = 2, .k = 7, .dil = 100, .groups = 2};
+        const DeviceVec buf = DeviceVec::poisoned(2 * 601 * 601);
+        for (const Conv2dShape& s : {dense, wide}) {
+            CAPTURE(s);
+            for (const FwdVersion& v : cuda::conv2d_fwd_versions())
+                if (!v.supports(s))
+                    CHECK_THROWS_AS(v.launch(buf.data(), buf.data(), buf.data(), s, test_stream()),
+                                    Error);
+            for (const DataVersion& v : cuda::conv2d_bwd_data_versions())
+                if (!v.supports(s))
+                    CHECK_THROWS_AS(v.launch(buf.data(), buf.data(), buf.data(), s,
+                                             GradMode::kOverwrite, test_stream()),
+                                    Error);
+            for (const WeightVersion& v : cuda::conv2d_bwd_weight_versions())
+                if (!v.supports(s))
+                    CHECK_THROWS_AS(v.launch(buf.data(), buf.data(), buf.data(), s,
+                                             GradMode::kOverwrite, test_stream()),
+                                    Error);
+        }
+        CHECK_FALSE(cuda::conv2d_fwd_versions()[1].supports(wide));
+        CHECK_FALSE(cuda::conv2d_bwd_data_versions()[1].supports(wide));
+        CHECK_FALSE(cuda::conv2d_bwd_weight_versions()[1].supports(wide));
+        const double t_fwd = tol_for_sum(49),
+                     t_weight = tol_for_sum(int64_t(wide.ho()) * wide.wo());
+        check_all_directions(wide, uniform(wide.in_elems(), 51), uniform(wide.weight_elems(), 52),
+                             uniform(wide.out_elems(), 53), t_fwd, t_fwd, t_weight);
+
+        Conv2dShape bad = dense;
+        bad.c_in = 0;
+        CHECK_THROWS_AS(cuda::conv2d_fwd(buf.data(), buf.data(), buf.data(), bad, test_stream()),
+                        Error);
+        CHECK_THROWS_AS(cuda::conv2d_bwd_data(buf.data(), buf.data(), buf.data(), bad,
+                                              GradMode::kOverwrite, test_stream()),
+                        Error);
+        CHECK_THROWS_AS(cuda::conv2d_bwd_weight(buf.data(), buf.data(), buf.data(), bad,
+                                                GradMode::kOverwrite, test_stream()),
+                        Error);
     }
-    CHECK_FALSE(cuda::conv2d_fwd_versions()[1].supports(wide));
-    CHECK_FALSE(cuda::conv2d_bwd_data_versions()[1].supports(wide));
-    CHECK_FALSE(cuda::conv2d_bwd_weight_versions()[1].supports(wide));
-    const double t_fwd = tol_for_sum(49), t_weight = tol_for_sum(int64_t(wide.ho()) * wide.wo());
-    check_all_directions(wide, uniform(wide.in_elems(), 51), uniform(wide.weight_elems(), 52),
-                         uniform(wide.out_elems(), 53), t_fwd, t_fwd, t_weight);
-
-    Conv2dShape bad = dense;
-    bad.c_in = 0;
-    CHECK_THROWS_AS(cuda::conv2d_fwd(buf.data(), buf.data(), buf.data(), bad, test_stream()),
-                    Error);
-    CHECK_THROWS_AS(cuda::conv2d_bwd_data(buf.data(), buf.data(), buf.data(), bad,
-                                          GradMode::kOverwrite, test_stream()),
-                    Error);
-    CHECK_THROWS_AS(cuda::conv2d_bwd_weight(buf.data(), buf.data(), buf.data(), bad,
-                                            GradMode::kOverwrite, test_stream()),
-                    Error);
-}
 
 }  // TEST_SUITE
 

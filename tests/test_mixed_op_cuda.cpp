@@ -129,130 +129,128 @@ struct CandidateGrads {
 };
 
 TEST_SUITE("cuda_mixed_op") {
+    TEST_CASE("mixed_sum and mixed_softmax_sum fwd cuda: match cpu, none candidates skipped") {
+        for (const MixedCase& c : mixed_shapes()) {
+            CAPTURE(c);
+            const Candidates ys(c, 40);
+            const std::vector<float> w = uniform(c.K, 41);
+            DeviceVec w_dev(w);
+            std::vector<float> want(size_t(c.n));
 
-TEST_CASE("mixed_sum and mixed_softmax_sum fwd cuda: match cpu, none candidates skipped") {
-    for (const MixedCase& c : mixed_shapes()) {
-        CAPTURE(c);
-        const Candidates ys(c, 40);
-        const std::vector<float> w = uniform(c.K, 41);
-        DeviceVec w_dev(w);
-        std::vector<float> want(size_t(c.n));
+            cpu::mixed_sum_fwd(want.data(), ys.cpu_ptrs.data(), w.data(), c.K, c.n);
+            DeviceVec out_dev = DeviceVec::poisoned(c.n);
+            cuda::mixed_sum_fwd(out_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K, c.n,
+                                test_stream());
+            check_close(fetch(out_dev), want, tol_for_sum(c.K), tol_for_sum(c.K), "mixed_sum out");
 
-        cpu::mixed_sum_fwd(want.data(), ys.cpu_ptrs.data(), w.data(), c.K, c.n);
+            // w = softmax(alpha) is itself a K-term float computation inside the kernel.
+            cpu::mixed_softmax_sum_fwd(want.data(), ys.cpu_ptrs.data(), w.data(), c.K, c.n);
+            DeviceVec out2_dev = DeviceVec::poisoned(c.n);
+            cuda::mixed_softmax_sum_fwd(out2_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K, c.n,
+                                        test_stream());
+            check_close(fetch(out2_dev), want, tol_for_sum(c.K), tol_for_sum(c.K),
+                        "mixed_softmax_sum out");
+        }
+    }
+
+    TEST_CASE("mixed_sum bwd cuda: dy_k and dw match cpu in both modes") {
+        for (const MixedCase& c : mixed_shapes()) {
+            for (GradMode mode : {kOverwrite, kAccumulate}) {
+                CAPTURE(c);
+                CAPTURE(int(mode));
+                const Candidates ys(c, 42);
+                const std::vector<float> w = uniform(c.K, 43), dout = uniform(c.n, 44);
+                DeviceVec w_dev(w), dout_dev(dout);
+                CandidateGrads dys(c, mode);
+                std::vector<float> dw =
+                    mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN) : uniform(c.K, 45);
+                DeviceVec dw_dev(dw);
+                cpu::mixed_sum_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(),
+                                   w.data(), c.K, c.n, mode);
+                cuda::mixed_sum_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(),
+                                    ys.dev_ptrs.data(), w_dev.data(), c.K, c.n, mode,
+                                    test_stream());
+                dys.check(ys, tol_for_sum(2));  // w_k dout, plus the old value when accumulating
+                // dw_k sums n products (a `none` candidate's is exactly 0).
+                check_close(fetch(dw_dev), dw, tol_for_sum(c.n + 1), tol_for_sum(c.n + 1), "dw");
+            }
+        }
+    }
+
+    TEST_CASE("mixed_softmax_sum bwd cuda: dy_k and dalpha match cpu in both modes") {
+        for (const MixedCase& c : mixed_shapes()) {
+            for (GradMode mode : {kOverwrite, kAccumulate}) {
+                CAPTURE(c);
+                CAPTURE(int(mode));
+                const Candidates ys(c, 46);
+                const std::vector<float> alpha = uniform(c.K, 47), dout = uniform(c.n, 48);
+                DeviceVec alpha_dev(alpha), dout_dev(dout);
+                CandidateGrads dys(c, mode);
+                std::vector<float> dalpha =
+                    mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN) : uniform(c.K, 49);
+                DeviceVec dalpha_dev(dalpha);
+                cpu::mixed_softmax_sum_bwd(dys.cpu_ptrs.data(), dalpha.data(), dout.data(),
+                                           ys.cpu_ptrs.data(), alpha.data(), c.K, c.n, mode);
+                cuda::mixed_softmax_sum_bwd(dys.dev_ptrs.data(), dalpha_dev.data(), dout_dev.data(),
+                                            ys.dev_ptrs.data(), alpha_dev.data(), c.K, c.n, mode,
+                                            test_stream());
+                // dy_k = w_k dout with w a K-term softmax computed in float on the device.
+                dys.check(ys, tol_for_sum(c.K + 1));
+                // dalpha combines K dot products of n terms each.
+                const double t = tol_for_sum(int64_t(c.K) * c.n + 1);
+                check_close(fetch(dalpha_dev), dalpha, t, t, "dalpha");
+            }
+        }
+    }
+
+    TEST_CASE("mixed_sum cuda: small integers and power-of-two weights give exact results") {
+        // Every product and partial sum is a small multiple of 1/4, exact in float in any order.
+        const MixedCase c{"integers", 4, 5 * 7, {1}};
+        const Candidates ys(c, 50, /*integers=*/true);
+        const std::vector<float> w = {0.5f, 0.25f, 2.f, -1.f};
+        std::vector<float> dout = uniform(c.n, 51);
+        for (float& v : dout) v = std::round(4.f * v);
+        DeviceVec w_dev(w), dout_dev(dout);
+
+        std::vector<float> out(size_t(c.n));
+        cpu::mixed_sum_fwd(out.data(), ys.cpu_ptrs.data(), w.data(), c.K, c.n);
         DeviceVec out_dev = DeviceVec::poisoned(c.n);
         cuda::mixed_sum_fwd(out_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K, c.n,
                             test_stream());
-        check_close(fetch(out_dev), want, tol_for_sum(c.K), tol_for_sum(c.K), "mixed_sum out");
+        check_close(fetch(out_dev), out, 0, 0, "out");
 
-        // w = softmax(alpha) is itself a K-term float computation inside the kernel.
-        cpu::mixed_softmax_sum_fwd(want.data(), ys.cpu_ptrs.data(), w.data(), c.K, c.n);
-        DeviceVec out2_dev = DeviceVec::poisoned(c.n);
-        cuda::mixed_softmax_sum_fwd(out2_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K, c.n,
-                                    test_stream());
-        check_close(fetch(out2_dev), want, tol_for_sum(c.K), tol_for_sum(c.K),
-                    "mixed_softmax_sum out");
+        CandidateGrads dys(c, kOverwrite);
+        std::vector<float> dw(size_t(c.K), NAN);
+        DeviceVec dw_dev = DeviceVec::poisoned(c.K);
+        cpu::mixed_sum_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(),
+                           w.data(), c.K, c.n, kOverwrite);
+        cuda::mixed_sum_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(), ys.dev_ptrs.data(),
+                            w_dev.data(), c.K, c.n, kOverwrite, test_stream());
+        dys.check(ys, 0);
+        check_close(fetch(dw_dev), dw, 0, 0, "dw");
     }
-}
 
-TEST_CASE("mixed_sum bwd cuda: dy_k and dw match cpu in both modes") {
-    for (const MixedCase& c : mixed_shapes()) {
-        for (GradMode mode : {kOverwrite, kAccumulate}) {
-            CAPTURE(c);
-            CAPTURE(int(mode));
-            const Candidates ys(c, 42);
-            const std::vector<float> w = uniform(c.K, 43), dout = uniform(c.n, 44);
-            DeviceVec w_dev(w), dout_dev(dout);
-            CandidateGrads dys(c, mode);
-            std::vector<float> dw = mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN)
-                                                       : uniform(c.K, 45);
-            DeviceVec dw_dev(dw);
-            cpu::mixed_sum_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(),
-                               w.data(), c.K, c.n, mode);
-            cuda::mixed_sum_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(),
-                                ys.dev_ptrs.data(), w_dev.data(), c.K, c.n, mode, test_stream());
-            dys.check(ys, tol_for_sum(2));  // w_k dout, plus the old value when accumulating
-            // dw_k sums n products (a `none` candidate's is exactly 0).
-            check_close(fetch(dw_dev), dw, tol_for_sum(c.n + 1), tol_for_sum(c.n + 1), "dw");
-        }
+    TEST_CASE("mixed ops cuda: n = 0 still writes dw and dalpha, K outside 1..16 throws") {
+        const std::vector<float> w = {0.2f, 0.3f, 0.5f};
+        DeviceVec w_dev(w), one(std::vector<float>{1.f});
+        const float* ys[3] = {one.data(), nullptr, one.data()};
+        float* dys[3] = {nullptr, nullptr, nullptr};
+        DeviceVec dw_dev = DeviceVec::poisoned(3), dalpha_dev = DeviceVec::poisoned(3);
+        cuda::mixed_sum_bwd(dys, dw_dev.data(), one.data(), ys, w_dev.data(), 3, 0, kOverwrite,
+                            test_stream());
+        check_close(fetch(dw_dev), std::vector<float>(3, 0.f), 0, 0, "dw");
+        cuda::mixed_softmax_sum_bwd(dys, dalpha_dev.data(), one.data(), ys, w_dev.data(), 3, 0,
+                                    kOverwrite, test_stream());
+        check_close(fetch(dalpha_dev), std::vector<float>(3, 0.f), 0, 0, "dalpha");
+        cuda::mixed_sum_fwd(nullptr, ys, w_dev.data(), 3, 0, test_stream());
+
+        std::vector<const float*> many(17, one.data());
+        CHECK_THROWS_AS(
+            cuda::mixed_sum_fwd(one.data(), many.data(), w_dev.data(), 17, 1, test_stream()),
+            Error);
+        CHECK_THROWS_AS(
+            cuda::mixed_softmax_sum_fwd(one.data(), ys, w_dev.data(), 0, 1, test_stream()), Error);
     }
-}
-
-TEST_CASE("mixed_softmax_sum bwd cuda: dy_k and dalpha match cpu in both modes") {
-    for (const MixedCase& c : mixed_shapes()) {
-        for (GradMode mode : {kOverwrite, kAccumulate}) {
-            CAPTURE(c);
-            CAPTURE(int(mode));
-            const Candidates ys(c, 46);
-            const std::vector<float> alpha = uniform(c.K, 47), dout = uniform(c.n, 48);
-            DeviceVec alpha_dev(alpha), dout_dev(dout);
-            CandidateGrads dys(c, mode);
-            std::vector<float> dalpha = mode == kOverwrite
-                                            ? std::vector<float>(size_t(c.K), NAN)
-                                            : uniform(c.K, 49);
-            DeviceVec dalpha_dev(dalpha);
-            cpu::mixed_softmax_sum_bwd(dys.cpu_ptrs.data(), dalpha.data(), dout.data(),
-                                       ys.cpu_ptrs.data(), alpha.data(), c.K, c.n, mode);
-            cuda::mixed_softmax_sum_bwd(dys.dev_ptrs.data(), dalpha_dev.data(), dout_dev.data(),
-                                        ys.dev_ptrs.data(), alpha_dev.data(), c.K, c.n, mode,
-                                        test_stream());
-            // dy_k = w_k dout with w a K-term softmax computed in float on the device.
-            dys.check(ys, tol_for_sum(c.K + 1));
-            // dalpha combines K dot products of n terms each.
-            const double t = tol_for_sum(int64_t(c.K) * c.n + 1);
-            check_close(fetch(dalpha_dev), dalpha, t, t, "dalpha");
-        }
-    }
-}
-
-TEST_CASE("mixed_sum cuda: small integers and power-of-two weights give exact results") {
-    // Every product and partial sum is a small multiple of 1/4, exact in float in any order.
-    const MixedCase c{"integers", 4, 5 * 7, {1}};
-    const Candidates ys(c, 50, /*integers=*/true);
-    const std::vector<float> w = {0.5f, 0.25f, 2.f, -1.f};
-    std::vector<float> dout = uniform(c.n, 51);
-    for (float& v : dout) v = std::round(4.f * v);
-    DeviceVec w_dev(w), dout_dev(dout);
-
-    std::vector<float> out(size_t(c.n));
-    cpu::mixed_sum_fwd(out.data(), ys.cpu_ptrs.data(), w.data(), c.K, c.n);
-    DeviceVec out_dev = DeviceVec::poisoned(c.n);
-    cuda::mixed_sum_fwd(out_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K, c.n,
-                        test_stream());
-    check_close(fetch(out_dev), out, 0, 0, "out");
-
-    CandidateGrads dys(c, kOverwrite);
-    std::vector<float> dw(size_t(c.K), NAN);
-    DeviceVec dw_dev = DeviceVec::poisoned(c.K);
-    cpu::mixed_sum_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(), w.data(),
-                       c.K, c.n, kOverwrite);
-    cuda::mixed_sum_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(), ys.dev_ptrs.data(),
-                        w_dev.data(), c.K, c.n, kOverwrite, test_stream());
-    dys.check(ys, 0);
-    check_close(fetch(dw_dev), dw, 0, 0, "dw");
-}
-
-TEST_CASE("mixed ops cuda: n = 0 still writes dw and dalpha, K outside 1..16 throws") {
-    const std::vector<float> w = {0.2f, 0.3f, 0.5f};
-    DeviceVec w_dev(w), one(std::vector<float>{1.f});
-    const float* ys[3] = {one.data(), nullptr, one.data()};
-    float* dys[3] = {nullptr, nullptr, nullptr};
-    DeviceVec dw_dev = DeviceVec::poisoned(3), dalpha_dev = DeviceVec::poisoned(3);
-    cuda::mixed_sum_bwd(dys, dw_dev.data(), one.data(), ys, w_dev.data(), 3, 0, kOverwrite,
-                        test_stream());
-    check_close(fetch(dw_dev), std::vector<float>(3, 0.f), 0, 0, "dw");
-    cuda::mixed_softmax_sum_bwd(dys, dalpha_dev.data(), one.data(), ys, w_dev.data(), 3, 0,
-                                kOverwrite, test_stream());
-    check_close(fetch(dalpha_dev), std::vector<float>(3, 0.f), 0, 0, "dalpha");
-    cuda::mixed_sum_fwd(nullptr, ys, w_dev.data(), 3, 0, test_stream());
-
-    std::vector<const float*> many(17, one.data());
-    CHECK_THROWS_AS(cuda::mixed_sum_fwd(one.data(), many.data(), w_dev.data(), 17, 1,
-                                        test_stream()),
-                    Error);
-    CHECK_THROWS_AS(cuda::mixed_softmax_sum_fwd(one.data(), ys, w_dev.data(), 0, 1,
-                                                test_stream()),
-                    Error);
-}
 
 }  // TEST_SUITE
 

@@ -55,97 +55,97 @@ std::vector<float> fetch(const DeviceVec& y_dev) {
 const double kTol = tol_for_sum(1);
 
 TEST_SUITE("cuda_optim") {
+    TEST_CASE("sgd_step cuda: three steps with momentum and weight decay match cpu") {
+        // DARTS' weight optimizer: lr 0.025, momentum 0.9, weight decay 3e-4.
+        const SgdOptions o{.lr = 0.025f, .momentum = 0.9f, .weight_decay = 3e-4f};
+        for (const ParamCase& c : optim_sizes()) {
+            CAPTURE(c);
+            std::vector<float> w = uniform(c.n, 71), buf(static_cast<size_t>(c.n), NAN);
+            DeviceVec w_dev(w),
+                buf_dev = DeviceVec::poisoned(c.n);  // the first step overwrites buf
+            for (int step = 0; step < 3; ++step) {
+                CAPTURE(step);
+                const std::vector<float> g = uniform(c.n, 72 + uint64_t(step));
+                DeviceVec g_dev(g);
+                cpu::sgd_step(w.data(), buf.data(), g.data(), c.n, o, step == 0);
+                cuda::sgd_step(w_dev.data(), buf_dev.data(), g_dev.data(), c.n, o, step == 0,
+                               test_stream());
+                check_close(fetch(w_dev), w, kTol, kTol, "w");
+                check_close(fetch(buf_dev), buf, kTol, kTol, "buf");
+            }
+        }
+    }
 
-TEST_CASE("sgd_step cuda: three steps with momentum and weight decay match cpu") {
-    // DARTS' weight optimizer: lr 0.025, momentum 0.9, weight decay 3e-4.
-    const SgdOptions o{.lr = 0.025f, .momentum = 0.9f, .weight_decay = 3e-4f};
-    for (const ParamCase& c : optim_sizes()) {
-        CAPTURE(c);
-        std::vector<float> w = uniform(c.n, 71), buf(static_cast<size_t>(c.n), NAN);
-        DeviceVec w_dev(w), buf_dev = DeviceVec::poisoned(c.n);  // the first step overwrites buf
-        for (int step = 0; step < 3; ++step) {
-            CAPTURE(step);
-            const std::vector<float> g = uniform(c.n, 72 + uint64_t(step));
-            DeviceVec g_dev(g);
-            cpu::sgd_step(w.data(), buf.data(), g.data(), c.n, o, step == 0);
-            cuda::sgd_step(w_dev.data(), buf_dev.data(), g_dev.data(), c.n, o, step == 0,
-                           test_stream());
+    TEST_CASE("sgd_step cuda: momentum 0 needs no buffer") {
+        const SgdOptions o{.lr = 0.1f, .momentum = 0.f, .weight_decay = 1e-2f};
+        for (const ParamCase& c : optim_sizes()) {
+            CAPTURE(c);
+            std::vector<float> w = uniform(c.n, 75);
+            const std::vector<float> g = uniform(c.n, 76);
+            DeviceVec w_dev(w), g_dev(g);
+            cpu::sgd_step(w.data(), nullptr, g.data(), c.n, o, true);
+            cuda::sgd_step(w_dev.data(), nullptr, g_dev.data(), c.n, o, true, test_stream());
             check_close(fetch(w_dev), w, kTol, kTol, "w");
-            check_close(fetch(buf_dev), buf, kTol, kTol, "buf");
         }
     }
-}
 
-TEST_CASE("sgd_step cuda: momentum 0 needs no buffer") {
-    const SgdOptions o{.lr = 0.1f, .momentum = 0.f, .weight_decay = 1e-2f};
-    for (const ParamCase& c : optim_sizes()) {
-        CAPTURE(c);
-        std::vector<float> w = uniform(c.n, 75);
-        const std::vector<float> g = uniform(c.n, 76);
-        DeviceVec w_dev(w), g_dev(g);
-        cpu::sgd_step(w.data(), nullptr, g.data(), c.n, o, true);
-        cuda::sgd_step(w_dev.data(), nullptr, g_dev.data(), c.n, o, true, test_stream());
-        check_close(fetch(w_dev), w, kTol, kTol, "w");
-    }
-}
-
-TEST_CASE("adam_step cuda: steps t = 1, 2, 3 match cpu in theta, m and v") {
-    // DARTS' architect: lr 3e-4, betas (0.5, 0.999), weight decay 1e-3.
-    const AdamOptions o{.lr = 3e-4f, .beta1 = 0.5f, .beta2 = 0.999f, .weight_decay = 1e-3f};
-    for (const ParamCase& c : optim_sizes()) {
-        CAPTURE(c);
-        std::vector<float> theta = uniform(c.n, 77), m(static_cast<size_t>(c.n), 0.f),
-                           v(static_cast<size_t>(c.n), 0.f);
-        DeviceVec theta_dev(theta), m_dev(m), v_dev(v);
-        for (int64_t t = 1; t <= 3; ++t) {
-            CAPTURE(t);
-            const std::vector<float> g = uniform(c.n, 78 + uint64_t(t));
-            DeviceVec g_dev(g);
-            cpu::adam_step(theta.data(), m.data(), v.data(), g.data(), c.n, o, t);
-            cuda::adam_step(theta_dev.data(), m_dev.data(), v_dev.data(), g_dev.data(), c.n, o, t,
-                            test_stream());
-            check_close(fetch(theta_dev), theta, kTol, kTol, "theta");
-            check_close(fetch(m_dev), m, kTol, kTol, "m");
-            check_close(fetch(v_dev), v, kTol, kTol, "v");
+    TEST_CASE("adam_step cuda: steps t = 1, 2, 3 match cpu in theta, m and v") {
+        // DARTS' architect: lr 3e-4, betas (0.5, 0.999), weight decay 1e-3.
+        const AdamOptions o{.lr = 3e-4f, .beta1 = 0.5f, .beta2 = 0.999f, .weight_decay = 1e-3f};
+        for (const ParamCase& c : optim_sizes()) {
+            CAPTURE(c);
+            std::vector<float> theta = uniform(c.n, 77), m(static_cast<size_t>(c.n), 0.f),
+                               v(static_cast<size_t>(c.n), 0.f);
+            DeviceVec theta_dev(theta), m_dev(m), v_dev(v);
+            for (int64_t t = 1; t <= 3; ++t) {
+                CAPTURE(t);
+                const std::vector<float> g = uniform(c.n, 78 + uint64_t(t));
+                DeviceVec g_dev(g);
+                cpu::adam_step(theta.data(), m.data(), v.data(), g.data(), c.n, o, t);
+                cuda::adam_step(theta_dev.data(), m_dev.data(), v_dev.data(), g_dev.data(), c.n, o,
+                                t, test_stream());
+                check_close(fetch(theta_dev), theta, kTol, kTol, "theta");
+                check_close(fetch(m_dev), m, kTol, kTol, "m");
+                check_close(fetch(v_dev), v, kTol, kTol, "v");
+            }
         }
     }
-}
 
-TEST_CASE("sum_squares cuda: matches cpu's double sum, exactly on small integers") {
-    std::vector<ParamCase> sizes = optim_sizes();
-    sizes.push_back({"empty", 0});
-    for (const ParamCase& c : sizes) {
-        CAPTURE(c);
-        const std::vector<float> x = uniform(c.n, 81);
-        DeviceVec x_dev(x), out_dev = DeviceVec::poisoned(1);
-        cuda::sum_squares(out_dev.data(), x_dev.data(), c.n, test_stream());
-        const float want = float(cpu::sum_squares(x.data(), c.n));
-        check_close(fetch(out_dev), std::vector<float>{want}, tol_for_sum(c.n), tol_for_sum(c.n),
-                    "sum of squares");
+    TEST_CASE("sum_squares cuda: matches cpu's double sum, exactly on small integers") {
+        std::vector<ParamCase> sizes = optim_sizes();
+        sizes.push_back({"empty", 0});
+        for (const ParamCase& c : sizes) {
+            CAPTURE(c);
+            const std::vector<float> x = uniform(c.n, 81);
+            DeviceVec x_dev(x), out_dev = DeviceVec::poisoned(1);
+            cuda::sum_squares(out_dev.data(), x_dev.data(), c.n, test_stream());
+            const float want = float(cpu::sum_squares(x.data(), c.n));
+            check_close(fetch(out_dev), std::vector<float>{want}, tol_for_sum(c.n),
+                        tol_for_sum(c.n), "sum of squares");
 
-        // Squares of integers in [-2, 2]: every partial sum is at most 4 * 1.93 M < 2^24, so
-        // exact in any order.
-        std::vector<float> xi = uniform(c.n, 82, -2.f, 2.f);
-        for (float& v : xi) v = std::round(v);
-        DeviceVec xi_dev(xi), outi_dev = DeviceVec::poisoned(1);
-        cuda::sum_squares(outi_dev.data(), xi_dev.data(), c.n, test_stream());
-        CHECK(double(fetch(outi_dev)[0]) == cpu::sum_squares(xi.data(), c.n));
+            // Squares of integers in [-2, 2]: every partial sum is at most 4 * 1.93 M < 2^24, so
+            // exact in any order.
+            std::vector<float> xi = uniform(c.n, 82, -2.f, 2.f);
+            for (float& v : xi) v = std::round(v);
+            DeviceVec xi_dev(xi), outi_dev = DeviceVec::poisoned(1);
+            cuda::sum_squares(outi_dev.data(), xi_dev.data(), c.n, test_stream());
+            CHECK(double(fetch(outi_dev)[0]) == cpu::sum_squares(xi.data(), c.n));
+        }
     }
-}
 
-TEST_CASE("optim cuda: bad arguments throw before launching") {
-    DeviceVec w_dev(std::vector<float>{1.f}), g_dev(std::vector<float>{1.f});
-    const SgdOptions momentum{.lr = 0.1f, .momentum = 0.9f};
-    CHECK_THROWS_AS(cuda::sgd_step(w_dev.data(), nullptr, g_dev.data(), 1, momentum, true,
-                                   test_stream()),
-                    Error);
-    const AdamOptions adam{.lr = 0.1f};
-    CHECK_THROWS_AS(cuda::adam_step(w_dev.data(), w_dev.data(), w_dev.data(), g_dev.data(), 1,
-                                    adam, 0, test_stream()),
-                    Error);
-    CHECK_THROWS_AS(cuda::sum_squares(w_dev.data(), g_dev.data(), -1, test_stream()), Error);
-    CHECK(fetch(w_dev)[0] == 1.f);
-}
+    TEST_CASE("optim cuda: bad arguments throw before launching") {
+        DeviceVec w_dev(std::vector<float>{1.f}), g_dev(std::vector<float>{1.f});
+        const SgdOptions momentum{.lr = 0.1f, .momentum = 0.9f};
+        CHECK_THROWS_AS(
+            cuda::sgd_step(w_dev.data(), nullptr, g_dev.data(), 1, momentum, true, test_stream()),
+            Error);
+        const AdamOptions adam{.lr = 0.1f};
+        CHECK_THROWS_AS(cuda::adam_step(w_dev.data(), w_dev.data(), w_dev.data(), g_dev.data(), 1,
+                                        adam, 0, test_stream()),
+                        Error);
+        CHECK_THROWS_AS(cuda::sum_squares(w_dev.data(), g_dev.data(), -1, test_stream()), Error);
+        CHECK(fetch(w_dev)[0] == 1.f);
+    }
 
 }  // TEST_SUITE
 

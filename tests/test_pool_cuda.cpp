@@ -107,131 +107,133 @@ void check_same_or_both_nan(const std::vector<float>& got, const std::vector<flo
 }
 
 TEST_SUITE("cuda_pool") {
+    TEST_CASE("max_pool2d fwd: cuda equals cpu exactly on odd and DARTS shapes") {
+        for (const Pool2dShape& s : pool2d_cuda_shapes()) {
+            CAPTURE(s);
+            const std::vector<float> x = test::away_from_zero(s.in_elems(), 11);
+            std::vector<float> want(size_t(s.out_elems()));
+            cpu::max_pool2d_fwd(want.data(), x.data(), s);
+            DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
+            cuda::max_pool2d_fwd(y_dev.data(), x_dev.data(), s, test_stream());
+            check_close(fetch(y_dev), want, 0, 0, "max_pool2d y");
+        }
+    }
 
-TEST_CASE("max_pool2d fwd: cuda equals cpu exactly on odd and DARTS shapes") {
-    for (const Pool2dShape& s : pool2d_cuda_shapes()) {
+    TEST_CASE("max_pool2d bwd: cuda gather matches cpu scatter in both GradModes") {
+        for (const Pool2dShape& s : pool2d_cuda_shapes()) {
+            CAPTURE(s);
+            const std::vector<float> x = test::away_from_zero(s.in_elems(), 12);
+            const std::vector<float> dy = test::uniform(s.out_elems(), 13);
+            DeviceVec x_dev(x), dy_dev(dy);
+            check_bwd_both_modes(
+                s.in_elems(),
+                [&](float* dx, GradMode m) { cpu::max_pool2d_bwd(dx, dy.data(), x.data(), s, m); },
+                [&](float* dx, GradMode m) {
+                    cuda::max_pool2d_bwd(dx, dy_dev.data(), x_dev.data(), s, m, test_stream());
+                },
+                covering(s) * covering(s), "max_pool2d dx");
+        }
+    }
+
+    TEST_CASE("max_pool2d: NaN wins its windows on cuda as on cpu, forward and backward") {
+        const Pool2dShape s{.n = 3, .c = 5, .h = 7, .w = 7, .k = 3, .stride = 2, .pad = 1};
         CAPTURE(s);
-        const std::vector<float> x = test::away_from_zero(s.in_elems(), 11);
+        std::vector<float> x = test::away_from_zero(s.in_elems(), 14);
+        for (int64_t i : {int64_t(0), int64_t(24), int64_t(60), s.in_elems() - 1})
+            x[size_t(i)] = NAN;
         std::vector<float> want(size_t(s.out_elems()));
         cpu::max_pool2d_fwd(want.data(), x.data(), s);
         DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
         cuda::max_pool2d_fwd(y_dev.data(), x_dev.data(), s, test_stream());
-        check_close(fetch(y_dev), want, 0, 0, "max_pool2d y");
-    }
-}
+        check_same_or_both_nan(fetch(y_dev), want);
 
-TEST_CASE("max_pool2d bwd: cuda gather matches cpu scatter in both GradModes") {
-    for (const Pool2dShape& s : pool2d_cuda_shapes()) {
-        CAPTURE(s);
-        const std::vector<float> x = test::away_from_zero(s.in_elems(), 12);
-        const std::vector<float> dy = test::uniform(s.out_elems(), 13);
-        DeviceVec x_dev(x), dy_dev(dy);
+        const std::vector<float> dy = test::uniform(s.out_elems(), 15);
+        DeviceVec dy_dev(dy);
         check_bwd_both_modes(
             s.in_elems(),
             [&](float* dx, GradMode m) { cpu::max_pool2d_bwd(dx, dy.data(), x.data(), s, m); },
             [&](float* dx, GradMode m) {
                 cuda::max_pool2d_bwd(dx, dy_dev.data(), x_dev.data(), s, m, test_stream());
             },
-            covering(s) * covering(s), "max_pool2d dx");
+            covering(s) * covering(s), "max_pool2d dx with NaN");
     }
-}
 
-TEST_CASE("max_pool2d: NaN wins its windows on cuda as on cpu, forward and backward") {
-    const Pool2dShape s{.n = 3, .c = 5, .h = 7, .w = 7, .k = 3, .stride = 2, .pad = 1};
-    CAPTURE(s);
-    std::vector<float> x = test::away_from_zero(s.in_elems(), 14);
-    for (int64_t i : {int64_t(0), int64_t(24), int64_t(60), s.in_elems() - 1}) x[size_t(i)] = NAN;
-    std::vector<float> want(size_t(s.out_elems()));
-    cpu::max_pool2d_fwd(want.data(), x.data(), s);
-    DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
-    cuda::max_pool2d_fwd(y_dev.data(), x_dev.data(), s, test_stream());
-    check_same_or_both_nan(fetch(y_dev), want);
-
-    const std::vector<float> dy = test::uniform(s.out_elems(), 15);
-    DeviceVec dy_dev(dy);
-    check_bwd_both_modes(
-        s.in_elems(),
-        [&](float* dx, GradMode m) { cpu::max_pool2d_bwd(dx, dy.data(), x.data(), s, m); },
-        [&](float* dx, GradMode m) {
-            cuda::max_pool2d_bwd(dx, dy_dev.data(), x_dev.data(), s, m, test_stream());
-        },
-        covering(s) * covering(s), "max_pool2d dx with NaN");
-}
-
-TEST_CASE("avg_pool2d fwd: cuda matches cpu on odd and DARTS shapes") {
-    for (const Pool2dShape& s : pool2d_cuda_shapes()) {
-        CAPTURE(s);
-        const std::vector<float> x = test::uniform(s.in_elems(), 21);
-        std::vector<float> want(size_t(s.out_elems()));
-        cpu::avg_pool2d_fwd(want.data(), x.data(), s);
-        DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
-        cuda::avg_pool2d_fwd(y_dev.data(), x_dev.data(), s, test_stream());
-        const double tol = tol_for_sum(s.k * s.k);
-        check_close(fetch(y_dev), want, tol, tol, "avg_pool2d y");
+    TEST_CASE("avg_pool2d fwd: cuda matches cpu on odd and DARTS shapes") {
+        for (const Pool2dShape& s : pool2d_cuda_shapes()) {
+            CAPTURE(s);
+            const std::vector<float> x = test::uniform(s.in_elems(), 21);
+            std::vector<float> want(size_t(s.out_elems()));
+            cpu::avg_pool2d_fwd(want.data(), x.data(), s);
+            DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
+            cuda::avg_pool2d_fwd(y_dev.data(), x_dev.data(), s, test_stream());
+            const double tol = tol_for_sum(s.k * s.k);
+            check_close(fetch(y_dev), want, tol, tol, "avg_pool2d y");
+        }
     }
-}
 
-TEST_CASE("avg_pool2d bwd: cuda gather matches cpu scatter in both GradModes") {
-    for (const Pool2dShape& s : pool2d_cuda_shapes()) {
-        CAPTURE(s);
-        const std::vector<float> dy = test::uniform(s.out_elems(), 22);
-        DeviceVec dy_dev(dy);
-        check_bwd_both_modes(
-            s.in_elems(),
-            [&](float* dx, GradMode m) { cpu::avg_pool2d_bwd(dx, dy.data(), s, m); },
-            [&](float* dx, GradMode m) {
-                cuda::avg_pool2d_bwd(dx, dy_dev.data(), s, m, test_stream());
-            },
-            covering(s) * covering(s), "avg_pool2d dx");
+    TEST_CASE("avg_pool2d bwd: cuda gather matches cpu scatter in both GradModes") {
+        for (const Pool2dShape& s : pool2d_cuda_shapes()) {
+            CAPTURE(s);
+            const std::vector<float> dy = test::uniform(s.out_elems(), 22);
+            DeviceVec dy_dev(dy);
+            check_bwd_both_modes(
+                s.in_elems(),
+                [&](float* dx, GradMode m) { cpu::avg_pool2d_bwd(dx, dy.data(), s, m); },
+                [&](float* dx, GradMode m) {
+                    cuda::avg_pool2d_bwd(dx, dy_dev.data(), s, m, test_stream());
+                },
+                covering(s) * covering(s), "avg_pool2d dx");
+        }
     }
-}
 
-TEST_CASE("global_avg_pool fwd: cuda warp sums match cpu") {
-    for (const GlobalPoolShape& s : global_pool_cuda_shapes()) {
-        CAPTURE(s);
-        const std::vector<float> x = test::uniform(s.in_elems(), 31);
-        std::vector<float> want(size_t(s.out_elems()));
-        cpu::global_avg_pool_fwd(want.data(), x.data(), s.n, s.c, s.hw);
-        DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
-        cuda::global_avg_pool_fwd(y_dev.data(), x_dev.data(), s.n, s.c, s.hw, test_stream());
-        check_close(fetch(y_dev), want, tol_for_sum(s.hw), tol_for_sum(s.hw), "global_avg y");
+    TEST_CASE("global_avg_pool fwd: cuda warp sums match cpu") {
+        for (const GlobalPoolShape& s : global_pool_cuda_shapes()) {
+            CAPTURE(s);
+            const std::vector<float> x = test::uniform(s.in_elems(), 31);
+            std::vector<float> want(size_t(s.out_elems()));
+            cpu::global_avg_pool_fwd(want.data(), x.data(), s.n, s.c, s.hw);
+            DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
+            cuda::global_avg_pool_fwd(y_dev.data(), x_dev.data(), s.n, s.c, s.hw, test_stream());
+            check_close(fetch(y_dev), want, tol_for_sum(s.hw), tol_for_sum(s.hw), "global_avg y");
+        }
     }
-}
 
-TEST_CASE("global_avg_pool bwd: cuda matches cpu in both GradModes") {
-    for (const GlobalPoolShape& s : global_pool_cuda_shapes()) {
-        CAPTURE(s);
-        const std::vector<float> dy = test::uniform(s.out_elems(), 32);
-        DeviceVec dy_dev(dy);
-        check_bwd_both_modes(
-            s.in_elems(),
-            [&](float* dx, GradMode m) {
-                cpu::global_avg_pool_bwd(dx, dy.data(), s.n, s.c, s.hw, m);
-            },
-            [&](float* dx, GradMode m) {
-                cuda::global_avg_pool_bwd(dx, dy_dev.data(), s.n, s.c, s.hw, m, test_stream());
-            },
-            1, "global_avg dx");
+    TEST_CASE("global_avg_pool bwd: cuda matches cpu in both GradModes") {
+        for (const GlobalPoolShape& s : global_pool_cuda_shapes()) {
+            CAPTURE(s);
+            const std::vector<float> dy = test::uniform(s.out_elems(), 32);
+            DeviceVec dy_dev(dy);
+            check_bwd_both_modes(
+                s.in_elems(),
+                [&](float* dx, GradMode m) {
+                    cpu::global_avg_pool_bwd(dx, dy.data(), s.n, s.c, s.hw, m);
+                },
+                [&](float* dx, GradMode m) {
+                    cuda::global_avg_pool_bwd(dx, dy_dev.data(), s.n, s.c, s.hw, m, test_stream());
+                },
+                1, "global_avg dx");
+        }
     }
-}
 
-TEST_CASE("pool cuda: an empty batch launches nothing, a bad shape throws before launching") {
-    const Pool2dShape empty{.n = 0, .c = 16, .h = 8, .w = 8, .k = 3, .stride = 2, .pad = 1};
-    cuda::max_pool2d_fwd(nullptr, nullptr, empty, test_stream());
-    cuda::max_pool2d_bwd(nullptr, nullptr, nullptr, empty, GradMode::kOverwrite, test_stream());
-    cuda::avg_pool2d_fwd(nullptr, nullptr, empty, test_stream());
-    cuda::avg_pool2d_bwd(nullptr, nullptr, empty, GradMode::kOverwrite, test_stream());
-    cuda::global_avg_pool_fwd(nullptr, nullptr, 0, 16, 64, test_stream());
-    cuda::global_avg_pool_bwd(nullptr, nullptr, 0, 16, 64, GradMode::kOverwrite, test_stream());
+    TEST_CASE("pool cuda: an empty batch launches nothing, a bad shape throws before launching") {
+        const Pool2dShape empty{.n = 0, .c = 16, .h = 8, .w = 8, .k = 3, .stride = 2, .pad = 1};
+        cuda::max_pool2d_fwd(nullptr, nullptr, empty, test_stream());
+        cuda::max_pool2d_bwd(nullptr, nullptr, nullptr, empty, GradMode::kOverwrite, test_stream());
+        cuda::avg_pool2d_fwd(nullptr, nullptr, empty, test_stream());
+        cuda::avg_pool2d_bwd(nullptr, nullptr, empty, GradMode::kOverwrite, test_stream());
+        cuda::global_avg_pool_fwd(nullptr, nullptr, 0, 16, 64, test_stream());
+        cuda::global_avg_pool_bwd(nullptr, nullptr, 0, 16, 64, GradMode::kOverwrite, test_stream());
 
-    DeviceVec y_dev = DeviceVec::poisoned(16);
-    const Pool2dShape bad{.n = 1, .c = 1, .h = 4, .w = 4, .k = 3, .stride = 1, .pad = 2};
-    CHECK_THROWS_AS(cuda::max_pool2d_fwd(y_dev.data(), y_dev.data(), bad, test_stream()), Error);
-    CHECK_THROWS_AS(cuda::avg_pool2d_fwd(y_dev.data(), y_dev.data(), bad, test_stream()), Error);
-    CHECK_THROWS_AS(cuda::global_avg_pool_fwd(y_dev.data(), y_dev.data(), 1, 1, 0, test_stream()),
-                    Error);
-    for (float v : fetch(y_dev)) CHECK(std::isnan(v));
-}
+        DeviceVec y_dev = DeviceVec::poisoned(16);
+        const Pool2dShape bad{.n = 1, .c = 1, .h = 4, .w = 4, .k = 3, .stride = 1, .pad = 2};
+        CHECK_THROWS_AS(cuda::max_pool2d_fwd(y_dev.data(), y_dev.data(), bad, test_stream()),
+                        Error);
+        CHECK_THROWS_AS(cuda::avg_pool2d_fwd(y_dev.data(), y_dev.data(), bad, test_stream()),
+                        Error);
+        CHECK_THROWS_AS(
+            cuda::global_avg_pool_fwd(y_dev.data(), y_dev.data(), 1, 1, 0, test_stream()), Error);
+        for (float v : fetch(y_dev)) CHECK(std::isnan(v));
+    }
 
 }  // TEST_SUITE
 

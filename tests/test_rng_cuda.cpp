@@ -72,57 +72,57 @@ int64_t mismatches(const std::vector<float>& got, const std::vector<float>& want
 }
 
 TEST_SUITE("cuda_rng") {
-
-TEST_CASE("rng_uniform cuda: bitwise equal to cpu for every size, seed and offset") {
-    for (const FillCase& c : kCases) {
-        CAPTURE(c);
-        std::vector<float> want(size_t(c.n));
-        cpu::rng_uniform(want.data(), c.n, -0.5f, 2.f, c.seed, c.offset);
-        DeviceVec y_dev = DeviceVec::poisoned(c.n);
-        cuda::rng_uniform(y_dev.data(), c.n, -0.5f, 2.f, c.seed, c.offset, test_stream());
-        CHECK(mismatches(fetch(y_dev), want, 0) == 0);
-    }
-}
-
-TEST_CASE("rng_normal cuda: within 2 ulp of cpu, odd n included") {
-    for (const FillCase& c : kCases) {
-        for (const auto& [mean, stddev] : {std::pair{0.f, 1.f}, std::pair{3.f, 0.5f}}) {
+    TEST_CASE("rng_uniform cuda: bitwise equal to cpu for every size, seed and offset") {
+        for (const FillCase& c : kCases) {
             CAPTURE(c);
-            CAPTURE(mean);
-            CAPTURE(stddev);
             std::vector<float> want(size_t(c.n));
-            cpu::rng_normal(want.data(), c.n, mean, stddev, c.seed, c.offset);
+            cpu::rng_uniform(want.data(), c.n, -0.5f, 2.f, c.seed, c.offset);
             DeviceVec y_dev = DeviceVec::poisoned(c.n);
-            cuda::rng_normal(y_dev.data(), c.n, mean, stddev, c.seed, c.offset, test_stream());
-            CHECK(mismatches(fetch(y_dev), want, 2) == 0);
+            cuda::rng_uniform(y_dev.data(), c.n, -0.5f, 2.f, c.seed, c.offset, test_stream());
+            CHECK(mismatches(fetch(y_dev), want, 0) == 0);
         }
     }
-}
 
-TEST_CASE("dropout_mask cuda: bitwise equal to cpu for p = 0, 0.2, 0.5 and 0.9") {
-    for (const FillCase& c : kCases) {
-        for (float p : {0.f, 0.2f, 0.5f, 0.9f}) {
-            CAPTURE(c);
-            CAPTURE(p);
-            std::vector<float> want(size_t(c.n));
-            cpu::dropout_mask(want.data(), c.n, p, c.seed, c.offset);
-            DeviceVec mask_dev = DeviceVec::poisoned(c.n);
-            cuda::dropout_mask(mask_dev.data(), c.n, p, c.seed, c.offset, test_stream());
-            CHECK(mismatches(fetch(mask_dev), want, 0) == 0);
+    TEST_CASE("rng_normal cuda: within 2 ulp of cpu, odd n included") {
+        for (const FillCase& c : kCases) {
+            for (const auto& [mean, stddev] : {std::pair{0.f, 1.f}, std::pair{3.f, 0.5f}}) {
+                CAPTURE(c);
+                CAPTURE(mean);
+                CAPTURE(stddev);
+                std::vector<float> want(size_t(c.n));
+                cpu::rng_normal(want.data(), c.n, mean, stddev, c.seed, c.offset);
+                DeviceVec y_dev = DeviceVec::poisoned(c.n);
+                cuda::rng_normal(y_dev.data(), c.n, mean, stddev, c.seed, c.offset, test_stream());
+                CHECK(mismatches(fetch(y_dev), want, 2) == 0);
+            }
         }
     }
-}
 
-TEST_CASE("rng cuda: n = 0 launches nothing, p outside [0, 1) throws") {
-    cuda::rng_uniform(nullptr, 0, 0.f, 1.f, 1, 0, test_stream());
-    cuda::rng_normal(nullptr, 0, 0.f, 1.f, 1, 0, test_stream());
-    DeviceVec mask_dev = DeviceVec::poisoned(8);
-    CHECK_THROWS_AS(cuda::dropout_mask(mask_dev.data(), 8, 1.f, 1, 0, test_stream()), Error);
-    CHECK_THROWS_AS(cuda::dropout_mask(mask_dev.data(), 8, -0.1f, 1, 0, test_stream()), Error);
-    CHECK_THROWS_AS(cuda::rng_uniform(mask_dev.data(), -1, 0.f, 1.f, 1, 0, test_stream()), Error);
-    const std::vector<float> untouched = fetch(mask_dev);
-    for (float v : untouched) CHECK(std::isnan(v));
-}
+    TEST_CASE("dropout_mask cuda: bitwise equal to cpu for p = 0, 0.2, 0.5 and 0.9") {
+        for (const FillCase& c : kCases) {
+            for (float p : {0.f, 0.2f, 0.5f, 0.9f}) {
+                CAPTURE(c);
+                CAPTURE(p);
+                std::vector<float> want(size_t(c.n));
+                cpu::dropout_mask(want.data(), c.n, p, c.seed, c.offset);
+                DeviceVec mask_dev = DeviceVec::poisoned(c.n);
+                cuda::dropout_mask(mask_dev.data(), c.n, p, c.seed, c.offset, test_stream());
+                CHECK(mismatches(fetch(mask_dev), want, 0) == 0);
+            }
+        }
+    }
+
+    TEST_CASE("rng cuda: n = 0 launches nothing, p outside [0, 1) throws") {
+        cuda::rng_uniform(nullptr, 0, 0.f, 1.f, 1, 0, test_stream());
+        cuda::rng_normal(nullptr, 0, 0.f, 1.f, 1, 0, test_stream());
+        DeviceVec mask_dev = DeviceVec::poisoned(8);
+        CHECK_THROWS_AS(cuda::dropout_mask(mask_dev.data(), 8, 1.f, 1, 0, test_stream()), Error);
+        CHECK_THROWS_AS(cuda::dropout_mask(mask_dev.data(), 8, -0.1f, 1, 0, test_stream()), Error);
+        CHECK_THROWS_AS(cuda::rng_uniform(mask_dev.data(), -1, 0.f, 1.f, 1, 0, test_stream()),
+                        Error);
+        const std::vector<float> untouched = fetch(mask_dev);
+        for (float v : untouched) CHECK(std::isnan(v));
+    }
 
 }  // TEST_SUITE
 

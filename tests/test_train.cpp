@@ -30,93 +30,98 @@ TrainRecipe tiny_recipe() {
 }  // namespace
 
 TEST_SUITE("train") {
-TEST_CASE("train: schedules match the reference's values") {
-    TrainRecipe r;
-    r.epochs = 600;
-    CHECK(r.lr_at(0) == doctest::Approx(0.025));
-    CHECK(r.lr_at(300) == doctest::Approx(0.0125));
-    CHECK(r.lr_at(599) == doctest::Approx(1.713e-7).epsilon(1e-3));
-    r.step_schedule = true;
-    r.lr = 0.1f;
-    r.epochs = 250;
-    CHECK(r.lr_at(249) == doctest::Approx(5.08e-5).epsilon(2e-3));
-}
-
-TEST_CASE("train: a short run learns, and a checkpoint gives the same test loss elsewhere") {
-    const ImageDataset train = make_synthetic(384, 3, 16, 4, 71), test = make_synthetic(128, 3, 16, 4, 72);
-    TrainRecipe r = tiny_recipe();
-    r.epochs = 3;
-    r.augment = Augment{};
-    Trainer t(r, train, test, Device::cpu());
-    const auto [loss0, acc0] = evaluate(t.network(), test, 32);
-    TrainEpoch m;
-    while (!t.done()) m = t.run_epoch();
-    MESSAGE("test acc " << acc0 << " -> " << m.test_acc << ", loss " << loss0 << " -> " << m.test_loss);
-    CHECK(m.test_acc >= 0.7);  // chance 0.25
-    CHECK(m.test_loss < 0.7 * loss0);
-
-    const test::TempDir tmp("train_roundtrip");
-    const fs::path& dir = tmp.path;
-    const std::string ckpt = (dir / "checkpoint.safetensors").string();
-    t.save(ckpt);
-    EvalNetConfig cfg = t.recipe().net;
-    EvalNetwork fresh(cfg, Device::cpu(), 99);
-    load_weights(fresh, ckpt);
-    const auto [loss1, acc1] = evaluate(fresh, test, 32);
-    CHECK(loss1 == doctest::Approx(m.test_loss).epsilon(1e-6));
-    CHECK(acc1 == m.test_acc);
-}
-
-TEST_CASE("train: a resumed run ends bitwise where an uninterrupted run ends") {
-    const ImageDataset train = make_synthetic(64, 3, 32, 3, 81), test = make_synthetic(16, 3, 32, 3, 82);
-    TrainRecipe r = tiny_recipe();
-    r.net.auxiliary = true;
-    r.drop_path_prob = 0.3f;
-    r.net.layers = 3;
-    Trainer full(r, train, test, Device::cpu());
-    while (!full.done()) full.run_epoch();
-    const test::TempDir tmp("train_resume");
-    const fs::path& dir = tmp.path;
-    const std::string ckpt = (dir / "checkpoint.safetensors").string();
-    {
-        Trainer first(r, train, test, Device::cpu());
-        first.run_epoch();
-        first.save(ckpt);
+    TEST_CASE("train: schedules match the reference's values") {
+        TrainRecipe r;
+        r.epochs = 600;
+        CHECK(r.lr_at(0) == doctest::Approx(0.025));
+        CHECK(r.lr_at(300) == doctest::Approx(0.0125));
+        CHECK(r.lr_at(599) == doctest::Approx(1.713e-7).epsilon(1e-3));
+        r.step_schedule = true;
+        r.lr = 0.1f;
+        r.epochs = 250;
+        CHECK(r.lr_at(249) == doctest::Approx(5.08e-5).epsilon(2e-3));
     }
-    Trainer resumed(r, train, test, Device::cpu());
-    resumed.load(ckpt);
-    CHECK(resumed.epoch() == 1);
-    while (!resumed.done()) resumed.run_epoch();
-    CHECK(resumed.network().weights().flat_values().to_vector() ==
-          full.network().weights().flat_values().to_vector());
-    CHECK(resumed.network().buffers().flat_values().to_vector() ==
-          full.network().buffers().flat_values().to_vector());
-}
 
-TEST_CASE("train: checkpoints of another network are refused naming the file and the entry") {
-    const ImageDataset train = make_synthetic(32, 3, 16, 3, 91), test = make_synthetic(16, 3, 16, 3, 92);
-    const test::TempDir tmp("train_refuse");
-    const fs::path& dir = tmp.path;
-    const std::string ckpt = (dir / "checkpoint.safetensors").string();
-    Trainer t(tiny_recipe(), train, test, Device::cpu());
-    t.save(ckpt);
-    EvalNetConfig other = t.recipe().net;
-    other.genotype = *builtin_genotype("DARTS_V1");  // different ops, different keys
-    EvalNetwork net(other, Device::cpu(), 1);
-    try {
-        load_weights(net, ckpt);
-        FAIL("a checkpoint of another genotype was accepted");
-    } catch (const InputError& e) {
-        CHECK(std::string(e.what()).find(ckpt) != std::string::npos);
+    TEST_CASE("train: a short run learns, and a checkpoint gives the same test loss elsewhere") {
+        const ImageDataset train = make_synthetic(384, 3, 16, 4, 71),
+                           test = make_synthetic(128, 3, 16, 4, 72);
+        TrainRecipe r = tiny_recipe();
+        r.epochs = 3;
+        r.augment = Augment{};
+        Trainer t(r, train, test, Device::cpu());
+        const auto [loss0, acc0] = evaluate(t.network(), test, 32);
+        TrainEpoch m;
+        while (!t.done()) m = t.run_epoch();
+        MESSAGE("test acc " << acc0 << " -> " << m.test_acc << ", loss " << loss0 << " -> "
+                            << m.test_loss);
+        CHECK(m.test_acc >= 0.7);  // chance 0.25
+        CHECK(m.test_loss < 0.7 * loss0);
+
+        const test::TempDir tmp("train_roundtrip");
+        const fs::path& dir = tmp.path;
+        const std::string ckpt = (dir / "checkpoint.safetensors").string();
+        t.save(ckpt);
+        EvalNetConfig cfg = t.recipe().net;
+        EvalNetwork fresh(cfg, Device::cpu(), 99);
+        load_weights(fresh, ckpt);
+        const auto [loss1, acc1] = evaluate(fresh, test, 32);
+        CHECK(loss1 == doctest::Approx(m.test_loss).epsilon(1e-6));
+        CHECK(acc1 == m.test_acc);
     }
-    EvalNetConfig wider = t.recipe().net;
-    wider.init_channels = 6;
-    EvalNetwork net2(wider, Device::cpu(), 1);
-    CHECK_THROWS_WITH_AS(load_weights(net2, ckpt), doctest::Contains("stem.0.weight"), InputError);
-    // A search checkpoint is not a training checkpoint.
-    Trainer again(tiny_recipe(), train, test, Device::cpu());
-    const float one = 1.f;
-    write_safetensors(ckpt, {{"x", DType::kF32, {1}, &one}}, {{"format", "other"}});
-    CHECK_THROWS_WITH_AS(again.load(ckpt), doctest::Contains("format"), InputError);
-}
+
+    TEST_CASE("train: a resumed run ends bitwise where an uninterrupted run ends") {
+        const ImageDataset train = make_synthetic(64, 3, 32, 3, 81),
+                           test = make_synthetic(16, 3, 32, 3, 82);
+        TrainRecipe r = tiny_recipe();
+        r.net.auxiliary = true;
+        r.drop_path_prob = 0.3f;
+        r.net.layers = 3;
+        Trainer full(r, train, test, Device::cpu());
+        while (!full.done()) full.run_epoch();
+        const test::TempDir tmp("train_resume");
+        const fs::path& dir = tmp.path;
+        const std::string ckpt = (dir / "checkpoint.safetensors").string();
+        {
+            Trainer first(r, train, test, Device::cpu());
+            first.run_epoch();
+            first.save(ckpt);
+        }
+        Trainer resumed(r, train, test, Device::cpu());
+        resumed.load(ckpt);
+        CHECK(resumed.epoch() == 1);
+        while (!resumed.done()) resumed.run_epoch();
+        CHECK(resumed.network().weights().flat_values().to_vector() ==
+              full.network().weights().flat_values().to_vector());
+        CHECK(resumed.network().buffers().flat_values().to_vector() ==
+              full.network().buffers().flat_values().to_vector());
+    }
+
+    TEST_CASE("train: checkpoints of another network are refused naming the file and the entry") {
+        const ImageDataset train = make_synthetic(32, 3, 16, 3, 91),
+                           test = make_synthetic(16, 3, 16, 3, 92);
+        const test::TempDir tmp("train_refuse");
+        const fs::path& dir = tmp.path;
+        const std::string ckpt = (dir / "checkpoint.safetensors").string();
+        Trainer t(tiny_recipe(), train, test, Device::cpu());
+        t.save(ckpt);
+        EvalNetConfig other = t.recipe().net;
+        other.genotype = *builtin_genotype("DARTS_V1");  // different ops, different keys
+        EvalNetwork net(other, Device::cpu(), 1);
+        try {
+            load_weights(net, ckpt);
+            FAIL("a checkpoint of another genotype was accepted");
+        } catch (const InputError& e) {
+            CHECK(std::string(e.what()).find(ckpt) != std::string::npos);
+        }
+        EvalNetConfig wider = t.recipe().net;
+        wider.init_channels = 6;
+        EvalNetwork net2(wider, Device::cpu(), 1);
+        CHECK_THROWS_WITH_AS(load_weights(net2, ckpt), doctest::Contains("stem.0.weight"),
+                             InputError);
+        // A search checkpoint is not a training checkpoint.
+        Trainer again(tiny_recipe(), train, test, Device::cpu());
+        const float one = 1.f;
+        write_safetensors(ckpt, {{"x", DType::kF32, {1}, &one}}, {{"format", "other"}});
+        CHECK_THROWS_WITH_AS(again.load(ckpt), doctest::Contains("format"), InputError);
+    }
 }

@@ -49,13 +49,15 @@ double dot(const std::vector<double>& a, const std::vector<float>& b) {
     return s;
 }
 
-double tol_for_sum(int64_t k) { return 8.0 * FLT_EPSILON * std::sqrt(double(std::max<int64_t>(k, 1))); }
+double tol_for_sum(int64_t k) {
+    return 8.0 * FLT_EPSILON * std::sqrt(double(std::max<int64_t>(k, 1)));
+}
 
 template <class W>
 static bool close_impl(const std::vector<float>& got, const std::vector<W>& want, double rtol,
                        double atol, const std::string& what) {
-    REQUIRE_MESSAGE(got.size() == want.size(), what << ": size " << got.size() << " vs "
-                                                    << want.size());
+    REQUIRE_MESSAGE(got.size() == want.size(),
+                    what << ": size " << got.size() << " vs " << want.size());
     std::ostringstream os;
     int bad = 0;
     double worst = 0;
@@ -75,8 +77,8 @@ static bool close_impl(const std::vector<float>& got, const std::vector<W>& want
     }
     if (bad > 0)
         FAIL_CHECK(what << ": " << bad << " of " << got.size() << " mismatches (rtol " << rtol
-                        << ", atol " << atol << "), largest error " << worst << " at ["
-                        << worst_i << "]\n"
+                        << ", atol " << atol << "), largest error " << worst << " at [" << worst_i
+                        << "]\n"
                         << os.str());
     return bad == 0;
 }

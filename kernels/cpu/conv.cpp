@@ -14,13 +14,13 @@
 // Depthwise convolutions (one input channel per group: every DARTS sep/dil conv) loop tap by tap
 // over the output rows that tap reaches, so the inner loop runs along a row without bounds tests
 // and vectorises; sums are in float per row (double across rows for the weight gradient).
-#include <Eigen/Core>
+#include "kernels/conv.h"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <vector>
 
 #include "kernels/check.h"
-#include "kernels/conv.h"
 #include "kernels/cpu/parallel.h"
 
 namespace cudarts {
@@ -41,18 +41,20 @@ void Conv2dShape::validate() const {
     // Compared directly rather than through ho(): C++ division truncates toward zero, so a
     // slightly negative numerator would still give ho() == 1.
     const int extent = dil * (k - 1) + 1;
-    CUDARTS_CHECK(extent <= h + 2 * pad, "Conv2dShape: h + 2*pad is smaller than the dilated "
-                                             "kernel extent " << extent << " (ho() < 1) in "
-                                                              << *this);
-    CUDARTS_CHECK(extent <= w + 2 * pad, "Conv2dShape: w + 2*pad is smaller than the dilated "
-                                             "kernel extent " << extent << " (wo() < 1) in "
-                                                              << *this);
+    CUDARTS_CHECK(extent <= h + 2 * pad,
+                  "Conv2dShape: h + 2*pad is smaller than the dilated "
+                  "kernel extent "
+                      << extent << " (ho() < 1) in " << *this);
+    CUDARTS_CHECK(extent <= w + 2 * pad,
+                  "Conv2dShape: w + 2*pad is smaller than the dilated "
+                  "kernel extent "
+                      << extent << " (wo() < 1) in " << *this);
 }
 
 std::ostream& operator<<(std::ostream& os, const Conv2dShape& s) {
     return os << "Conv2dShape{n=" << s.n << " c_in=" << s.c_in << " h=" << s.h << " w=" << s.w
-              << " c_out=" << s.c_out << " k=" << s.k << " stride=" << s.stride
-              << " pad=" << s.pad << " dil=" << s.dil << " groups=" << s.groups << "}";
+              << " c_out=" << s.c_out << " k=" << s.k << " stride=" << s.stride << " pad=" << s.pad
+              << " dil=" << s.dil << " groups=" << s.groups << "}";
 }
 
 namespace cpu {
@@ -92,23 +94,23 @@ void conv2d_fwd_direct(float* y, const float* x, const float* w, const Conv2dSha
     CUDARTS_PARALLEL_FOR(s.out_elems() * cpg * s.k * s.k)
     for (int64_t no = 0; no < int64_t(s.n) * s.c_out; ++no) {
         const int n = int(no / s.c_out), o = int(no % s.c_out);
-            const int c0 = o / opg * cpg;  // first input channel of o's group
-            for (int i = 0; i < ho; ++i)
-                for (int j = 0; j < wo; ++j) {
-                    double acc = 0;
-                    for (int c = 0; c < cpg; ++c)
-                        for (int a = 0; a < s.k; ++a) {
-                            const int p = i * s.stride - s.pad + a * s.dil;
-                            if (p < 0 || p >= s.h) continue;
-                            for (int b = 0; b < s.k; ++b) {
-                                const int q = j * s.stride - s.pad + b * s.dil;
-                                if (q < 0 || q >= s.w) continue;
-                                acc += double(w[w_at(s, o, c, a, b)]) * x[x_at(s, n, c0 + c, p, q)];
-                            }
+        const int c0 = o / opg * cpg;  // first input channel of o's group
+        for (int i = 0; i < ho; ++i)
+            for (int j = 0; j < wo; ++j) {
+                double acc = 0;
+                for (int c = 0; c < cpg; ++c)
+                    for (int a = 0; a < s.k; ++a) {
+                        const int p = i * s.stride - s.pad + a * s.dil;
+                        if (p < 0 || p >= s.h) continue;
+                        for (int b = 0; b < s.k; ++b) {
+                            const int q = j * s.stride - s.pad + b * s.dil;
+                            if (q < 0 || q >= s.w) continue;
+                            acc += double(w[w_at(s, o, c, a, b)]) * x[x_at(s, n, c0 + c, p, q)];
                         }
-                    y[y_at(s, n, o, i, j)] = float(acc);
-                }
-        }
+                    }
+                y[y_at(s, n, o, i, j)] = float(acc);
+            }
+    }
 }
 
 void conv2d_bwd_data_direct(float* dx, const float* dy, const float* w, const Conv2dShape& s,
@@ -117,23 +119,23 @@ void conv2d_bwd_data_direct(float* dx, const float* dy, const float* w, const Co
     CUDARTS_PARALLEL_FOR(s.in_elems() * opg * s.k * s.k)
     for (int64_t nc = 0; nc < int64_t(s.n) * s.c_in; ++nc) {
         const int n = int(nc / s.c_in), c = int(nc % s.c_in);
-            const int g = c / cpg, cl = c % cpg;  // c's group and its index inside the group
-            for (int p = 0; p < s.h; ++p)
-                for (int q = 0; q < s.w; ++q) {
-                    double acc = 0;
-                    for (int o = g * opg; o < (g + 1) * opg; ++o)
-                        for (int a = 0; a < s.k; ++a) {
-                            const int i = source_index(p, a, s.stride, s.pad, s.dil, ho);
-                            if (i < 0) continue;
-                            for (int b = 0; b < s.k; ++b) {
-                                const int j = source_index(q, b, s.stride, s.pad, s.dil, wo);
-                                if (j < 0) continue;
-                                acc += double(w[w_at(s, o, cl, a, b)]) * dy[y_at(s, n, o, i, j)];
-                            }
+        const int g = c / cpg, cl = c % cpg;  // c's group and its index inside the group
+        for (int p = 0; p < s.h; ++p)
+            for (int q = 0; q < s.w; ++q) {
+                double acc = 0;
+                for (int o = g * opg; o < (g + 1) * opg; ++o)
+                    for (int a = 0; a < s.k; ++a) {
+                        const int i = source_index(p, a, s.stride, s.pad, s.dil, ho);
+                        if (i < 0) continue;
+                        for (int b = 0; b < s.k; ++b) {
+                            const int j = source_index(q, b, s.stride, s.pad, s.dil, wo);
+                            if (j < 0) continue;
+                            acc += double(w[w_at(s, o, cl, a, b)]) * dy[y_at(s, n, o, i, j)];
                         }
-                    write_grad(dx[x_at(s, n, c, p, q)], float(acc), mode);
-                }
-        }
+                    }
+                write_grad(dx[x_at(s, n, c, p, q)], float(acc), mode);
+            }
+    }
 }
 
 void conv2d_bwd_weight_direct(float* dw, const float* dy, const float* x, const Conv2dShape& s,
@@ -153,8 +155,8 @@ void conv2d_bwd_weight_direct(float* dw, const float* dy, const float* x, const 
                             for (int j = 0; j < wo; ++j) {
                                 const int q = j * s.stride - s.pad + b * s.dil;
                                 if (q < 0 || q >= s.w) continue;
-                                acc += double(dy[y_at(s, n, o, i, j)]) *
-                                       x[x_at(s, n, c0 + c, p, q)];
+                                acc +=
+                                    double(dy[y_at(s, n, o, i, j)]) * x[x_at(s, n, c0 + c, p, q)];
                             }
                         }
                     write_grad(dw[w_at(s, o, c, a, b)], float(acc), mode);
@@ -181,24 +183,24 @@ void conv2d_fwd_depthwise(float* y, const float* x, const float* w, const Conv2d
     CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
     for (int64_t no = 0; no < int64_t(s.n) * s.c_out; ++no) {
         const int n = int(no / s.c_out), o = int(no % s.c_out);
-            const float* xp = x + x_at(s, n, o / opg, 0, 0);
-            float* yp = y + y_at(s, n, o, 0, 0);
-            std::fill(yp, yp + int64_t(ho) * wo, 0.f);
-            for (int a = 0; a < s.k; ++a) {
-                const int dp = a * s.dil - s.pad;
-                const TapRange ri = tap_range(dp, st, s.h, ho);
-                for (int b = 0; b < s.k; ++b) {
-                    const int dq = b * s.dil - s.pad;
-                    const TapRange rj = tap_range(dq, st, s.w, wo);
-                    const float wv = w[w_at(s, o, 0, a, b)];
-                    for (int i = ri.lo; i < ri.hi; ++i) {
-                        const float* xr = xp + int64_t(i * st + dp) * s.w + dq;
-                        float* yr = yp + int64_t(i) * wo;
-                        for (int j = rj.lo; j < rj.hi; ++j) yr[j] += wv * xr[j * st];
-                    }
+        const float* xp = x + x_at(s, n, o / opg, 0, 0);
+        float* yp = y + y_at(s, n, o, 0, 0);
+        std::fill(yp, yp + int64_t(ho) * wo, 0.f);
+        for (int a = 0; a < s.k; ++a) {
+            const int dp = a * s.dil - s.pad;
+            const TapRange ri = tap_range(dp, st, s.h, ho);
+            for (int b = 0; b < s.k; ++b) {
+                const int dq = b * s.dil - s.pad;
+                const TapRange rj = tap_range(dq, st, s.w, wo);
+                const float wv = w[w_at(s, o, 0, a, b)];
+                for (int i = ri.lo; i < ri.hi; ++i) {
+                    const float* xr = xp + int64_t(i * st + dp) * s.w + dq;
+                    float* yr = yp + int64_t(i) * wo;
+                    for (int j = rj.lo; j < rj.hi; ++j) yr[j] += wv * xr[j * st];
                 }
             }
         }
+    }
 }
 
 // dx[n,c] = sum over the group's outputs o and taps of w[o,a,b] * dy[n,o] scattered back.
@@ -209,32 +211,32 @@ void conv2d_bwd_data_depthwise(float* dx, const float* dy, const float* w, const
     CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
     for (int64_t nc = 0; nc < int64_t(s.n) * s.c_in; ++nc) {
         const int n = int(nc / s.c_in), c = int(nc % s.c_in);
-            std::vector<float> acc(static_cast<size_t>(plane), 0.f);
-            for (int o = c * opg; o < (c + 1) * opg; ++o) {
-                const float* dyp = dy + y_at(s, n, o, 0, 0);
-                for (int a = 0; a < s.k; ++a) {
-                    const int dp = a * s.dil - s.pad;
-                    const TapRange ri = tap_range(dp, st, s.h, ho);
-                    for (int b = 0; b < s.k; ++b) {
-                        const int dq = b * s.dil - s.pad;
-                        const TapRange rj = tap_range(dq, st, s.w, wo);
-                        const float wv = w[w_at(s, o, 0, a, b)];
-                        for (int i = ri.lo; i < ri.hi; ++i) {
-                            float* ar = acc.data() + int64_t(i * st + dp) * s.w + dq;
-                            const float* dyr = dyp + int64_t(i) * wo;
-                            for (int j = rj.lo; j < rj.hi; ++j) ar[j * st] += wv * dyr[j];
-                        }
+        std::vector<float> acc(static_cast<size_t>(plane), 0.f);
+        for (int o = c * opg; o < (c + 1) * opg; ++o) {
+            const float* dyp = dy + y_at(s, n, o, 0, 0);
+            for (int a = 0; a < s.k; ++a) {
+                const int dp = a * s.dil - s.pad;
+                const TapRange ri = tap_range(dp, st, s.h, ho);
+                for (int b = 0; b < s.k; ++b) {
+                    const int dq = b * s.dil - s.pad;
+                    const TapRange rj = tap_range(dq, st, s.w, wo);
+                    const float wv = w[w_at(s, o, 0, a, b)];
+                    for (int i = ri.lo; i < ri.hi; ++i) {
+                        float* ar = acc.data() + int64_t(i * st + dp) * s.w + dq;
+                        const float* dyr = dyp + int64_t(i) * wo;
+                        for (int j = rj.lo; j < rj.hi; ++j) ar[j * st] += wv * dyr[j];
                     }
                 }
             }
-            float* dxp = dx + x_at(s, n, c, 0, 0);
-            for (int64_t e = 0; e < plane; ++e) write_grad(dxp[e], acc[size_t(e)], mode);
         }
+        float* dxp = dx + x_at(s, n, c, 0, 0);
+        for (int64_t e = 0; e < plane; ++e) write_grad(dxp[e], acc[size_t(e)], mode);
+    }
 }
 
 // dw[o,0,a,b] = sum over n and the rows tap (a,b) reaches of dy[n,o] . x[n, o / opg] shifted.
-void conv2d_bwd_weight_depthwise(float* dw, const float* dy, const float* x,
-                                 const Conv2dShape& s, GradMode mode) {
+void conv2d_bwd_weight_depthwise(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                                 GradMode mode) {
     const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
     CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
     for (int o = 0; o < s.c_out; ++o)
@@ -284,8 +286,8 @@ void conv2d_bwd_data_pointwise(float* dx, const float* dy, const float* w, const
     }
 }
 
-void conv2d_bwd_weight_pointwise(float* dw, const float* dy, const float* x,
-                                 const Conv2dShape& s, GradMode mode) {
+void conv2d_bwd_weight_pointwise(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                                 GradMode mode) {
     const int64_t hw = int64_t(s.h) * s.w;
     MatMap dwm(dw, s.c_out, s.c_in);
     // Zeroed first rather than assigned from sample 0, so an empty batch still overwrites.

@@ -2,10 +2,11 @@
 // padding_idx or max_norm). Forward copies table rows; backward scatters dy rows back into the
 // table gradient, so an id seen twice receives the sum of both rows of dy.
 // Every id is checked before anything is written: a bad id leaves y and dtable untouched.
+#include "kernels/embedding.h"
+
 #include <algorithm>
 
 #include "kernels/check.h"
-#include "kernels/embedding.h"
 
 namespace cudarts::cpu {
 
@@ -16,9 +17,8 @@ void check_args(const int32_t* ids, int64_t n, int vocab, int dim, const char* f
     CUDARTS_CHECK(vocab > 0, fn << ": vocab=" << vocab << " must be positive");
     CUDARTS_CHECK(dim > 0, fn << ": dim=" << dim << " must be positive");
     for (int64_t i = 0; i < n; ++i)
-        CUDARTS_CHECK(ids[i] >= 0 && ids[i] < vocab, fn << ": id " << ids[i] << " at position "
-                                                        << i << " is outside [0, " << vocab
-                                                        << ")");
+        CUDARTS_CHECK(ids[i] >= 0 && ids[i] < vocab, fn << ": id " << ids[i] << " at position " << i
+                                                        << " is outside [0, " << vocab << ")");
 }
 
 }  // namespace

@@ -6,10 +6,11 @@
 // db is a plain loop with a double sum per column. A null gradient output is skipped. noalias()
 // tells Eigen the output overlaps no operand, so the GEMM writes (or adds, for kAccumulate)
 // straight into it instead of into a temporary.
+#include "kernels/linear.h"
+
 #include <Eigen/Core>
 
 #include "kernels/check.h"
-#include "kernels/linear.h"
 
 namespace cudarts {
 
@@ -66,8 +67,8 @@ void linear_bwd_data(float* dx, const float* dy, const float* w, const LinearSha
                   ConstMatMap(dy, s.rows, s.out) * ConstMatMap(w, s.out, s.in), mode);
 }
 
-void linear_bwd_weight(float* dw, float* db, const float* dy, const float* x,
-                       const LinearShape& s, GradMode mode) {
+void linear_bwd_weight(float* dw, float* db, const float* dy, const float* x, const LinearShape& s,
+                       GradMode mode) {
     check_shape(s);
     if (dw != nullptr)
         write_product(MatMap(dw, s.out, s.in),

@@ -64,8 +64,8 @@ cublasHandle_t cublas_handle(Stream st) {
         handles.push_back({device, std::move(owned)});
     }
     CUDARTS_CUBLAS_CHECK(cublasSetStream(h, st));
-    CUDARTS_CUBLAS_CHECK(cublasSetMathMode(
-        h, g_tf32.load(std::memory_order_relaxed) ? CUBLAS_TF32_TENSOR_OP_MATH
+    CUDARTS_CUBLAS_CHECK(cublasSetMathMode(h, g_tf32.load(std::memory_order_relaxed)
+                                                  ? CUBLAS_TF32_TENSOR_OP_MATH
                                                   : CUBLAS_DEFAULT_MATH));
     return h;
 }
@@ -83,8 +83,8 @@ void gemm_rm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, in
     }
     const float one = 1.f, beta = mode == GradMode::kOverwrite ? 0.f : 1.f;
     // Column-major C^T (n x m) = op(B)^T (n x k) op(A)^T (k x m): see the note in blas.h.
-    CUDARTS_CUBLAS_CHECK(cublasSgemm(cublas_handle(st), op(trans_b), op(trans_a), n, m, k, &one,
-                                     b, ldb, a, lda, &beta, c, ldc));
+    CUDARTS_CUBLAS_CHECK(cublasSgemm(cublas_handle(st), op(trans_b), op(trans_a), n, m, k, &one, b,
+                                     ldb, a, lda, &beta, c, ldc));
 }
 
 void gemm_rm_strided_batched(bool trans_a, bool trans_b, int m, int n, int k, const float* a,

@@ -21,11 +21,11 @@
 //   bwd_weight cublas  1x1 stride 1 groups 1: dW = sum_n dy_n x_n^T as n SGEMMs accumulating
 //                      into dW in sample order (NCHW gives no single-GEMM view of the sum); n
 //                      small launches, so the benchmark should compare it with v1
-#include <cooperative_groups.h>      // thread-block clusters and distributed shared memory
-#include <cub/block/block_reduce.cuh>
+#include <cooperative_groups.h>  // thread-block clusters and distributed shared memory
 
 #include <algorithm>
 #include <climits>
+#include <cub/block/block_reduce.cuh>
 #include <span>
 
 #include "kernels/check.h"
@@ -171,11 +171,11 @@ __global__ void conv2d_bwd_data_kernel_v1(float* __restrict__ dx, const float* _
 
 // One block per (plane, dx tile); threads stride over the tile's dx elements, q fastest.
 __global__ void conv2d_bwd_data_kernel_v2(float* __restrict__ dx, const float* __restrict__ dy,
-                                          const float* __restrict__ w, Conv2dShape s,
-                                          DwDataTile t, GradMode mode) {
+                                          const float* __restrict__ w, Conv2dShape s, DwDataTile t,
+                                          GradMode mode) {
     extern __shared__ float smem[];
-    float* sdy = smem;                      // dy_h x dy_w window, zero outside dy
-    float* sw = smem + t.dy_h * t.dy_w;     // this channel's k x k weights
+    float* sdy = smem;                   // dy_h x dy_w window, zero outside dy
+    float* sw = smem + t.dy_h * t.dy_w;  // this channel's k x k weights
     const int tiles = t.tiles_h * t.tiles_w;
     const int64_t plane = blockIdx.x / tiles;  // n * c_in + c
     const int tile = int(blockIdx.x % tiles);
@@ -334,7 +334,7 @@ void conv2d_bwd_data_v2(float* dx, const float* dy, const float* w, const Conv2d
     const DwDataTile t = plan_data_tile(s);
     const int64_t blocks = int64_t(s.n) * s.c_in * t.tiles_h * t.tiles_w;
     conv2d_bwd_data_kernel_v2<<<blocks_for(blocks, 1), t.threads, t.smem, st>>>(dx, dy, w, s, t,
-                                                                                 mode);
+                                                                                mode);
     CUDARTS_CHECK_LAUNCH();
 }
 
@@ -388,8 +388,7 @@ void conv2d_bwd_weight_cublas(float* dw, const float* dy, const float* x, const 
     s.validate();
     check_supported(is_pointwise(s), "conv2d_bwd_weight cublas", s);
     const int64_t hw = int64_t(s.h) * s.w;
-    CUDARTS_CHECK(hw <= INT_MAX, "conv2d_bwd_weight cublas: h*w exceeds a GEMM dimension in "
-                                     << s);
+    CUDARTS_CHECK(hw <= INT_MAX, "conv2d_bwd_weight cublas: h*w exceeds a GEMM dimension in " << s);
     if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
     // Row-major dW (c_out x c_in) (+)= dy_n (c_out x hw) x_n^T (hw x c_in), samples in order;
     // the first product overwrites under kOverwrite and every later one adds.
@@ -436,8 +435,6 @@ void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dS
 }
 
 std::span<const Conv2dBwdDataVersion> conv2d_bwd_data_versions() { return kBwdDataVersions; }
-std::span<const Conv2dBwdWeightVersion> conv2d_bwd_weight_versions() {
-    return kBwdWeightVersions;
-}
+std::span<const Conv2dBwdWeightVersion> conv2d_bwd_weight_versions() { return kBwdWeightVersions; }
 
 }  // namespace cudarts::cuda

@@ -25,8 +25,8 @@ namespace cudarts::cuda {
 namespace {
 
 constexpr int kBlock = 256;
-constexpr int kTileMax = 32;              // v2 output tile edge: a whole DARTS plane
-constexpr size_t kSmemMax = 32 * 1024;    // v2 shared window budget, under the 48 KiB default
+constexpr int kTileMax = 32;            // v2 output tile edge: a whole DARTS plane
+constexpr size_t kSmemMax = 32 * 1024;  // v2 shared window budget, under the 48 KiB default
 
 bool is_pointwise(const Conv2dShape& s) {
     return s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
@@ -100,8 +100,8 @@ __global__ void conv2d_fwd_kernel_v1(float* __restrict__ y, const float* __restr
 __global__ void conv2d_fwd_kernel_v2(float* __restrict__ y, const float* __restrict__ x,
                                      const float* __restrict__ w, Conv2dShape s, DwTile t) {
     extern __shared__ float smem[];
-    float* sx = smem;                     // in_h x in_w window, zero outside the image
-    float* sw = smem + t.in_h * t.in_w;   // this channel's k x k weights
+    float* sx = smem;                    // in_h x in_w window, zero outside the image
+    float* sw = smem + t.in_h * t.in_w;  // this channel's k x k weights
     const int tiles = t.tiles_h * t.tiles_w;
     const int64_t plane = blockIdx.x / tiles;  // n * c_in + c
     const int tile = int(blockIdx.x % tiles);
@@ -142,8 +142,10 @@ void conv2d_fwd_v1(float* y, const float* x, const float* w, const Conv2dShape& 
 
 void conv2d_fwd_v2(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
     s.validate();
-    CUDARTS_CHECK(supports_v2(s), "conv2d_fwd v2: needs a depthwise shape whose window fits "
-                                  "shared memory, got " << s);
+    CUDARTS_CHECK(supports_v2(s),
+                  "conv2d_fwd v2: needs a depthwise shape whose window fits "
+                  "shared memory, got "
+                      << s);
     if (s.out_elems() == 0) return;
     const DwTile t = plan_tile(s);
     const int64_t blocks = int64_t(s.n) * s.c_in * t.tiles_h * t.tiles_w;
@@ -151,18 +153,16 @@ void conv2d_fwd_v2(float* y, const float* x, const float* w, const Conv2dShape& 
     CUDARTS_CHECK_LAUNCH();
 }
 
-void conv2d_fwd_cublas(float* y, const float* x, const float* w, const Conv2dShape& s,
-                       Stream st) {
+void conv2d_fwd_cublas(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
     s.validate();
-    CUDARTS_CHECK(is_pointwise(s), "conv2d_fwd cublas: needs k=1 stride=1 pad=0 groups=1, got "
-                                       << s);
+    CUDARTS_CHECK(is_pointwise(s),
+                  "conv2d_fwd cublas: needs k=1 stride=1 pad=0 groups=1, got " << s);
     const int64_t hw = int64_t(s.h) * s.w;
     CUDARTS_CHECK(hw <= INT_MAX, "conv2d_fwd cublas: h*w exceeds a GEMM dimension in " << s);
     if (s.out_elems() == 0) return;
     // Row-major y_n (c_out x hw) = W (c_out x c_in) x_n (c_in x hw), W shared by every sample.
     gemm_rm_strided_batched(false, false, s.c_out, int(hw), s.c_in, w, s.c_in, 0, x, int(hw),
-                            s.c_in * hw, GradMode::kOverwrite, y, int(hw), s.c_out * hw, s.n,
-                            st);
+                            s.c_in * hw, GradMode::kOverwrite, y, int(hw), s.c_out * hw, s.n, st);
 }
 
 const Conv2dFwdVersion kFwdVersions[] = {

@@ -90,9 +90,9 @@ __global__ void __launch_bounds__(kBlock)
 // Both gradients in one pass so dy is read once; a null output is skipped (the branch is uniform
 // across the grid, so it costs no divergence).
 __global__ void __launch_bounds__(kBlock)
-    mul_bwd_kernel_v1(float* __restrict__ da, float* __restrict__ db,
-                      const float* __restrict__ dy, const float* __restrict__ a,
-                      const float* __restrict__ b, int64_t n, GradMode mode_a, GradMode mode_b) {
+    mul_bwd_kernel_v1(float* __restrict__ da, float* __restrict__ db, const float* __restrict__ dy,
+                      const float* __restrict__ a, const float* __restrict__ b, int64_t n,
+                      GradMode mode_a, GradMode mode_b) {
     for (int64_t i = first_index(); i < n; i += grid_stride()) {
         const float g = dy[i];
         if (da) write_grad(da[i], g * b[i], mode_a);
@@ -123,8 +123,8 @@ __global__ void __launch_bounds__(kBlock)
     for (int64_t i = first_index(); i < n; i += grid_stride()) write_grad(y[i], x[i], mode);
 }
 
-__global__ void __launch_bounds__(kBlock) fill_kernel_v1(float* __restrict__ y, float value,
-                                                         int64_t n) {
+__global__ void __launch_bounds__(kBlock)
+    fill_kernel_v1(float* __restrict__ y, float value, int64_t n) {
     for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = value;
 }
 
@@ -165,8 +165,7 @@ void sigmoid_fwd(float* y, const float* x, int64_t n, Stream st) {
     CUDARTS_CHECK_LAUNCH();
 }
 
-void sigmoid_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode,
-                 Stream st) {
+void sigmoid_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st) {
     check_count(n, "sigmoid_bwd");
     if (n == 0) return;
     sigmoid_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, y, n, mode);

@@ -103,7 +103,7 @@ __global__ void __launch_bounds__(kBlock)
     const int64_t first = blockIdx.x;
     const int32_t row = ids[first];
     if (row < 0 || row >= vocab) return;  // the same id for the whole block, so all leave
-    bool seen = false;  // block-uniform: the result of __syncthreads_or
+    bool seen = false;                    // block-uniform: the result of __syncthreads_or
     for (int64_t base = 0; base < first && !seen; base += kBlock) {
         const int64_t i = base + threadIdx.x;
         seen = __syncthreads_or(i < first && ids[i] == row) != 0;
@@ -119,8 +119,8 @@ __global__ void __launch_bounds__(kBlock)
 // Overwrite means "the gradient of this call alone": every row starts from zero.
 void zero_if_overwrite(float* dtable, int vocab, int dim, GradMode mode, Stream st) {
     if (mode == GradMode::kOverwrite)
-        CUDARTS_CUDA_CHECK(cudaMemsetAsync(dtable, 0, size_t(vocab) * size_t(dim) * sizeof(float),
-                                           st));
+        CUDARTS_CUDA_CHECK(
+            cudaMemsetAsync(dtable, 0, size_t(vocab) * size_t(dim) * sizeof(float), st));
 }
 
 void embedding_bwd_v1(float* dtable, const float* dy, const int32_t* ids, int64_t n, int vocab,
@@ -148,13 +148,13 @@ const EmbeddingBwdVersion kBwdVersions[] = {
 
 }  // namespace
 
-void embedding_fwd(float* y, const int32_t* ids, const float* table, int64_t n, int vocab,
-                   int dim, Stream st) {
+void embedding_fwd(float* y, const int32_t* ids, const float* table, int64_t n, int vocab, int dim,
+                   Stream st) {
     check_args(n, vocab, dim, "embedding_fwd");
     const int64_t outputs = n * dim;
     if (outputs == 0) return;
-    embedding_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, ids, table, n,
-                                                                           vocab, dim);
+    embedding_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, ids, table, n, vocab,
+                                                                            dim);
     CUDARTS_CHECK_LAUNCH();
 }
 

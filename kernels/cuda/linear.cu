@@ -21,8 +21,8 @@ namespace cudarts::cuda {
 namespace {
 
 constexpr int kBlock = 256;
-constexpr int kColTile = 32;   // db columns per block: one warp reads 128 contiguous bytes
-constexpr int kRowLanes = 8;   // row-strided partial sums per column
+constexpr int kColTile = 32;  // db columns per block: one warp reads 128 contiguous bytes
+constexpr int kRowLanes = 8;  // row-strided partial sums per column
 
 void check_shape(const LinearShape& s) {
     CUDARTS_CHECK(s.rows >= 0 && s.in >= 0 && s.out >= 0, "negative dimension in " << s);
@@ -62,11 +62,9 @@ void linear_fwd(float* y, const float* x, const float* w, const float* b, const 
     const int64_t outputs = int64_t(s.rows) * s.out;
     if (outputs == 0) return;
     // y (rows x out) = x (rows x in) W^T, W stored (out x in).
-    gemm_rm(false, true, s.rows, s.out, s.in, x, s.in, w, s.in, GradMode::kOverwrite, y, s.out,
-            st);
+    gemm_rm(false, true, s.rows, s.out, s.in, x, s.in, w, s.in, GradMode::kOverwrite, y, s.out, st);
     if (b == nullptr) return;
-    linear_bias_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, b, outputs,
-                                                                             s.out);
+    linear_bias_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, b, outputs, s.out);
     CUDARTS_CHECK_LAUNCH();
 }
 
@@ -78,16 +76,16 @@ void linear_bwd_data(float* dx, const float* dy, const float* w, const LinearSha
     gemm_rm(false, false, s.rows, s.in, s.out, dy, s.out, w, s.in, mode, dx, s.in, st);
 }
 
-void linear_bwd_weight(float* dw, float* db, const float* dy, const float* x,
-                       const LinearShape& s, GradMode mode, Stream st) {
+void linear_bwd_weight(float* dw, float* db, const float* dy, const float* x, const LinearShape& s,
+                       GradMode mode, Stream st) {
     check_shape(s);
     // dW (out x in) = dy^T (out x rows) x (rows x in); rows == 0 zeroes it under overwrite.
     if (dw != nullptr)
         gemm_rm(true, false, s.out, s.in, s.rows, dy, s.out, x, s.in, mode, dw, s.in, st);
     if (db == nullptr || s.out == 0) return;
     const dim3 block(kColTile, kRowLanes);
-    linear_bias_bwd_kernel_v1<<<blocks_for(s.out, kColTile), block, 0, st>>>(db, dy, s.rows,
-                                                                             s.out, mode);
+    linear_bias_bwd_kernel_v1<<<blocks_for(s.out, kColTile), block, 0, st>>>(db, dy, s.rows, s.out,
+                                                                             mode);
     CUDARTS_CHECK_LAUNCH();
 }
 

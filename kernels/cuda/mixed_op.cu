@@ -28,7 +28,6 @@
 // the tests allow tol_for_sum of the term count.
 //   v1  the kernels above (the only version)
 #include <algorithm>
-
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
 
 #include "kernels/check.h"
@@ -246,8 +245,8 @@ void mixed_sum_bwd(float* const* dys, float* dw, const float* dout, const float*
     }
 }
 
-void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alpha, int K,
-                           int64_t n, Stream st) {
+void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alpha, int K, int64_t n,
+                           Stream st) {
     mixed_fwd(out, ys, alpha, K, n, /*from_logits=*/true, "mixed_softmax_sum_fwd", st);
 }
 

@@ -17,7 +17,6 @@
 //   v1  grid-stride updates; single-block sum of squares (the only versions)
 #include <algorithm>
 #include <cmath>
-
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
 
 #include "kernels/check.h"
@@ -41,8 +40,8 @@ __device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 // d = g + wd w; then w -= lr d (momentum 0, buf unused) or buf = d on the first step, else
 // buf = momentum buf + d, and w -= lr buf.
 __global__ void __launch_bounds__(kBlock)
-    sgd_step_kernel_v1(float* __restrict__ w, float* __restrict__ buf,
-                       const float* __restrict__ g, int64_t n, SgdOptions o, bool first_step) {
+    sgd_step_kernel_v1(float* __restrict__ w, float* __restrict__ buf, const float* __restrict__ g,
+                       int64_t n, SgdOptions o, bool first_step) {
     for (int64_t i = first_index(); i < n; i += grid_stride()) {
         const float d = __fadd_rn(g[i], __fmul_rn(o.weight_decay, w[i]));
         if (o.momentum == 0.f) {
@@ -96,8 +95,8 @@ __global__ void __launch_bounds__(kReduceBlock)
 
 }  // namespace
 
-void sgd_step(float* w, float* buf, const float* g, int64_t n, const SgdOptions& o,
-              bool first_step, Stream st) {
+void sgd_step(float* w, float* buf, const float* g, int64_t n, const SgdOptions& o, bool first_step,
+              Stream st) {
     CUDARTS_CHECK(n >= 0, "sgd_step: n=" << n);
     CUDARTS_CHECK(o.momentum == 0.f || buf != nullptr,
                   "sgd_step: momentum=" << o.momentum << " needs a momentum buffer");

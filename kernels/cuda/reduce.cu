@@ -15,7 +15,6 @@
 // 4 B written per element (8 B accumulating), bandwidth-bound.
 //   v1  sum_fwd: one block, unrolled block-stride loop, CUB tree; sum_bwd: grid-stride
 #include <algorithm>
-
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
 
 #include "kernels/check.h"
@@ -38,8 +37,7 @@ __device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 
 // y[0] = scale * sum(x); launched as a single block, so n = 0 still writes 0.
 __global__ void __launch_bounds__(kReduceBlock)
-    sum_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n,
-                      float scale) {
+    sum_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n, float scale) {
     // Thread t sums x[t + j * kReduceBlock] for j = 0, 1, 2, ... in order; whole groups of
     // kUnroll loads are issued before their adds, the tail goes one at a time.
     float partial = 0.f;
@@ -60,8 +58,8 @@ __global__ void __launch_bounds__(kReduceBlock)
 
 // dx_i = dy[0] * scale for every i.
 __global__ void __launch_bounds__(kBlock)
-    sum_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, int64_t n,
-                      float scale, GradMode mode) {
+    sum_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, int64_t n, float scale,
+                      GradMode mode) {
     const float g = dy[0] * scale;
     for (int64_t i = first_index(); i < n; i += grid_stride()) write_grad(dx[i], g, mode);
 }

@@ -25,9 +25,8 @@
 //       grid-stride elementwise (loss backwards): the only versions
 #include <algorithm>
 #include <cmath>
-#include <limits>
-
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
+#include <limits>
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
@@ -157,8 +156,7 @@ __global__ void __launch_bounds__(kLossBlock)
 // One thread per element of (rows, cols): -dloss / rows at the label, 0 elsewhere.
 __global__ void __launch_bounds__(kBlock)
     nll_loss_bwd_kernel_v1(float* __restrict__ dlogp, const float* __restrict__ dloss,
-                           const int32_t* __restrict__ labels, int rows, int cols,
-                           GradMode mode) {
+                           const int32_t* __restrict__ labels, int rows, int cols, GradMode mode) {
     const float g = -dloss[0] / float(rows);
     const int64_t total = int64_t(rows) * cols;
     for (int64_t i = first_index(); i < total; i += grid_stride()) {
@@ -199,9 +197,8 @@ __global__ void __launch_bounds__(kLossBlock)
 // One thread per element of (rows, cols): dloss / rows * (exp(logp) - t).
 __global__ void __launch_bounds__(kBlock)
     cross_entropy_bwd_kernel_v1(float* __restrict__ dlogits, const float* __restrict__ dloss,
-                                const float* __restrict__ logp,
-                                const int32_t* __restrict__ labels, int rows, int cols,
-                                float smoothing, GradMode mode) {
+                                const float* __restrict__ logp, const int32_t* __restrict__ labels,
+                                int rows, int cols, float smoothing, GradMode mode) {
     const float g = dloss[0] / float(rows);
     const float uniform = smoothing / float(cols);  // e / K, every class's share of the target
     const int64_t total = int64_t(rows) * cols;
@@ -271,8 +268,8 @@ void log_softmax_fwd(float* y, const float* x, int rows, int cols, Stream st) {
     CUDARTS_CHECK_LAUNCH();
 }
 
-void log_softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols,
-                     GradMode mode, Stream st) {
+void log_softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode,
+                     Stream st) {
     check_matrix(rows, cols, "log_softmax_bwd");
     if (rows == 0) return;
     log_softmax_bwd_kernel_v1<<<rows, kRowBlock, 0, st>>>(dx, dy, y, cols, mode);
@@ -291,8 +288,8 @@ void nll_loss_bwd(float* dlogp, const float* dloss, const int32_t* labels, int r
                   GradMode mode, Stream st) {
     check_matrix(rows, cols, "nll_loss_bwd");
     if (rows == 0) return;
-    nll_loss_bwd_kernel_v1<<<grid_for(int64_t(rows) * cols), kBlock, 0, st>>>(
-        dlogp, dloss, labels, rows, cols, mode);
+    nll_loss_bwd_kernel_v1<<<grid_for(int64_t(rows) * cols), kBlock, 0, st>>>(dlogp, dloss, labels,
+                                                                              rows, cols, mode);
     CUDARTS_CHECK_LAUNCH();
 }
 
@@ -310,9 +307,8 @@ void cross_entropy_fwd(float* loss, float* logp, const float* logits, const int3
     CUDARTS_CHECK_LAUNCH();
 }
 
-void cross_entropy_bwd(float* dlogits, const float* dloss, const float* logp,
-                       const int32_t* labels, int rows, int cols, float smoothing, GradMode mode,
-                       Stream st) {
+void cross_entropy_bwd(float* dlogits, const float* dloss, const float* logp, const int32_t* labels,
+                       int rows, int cols, float smoothing, GradMode mode, Stream st) {
     check_matrix(rows, cols, "cross_entropy_bwd");
     check_smoothing(smoothing, "cross_entropy_bwd");
     if (rows == 0) return;
@@ -321,8 +317,8 @@ void cross_entropy_bwd(float* dlogits, const float* dloss, const float* logp,
     CUDARTS_CHECK_LAUNCH();
 }
 
-void count_correct(int32_t* correct, const float* logits, const int32_t* labels, int rows,
-                   int cols, int topk, Stream st) {
+void count_correct(int32_t* correct, const float* logits, const int32_t* labels, int rows, int cols,
+                   int topk, Stream st) {
     check_matrix(rows, cols, "count_correct");
     CUDARTS_CHECK(topk >= 1,
                   "count_correct: topk=" << topk << " (rows=" << rows << " cols=" << cols << ")");
