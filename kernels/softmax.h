@@ -34,7 +34,8 @@ float cross_entropy_fwd(float* logp, const float* logits, const int32_t* labels,
 void cross_entropy_bwd(float* dlogits, float dloss, const float* logp, const int32_t* labels,
                        int rows, int cols, float smoothing, GradMode mode);
 
-// Number of rows whose largest logit (first on ties) is the label, and top-5 likewise.
+// Number of rows whose largest logit (first on ties) is the label, and top-5 likewise. A row
+// holding a NaN or infinite logit is never correct.
 int64_t count_correct(const float* logits, const int32_t* labels, int rows, int cols, int topk);
 
 }  // namespace cudarts::cpu

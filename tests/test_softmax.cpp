@@ -225,4 +225,25 @@ TEST_SUITE("softmax") {
         CHECK_THROWS_AS(cpu::count_correct(x.data(), lab.data(), 5, kC, 0), Error);
     }
 
+    TEST_CASE("count_correct: a row with a NaN or infinite logit is wrong at every k") {
+        // NaN compares false with everything, so a NaN row is beaten by no class; an infinite
+        // label logit beats every finite class. Neither may count as correct.
+        constexpr int kC = 4;
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        const float inf = std::numeric_limits<float>::infinity();
+        const std::vector<float> x = {
+            0.1f, 0.9f, 0.3f, 0.2f,  // finite, label 1 is the maximum: correct
+            nan,  nan,  nan,  nan,   // a diverged row
+            0.1f, nan,  0.3f, 0.2f,  // NaN on the label only
+            nan,  0.9f, 0.3f, 0.2f,  // NaN on another class only
+            0.1f, inf,  0.3f, 0.2f,  // +inf on the label
+            -inf, 0.9f, 0.3f, 0.2f,  // -inf on another class
+            0.4f, 0.3f, 0.2f, 0.1f,  // finite, label 3 is the minimum: rank 3
+        };
+        const std::vector<int32_t> lab = {1, 1, 1, 1, 1, 1, 3};
+        CHECK(cpu::count_correct(x.data(), lab.data(), 7, kC, 1) == 1);
+        CHECK(cpu::count_correct(x.data(), lab.data(), 7, kC, 4) == 2);
+        CHECK(cpu::count_correct(x.data() + kC, lab.data() + 1, 5, kC, kC) == 0);
+    }
+
 }  // TEST_SUITE

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <ostream>
 #include <vector>
 
@@ -222,6 +223,52 @@ TEST_SUITE("cuda_softmax") {
                 const std::vector<int32_t> labels = test::labels(c.rows, c.cols, 31);
                 const int64_t want =
                     cpu::count_correct(logits.data(), labels.data(), c.rows, c.cols, topk);
+                DeviceVec logits_dev(logits);
+                DeviceInts labels_dev(labels), correct_dev({-7});
+                cuda::count_correct(correct_dev.data(), logits_dev.data(), labels_dev.data(),
+                                    c.rows, c.cols, topk, test_stream());
+                CHECK(read_int(correct_dev) == want);
+            }
+        }
+    }
+
+    TEST_CASE("count_correct cuda: rows holding NaN or inf are wrong, as on the cpu") {
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        const float inf = std::numeric_limits<float>::infinity();
+        for (const MatrixCase& c : softmax_shapes()) {
+            for (int topk : {1, 5}) {
+                CAPTURE(c);
+                CAPTURE(topk);
+                std::vector<float> logits = uniform(c.elems(), 33);
+                const std::vector<int32_t> labels = test::labels(c.rows, c.cols, 34);
+                // Rows cycle through: untouched, NaN on the label, NaN on the last class, +inf on
+                // the label, -inf on the first class, a whole row of NaN.
+                int64_t finite_rows = 0;
+                for (int r = 0; r < c.rows; ++r) {
+                    float* xr = logits.data() + int64_t(r) * c.cols;
+                    switch (r % 6) {
+                        case 0:
+                            ++finite_rows;
+                            break;
+                        case 1:
+                            xr[labels[size_t(r)]] = nan;
+                            break;
+                        case 2:
+                            xr[c.cols - 1] = nan;
+                            break;
+                        case 3:
+                            xr[labels[size_t(r)]] = inf;
+                            break;
+                        case 4:
+                            xr[0] = -inf;
+                            break;
+                        default:
+                            for (int j = 0; j < c.cols; ++j) xr[j] = nan;
+                    }
+                }
+                const int64_t want =
+                    cpu::count_correct(logits.data(), labels.data(), c.rows, c.cols, topk);
+                CHECK(want <= finite_rows);
                 DeviceVec logits_dev(logits);
                 DeviceInts labels_dev(labels), correct_dev({-7});
                 cuda::count_correct(correct_dev.data(), logits_dev.data(), labels_dev.data(),

@@ -8,7 +8,9 @@
 // the data loader produced it, so it is a bug, not user input.
 // count_correct ranks the label's logit: the number of classes that beat it, where class j beats
 // the label l if x_j > x_l, or x_j == x_l and j < l (ties go to the lower index, like the first
-// maximum torch.argmax returns). The row is correct for top-k when fewer than k classes beat l.
+// maximum torch.argmax returns). The row is correct for top-k when fewer than k classes beat l
+// and every logit in it is finite: NaN compares false, so a diverged row would otherwise be
+// beaten by no class and count as correct.
 #include "kernels/softmax.h"
 
 #include <cmath>
@@ -160,9 +162,12 @@ int64_t count_correct(const float* logits, const int32_t* labels, int rows, int 
         const float* xr = logits + int64_t(r) * cols;
         const int l = labels[r];
         int beaten_by = 0;
-        for (int j = 0; j < cols; ++j)
+        bool finite = true;
+        for (int j = 0; j < cols; ++j) {
+            finite = finite && std::isfinite(xr[j]);
             if (xr[j] > xr[l] || (xr[j] == xr[l] && j < l)) ++beaten_by;
-        if (beaten_by < topk) ++correct;
+        }
+        if (finite && beaten_by < topk) ++correct;
     }
     return correct;
 }

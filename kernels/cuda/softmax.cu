@@ -16,7 +16,8 @@
 // loss at one SM's bandwidth; for DARTS batches (64-256 rows of 10-1000 classes, at most 1 MB)
 // that is a few microseconds. Loss backwards are elementwise over rows x cols.
 // count_correct: one block, one warp per row counting the classes that beat the label's logit
-// (the CPU's tie rule), then a block sum of the per-warp counts.
+// (the CPU's tie rule) and whether any logit is non-finite (such a row is wrong, as on the CPU),
+// then a block sum of the per-warp counts.
 // Labels are not validated by the launchers (they live on the device): an out-of-range label
 // turns its row's loss and gradient into NaN and count_correct's result into -1.
 // Precision: float throughout; expf and logf are within 2 ulp, the row sums carry sqrt(cols) ulps,
@@ -216,7 +217,8 @@ __global__ void __launch_bounds__(kBlock)
 }
 
 // One block, one warp per row: the row is correct when fewer than topk classes beat the label,
-// where j beats l if x_j > x_l, or x_j == x_l and j < l (cpu/softmax.cpp's tie rule).
+// where j beats l if x_j > x_l, or x_j == x_l and j < l (cpu/softmax.cpp's tie rule), and every
+// logit of the row is finite.
 __global__ void __launch_bounds__(kLossBlock)
     count_correct_kernel_v1(int32_t* __restrict__ correct, const float* __restrict__ logits,
                             const int32_t* __restrict__ labels, int rows, int cols, int topk) {
@@ -232,10 +234,14 @@ __global__ void __launch_bounds__(kLossBlock)
         }
         const float xl = xr[l];
         int beaten_by = 0;
-        for (int j = lane; j < cols; j += kWarp)
+        bool finite = true;
+        for (int j = lane; j < cols; j += kWarp) {
             beaten_by += (xr[j] > xl || (xr[j] == xl && j < l)) ? 1 : 0;
+            finite = finite && isfinite(xr[j]);
+        }
         beaten_by = __reduce_add_sync(0xffffffffu, beaten_by);
-        if (lane == 0 && beaten_by < topk) ++hits;
+        finite = __all_sync(0xffffffffu, finite);
+        if (lane == 0 && finite && beaten_by < topk) ++hits;
     }
     const bool any_bad = __syncthreads_or(bad) != 0;
     using Reduce = cub::BlockReduce<int, kLossBlock>;
