@@ -2,6 +2,10 @@
 // files go through zlib's gzread, which reads gzip'd and plain files alike, so one reader serves
 // both. Reading one byte past the expected end makes zlib check the gzip trailer's CRC, so a
 // corrupt archive fails here with zlib's message instead of producing wrong pixels.
+// Allocation follows the file, not its header: a count the file cannot hold (more bytes than a
+// plain file has left, more than deflate's 1032:1 limit allows a gzip file) is refused before
+// anything is allocated, and the buffers grow as data arrive, so a gzip stream shorter than its
+// header claims fails at its real end. Every input must be a regular file (engine/fileio.h).
 #include "data/dataset.h"
 
 #include <zlib.h>
@@ -39,9 +43,10 @@ fs::path data_dir(const std::string& dir, const char* sub) {
     return fs::is_directory(nested, ec) ? nested : fs::path(dir);
 }
 
+// Present at all: the reader then refuses a FIFO or a device by name instead of calling it missing.
 bool is_file(const fs::path& p) {
     std::error_code ec;
-    return fs::is_regular_file(p, ec);
+    return fs::exists(p, ec) && !fs::is_directory(p, ec);
 }
 
 struct CifarFormat {
@@ -98,14 +103,23 @@ ImageDataset load_cifar(const CifarFormat& f, const std::string& dir,
     return set;
 }
 
+// Deflate's largest expansion: a 258-byte match costs at least 2 bits, ~1032 output bytes per input
+// byte, so no gzip file yields more than this many times its own size.
+constexpr uint64_t kMaxDeflateRatio = 1032;
+// Buffers grow by this much at a time while a count the header claims is read.
+constexpr uint64_t kReadChunk = uint64_t(1) << 24;
+
 // Sequential reads through zlib: gzip'd or plain (zlib passes non-gzip files through unchanged).
 class GzReader {
 public:
     explicit GzReader(const std::string& path) : path_(path) {
-        file_ = gzopen(path.c_str(), "rb");
+        InputFile in = open_input_file(path);
+        size_ = in.size();
+        file_ = gzdopen(in.fd(), "rb");
         if (file_ == nullptr)
             throw InputError(path + ": cannot open (" + std::strerror(errno ? errno : ENOMEM) +
                              ")");
+        in.release();  // zlib closes it
         gzbuffer(file_, 1 << 17);
     }
     ~GzReader() {
@@ -115,18 +129,32 @@ public:
     GzReader& operator=(const GzReader&) = delete;
 
     // Exactly n bytes of `what`, or an InputError naming the file.
-    void read(void* dst, int64_t n, const char* what) {
-        auto* out = static_cast<uint8_t*>(dst);
-        int64_t got = 0;
-        while (got < n) {
-            const unsigned chunk = unsigned(std::min<int64_t>(n - got, int64_t(1) << 30));
-            const int r = gzread(file_, out + got, chunk);
-            if (r <= 0) {
-                check_stream();
-                throw InputError(path_ + ": truncated: expected " + std::to_string(n) +
-                                 " bytes of " + what + ", got " + std::to_string(got));
-            }
-            got += r;
+    void read(void* dst, int64_t n, const std::string& what) {
+        const int64_t got = read_some(dst, n);
+        if (got < n) truncated(n, what, got);
+    }
+
+    // The next n bytes, which the header claims as `claim` ("60000 labels"), into `out`. Refused
+    // up front when the file cannot hold them; otherwise `out` grows chunk by chunk as they arrive.
+    void read_claimed(std::vector<uint8_t>& out, uint64_t n, const std::string& claim) {
+        // gzdirect is meaningful once something was read: the header was.
+        const bool plain = gzdirect(file_) != 0;
+        const uint64_t offset = uint64_t(std::max<z_off_t>(gztell(file_), 0));
+        const uint64_t room =
+            plain ? (size_ > offset ? size_ - offset : 0) : size_ * kMaxDeflateRatio;
+        if (n > room)
+            throw InputError(path_ + ": header claims " + claim + " (" + std::to_string(n) +
+                             " bytes) but the " + std::to_string(size_) + "-byte " +
+                             (plain
+                                  ? "file holds " + std::to_string(room) + " bytes after its header"
+                                  : std::string("gzip file cannot expand to that many")));
+        out.clear();
+        while (out.size() < n) {
+            const size_t have = out.size();
+            out.resize(size_t(std::min(n, have + kReadChunk)));
+            const int64_t want = int64_t(out.size() - have);
+            const int64_t got = read_some(out.data() + have, want);
+            if (got < want) truncated(int64_t(n), claim, int64_t(have) + got);
         }
     }
 
@@ -141,6 +169,27 @@ public:
     }
 
 private:
+    // Up to n bytes; fewer only at the end of the data. Throws on a read or gzip error.
+    int64_t read_some(void* dst, int64_t n) {
+        auto* out = static_cast<uint8_t*>(dst);
+        int64_t got = 0;
+        while (got < n) {
+            const unsigned chunk = unsigned(std::min<int64_t>(n - got, int64_t(1) << 30));
+            const int r = gzread(file_, out + got, chunk);
+            if (r <= 0) {
+                check_stream();
+                break;
+            }
+            got += r;
+        }
+        return got;
+    }
+
+    [[noreturn]] void truncated(int64_t n, const std::string& what, int64_t got) const {
+        throw InputError(path_ + ": truncated: expected " + std::to_string(n) + " bytes of " +
+                         what + ", got " + std::to_string(got));
+    }
+
     // Throws if zlib reports an error (bad deflate data, wrong CRC, truncated gzip stream).
     void check_stream() {
         int err = Z_OK;
@@ -155,6 +204,7 @@ private:
     }
 
     std::string path_;
+    uint64_t size_ = 0;  // of the file as stored (compressed or not)
     gzFile file_ = nullptr;
 };
 
@@ -250,8 +300,8 @@ ImageDataset load_idx(const std::string& dir, bool train, const std::string& nam
         throw InputError(labels_path + ": bad IDX magic " + hex32(be32(head)) +
                          " (expected 0x00000801: unsigned bytes, 1 dimension)");
     const uint32_t n_labels = be32(head + 4);
-    std::vector<uint8_t> raw_labels(n_labels);
-    labels_in.read(raw_labels.data(), n_labels, "labels");
+    std::vector<uint8_t> raw_labels;
+    labels_in.read_claimed(raw_labels, n_labels, std::to_string(n_labels) + " labels");
     labels_in.expect_end(std::to_string(n_labels) + " labels");
 
     GzReader images_in(images_path);
@@ -270,8 +320,9 @@ ImageDataset load_idx(const std::string& dir, bool train, const std::string& nam
                          " labels (expected the same count)");
     set.height = int(rows);
     set.width = int(cols);
-    set.pixels.resize(size_t(uint64_t(n) * rows * cols));
-    images_in.read(set.pixels.data(), int64_t(set.pixels.size()), "image data");
+    images_in.read_claimed(
+        set.pixels, uint64_t(n) * rows * cols,
+        std::to_string(n) + " images of " + std::to_string(rows) + " x " + std::to_string(cols));
     images_in.expect_end(std::to_string(n) + " images");
 
     set.labels.assign(raw_labels.begin(), raw_labels.end());

@@ -303,8 +303,12 @@ std::vector<std::string> class_images(const fs::path& class_dir) {
 }  // namespace
 
 DecodedImage decode_image(const std::string& path, int channels) {
+    return decode_image_bytes(read_file(path), path, channels);
+}
+
+DecodedImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& path,
+                                int channels) {
     CUDARTS_CHECK(channels == 1 || channels == 3, "decode_image: channels=" << channels);
-    const std::vector<uint8_t> bytes = read_file(path);
     static const uint8_t kPngMagic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     const bool png = bytes.size() >= 8 && std::memcmp(bytes.data(), kPngMagic, 8) == 0;
     const bool jpeg = bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;

@@ -53,6 +53,9 @@ struct DecodedImage {
 
 // Decodes the JPEG or PNG file at `path` into `channels` (1 or 3) channels, at its own size.
 DecodedImage decode_image(const std::string& path, int channels);
+// The same from the file's bytes already in memory; `path` names them in messages.
+DecodedImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& path,
+                                int channels);
 
 // Torchvision's Resize(resize) then CenterCrop(size) on an HWC image (resize >= size), into
 // `out` as CHW: channels x size x size bytes.

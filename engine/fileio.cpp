@@ -122,29 +122,54 @@ void write_file_atomic(const std::string& path, const void* data, size_t bytes) 
     });
 }
 
-std::vector<uint8_t> read_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+InputFile::~InputFile() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+int InputFile::release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+}
+
+InputFile open_input_file(const std::string& path) {
+    // O_NONBLOCK so that opening a FIFO without a writer returns at once; fstat on the descriptor
+    // (rather than stat before open) judges the very file that was opened.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) throw_io(path, "cannot open", errno);
-    // Read into the vector itself, sized from fstat plus one byte so that end of file shows up
-    // without growing it; it still grows if the file is a pipe or is being appended to.
+    InputFile file(fd, 0);
     struct stat st {};
-    const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-    std::vector<uint8_t> out(regular ? size_t(st.st_size) + 1 : size_t(1) << 16);
+    if (::fstat(fd, &st) != 0) throw_io(path, "cannot open", errno);
+    if (!S_ISREG(st.st_mode)) {
+        const char* kind = S_ISFIFO(st.st_mode)   ? "a FIFO"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISDIR(st.st_mode)  ? "a directory"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "of another kind";
+        throw InputError(path + ": not a regular file (" + kind + ")");
+    }
+    // Reads of a regular file never block; clear the flag anyway so that zlib sees a plain fd.
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return InputFile(file.release(), uint64_t(st.st_size));
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+    const InputFile file = open_input_file(path);
+    // Sized from fstat plus one byte, so that end of file shows up without growing the vector;
+    // it grows only if the file is appended to while being read.
+    std::vector<uint8_t> out(size_t(file.size()) + 1);
     size_t got = 0;
     for (;;) {
         if (got == out.size()) out.resize(2 * out.size());
-        const ssize_t r = ::read(fd, out.data() + got, out.size() - got);
+        const ssize_t r = ::read(file.fd(), out.data() + got, out.size() - got);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            const int err = errno;
-            ::close(fd);
-            throw_io(path, "cannot read", err);
-        }
+        if (r < 0) throw_io(path, "cannot read", errno);
         if (r == 0) break;
         got += size_t(r);
     }
     out.resize(got);
-    ::close(fd);
     return out;
 }
 

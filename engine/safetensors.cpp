@@ -2,9 +2,9 @@
 // `safetensors` crate, whose validation this mirrors: offsets inside the buffer, sizes matching
 // shapes, tensors tiling the buffer exactly). The reader trusts nothing in the file: every count
 // is checked before it is used, so a truncated or hostile file gives a one-line InputError and
-// never a huge allocation or an out-of-range read. Duplicate keys, which nlohmann::json would
-// silently collapse to the last one, are caught by a parser callback. Multi-byte values are
-// copied as stored, which is correct because the host is little-endian (asserted below).
+// never a huge allocation or an out-of-range read. The header is parsed by engine/json.h, which
+// also refuses the duplicate keys nlohmann::json would collapse to the last one. Multi-byte values
+// are copied as stored, which is correct because the host is little-endian (asserted below).
 #include "engine/safetensors.h"
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "engine/fileio.h"
+#include "engine/json.h"
 #include "kernels/check.h"
 
 static_assert(std::endian::native == std::endian::little,
@@ -38,20 +39,12 @@ std::string shape_str(const std::vector<int64_t>& shape) {
     return os.str();
 }
 
-// Library messages may quote raw file bytes; keep the error one printable line.
-std::string printable(std::string s) {
-    for (char& c : s)
-        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-    return s;
-}
-
 // Reads and checks one file; every check throws through fail() with the path prepended.
 class Reader {
 public:
     explicit Reader(const std::string& path) : path_(path) {}
 
-    SafetensorsFile read() {
-        const std::vector<uint8_t> bytes = read_file(path_);
+    SafetensorsFile read(const std::vector<uint8_t>& bytes) {
         if (bytes.size() < kLengthBytes)
             fail("file is " + std::to_string(bytes.size()) +
                  " bytes, too short for the 8-byte header length of a safetensors file");
@@ -94,28 +87,10 @@ private:
     }
 
     json parse_header(const uint8_t* begin, const uint8_t* end) const {
-        // One set of keys per open object, to see the duplicates that parsing would merge.
-        std::vector<std::set<std::string>> open;
-        std::string duplicate;
-        const json::parser_callback_t watch = [&](int, json::parse_event_t ev, json& parsed) {
-            if (ev == json::parse_event_t::object_start) {
-                open.emplace_back();
-            } else if (ev == json::parse_event_t::object_end) {
-                open.pop_back();
-            } else if (ev == json::parse_event_t::key && duplicate.empty() &&
-                       !open.back().insert(parsed.get<std::string>()).second) {
-                duplicate = parsed.get<std::string>();
-            }
-            return true;
-        };
-        json root;
-        try {
-            root = json::parse(begin, end, watch);
-        } catch (const json::parse_error& e) {
-            fail("header is not valid JSON (" + printable(e.what()) + ")");
-        }
+        const json root =
+            parse_json(std::string_view(reinterpret_cast<const char*>(begin), size_t(end - begin)),
+                       path_ + ": header");
         if (!root.is_object()) fail("header is not a JSON object");
-        if (!duplicate.empty()) fail("header has the key '" + printable(duplicate) + "' twice");
         return root;
     }
 
@@ -124,7 +99,7 @@ private:
         std::map<std::string, std::string> out;
         for (const auto& [key, value] : entry.items()) {
             if (!value.is_string())
-                fail("\"__metadata__\" value of '" + printable(key) + "' is a " +
+                fail("\"__metadata__\" value of '" + quote_input(key) + "' is a " +
                      value.type_name() + ", expected a string");
             out.emplace(key, value.get<std::string>());
         }
@@ -133,7 +108,7 @@ private:
 
     // Fills t's dtype and shape, checks the offsets against them, returns the byte span.
     Span parse_entry(const std::string& name, const json& entry, SafetensorsTensor& t) const {
-        const std::string what = "tensor '" + printable(name) + "'";
+        const std::string what = "tensor '" + quote_input(name) + "'";
         if (!entry.is_object())
             fail(what + ": entry is a " + entry.type_name() + ", not an object");
         for (const char* key : {"dtype", "shape", "data_offsets"})
@@ -143,7 +118,7 @@ private:
         if (!dtype.is_string())
             fail(what + ": \"dtype\" is a " + dtype.type_name() + ", not a string");
         if (!parse_dtype(dtype.get<std::string>(), t.dtype))
-            fail(what + ": unsupported dtype '" + printable(dtype.get<std::string>()) +
+            fail(what + ": unsupported dtype '" + quote_input(dtype.get<std::string>()) +
                  "' (supported: F32, I32, I64)");
 
         const json& shape = entry["shape"];
@@ -155,11 +130,11 @@ private:
         uint64_t nonzero_product = 1;
         for (const json& dim : shape) {
             if (!dim.is_number_unsigned())
-                fail(what + ": \"shape\" has " + printable(dim.dump()) +
+                fail(what + ": \"shape\" has " + quote_json(dim) +
                      ", expected non-negative integers");
             const uint64_t d = dim.get<uint64_t>();
             if (d > kMaxElems || (d > 0 && nonzero_product > kMaxElems / d))
-                fail(what + ": shape " + printable(shape.dump()) + " is too large");
+                fail(what + ": shape " + quote_json(shape) + " is too large");
             if (d > 0) nonzero_product *= d;
             t.shape.push_back(int64_t(d));
         }
@@ -167,7 +142,7 @@ private:
         const json& offsets = entry["data_offsets"];
         if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
             !offsets[1].is_number_unsigned())
-            fail(what + ": \"data_offsets\" is " + printable(offsets.dump()) +
+            fail(what + ": \"data_offsets\" is " + quote_json(offsets) +
                  ", expected [begin, end] with non-negative integers");
         const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
         const std::string range = "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
@@ -192,7 +167,7 @@ private:
         const Span* last = nullptr;
         for (const Span& s : spans) {
             if (s.begin < covered)
-                fail("tensors '" + printable(last->name) + "' and '" + printable(s.name) +
+                fail("tensors '" + quote_input(last->name) + "' and '" + quote_input(s.name) +
                      "' overlap in the data buffer");
             if (s.begin > covered)
                 fail("bytes [" + std::to_string(covered) + ", " + std::to_string(s.begin) +
@@ -223,7 +198,13 @@ const SafetensorsTensor& SafetensorsFile::at(const std::string& name) const {
     return it->second;
 }
 
-SafetensorsFile read_safetensors(const std::string& path) { return Reader(path).read(); }
+SafetensorsFile read_safetensors(const std::string& path) {
+    return Reader(path).read(read_file(path));
+}
+
+SafetensorsFile parse_safetensors(const std::vector<uint8_t>& bytes, const std::string& path) {
+    return Reader(path).read(bytes);
+}
 
 void write_safetensors(const std::string& path, const std::vector<SafetensorsView>& tensors,
                        const std::map<std::string, std::string>& metadata) {

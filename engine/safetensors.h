@@ -7,7 +7,8 @@
 //   the rest  the data buffer: each tensor's bytes, row-major, little-endian, at [begin, end)
 //             relative to the buffer's start; tensors tile the buffer with no gap or overlap.
 // Only F32, I32 and I64 (engine/dtype.h) are supported. Every problem with a file read is an
-// InputError of one line, "<path>: <problem>".
+// InputError of one line, "<path>: <problem>"; the header goes through engine/json.h (bounded
+// nesting, numbers in range, no repeated key), and the file must be a regular file.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,8 @@ struct SafetensorsFile {
 };
 
 SafetensorsFile read_safetensors(const std::string& path);
+// The same from the file's bytes already in memory; `path` names them in messages.
+SafetensorsFile parse_safetensors(const std::vector<uint8_t>& bytes, const std::string& path);
 
 struct SafetensorsView {
     std::string name;

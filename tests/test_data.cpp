@@ -4,6 +4,8 @@
 // Fashion-MNIST when installed; the synthetic set; and every transform checked against its
 // definition (exact normalisation, crops as shifted copies with every offset reached, mirrors,
 // cutout squares) plus determinism in (seed, key) and the uniformity of permutation().
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -102,6 +105,28 @@ std::string input_error(F&& f) {
     }
     FAIL_CHECK("no InputError thrown");
     return "";
+}
+
+// Runs f with the address space capped at its present size plus `extra` bytes, so that allocating
+// what a lying header claims fails (std::bad_alloc, not an InputError) instead of succeeding.
+template <class F>
+void with_memory_cap(uint64_t extra, F&& f) {
+    uint64_t pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    REQUIRE(pages > 0);
+    rlimit old{};
+    REQUIRE(getrlimit(RLIMIT_AS, &old) == 0);
+    rlimit cap = old;
+    cap.rlim_cur =
+        std::min<rlim_t>(old.rlim_cur, rlim_t(pages * uint64_t(sysconf(_SC_PAGESIZE)) + extra));
+    REQUIRE(setrlimit(RLIMIT_AS, &cap) == 0);
+    try {
+        f();
+    } catch (...) {
+        setrlimit(RLIMIT_AS, &old);
+        throw;
+    }
+    REQUIRE(setrlimit(RLIMIT_AS, &old) == 0);
 }
 
 void check_names(const std::string& msg, const std::string& path, const std::string& fragment) {
@@ -261,7 +286,8 @@ TEST_SUITE("data") {
         bytes.resize(bytes.size() - 10);
         write_bytes(images, bytes);
         check_names(input_error(load), images,
-                    "truncated: expected 100 bytes of image data, got 90");
+                    "header claims 4 images of 5 x 5 (100 bytes) but the 106-byte file holds 90 "
+                    "bytes after its header");
 
         fs::remove(images);
         write_gz(images + ".gz", idx_images(4, 5, 5));
@@ -275,6 +301,70 @@ TEST_SUITE("data") {
         for (size_t k = 12; k < gz.size() - 8; k += 3) gz[k] ^= 0x5A;
         write_bytes(images + ".gz", gz);
         check_names(input_error(load), images + ".gz", "corrupt gzip data");
+    }
+
+    TEST_CASE("data: an IDX header claiming more than the file holds fails before allocating") {
+        TempDir tmp("data_idx_claim");
+        const std::string labels = tmp.file("train-labels-idx1-ubyte");
+        write_bytes(tmp.file("train-images-idx3-ubyte"), idx_images(2, 3, 3));
+        const auto load = [&] { load_idx(tmp.path.string(), true, "mnist"); };
+        // 8 bytes: the magic and a count of 0xFFFFFFFF labels, none of which follow. Today's
+        // vector of 4 GiB would not fit under the cap, so only a check before allocating passes.
+        std::vector<uint8_t> liar;
+        put_be32(liar, 0x00000801u);
+        put_be32(liar, 0xFFFFFFFFu);
+        write_bytes(labels, liar);
+        std::string msg;
+        with_memory_cap(uint64_t(1) << 30, [&] { msg = input_error(load); });
+        CHECK(msg == labels +
+                         ": header claims 4294967295 labels (4294967295 bytes) but the 8-byte file "
+                         "holds 0 bytes after its header");
+
+        // The same header gzip'd: no gzip file of a few dozen bytes can expand to 4 GiB.
+        fs::remove(labels);
+        write_gz(labels + ".gz", liar);
+        const uint64_t gz_size = fs::file_size(labels + ".gz");
+        with_memory_cap(uint64_t(1) << 30, [&] { msg = input_error(load); });
+        CHECK(msg == labels + ".gz: header claims 4294967295 labels (4294967295 bytes) but the " +
+                         std::to_string(gz_size) + "-byte gzip file cannot expand to that many");
+
+        // A claim within deflate's reach is streamed and fails at the stream's real end.
+        std::vector<uint8_t> short_claim = idx_labels({1, 2, 3, 4, 5, 6, 7, 8, 9, 0});
+        short_claim[6] = 0x03;  // count 0x000003 0A = 778 labels, 10 present
+        write_gz(labels + ".gz", short_claim);
+        with_memory_cap(uint64_t(1) << 30, [&] { msg = input_error(load); });
+        CHECK(msg == labels + ".gz: truncated: expected 778 bytes of 778 labels, got 10");
+        // Images: 2 of 65535 x 65535 (8 GiB, under the 16 GiB plausibility cap) in 16 bytes.
+        fs::remove(labels + ".gz");
+        write_bytes(labels, idx_labels({1, 2}));
+        std::vector<uint8_t> images;
+        for (uint32_t v : {0x00000803u, 2u, 65535u, 65535u}) put_be32(images, v);
+        const std::string images_path = tmp.file("train-images-idx3-ubyte");
+        write_bytes(images_path, images);
+        with_memory_cap(uint64_t(1) << 30, [&] { msg = input_error(load); });
+        CHECK(msg == images_path +
+                         ": header claims 2 images of 65535 x 65535 (8589672450 bytes) but the "
+                         "16-byte file holds 0 bytes after its header");
+    }
+
+    TEST_CASE("data: a FIFO or a device where a data file belongs is refused without blocking") {
+        TempDir tmp("data_fifo");
+        // No process ever opens the FIFO for writing: a blocking open would wait forever.
+        const std::string labels = tmp.file("train-labels-idx1-ubyte");
+        REQUIRE(mkfifo(labels.c_str(), 0600) == 0);
+        write_bytes(tmp.file("train-images-idx3-ubyte"), idx_images(2, 3, 3));
+        CHECK(input_error([&] { load_idx(tmp.path.string(), true, "mnist"); }) ==
+              labels + ": not a regular file (a FIFO)");
+
+        const std::string batch = tmp.file("test_batch.bin");
+        REQUIRE(mkfifo(batch.c_str(), 0600) == 0);
+        CHECK(input_error([&] { load_cifar10(tmp.path.string(), false); }) ==
+              batch + ": not a regular file (a FIFO)");
+
+        CHECK(input_error([] { read_file("/dev/zero"); }) ==
+              "/dev/zero: not a regular file (a character device)");
+        CHECK(input_error([&] { read_file(tmp.path.string()); }) ==
+              tmp.path.string() + ": not a regular file (a directory)");
     }
 
     TEST_CASE("data: the embedded Fashion-MNIST: 60000 + 10000 images, 28x28, balanced classes") {

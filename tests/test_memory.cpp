@@ -396,7 +396,8 @@ TEST_SUITE("memory") {
                              (missing + ": cannot open (No such file or directory)").c_str(),
                              InputError);
         CHECK_THROWS_WITH_AS(read_file(target_dir),
-                             (target_dir + ": cannot read (Is a directory)").c_str(), InputError);
+                             (target_dir + ": not a regular file (a directory)").c_str(),
+                             InputError);
     }
 
 }  // TEST_SUITE
