@@ -1,0 +1,7 @@
+// Genotype parsing (models/genotype.h), seeded with the json form (corpus/genotype_json/).
+#include "tests/fuzz/genotype_fuzz.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    cudarts::fuzz::genotype_round_trip(data, size);
+    return 0;
+}
