@@ -130,12 +130,6 @@ std::vector<Conv2dShape> conv2d_cuda_shapes() {
     return shapes;
 }
 
-// The outputs, after checking that the launch left the guard zone behind them alone.
-std::vector<float> fetch(const DeviceVec& v) {
-    CHECK_MESSAGE(v.guard_intact(), "a kernel wrote past element " << v.size());
-    return v.to_host();
-}
-
 // Integers in [-2, 2]: products and sums stay exact in float (|sum| <= 4 * 65536 < 2^24).
 std::vector<float> small_ints(int64_t n, uint64_t seed) {
     const std::vector<int32_t> l = labels(n, 5, seed);
