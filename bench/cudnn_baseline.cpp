@@ -12,7 +12,7 @@
 #include <memory>
 #include <sstream>
 
-#include "engine/memory.h"
+#include "engine/device_buffer.h"
 #include "kernels/check.h"
 
 namespace cudarts::bench {
@@ -41,15 +41,13 @@ struct CudnnConv {
     cudnnTensorDescriptor_t x = nullptr, y = nullptr;
     cudnnFilterDescriptor_t w = nullptr;
     cudnnConvolutionDescriptor_t conv = nullptr;
-    void* ws = nullptr;
-    size_t ws_bytes = 0;
+    DeviceBuffer ws;  // the algorithm's workspace, possibly empty
     int algo = 0;
 
     CudnnConv() = default;
     CudnnConv(const CudnnConv&) = delete;
     CudnnConv& operator=(const CudnnConv&) = delete;
     ~CudnnConv() {
-        if (ws) raw_free(Device::cuda(0), ws);
         if (conv) cudnnDestroyConvolutionDescriptor(conv);
         if (w) cudnnDestroyFilterDescriptor(w);
         if (y) cudnnDestroyTensorDescriptor(y);
@@ -83,8 +81,7 @@ bool pick(const Perf* perf, int returned, CudnnConv& c, std::string* why_not) {
     for (int i = 0; i < returned; ++i) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
         c.algo = int(perf[i].algo);
-        c.ws_bytes = perf[i].memory;
-        if (c.ws_bytes) c.ws = raw_alloc(Device::cuda(0), c.ws_bytes);
+        if (perf[i].memory) c.ws = DeviceBuffer(Device::cuda(0), perf[i].memory);
         return true;
     }
     if (why_not) *why_not = "n/a (cuDNN found no algorithm)";
@@ -109,9 +106,9 @@ std::function<void()> make_cudnn_conv(ConvDir dir, const Conv2dShape& s, float* 
         return [c, h, st, out, in_a, in_b] {
             const float one = 1.0f, zero = 0.0f;
             BENCH_CUDNN_CHECK(cudnnSetStream(h, st));
-            BENCH_CUDNN_CHECK(cudnnConvolutionForward(h, &one, c->x, in_a, c->w, in_b, c->conv,
-                                                      cudnnConvolutionFwdAlgo_t(c->algo), c->ws,
-                                                      c->ws_bytes, &zero, c->y, out));
+            BENCH_CUDNN_CHECK(cudnnConvolutionForward(
+                h, &one, c->x, in_a, c->w, in_b, c->conv, cudnnConvolutionFwdAlgo_t(c->algo),
+                c->ws.data(), c->ws.bytes(), &zero, c->y, out));
         };
     }
     if (dir == ConvDir::kBwdData) {
@@ -122,9 +119,9 @@ std::function<void()> make_cudnn_conv(ConvDir dir, const Conv2dShape& s, float* 
         return [c, h, st, out, in_a, in_b] {  // dx, dy, w
             const float one = 1.0f, zero = 0.0f;
             BENCH_CUDNN_CHECK(cudnnSetStream(h, st));
-            BENCH_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, c->w, in_b, c->y, in_a, c->conv,
-                                                           cudnnConvolutionBwdDataAlgo_t(c->algo),
-                                                           c->ws, c->ws_bytes, &zero, c->x, out));
+            BENCH_CUDNN_CHECK(cudnnConvolutionBackwardData(
+                h, &one, c->w, in_b, c->y, in_a, c->conv, cudnnConvolutionBwdDataAlgo_t(c->algo),
+                c->ws.data(), c->ws.bytes(), &zero, c->x, out));
         };
     }
     cudnnConvolutionBwdFilterAlgoPerf_t perf[kMaxAlgos];
@@ -134,9 +131,9 @@ std::function<void()> make_cudnn_conv(ConvDir dir, const Conv2dShape& s, float* 
     return [c, h, st, out, in_a, in_b] {  // dw, dy, x
         const float one = 1.0f, zero = 0.0f;
         BENCH_CUDNN_CHECK(cudnnSetStream(h, st));
-        BENCH_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, c->x, in_b, c->y, in_a, c->conv,
-                                                         cudnnConvolutionBwdFilterAlgo_t(c->algo),
-                                                         c->ws, c->ws_bytes, &zero, c->w, out));
+        BENCH_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+            h, &one, c->x, in_b, c->y, in_a, c->conv, cudnnConvolutionBwdFilterAlgo_t(c->algo),
+            c->ws.data(), c->ws.bytes(), &zero, c->w, out));
     };
 }
 

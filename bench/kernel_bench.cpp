@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "engine/device.h"
-#include "engine/memory.h"
+#include "engine/device_buffer.h"
 #include "kernels/batchnorm.h"
 #include "kernels/check.h"
 #include "kernels/elementwise.h"
@@ -161,39 +161,34 @@ std::string str_of(const Shape& s) {
     return os.str();
 }
 
-// A device buffer of n floats: seeded uniform [-1, 1], or NaN (poison) for outputs.
+// n floats on cuda:0 (owned by a DeviceBuffer): seeded uniform [-1, 1], or NaN (poison) for
+// outputs.
 class DevBuf {
 public:
-    explicit DevBuf(int64_t n) : n_(n) {
-        p_ = static_cast<float*>(raw_alloc(Device::cuda(0), bytes()));
-    }
-    ~DevBuf() { raw_free(Device::cuda(0), p_); }
-    DevBuf(const DevBuf&) = delete;
-    DevBuf& operator=(const DevBuf&) = delete;
-    float* data() const { return p_; }
-    size_t bytes() const { return static_cast<size_t>(n_) * sizeof(float); }
+    explicit DevBuf(int64_t n) : n_(n), buf_(Device::cuda(0), size_t(n) * sizeof(float)) {}
+    float* data() const { return buf_.as<float>(); }
+    size_t bytes() const { return buf_.bytes(); }
     void fill_uniform(uint32_t seed) {
         std::mt19937 gen(seed);
         std::uniform_real_distribution<float> u(-1.0f, 1.0f);
         std::vector<float> h(static_cast<size_t>(n_));
         for (float& v : h) v = u(gen);
-        copy_bytes(p_, Device::cuda(0), h.data(), Device::cpu(), bytes());
+        buf_.upload(h.data(), bytes());
         // The timed stream is non-blocking: make sure the copy has landed before it reads.
         CUDARTS_CUDA_CHECK(cudaDeviceSynchronize());
     }
     void poison() {  // 0xFFFFFFFF is a NaN
-        CUDARTS_CUDA_CHECK(cudaMemset(p_, 0xFF, bytes()));
+        CUDARTS_CUDA_CHECK(cudaMemset(data(), 0xFF, bytes()));
         CUDARTS_CUDA_CHECK(cudaDeviceSynchronize());
     }
     bool all_finite() const {
-        std::vector<float> h(static_cast<size_t>(n_));
-        copy_bytes(h.data(), Device::cpu(), p_, Device::cuda(0), bytes());
+        const std::vector<float> h = buf_.to_host<float>(size_t(n_));
         return std::all_of(h.begin(), h.end(), [](float v) { return std::isfinite(v); });
     }
 
 private:
     int64_t n_;
-    float* p_ = nullptr;
+    DeviceBuffer buf_;
 };
 
 struct Timing {

@@ -27,6 +27,24 @@ struct Conv2dShape {
     CUDARTS_HD int wo() const { return (w + 2 * pad - dil * (k - 1) - 1) / stride + 1; }
     CUDARTS_HD int cin_per_group() const { return c_in / groups; }
     CUDARTS_HD int cout_per_group() const { return c_out / groups; }
+    // One group per channel, as many outputs as inputs: the depthwise convolution of SepConv and
+    // DilConv.
+    CUDARTS_HD bool is_depthwise() const { return groups == c_in && c_in == c_out; }
+    // Every output channel reads exactly one input channel: depthwise, or depthwise with each
+    // input channel feeding c_out / c_in outputs.
+    CUDARTS_HD bool is_channelwise() const { return cin_per_group() == 1 && groups > 1; }
+    // A 1x1 convolution that is one matrix product per sample: stride 1, no padding, one group.
+    CUDARTS_HD bool is_pointwise() const {
+        return k == 1 && stride == 1 && pad == 0 && groups == 1;
+    }
+    // The output index whose tap a lands on input position p along one axis, or -1 when there is
+    // none: p = i*stride - pad + a*dil must hold with i whole and in [0, n_out).
+    CUDARTS_HD int source_index(int p, int a, int n_out) const {
+        const int t = p + pad - a * dil;
+        if (t < 0 || t % stride != 0) return -1;
+        const int i = t / stride;
+        return i < n_out ? i : -1;
+    }
     int64_t in_elems() const { return int64_t(n) * c_in * h * w; }
     int64_t out_elems() const { return int64_t(n) * c_out * ho() * wo(); }
     int64_t weight_elems() const { return int64_t(c_out) * cin_per_group() * k * k; }

@@ -31,6 +31,7 @@ namespace {
 
 using test::check_close;
 using test::DeviceVec;
+using test::fetch;
 using test::test_stream;
 using test::tol_for_sum;
 
@@ -63,12 +64,6 @@ double amplification(const std::vector<float>& x, const std::vector<float>& gamm
         amp = std::max(amp, g * invstd[size_t(ch)] * max_abs[size_t(ch)]);
     }
     return amp;
-}
-
-// The outputs, after checking that the kernel left the guard zone behind them alone.
-std::vector<float> fetch(const DeviceVec& v) {
-    CHECK_MESSAGE(v.guard_intact(), "the kernel wrote past element " << v.size());
-    return v.to_host();
 }
 
 // One fwd_train on both devices; compares every output. gamma/beta empty: affine=False;

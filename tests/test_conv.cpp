@@ -115,6 +115,40 @@ void check_grad_modes(const Conv2dShape& s) {
 }  // namespace
 
 TEST_SUITE("conv") {
+    TEST_CASE("conv2d shape: depthwise, channelwise and pointwise name three different shapes") {
+        const Conv2dShape dw{.n = 1, .c_in = 4, .h = 5, .w = 5, .c_out = 4, .k = 3, .groups = 4};
+        CHECK(dw.is_depthwise());
+        CHECK(dw.is_channelwise());
+        CHECK_FALSE(dw.is_pointwise());
+        // A channel multiplier: one input channel per group, two outputs each.
+        const Conv2dShape mult{.n = 1, .c_in = 4, .h = 5, .w = 5, .c_out = 8, .k = 3, .groups = 4};
+        CHECK_FALSE(mult.is_depthwise());
+        CHECK(mult.is_channelwise());
+        // One channel: depthwise by definition, but a plain convolution to the CPU loops.
+        const Conv2dShape one{.n = 1, .c_in = 1, .h = 5, .w = 5, .c_out = 1, .k = 3};
+        CHECK(one.is_depthwise());
+        CHECK_FALSE(one.is_channelwise());
+        const Conv2dShape pw{.n = 1, .c_in = 4, .h = 5, .w = 5, .c_out = 6, .k = 1};
+        CHECK(pw.is_pointwise());
+        CHECK_FALSE(pw.is_depthwise());
+        Conv2dShape strided = pw;
+        strided.stride = 2;
+        CHECK_FALSE(strided.is_pointwise());
+    }
+
+    TEST_CASE("conv2d shape: source_index inverts p = i*stride - pad + a*dil inside [0, n_out)") {
+        const Conv2dShape s{
+            .n = 1, .c_in = 1, .h = 9, .w = 9, .c_out = 1, .k = 3, .stride = 2, .pad = 2, .dil = 2};
+        const int n_out = s.ho();
+        for (int p = 0; p < s.h; ++p)
+            for (int a = 0; a < s.k; ++a) {
+                int want = -1;
+                for (int i = 0; i < n_out; ++i)
+                    if (i * s.stride - s.pad + a * s.dil == p) want = i;
+                CHECK(s.source_index(p, a, n_out) == want);
+            }
+    }
+
     TEST_CASE("conv2d fwd: matches a hand-computed 3x3 kernel on a 3x3 image with padding 1") {
         const Conv2dShape s{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .k = 3, .pad = 1};
         CHECK(fwd(kHandX, kHandW, s) == std::vector<float>{-4, -4, 3, -2, 1, 14, 15, 22, 26});

@@ -26,8 +26,6 @@ using FwdVersion = cuda::Conv2dFwdVersion;
 using DataVersion = cuda::Conv2dBwdDataVersion;
 using WeightVersion = cuda::Conv2dBwdWeightVersion;
 
-bool is_depthwise(const Conv2dShape& s) { return s.groups == s.c_in && s.c_in == s.c_out; }
-
 // Awkward shapes covering every path: depthwise with each stride, dilation and kernel size,
 // tiles with halos (planes larger than v2's 32 x 32 tile, and windows so wide that v2 halves
 // the tile), k = 7 and 9 (v2 bwd_weight stops at 7), dense and grouped (v1 only), and 1x1 both
@@ -130,12 +128,6 @@ std::vector<Conv2dShape> conv2d_cuda_shapes() {
     std::vector<Conv2dShape> shapes = conv2d_odd_shapes();
     for (const Conv2dShape& s : conv2d_darts_shapes()) shapes.push_back(s);
     return shapes;
-}
-
-// The outputs, after checking that the launch left the guard zone behind them alone.
-std::vector<float> fetch(const DeviceVec& v) {
-    CHECK_MESSAGE(v.guard_intact(), "a kernel wrote past element " << v.size());
-    return v.to_host();
 }
 
 // Integers in [-2, 2]: products and sums stay exact in float (|sum| <= 4 * 65536 < 2^24).
@@ -285,7 +277,7 @@ TEST_SUITE("cuda_conv") {
     TEST_CASE("conv2d cuda: small-integer inputs give exactly the cpu result in every version") {
         std::vector<Conv2dShape> shapes = conv2d_odd_shapes();
         for (const Conv2dShape& s : conv2d_darts_shapes())
-            if (s.c_in == 16 || s.k == 1 || !is_depthwise(s)) shapes.push_back(s);
+            if (s.c_in == 16 || s.k == 1 || !s.is_depthwise()) shapes.push_back(s);
         for (const Conv2dShape& s : shapes) {
             CAPTURE(s);
             check_all_directions(s, small_ints(s.in_elems(), 41), small_ints(s.weight_elems(), 42),
@@ -301,21 +293,21 @@ TEST_SUITE("cuda_conv") {
                 CAPTURE(v.name);
                 const std::string name = v.name;
                 if (name == "v1") CHECK(v.supports(s));
-                if (name == "v2") CHECK(v.supports(s) == is_depthwise(s));
+                if (name == "v2") CHECK(v.supports(s) == s.is_depthwise());
                 if (name == "cublas") CHECK(v.supports(s) == pointwise);
             }
             for (const DataVersion& v : cuda::conv2d_bwd_data_versions()) {
                 CAPTURE(v.name);
                 const std::string name = v.name;
                 if (name == "v1") CHECK(v.supports(s));
-                if (name == "v2") CHECK(v.supports(s) == is_depthwise(s));
+                if (name == "v2") CHECK(v.supports(s) == s.is_depthwise());
                 if (name == "cublas") CHECK(v.supports(s) == pointwise);
             }
             for (const WeightVersion& v : cuda::conv2d_bwd_weight_versions()) {
                 CAPTURE(v.name);
                 const std::string name = v.name;
                 if (name == "v1") CHECK(v.supports(s));
-                if (name == "v2") CHECK(v.supports(s) == is_depthwise(s));
+                if (name == "v2") CHECK(v.supports(s) == s.is_depthwise());
                 if (name == "cublas") CHECK(v.supports(s) == pointwise);
             }
         }

@@ -25,6 +25,7 @@ namespace {
 using test::away_from_zero;
 using test::check_close;
 using test::DeviceVec;
+using test::fetch;
 using test::test_stream;
 using test::tol_for_sum;
 using test::uniform;
@@ -53,12 +54,6 @@ std::vector<SizeCase> elementwise_sizes() {
         {"DARTS N=64 C=32 16x16", 64 * 32 * 16 * 16},
         {"DARTS N=64 C=64 8x8", 64 * 64 * 8 * 8},
     };
-}
-
-// The outputs, after checking that the kernel left the guard zone behind them alone.
-std::vector<float> fetch(const DeviceVec& y_dev) {
-    CHECK_MESSAGE(y_dev.guard_intact(), "the kernel wrote past element " << y_dev.size());
-    return y_dev.to_host();
 }
 
 // The CPU op applied to a copy of `start`: the reference for an in-place or accumulating call.

@@ -48,11 +48,6 @@ std::vector<EmbeddingCase> embedding_cases() {
     };
 }
 
-std::vector<float> fetch(const DeviceVec& v) {
-    CHECK_MESSAGE(v.guard_intact(), "a kernel wrote past element " << v.size());
-    return v.to_host();
-}
-
 using BwdVersion = cuda::EmbeddingBwdVersion;
 
 // The registered versions, then the launcher.

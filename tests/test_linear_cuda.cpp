@@ -33,11 +33,6 @@ std::vector<MatmulShape> matmul_shapes() {
     return {{3, 5, 7}, {17, 34, 9}, {1, 1, 1}, {64, 600, 600}, {64, 300, 600}, {64, 1700, 1700}};
 }
 
-std::vector<float> fetch(const DeviceVec& v) {
-    CHECK_MESSAGE(v.guard_intact(), "a kernel wrote past element " << v.size());
-    return v.to_host();
-}
-
 std::vector<float> plus(const std::vector<float>& a, const std::vector<float>& b) {
     std::vector<float> r(a.size());
     for (size_t i = 0; i < a.size(); ++i) r[i] = a[i] + b[i];

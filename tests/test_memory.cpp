@@ -14,6 +14,7 @@
 
 #include "engine/arena.h"
 #include "engine/device.h"
+#include "engine/device_buffer.h"
 #include "engine/dtype.h"
 #include "engine/fileio.h"
 #include "engine/memory.h"
@@ -60,6 +61,30 @@ std::string as_string(const std::vector<uint8_t>& v) { return {v.begin(), v.end(
 }  // namespace
 
 TEST_SUITE("memory") {
+    TEST_CASE("device buffer: uploads and downloads bytes, clones on request, moves its block") {
+        const std::vector<int32_t> host{1, -2, 3, -4, 5};
+        DeviceBuffer a = DeviceBuffer::from_host(Device::cpu(), host, 8);
+        CHECK(a.bytes() == host.size() * sizeof(int32_t) + 8);
+        CHECK(a.to_host<int32_t>(host.size()) == host);
+        const int32_t seven = 7;
+        a.upload(&seven, sizeof seven, 2 * sizeof(int32_t));
+        DeviceBuffer b = a.clone();
+        CHECK(b.data() != a.data());
+        a.upload(&seven, sizeof seven, 0);
+        CHECK(b.to_host<int32_t>(3) == std::vector<int32_t>{1, -2, 7});
+        CHECK(a.to_host<int32_t>(3) == std::vector<int32_t>{7, -2, 7});
+        void* const block = b.data();
+        DeviceBuffer c = std::move(b);
+        CHECK(c.data() == block);
+        CHECK(b.data() == nullptr);
+        CHECK(b.bytes() == 0);
+        c = std::move(a);
+        CHECK(c.to_host<int32_t>(1) == std::vector<int32_t>{7});
+        int32_t out[2];
+        CHECK_THROWS_AS(c.download(out, sizeof out, c.bytes() - 4), Error);
+        CHECK_THROWS_AS(c.upload(out, 4, c.bytes() + 1), Error);
+    }
+
     TEST_CASE("device: names, equality and printing") {
         CHECK(Device::cpu().str() == "cpu");
         CHECK(Device::cuda(3).str() == "cuda:3");

@@ -22,6 +22,7 @@ namespace {
 
 using test::check_close;
 using test::DeviceVec;
+using test::fetch;
 using test::test_stream;
 using test::tol_for_sum;
 using test::uniform;
@@ -51,11 +52,6 @@ std::vector<MixedCase> mixed_shapes() {
         {"DARTS N=64 C=32 16x16", 8, 64 * 32 * 16 * 16, {0}},
         {"DARTS N=64 C=64 8x8", 8, 64 * 64 * 8 * 8, {0}},
     };
-}
-
-std::vector<float> fetch(const DeviceVec& y_dev) {
-    CHECK_MESSAGE(y_dev.guard_intact(), "the kernel wrote past element " << y_dev.size());
-    return y_dev.to_host();
 }
 
 // Whether got still holds start (NaN counting as equal to NaN): an output nobody may write.

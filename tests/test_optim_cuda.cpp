@@ -23,6 +23,7 @@ namespace {
 
 using test::check_close;
 using test::DeviceVec;
+using test::fetch;
 using test::test_stream;
 using test::tol_for_sum;
 using test::uniform;
@@ -45,11 +46,6 @@ std::vector<ParamCase> optim_sizes() {
         {"two grid strides", 2 * 4096 * 256 + 7},
         {"DARTS search network weights", 1930000},
     };
-}
-
-std::vector<float> fetch(const DeviceVec& y_dev) {
-    CHECK_MESSAGE(y_dev.guard_intact(), "the kernel wrote past element " << y_dev.size());
-    return y_dev.to_host();
 }
 
 const double kTol = tol_for_sum(1);

@@ -25,6 +25,7 @@ namespace {
 
 using test::check_close;
 using test::DeviceVec;
+using test::fetch;
 using test::test_stream;
 using test::tol_for_sum;
 
@@ -62,12 +63,6 @@ std::ostream& operator<<(std::ostream& os, const GlobalPoolShape& s) {
 // cell's 4 * 64 = 256 channels at 8x8, and 64 channels for the narrower stem-sized networks.
 std::vector<GlobalPoolShape> global_pool_cuda_shapes() {
     return {{3, 5, 1}, {3, 5, 49}, {2, 3, 17 * 34}, {64, 64, 64}, {64, 256, 64}};
-}
-
-// The outputs, after checking that the kernel left the guard zone behind them alone.
-std::vector<float> fetch(const DeviceVec& v) {
-    CHECK_MESSAGE(v.guard_intact(), "the kernel wrote past element " << v.size());
-    return v.to_host();
 }
 
 using Backward = std::function<void(float* grad, GradMode mode)>;

@@ -27,6 +27,7 @@ namespace {
 
 using test::check_close;
 using test::DeviceVec;
+using test::fetch;
 using test::test_stream;
 
 // Odd sizes at both offsets, a stride that leaves a remainder, the identity (stride 1), then the
@@ -61,12 +62,6 @@ std::vector<ChannelRangeShape> channel_range_cuda_shapes() {
         {.n = 64, .c_total = 128, .hw = 16 * 16, .c_begin = 96, .c_part = 32},
         {.n = 64, .c_total = 256, .hw = 8 * 8, .c_begin = 0, .c_part = 64},
     };
-}
-
-// The outputs, after checking that the kernel left the guard zone behind them alone.
-std::vector<float> fetch(const DeviceVec& v) {
-    CHECK_MESSAGE(v.guard_intact(), "the kernel wrote past element " << v.size());
-    return v.to_host();
 }
 
 using Write = std::function<void(float* out, GradMode mode)>;

@@ -24,6 +24,7 @@ namespace cudarts {
 namespace {
 
 using test::DeviceVec;
+using test::fetch;
 using test::test_stream;
 
 struct FillCase {
@@ -50,12 +51,6 @@ const std::vector<FillCase> kCases = {
 int64_t ordered(float x) {
     const int32_t i = std::bit_cast<int32_t>(x);
     return i < 0 ? -int64_t(i & 0x7fffffff) : int64_t(i);
-}
-
-// The outputs, after checking that the kernel left the guard zone behind them alone.
-std::vector<float> fetch(const DeviceVec& y_dev) {
-    CHECK_MESSAGE(y_dev.guard_intact(), "the kernel wrote past element " << y_dev.size());
-    return y_dev.to_host();
 }
 
 // Elements more than max_ulp apart (or NaN); prints the first few.

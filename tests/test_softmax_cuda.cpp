@@ -26,6 +26,7 @@ namespace {
 using test::check_close;
 using test::DeviceInts;
 using test::DeviceVec;
+using test::fetch;
 using test::test_stream;
 using test::tol_for_sum;
 using test::uniform;
@@ -57,11 +58,6 @@ std::vector<MatrixCase> softmax_shapes() {
         {"DARTS alphas 14x8", 14, 8},
         {"DARTS ImageNet logits 96x1000", 96, 1000},
     };
-}
-
-std::vector<float> fetch(const DeviceVec& y_dev) {
-    CHECK_MESSAGE(y_dev.guard_intact(), "the kernel wrote past element " << y_dev.size());
-    return y_dev.to_host();
 }
 
 int32_t read_int(const DeviceInts& v) {

@@ -11,9 +11,10 @@
 //   y_n = W x_n,  dx_n = W^T dy_n,  dW = sum_n dy_n x_n^T
 // with W (c_out, c_in) and x_n (c_in, h*w) read in place as row-major matrices. Eigen sums in
 // float, so this path differs from the loops by rounding only (tests/test_conv.cpp bounds it).
-// Depthwise convolutions (one input channel per group: every DARTS sep/dil conv) loop tap by tap
-// over the output rows that tap reaches, so the inner loop runs along a row without bounds tests
-// and vectorises; sums are in float per row (double across rows for the weight gradient).
+// Channelwise convolutions (one input channel per group: the depthwise convolutions of every
+// DARTS sep/dil conv, and their channel multipliers) loop tap by tap over the output rows that
+// tap reaches, so the inner loop runs along a row without bounds tests and vectorises; sums are
+// in float per row (double across rows for the weight gradient).
 #include "kernels/conv.h"
 
 #include <Eigen/Core>
@@ -65,10 +66,6 @@ using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Row
 using MatMap = Eigen::Map<RowMajor>;
 using ConstMatMap = Eigen::Map<const RowMajor>;
 
-bool is_pointwise(const Conv2dShape& s) {
-    return s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
-}
-
 // Flat offsets of x/dx, y/dy and w/dw elements.
 int64_t x_at(const Conv2dShape& s, int n, int c, int p, int q) {
     return ((int64_t(n) * s.c_in + c) * s.h + p) * s.w + q;
@@ -78,15 +75,6 @@ int64_t y_at(const Conv2dShape& s, int n, int o, int i, int j) {
 }
 int64_t w_at(const Conv2dShape& s, int o, int c, int a, int b) {
     return ((int64_t(o) * s.cin_per_group() + c) * s.k + a) * s.k + b;
-}
-
-// The output index i whose tap a lands on input row p, or -1 when there is none:
-// p = i*stride - pad + a*dil must hold with i whole and in [0, n_out).
-int source_index(int p, int a, int stride, int pad, int dil, int n_out) {
-    const int t = p + pad - a * dil;
-    if (t < 0 || t % stride != 0) return -1;
-    const int i = t / stride;
-    return i < n_out ? i : -1;
 }
 
 void conv2d_fwd_direct(float* y, const float* x, const float* w, const Conv2dShape& s) {
@@ -125,10 +113,10 @@ void conv2d_bwd_data_direct(float* dx, const float* dy, const float* w, const Co
                 double acc = 0;
                 for (int o = g * opg; o < (g + 1) * opg; ++o)
                     for (int a = 0; a < s.k; ++a) {
-                        const int i = source_index(p, a, s.stride, s.pad, s.dil, ho);
+                        const int i = s.source_index(p, a, ho);
                         if (i < 0) continue;
                         for (int b = 0; b < s.k; ++b) {
-                            const int j = source_index(q, b, s.stride, s.pad, s.dil, wo);
+                            const int j = s.source_index(q, b, wo);
                             if (j < 0) continue;
                             acc += double(w[w_at(s, o, cl, a, b)]) * dy[y_at(s, n, o, i, j)];
                         }
@@ -164,8 +152,6 @@ void conv2d_bwd_weight_direct(float* dw, const float* dy, const float* x, const 
     }
 }
 
-bool is_depthwise(const Conv2dShape& s) { return s.cin_per_group() == 1 && s.groups > 1; }
-
 // Output positions i in [lo, hi) whose tap at input offset i*stride + off lies inside [0, size).
 struct TapRange {
     int lo, hi;
@@ -178,7 +164,7 @@ TapRange tap_range(int off, int stride, int size, int n_out) {
 }
 
 // y[n,o] += w[o,a,b] * x[n, o / opg] shifted by tap (a,b), for every tap.
-void conv2d_fwd_depthwise(float* y, const float* x, const float* w, const Conv2dShape& s) {
+void conv2d_fwd_channelwise(float* y, const float* x, const float* w, const Conv2dShape& s) {
     const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
     CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
     for (int64_t no = 0; no < int64_t(s.n) * s.c_out; ++no) {
@@ -204,8 +190,8 @@ void conv2d_fwd_depthwise(float* y, const float* x, const float* w, const Conv2d
 }
 
 // dx[n,c] = sum over the group's outputs o and taps of w[o,a,b] * dy[n,o] scattered back.
-void conv2d_bwd_data_depthwise(float* dx, const float* dy, const float* w, const Conv2dShape& s,
-                               GradMode mode) {
+void conv2d_bwd_data_channelwise(float* dx, const float* dy, const float* w, const Conv2dShape& s,
+                                 GradMode mode) {
     const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
     const int64_t plane = int64_t(s.h) * s.w;
     CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
@@ -235,8 +221,8 @@ void conv2d_bwd_data_depthwise(float* dx, const float* dy, const float* w, const
 }
 
 // dw[o,0,a,b] = sum over n and the rows tap (a,b) reaches of dy[n,o] . x[n, o / opg] shifted.
-void conv2d_bwd_weight_depthwise(float* dw, const float* dy, const float* x, const Conv2dShape& s,
-                                 GradMode mode) {
+void conv2d_bwd_weight_channelwise(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                                   GradMode mode) {
     const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
     CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
     for (int o = 0; o < s.c_out; ++o)
@@ -302,10 +288,10 @@ void conv2d_bwd_weight_pointwise(float* dw, const float* dy, const float* x, con
 void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s) {
     s.validate();
     if (s.out_elems() == 0) return;
-    if (is_pointwise(s))
+    if (s.is_pointwise())
         conv2d_fwd_pointwise(y, x, w, s);
-    else if (is_depthwise(s))
-        conv2d_fwd_depthwise(y, x, w, s);
+    else if (s.is_channelwise())
+        conv2d_fwd_channelwise(y, x, w, s);
     else
         conv2d_fwd_direct(y, x, w, s);
 }
@@ -314,10 +300,10 @@ void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dSha
                      GradMode mode) {
     s.validate();
     if (s.in_elems() == 0) return;
-    if (is_pointwise(s))
+    if (s.is_pointwise())
         conv2d_bwd_data_pointwise(dx, dy, w, s, mode);
-    else if (is_depthwise(s))
-        conv2d_bwd_data_depthwise(dx, dy, w, s, mode);
+    else if (s.is_channelwise())
+        conv2d_bwd_data_channelwise(dx, dy, w, s, mode);
     else
         conv2d_bwd_data_direct(dx, dy, w, s, mode);
 }
@@ -326,10 +312,10 @@ void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dSha
 void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                        GradMode mode) {
     s.validate();
-    if (is_pointwise(s))
+    if (s.is_pointwise())
         conv2d_bwd_weight_pointwise(dw, dy, x, s, mode);
-    else if (is_depthwise(s))
-        conv2d_bwd_weight_depthwise(dw, dy, x, s, mode);
+    else if (s.is_channelwise())
+        conv2d_bwd_weight_channelwise(dw, dy, x, s, mode);
     else
         conv2d_bwd_weight_direct(dw, dy, x, s, mode);
 }

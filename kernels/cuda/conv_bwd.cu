@@ -31,6 +31,7 @@
 #include "kernels/check.h"
 #include "kernels/conv.h"
 #include "kernels/cuda/blas.h"
+#include "kernels/cuda/conv_tile.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace cudarts::cuda {
@@ -40,26 +41,10 @@ namespace {
 namespace cg = cooperative_groups;
 
 constexpr int kBlock = 256;
-constexpr int kTileMax = 32;            // v2 tile edge: a whole DARTS plane
-constexpr size_t kSmemMax = 32 * 1024;  // v2 shared window budget, under the 48 KiB default
-constexpr int kCluster = 8;             // portable maximum cluster size on sm_90
+constexpr int kCluster = 8;  // portable maximum cluster size on sm_90
 
-bool is_pointwise(const Conv2dShape& s) {
-    return s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
-}
-bool is_depthwise(const Conv2dShape& s) { return s.groups == s.c_in && s.c_in == s.c_out; }
+bool supports_cublas(const Conv2dShape& s) { return s.is_pointwise(); }
 bool supports_any(const Conv2dShape&) { return true; }
-
-// Halves the longer of th, tw while window(th, tw) (bytes) exceeds the budget, down to 1 x 1.
-template <class Window>
-void shrink_tile(int& th, int& tw, Window window) {
-    while (window(th, tw) > kSmemMax && (th > 1 || tw > 1)) {
-        if (th >= tw)
-            th = (th + 1) / 2;
-        else
-            tw = (tw + 1) / 2;
-    }
-}
 
 // bwd_data v2 geometry: a th x tw tile of dx and the dy_h x dy_w window of dy it reads. Rows
 // p0 .. p0 + th - 1 read output rows floor((p0 + pad - (k-1) dil) / stride) up to
@@ -73,20 +58,20 @@ struct DwDataTile {
 };
 
 DwDataTile plan_data_tile(const Conv2dShape& s) {
-    DwDataTile t{};
     const auto rows = [&](int edge) { return (edge - 1 + (s.k - 1) * s.dil) / s.stride + 2; };
     const auto bytes = [&](int th, int tw) {
         return (size_t(rows(th)) * size_t(rows(tw)) + size_t(s.k) * size_t(s.k)) * sizeof(float);
     };
-    t.th = std::min(s.h, kTileMax);
-    t.tw = std::min(s.w, kTileMax);
-    shrink_tile(t.th, t.tw, bytes);
-    t.dy_h = rows(t.th);
-    t.dy_w = rows(t.tw);
-    t.smem = bytes(t.th, t.tw);
-    t.tiles_h = (s.h + t.th - 1) / t.th;
-    t.tiles_w = (s.w + t.tw - 1) / t.tw;
-    t.threads = std::min(kBlock, (t.th * t.tw + 31) / 32 * 32);
+    const ConvTile c = plan_conv_tile(s.h, s.w, bytes);
+    DwDataTile t{};
+    t.th = c.th;
+    t.tw = c.tw;
+    t.dy_h = rows(c.th);
+    t.dy_w = rows(c.tw);
+    t.smem = bytes(c.th, c.tw);
+    t.tiles_h = c.tiles_h;
+    t.tiles_w = c.tiles_w;
+    t.threads = c.threads(kBlock);
     return t;
 }
 
@@ -101,18 +86,17 @@ struct DwWeightTile {
 };
 
 DwWeightTile plan_weight_tile(const Conv2dShape& s) {
-    DwWeightTile t{};
-    const auto extent = [&](int edge) { return (edge - 1) * s.stride + (s.k - 1) * s.dil + 1; };
     const auto bytes = [&](int th, int tw) {
-        return size_t(extent(th)) * size_t(extent(tw)) * sizeof(float);
+        return size_t(input_extent(s, th)) * size_t(input_extent(s, tw)) * sizeof(float);
     };
-    t.th = std::max(1, std::min(s.ho(), kTileMax));
-    t.tw = std::max(1, std::min(s.wo(), kTileMax));
-    shrink_tile(t.th, t.tw, bytes);
-    t.in_h = extent(t.th);
-    t.in_w = extent(t.tw);
-    t.tiles_h = (s.ho() + t.th - 1) / t.th;
-    t.tiles_w = (s.wo() + t.tw - 1) / t.tw;
+    const ConvTile c = plan_conv_tile(s.ho(), s.wo(), bytes);
+    DwWeightTile t{};
+    t.th = c.th;
+    t.tw = c.tw;
+    t.in_h = input_extent(s, c.th);
+    t.in_w = input_extent(s, c.tw);
+    t.tiles_h = c.tiles_h;
+    t.tiles_w = c.tiles_w;
     const int per_rank = std::max(1, (s.n + kCluster - 1) / kCluster);
     const size_t window = bytes(t.th, t.tw);
     t.planes = std::max(1, kBlock / (t.th * t.tw));
@@ -122,23 +106,14 @@ DwWeightTile plan_weight_tile(const Conv2dShape& s) {
 }
 
 bool supports_data_v2(const Conv2dShape& s) {
-    return is_depthwise(s) && plan_data_tile(s).smem <= kSmemMax;
+    return s.is_depthwise() && plan_data_tile(s).smem <= kSmemMax;
 }
 bool supports_weight_v2(const Conv2dShape& s) {
-    return is_depthwise(s) && (s.k == 1 || s.k == 3 || s.k == 5 || s.k == 7) &&
+    return s.is_depthwise() && (s.k == 1 || s.k == 3 || s.k == 5 || s.k == 7) &&
            plan_weight_tile(s).smem <= kSmemMax;
 }
 
 __device__ int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-// The output index whose tap at offset a*dil lands on input row p, or -1: p = i*stride - pad +
-// a*dil with i whole and in [0, n_out).
-__device__ int source_index(int p, int a, const Conv2dShape& s, int n_out) {
-    const int t = p + s.pad - a * s.dil;
-    if (t < 0 || t % s.stride != 0) return -1;
-    const int i = t / s.stride;
-    return i < n_out ? i : -1;
-}
 
 // One thread per dx element (n, c, p, q), q fastest.
 __global__ void conv2d_bwd_data_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
@@ -157,10 +132,10 @@ __global__ void conv2d_bwd_data_kernel_v1(float* __restrict__ dx, const float* _
         const float* dyo = dy + (int64_t(n) * s.c_out + o) * ho * wo;
         const float* wo_c = w + (int64_t(o) * cpg + cl) * s.k * s.k;
         for (int a = 0; a < s.k; ++a) {
-            const int i = source_index(p, a, s, ho);
+            const int i = s.source_index(p, a, ho);
             if (i < 0) continue;
             for (int b = 0; b < s.k; ++b) {
-                const int j = source_index(q, b, s, wo);
+                const int j = s.source_index(q, b, wo);
                 if (j < 0) continue;
                 acc += wo_c[a * s.k + b] * dyo[int64_t(i) * wo + j];
             }
@@ -341,7 +316,7 @@ void conv2d_bwd_data_v2(float* dx, const float* dy, const float* w, const Conv2d
 void conv2d_bwd_data_cublas(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                             GradMode mode, Stream st) {
     s.validate();
-    check_supported(is_pointwise(s), "conv2d_bwd_data cublas", s);
+    check_supported(s.is_pointwise(), "conv2d_bwd_data cublas", s);
     const int64_t hw = int64_t(s.h) * s.w;
     CUDARTS_CHECK(hw <= INT_MAX, "conv2d_bwd_data cublas: h*w exceeds a GEMM dimension in " << s);
     if (s.in_elems() == 0) return;
@@ -386,7 +361,7 @@ void conv2d_bwd_weight_v2(float* dw, const float* dy, const float* x, const Conv
 void conv2d_bwd_weight_cublas(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                               GradMode mode, Stream st) {
     s.validate();
-    check_supported(is_pointwise(s), "conv2d_bwd_weight cublas", s);
+    check_supported(s.is_pointwise(), "conv2d_bwd_weight cublas", s);
     const int64_t hw = int64_t(s.h) * s.w;
     CUDARTS_CHECK(hw <= INT_MAX, "conv2d_bwd_weight cublas: h*w exceeds a GEMM dimension in " << s);
     if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
@@ -401,13 +376,13 @@ void conv2d_bwd_weight_cublas(float* dw, const float* dy, const float* x, const 
 const Conv2dBwdDataVersion kBwdDataVersions[] = {
     {"v1", supports_any, conv2d_bwd_data_v1},
     {"v2", supports_data_v2, conv2d_bwd_data_v2},
-    {"cublas", is_pointwise, conv2d_bwd_data_cublas},
+    {"cublas", supports_cublas, conv2d_bwd_data_cublas},
 };
 
 const Conv2dBwdWeightVersion kBwdWeightVersions[] = {
     {"v1", supports_any, conv2d_bwd_weight_v1},
     {"v2", supports_weight_v2, conv2d_bwd_weight_v2},
-    {"cublas", is_pointwise, conv2d_bwd_weight_cublas},
+    {"cublas", supports_cublas, conv2d_bwd_weight_cublas},
 };
 
 }  // namespace
@@ -415,7 +390,7 @@ const Conv2dBwdWeightVersion kBwdWeightVersions[] = {
 void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                      GradMode mode, Stream st) {
     s.validate();
-    if (is_pointwise(s))
+    if (s.is_pointwise())
         conv2d_bwd_data_cublas(dx, dy, w, s, mode, st);
     else if (supports_data_v2(s))
         conv2d_bwd_data_v2(dx, dy, w, s, mode, st);
@@ -426,7 +401,7 @@ void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dSha
 void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                        GradMode mode, Stream st) {
     s.validate();
-    if (is_pointwise(s))
+    if (s.is_pointwise())
         conv2d_bwd_weight_cublas(dw, dy, x, s, mode, st);
     else if (supports_weight_v2(s))
         conv2d_bwd_weight_v2(dw, dy, x, s, mode, st);

@@ -18,6 +18,7 @@
 #include "kernels/check.h"
 #include "kernels/conv.h"
 #include "kernels/cuda/blas.h"
+#include "kernels/cuda/conv_tile.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace cudarts::cuda {
@@ -25,13 +26,7 @@ namespace cudarts::cuda {
 namespace {
 
 constexpr int kBlock = 256;
-constexpr int kTileMax = 32;            // v2 output tile edge: a whole DARTS plane
-constexpr size_t kSmemMax = 32 * 1024;  // v2 shared window budget, under the 48 KiB default
-
-bool is_pointwise(const Conv2dShape& s) {
-    return s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
-}
-bool is_depthwise(const Conv2dShape& s) { return s.groups == s.c_in && s.c_in == s.c_out; }
+bool supports_cublas(const Conv2dShape& s) { return s.is_pointwise(); }
 bool supports_any(const Conv2dShape&) { return true; }
 
 // v2 geometry: an output tile of th x tw and the in_h x in_w input window it reads.
@@ -43,30 +38,28 @@ struct DwTile {
     size_t smem;  // window plus the k*k weights, bytes
 };
 
-// Starts from the whole plane (up to 32 x 32) and halves the longer tile edge while the window
-// overflows the budget; a window that stays too big even for one output leaves the shape to v1.
+// The planner's tile of the output plane; its window is the input the tile reads plus the k*k
+// weights.
 DwTile plan_tile(const Conv2dShape& s) {
+    const auto bytes = [&](int th, int tw) {
+        return (size_t(input_extent(s, th)) * size_t(input_extent(s, tw)) +
+                size_t(s.k) * size_t(s.k)) *
+               sizeof(float);
+    };
+    const ConvTile c = plan_conv_tile(s.ho(), s.wo(), bytes);
     DwTile t{};
-    t.th = std::max(1, std::min(s.ho(), kTileMax));
-    t.tw = std::max(1, std::min(s.wo(), kTileMax));
-    for (;;) {
-        t.in_h = (t.th - 1) * s.stride + (s.k - 1) * s.dil + 1;
-        t.in_w = (t.tw - 1) * s.stride + (s.k - 1) * s.dil + 1;
-        t.smem = (size_t(t.in_h) * size_t(t.in_w) + size_t(s.k) * size_t(s.k)) * sizeof(float);
-        if (t.smem <= kSmemMax || (t.th == 1 && t.tw == 1)) break;
-        if (t.th >= t.tw)
-            t.th = (t.th + 1) / 2;
-        else
-            t.tw = (t.tw + 1) / 2;
-    }
-    t.tiles_h = (s.ho() + t.th - 1) / t.th;
-    t.tiles_w = (s.wo() + t.tw - 1) / t.tw;
-    // Whole warps, no more threads than outputs: an 8 x 8 plane gets 64 threads, not 256.
-    t.threads = std::min(kBlock, (t.th * t.tw + 31) / 32 * 32);
+    t.th = c.th;
+    t.tw = c.tw;
+    t.in_h = input_extent(s, c.th);
+    t.in_w = input_extent(s, c.tw);
+    t.tiles_h = c.tiles_h;
+    t.tiles_w = c.tiles_w;
+    t.threads = c.threads(kBlock);
+    t.smem = bytes(c.th, c.tw);
     return t;
 }
 
-bool supports_v2(const Conv2dShape& s) { return is_depthwise(s) && plan_tile(s).smem <= kSmemMax; }
+bool supports_v2(const Conv2dShape& s) { return s.is_depthwise() && plan_tile(s).smem <= kSmemMax; }
 
 // One thread per output (n, o, i, j), j fastest so that a warp reads neighbouring inputs.
 __global__ void conv2d_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x,
@@ -155,7 +148,7 @@ void conv2d_fwd_v2(float* y, const float* x, const float* w, const Conv2dShape& 
 
 void conv2d_fwd_cublas(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
     s.validate();
-    CUDARTS_CHECK(is_pointwise(s),
+    CUDARTS_CHECK(s.is_pointwise(),
                   "conv2d_fwd cublas: needs k=1 stride=1 pad=0 groups=1, got " << s);
     const int64_t hw = int64_t(s.h) * s.w;
     CUDARTS_CHECK(hw <= INT_MAX, "conv2d_fwd cublas: h*w exceeds a GEMM dimension in " << s);
@@ -168,14 +161,14 @@ void conv2d_fwd_cublas(float* y, const float* x, const float* w, const Conv2dSha
 const Conv2dFwdVersion kFwdVersions[] = {
     {"v1", supports_any, conv2d_fwd_v1},
     {"v2", supports_v2, conv2d_fwd_v2},
-    {"cublas", is_pointwise, conv2d_fwd_cublas},
+    {"cublas", supports_cublas, conv2d_fwd_cublas},
 };
 
 }  // namespace
 
 void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
     s.validate();
-    if (is_pointwise(s))
+    if (s.is_pointwise())
         conv2d_fwd_cublas(y, x, w, s, st);
     else if (supports_v2(s))
         conv2d_fwd_v2(y, x, w, s, st);
