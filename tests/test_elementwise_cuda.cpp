@@ -162,8 +162,9 @@ TEST_SUITE("cuda_elementwise") {
                 CAPTURE(w.db);
                 CAPTURE(int(w.mode_a));
                 CAPTURE(int(w.mode_b));
-                const std::vector<float>& start_a = w.mode_a == kOverwrite ? nan : base_a;
-                const std::vector<float>& start_b = w.mode_b == kOverwrite ? nan : base_b;
+                // An unwanted gradient starts as NaN whatever its mode, so that "untouched" shows.
+                const std::vector<float>& start_a = !w.da || w.mode_a == kOverwrite ? nan : base_a;
+                const std::vector<float>& start_b = !w.db || w.mode_b == kOverwrite ? nan : base_b;
                 std::vector<float> want_a = start_a, want_b = start_b;
                 cpu::mul_bwd(w.da ? want_a.data() : nullptr, w.db ? want_b.data() : nullptr,
                              dy.data(), a.data(), b.data(), c.n, w.mode_a, w.mode_b);
