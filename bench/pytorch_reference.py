@@ -107,8 +107,8 @@ def main():
             os.replace(tmp, args.json)
 
     save()
-    for order in orders:
-        for mode in ["eager"] + ([] if args.no_compile else ["compile"]):
+    for mode in ["eager"] + ([] if args.no_compile else ["compile"]):  # every eager result first
+        for order in orders:
             try:
                 r = time_steps(args, device, order, mode)
             except Exception as e:  # torch.compile may not work on every setup: say so, go on
