@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cross-check cudarts' DARTS evaluation network (NetworkCIFAR) against PyTorch.
 
-The PyTorch model below is written from the semantics in reference/darts.md (sections 1, 2.5 and 6):
+The PyTorch model below (its building blocks from scripts/torch_darts.py) is written from the semantics in reference/darts.md (sections 1, 2.5 and 6):
 its module tree gives state_dict keys identical to the reference's (stem.0.weight,
 cells.0._ops.0.op.5.weight, auxiliary_head.features.2.weight, classifier.weight, ...).
 
@@ -32,6 +32,9 @@ warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # not n
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+
+import torch_darts  # noqa: E402  (the building blocks, shared with the search network)
+from torch_darts import FactorizedReduce, ReLUConvBN  # noqa: E402
 
 CIFAR_MEAN = [0.49139968, 0.48215827, 0.44653124]
 CIFAR_STD = [0.24703233, 0.24348505, 0.26158768]
@@ -67,70 +70,18 @@ def conv(c_in, c_out, k, stride=1, pad=0, dil=1, groups=1):
                      bias=False)
 
 
-class ReLUConvBN(nn.Module):
-    def __init__(self, c_in, c_out):
-        super().__init__()
-        self.op = nn.Sequential(nn.ReLU(), conv(c_in, c_out, 1), nn.BatchNorm2d(c_out))
-
-    def forward(self, x):
-        return self.op(x)
-
-
-class DilConv(nn.Module):
-    def __init__(self, c, k, stride, pad, dil):
-        super().__init__()
-        self.op = nn.Sequential(nn.ReLU(), conv(c, c, k, stride, pad, dil, groups=c),
-                                conv(c, c, 1), nn.BatchNorm2d(c))
-
-    def forward(self, x):
-        return self.op(x)
-
-
-class SepConv(nn.Module):
-    def __init__(self, c, k, stride, pad):
-        super().__init__()
-        self.op = nn.Sequential(
-            nn.ReLU(), conv(c, c, k, stride, pad, groups=c), conv(c, c, 1), nn.BatchNorm2d(c),
-            nn.ReLU(), conv(c, c, k, 1, pad, groups=c), conv(c, c, 1), nn.BatchNorm2d(c))
-
-    def forward(self, x):
-        return self.op(x)
-
-
-class FactorizedReduce(nn.Module):
-    def __init__(self, c_in, c_out):
-        super().__init__()
-        self.relu = nn.ReLU()
-        self.conv_1 = conv(c_in, c_out // 2, 1, stride=2)
-        self.conv_2 = conv(c_in, c_out // 2, 1, stride=2)
-        self.bn = nn.BatchNorm2d(c_out)
-
-    def forward(self, x):
-        y = self.relu(x)
-        return self.bn(torch.cat([self.conv_1(y), self.conv_2(y[:, :, 1:, 1:])], dim=1))
-
-
 def make_op(name, c, stride):
-    if name == "max_pool_3x3":
-        return nn.MaxPool2d(3, stride=stride, padding=1)
-    if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
-    if name == "skip_connect":
-        return nn.Identity() if stride == 1 else FactorizedReduce(c, c)
-    m = re.fullmatch(r"(sep|dil)_conv_(\d)x\d", name)
-    if m is None:
-        raise ValueError("unsupported op in an evaluation genotype: " + name)
-    k = int(m.group(2))
-    if m.group(1) == "sep":
-        return SepConv(c, k, stride, k // 2)
-    return DilConv(c, k, stride, k - 1, 2)
+    if name == "none":
+        raise ValueError("unsupported op in an evaluation genotype: none")
+    return torch_darts.make_op(name, c, stride, affine=True)
 
 
 class Cell(nn.Module):
     def __init__(self, genotype, c_pp, c_p, c, reduction, reduction_prev):
         super().__init__()
-        self.preprocess0 = FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c)
-        self.preprocess1 = ReLUConvBN(c_p, c)
+        self.preprocess0 = (FactorizedReduce(c_pp, c, True) if reduction_prev
+                            else ReLUConvBN(c_pp, c, True))
+        self.preprocess1 = ReLUConvBN(c_p, c, True)
         genes = genotype["reduce" if reduction else "normal"]
         self.concat = genotype["reduce_concat" if reduction else "normal_concat"]
         self.multiplier = len(self.concat)

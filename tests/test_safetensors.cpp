@@ -165,7 +165,7 @@ TEST_SUITE("safetensors") {
 
         const SafetensorsFile f = read_safetensors(path);
         CHECK(f.metadata == std::map<std::string, std::string>{{"format", "pt"}});
-        const SafetensorsTensor& a = f.at("a");
+        const SafetensorsTensor a = f.at("a");  // a copy: the key "a" is a temporary string
         CHECK(a.dtype == DType::kF32);
         CHECK(a.shape == std::vector<int64_t>{1, 2});
         float av[2];
