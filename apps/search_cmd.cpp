@@ -12,14 +12,14 @@
 #include <filesystem>
 #include <sstream>
 
+#include "apps/katib.h"
 #include "apps/progress.h"
 #include "apps/run_dir.h"
 #include "apps/subcommands.h"
 #include "engine/fileio.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
-#include "models/katib.h"
-#include "models/search.h"
+#include "models/run/search.h"
 
 namespace fs = std::filesystem;
 

@@ -13,7 +13,7 @@
 #include "engine/fileio.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
-#include "models/train.h"
+#include "models/run/train.h"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
-// Genotypes (models/genotype.h): the published DARTS_V1/V2 strings byte for byte, derivation on
-// hand-built alphas (clear winners, exact ties, a dominant `none`, Katib's column order, and a
+// Genotypes (models/darts/genotype.h): the published DARTS_V1/V2 strings byte for byte, derivation
+// on hand-built alphas (clear winners, exact ties, a dominant `none`, Katib's column order, and a
 // case where softmax and Katib's raw-logit rule keep different edges, both worked out by hand),
 // round trips through all three text forms, Katib's one-cell form, and one InputError per kind of
 // malformed genotype, each naming the input.
@@ -15,7 +15,7 @@
 
 #include "engine/fileio.h"
 #include "kernels/check.h"
-#include "models/genotype.h"
+#include "models/darts/genotype.h"
 #include "tests/util.h"
 
 using namespace cudarts;

@@ -1,4 +1,4 @@
-// Genotype and alpha pictures (models/genotype_view.h): the exact DOT of a one-node cell, the
+// Genotype and alpha pictures (apps/genotype_view.h): the exact DOT of a one-node cell, the
 // DARTS_V2 cells' edges, Graphviz rendering (skipped without `dot`) and its "not found" error,
 // the heat map SVG checked by a small tag-balance parser (every primitive, every edge label,
 // values to 2 decimals, the colour ends, the trajectory panel only with more than one epoch,
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "apps/genotype_view.h"
 #include "kernels/check.h"
-#include "models/genotype_view.h"
 #include "tests/util.h"
 
 using namespace cudarts;

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "models/genotype.h"
+#include "models/darts/genotype.h"
 
 namespace cudarts {
 

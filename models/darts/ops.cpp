@@ -1,5 +1,5 @@
-// The DARTS operations; see models/darts_ops.h for the names and reference/darts.md 1.1-1.2.
-#include "models/darts_ops.h"
+// The DARTS operations; see models/darts/ops.h for the names and reference/darts.md 1.1-1.2.
+#include "models/darts/ops.h"
 
 #include "kernels/check.h"
 

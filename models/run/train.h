@@ -16,8 +16,9 @@
 
 #include "data/dataset.h"
 #include "data/loader.h"
-#include "models/eval_network.h"
-#include "models/search.h"
+#include "models/darts/eval_network.h"
+#include "models/nn/optim.h"
+#include "models/run/search.h"
 
 namespace cudarts {
 

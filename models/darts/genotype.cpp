@@ -1,7 +1,7 @@
-// Genotype derivation, printing and parsing (models/genotype.h). The text parser is a small
+// Genotype derivation, printing and parsing (models/darts/genotype.h). The text parser is a small
 // recursive-descent reader over the characters, so every error can name the character where the
 // text went wrong; the JSON reader shares the validation of genes and concats with it.
-#include "models/genotype.h"
+#include "models/darts/genotype.h"
 
 #include <algorithm>
 #include <cctype>

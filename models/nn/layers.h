@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
-#include "models/params.h"
+#include "models/nn/params.h"
 
 namespace cudarts {
 

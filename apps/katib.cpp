@@ -1,6 +1,6 @@
-// Katib trial inputs (models/katib.h). Numbers are parsed with std::from_chars, which ignores the
+// Katib trial inputs (apps/katib.h). Numbers are parsed with std::from_chars, which ignores the
 // locale, so a trial container with a German LC_NUMERIC still reads 0.025.
-#include "models/katib.h"
+#include "apps/katib.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "kernels/check.h"
-#include "models/genotype.h"
+#include "models/darts/genotype.h"
 
 namespace cudarts {
 

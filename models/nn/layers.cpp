@@ -1,5 +1,5 @@
 // ModelBuilder and the batch-norm call of the module layer.
-#include "models/nn.h"
+#include "models/nn/layers.h"
 
 #include <cmath>
 

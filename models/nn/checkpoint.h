@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/safetensors.h"
-#include "models/params.h"
+#include "models/nn/params.h"
 
 namespace cudarts {
 

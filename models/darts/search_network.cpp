@@ -1,8 +1,8 @@
-// The DARTS search network; see models/search_network.h and reference/darts.md section 2.
-#include "models/search_network.h"
+// The DARTS search network; see models/darts/search_network.h and reference/darts.md section 2.
+#include "models/darts/search_network.h"
 
 #include "kernels/check.h"
-#include "models/genotype.h"
+#include "models/darts/genotype.h"
 
 namespace cudarts {
 

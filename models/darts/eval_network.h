@@ -17,8 +17,8 @@
 #include <memory>
 #include <vector>
 
-#include "models/darts_ops.h"
-#include "models/genotype.h"
+#include "models/darts/genotype.h"
+#include "models/darts/ops.h"
 
 namespace cudarts {
 

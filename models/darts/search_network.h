@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "models/darts_ops.h"
+#include "models/darts/ops.h"
 
 namespace cudarts {
 

@@ -19,8 +19,8 @@
 
 #include "data/dataset.h"
 #include "data/transforms.h"
-#include "models/architect.h"
-#include "models/genotype.h"
+#include "models/darts/architect.h"
+#include "models/darts/genotype.h"
 
 namespace cudarts {
 

@@ -1,5 +1,5 @@
-// The DARTS evaluation networks; see models/eval_network.h and reference/darts.md section 6.
-#include "models/eval_network.h"
+// The DARTS evaluation networks; see models/darts/eval_network.h and reference/darts.md section 6.
+#include "models/darts/eval_network.h"
 
 #include "kernels/check.h"
 

@@ -9,7 +9,7 @@
 #pragma once
 
 #include "autograd/ops.h"
-#include "models/params.h"
+#include "models/nn/params.h"
 
 namespace cudarts {
 

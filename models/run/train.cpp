@@ -1,5 +1,5 @@
-// Training and testing a discovered architecture; see models/train.h.
-#include "models/train.h"
+// Training and testing a discovered architecture; see models/run/train.h.
+#include "models/run/train.h"
 
 #include <chrono>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <numeric>
 
 #include "kernels/check.h"
-#include "models/checkpoint.h"
+#include "models/nn/checkpoint.h"
 
 namespace cudarts {
 

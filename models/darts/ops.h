@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "models/nn.h"
+#include "models/nn/layers.h"
 
 namespace cudarts {
 
@@ -33,7 +33,7 @@ struct OpOptions {
     bool bn_after_pool = true;  // the search network's extra BN after each pool
 };
 
-// Builds the official primitive `name` (see models/genotype.h for the names) on C channels.
+// Builds the official primitive `name` (see models/darts/genotype.h for the names) on C channels.
 // Throws InputError for an unknown name.
 std::unique_ptr<Primitive> make_primitive(const std::string& name, int channels, int stride,
                                           const OpOptions& opt, ModelBuilder& b,

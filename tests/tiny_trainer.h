@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "data/synthetic.h"
+#include "models/nn/optim.h"
 #include "models/tiny_convnet.h"
 
 namespace cudarts {

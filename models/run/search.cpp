@@ -1,5 +1,5 @@
-// The DARTS search loop and its checkpoint; see models/search.h.
-#include "models/search.h"
+// The DARTS search loop and its checkpoint; see models/run/search.h.
+#include "models/run/search.h"
 
 #include <chrono>
 #include <cmath>
@@ -9,7 +9,7 @@
 
 #include "engine/safetensors.h"
 #include "kernels/check.h"
-#include "models/checkpoint.h"
+#include "models/nn/checkpoint.h"
 
 namespace cudarts {
 

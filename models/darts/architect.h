@@ -14,7 +14,8 @@
 #pragma once
 
 #include "data/loader.h"
-#include "models/search_network.h"
+#include "models/darts/search_network.h"
+#include "models/nn/optim.h"
 
 namespace cudarts {
 

@@ -1,5 +1,5 @@
-// The DARTS architect; see models/architect.h and reference/darts.md section 4.
-#include "models/architect.h"
+// The DARTS architect; see models/darts/architect.h and reference/darts.md section 4.
+#include "models/darts/architect.h"
 
 #include <cmath>
 

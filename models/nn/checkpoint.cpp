@@ -1,5 +1,5 @@
-// Checkpoint helpers; see models/checkpoint.h.
-#include "models/checkpoint.h"
+// Checkpoint helpers; see models/nn/checkpoint.h.
+#include "models/nn/checkpoint.h"
 
 #include <cstring>
 

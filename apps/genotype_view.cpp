@@ -1,7 +1,7 @@
-// Cell graphs and alpha heat maps (models/genotype_view.h). Everything but render_dot_svg is a
+// Cell graphs and alpha heat maps (apps/genotype_view.h). Everything but render_dot_svg is a
 // pure function of its arguments: the SVG is assembled as text with fixed layout constants and
 // numbers printed by snprintf, so the same alphas always give the same bytes.
-#include "models/genotype_view.h"
+#include "apps/genotype_view.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
