@@ -185,19 +185,13 @@ std::string cell_state_name(int s) {
 }
 
 std::string alpha_edge_label(int edge, int nodes) {
-    CUDARTS_CHECK(edge >= 0 && edge < nodes * (nodes + 3) / 2,
+    CUDARTS_CHECK(edge >= 0 && edge < edges_for(nodes),
                   "alpha row " << edge << " of a " << nodes << "-node cell");
     int node = 0, first = 0;
     while (edge >= first + node + 2) first += node + 2, ++node;
     const int j = edge - first;
     return "node " + std::to_string(node) + " <- " +
            (j < 2 ? cell_state_name(j) : "node " + cell_state_name(j));
-}
-
-int nodes_for_edges(int64_t edges) {
-    for (int64_t n = 1; n * (n + 3) / 2 <= edges; ++n)
-        if (n * (n + 3) / 2 == edges) return int(n);
-    return 0;
 }
 
 std::string cell_to_dot(const std::vector<Gene>& genes, const std::vector<int>& concat,
@@ -235,7 +229,7 @@ std::string alpha_heatmap_svg(const std::vector<std::vector<float>>& trajectory,
                               const std::vector<std::string>& primitives, int nodes,
                               const std::string& title) {
     const size_t k_count = primitives.size();
-    const int edges = nodes * (nodes + 3) / 2;
+    const int edges = int(edges_for(nodes));
     CUDARTS_CHECK(nodes >= 1 && k_count >= 1 && !trajectory.empty(),
                   "a heat map needs nodes, primitives and an epoch");
     for (const std::vector<float>& epoch : trajectory)
@@ -415,14 +409,14 @@ int alpha_nodes(size_t values, const std::vector<std::string>& primitives, int k
     const std::string values_text = what + " holds " + std::to_string(values) + " values per epoch";
     const std::string prims_text = std::to_string(k) + " primitives (" + source + ")";
     if (known_nodes > 0) {
-        const size_t edges = size_t(known_nodes) * size_t(known_nodes + 3) / 2;
+        const size_t edges = size_t(edges_for(known_nodes));
         if (values != edges * k)
             throw InputError(values_text + ", but its genotype's " + std::to_string(known_nodes) +
                              "-node cells have " + std::to_string(edges) + " edges x " +
                              prims_text + " = " + std::to_string(edges * k));
         return known_nodes;
     }
-    const int nodes = values % k == 0 ? nodes_for_edges(int64_t(values / k)) : 0;
+    const int nodes = values % k == 0 ? nodes_for(int64_t(values / k)) : 0;
     if (nodes == 0)
         throw InputError(values_text + ", not n(n+3)/2 edges x " + prims_text + " for any n");
     return nodes;

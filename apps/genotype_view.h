@@ -28,8 +28,6 @@ namespace cudarts {
 std::string cell_state_name(int s);
 // Row label of alpha row `edge` of a `nodes`-node cell: "node 1 <- c_{k-1}", "node 3 <- node 0".
 std::string alpha_edge_label(int edge, int nodes);
-// n with n (n + 3) / 2 == edges (the alpha rows of an n-node cell), or 0 when there is none.
-int nodes_for_edges(int64_t edges);
 
 // One cell as Graphviz DOT: inputs "c_{k-2}" and "c_{k-1}", intermediate nodes "0".."n-1", output
 // "c_{k}"; an edge per gene labelled with its op, and an edge from every concat state to c_{k}.

@@ -14,13 +14,6 @@ namespace cudarts {
 
 namespace {
 
-std::string trim(const std::string& s) {
-    size_t b = 0, e = s.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-    return s.substr(b, e - b);
-}
-
 // Removes one pair of `q` around s, if both ends have one.
 std::string strip_quotes(const std::string& s, char q) {
     if (s.size() >= 2 && s.front() == q && s.back() == q) return s.substr(1, s.size() - 2);

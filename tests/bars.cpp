@@ -1,6 +1,6 @@
 // The bars set: background noise U(-0.2, 0.2) plus a bar of value 1 along one of four directions.
 // Every random choice comes from the run's Philox Generator, so a seed fixes the set everywhere.
-#include "data/synthetic.h"
+#include "tests/bars.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-// Synthetic image sets that are cheap to make and provably learnable, for tests and demos.
+// A synthetic image set that is cheap to make and provably learnable, for the learning tests.
 // "Bars": each image holds one bright bar of length 5 at a random position on a noisy background;
 // the class is its orientation (0 horizontal, 1 vertical, 2 diagonal, 3 anti-diagonal). A small
 // convnet separates the classes perfectly, a linear model on pixels cannot (position varies).

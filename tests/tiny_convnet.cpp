@@ -1,6 +1,6 @@
 // TinyConvNet: initialisation follows PyTorch 0.3.1 (conv U(+-1/sqrt(fan_in)) with depthwise fan
 // not divided by groups, linear U(+-1/sqrt(in)), BN gamma 1 and beta 0), see reference/darts.md.
-#include "models/tiny_convnet.h"
+#include "tests/tiny_convnet.h"
 
 #include <cmath>
 

@@ -1,5 +1,5 @@
-// A small convnet built from the DARTS op set, used by the foundation's proof that the engine
-// learns (tests/test_learning.cpp) and by `cudarts demo`:
+// A small convnet built from the DARTS op set, for the proof that the engine learns
+// (tests/test_learning.cpp) and its CUDA-vs-CPU twin (tests/test_autograd_cuda.cpp):
 //   stem:   conv 3x3 (in -> 8, pad 1) -> BN (affine) -> ReLU
 //   sep:    depthwise 3x3 dilation 2 (pad 2) -> conv 1x1 (8 -> 16) -> BN (non-affine) -> ReLU
 //   pool:   max pool 3x3 stride 2 pad 1, and in parallel avg pool 3x3 stride 2 pad 1

@@ -1,5 +1,5 @@
 // train_classifier: one Philox generator orders the samples, so a seed fixes the whole run.
-#include "models/trainer.h"
+#include "tests/tiny_trainer.h"
 
 #include <chrono>
 #include <numeric>

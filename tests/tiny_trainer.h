@@ -1,13 +1,13 @@
-// The foundation's training loop: SGD with momentum over a small image set, used by the learning
-// test and by `cudarts demo`. It is deliberately plain (shuffle, batch, forward, backward, clip,
-// step); the DARTS search loop of models/darts replaces it for real work.
+// The learning tests' training loop: SGD with momentum over a small image set. It is deliberately
+// plain (shuffle, batch, forward, backward, clip, step), so that a failure to learn points at the
+// engine rather than at the loop; the real loops are in models/run/.
 #pragma once
 
 #include <functional>
 
-#include "data/synthetic.h"
 #include "models/nn/optim.h"
-#include "models/tiny_convnet.h"
+#include "tests/bars.h"
+#include "tests/tiny_convnet.h"
 
 namespace cudarts {
 

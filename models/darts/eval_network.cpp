@@ -2,22 +2,20 @@
 #include "models/darts/eval_network.h"
 
 #include "kernels/check.h"
+#include "models/nn/setting.h"
 
 namespace cudarts {
 
 void EvalNetConfig::validate() const {
-    auto need = [](bool ok, const std::string& msg) {
-        if (!ok) throw InputError(msg);
-    };
-    need(in_channels >= 1,
-         "input channels: expected at least 1, got " + std::to_string(in_channels));
-    need(classes >= 2, "classes: expected at least 2, got " + std::to_string(classes));
-    need(init_channels >= 2 && init_channels % 2 == 0,
-         "--init-channels: expected a positive even number, got " + std::to_string(init_channels));
-    need(layers >= 3, "--layers: expected at least 3, got " + std::to_string(layers));
-    need(!genotype.normal.empty() && genotype.normal.size() % 2 == 0 && genotype.has_reduce &&
-             genotype.reduce.size() == genotype.normal.size(),
-         "genotype: expected 2 genes per node in both the normal and the reduce cell");
+    require_image_io(in_channels, classes);
+    require(init_channels >= 2 && init_channels % 2 == 0, "init_channels", "a positive even number",
+            init_channels);
+    require(layers >= 3, "layers", "at least 3", layers);
+    if (genotype.normal.empty() || genotype.normal.size() % 2 != 0 || !genotype.has_reduce ||
+        genotype.reduce.size() != genotype.normal.size())
+        throw SettingError("genotype",
+                           "expected 2 genes per node in both the normal and the "
+                           "reduce cell");
 }
 
 struct EvalNetwork::Cell {
@@ -73,8 +71,10 @@ struct EvalNetwork::Cell {
 // BN (CIFAR only) -> ReLU -> linear.
 struct EvalNetwork::AuxHead {
     bool imagenet;
-    int conv1, conv2, classifier;
-    BatchNormRef bn1, bn2;
+    int conv1, conv2;
+    BatchNormRef bn1;
+    std::optional<BatchNormRef> bn2;  // CIFAR only
+    LinearRef classifier;
 
     AuxHead(int c, int classes, bool imagenet_, ModelBuilder& b) : imagenet(imagenet_) {
         const std::string at = "auxiliary_head.features.";
@@ -88,9 +88,9 @@ struct EvalNetwork::AuxHead {
         Var h = avg_pool2d(relu(x), 5, imagenet ? 2 : 3, 0);
         h = relu(f.bn(conv2d(h, f.w(conv1)), bn1));
         h = conv2d(h, f.w(conv2));
-        if (!imagenet) h = f.bn(h, bn2);
+        if (bn2) h = f.bn(h, *bn2);
         h = relu(h);
-        return linear(reshape(h, {h.size(0), 768}), f.w(classifier), f.w(classifier + 1));
+        return f.linear(reshape(h, {h.size(0), 768}), classifier);
     }
 };
 
@@ -166,7 +166,7 @@ EvalNetwork::Output EvalNetwork::forward(const Var& x, ForwardMode mode, float d
         if (int(i) == cfg_.aux_cell() && aux_ && mode.training)
             out.logits_aux = aux_->forward(s1, f);
     }
-    out.logits = linear(global_avg_pool(s1), f.w(classifier_), f.w(classifier_ + 1));
+    out.logits = f.linear(global_avg_pool(s1), classifier_);
     return out;
 }
 

@@ -33,7 +33,7 @@ struct EvalNetConfig {
 
     int aux_cell() const { return 2 * layers / 3; }
     bool is_reduction(int cell) const { return cell == layers / 3 || cell == 2 * layers / 3; }
-    void validate() const;  // InputError naming the offending setting
+    void validate() const;  // SettingError naming the offending setting
 };
 
 class EvalNetwork {
@@ -72,7 +72,7 @@ private:
     std::vector<BatchNormRef> stem_bns_;
     std::vector<std::unique_ptr<Cell>> cells_;
     std::unique_ptr<AuxHead> aux_;
-    int classifier_ = -1;
+    LinearRef classifier_;
 };
 
 }  // namespace cudarts

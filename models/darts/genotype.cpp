@@ -17,46 +17,6 @@ namespace cudarts {
 
 namespace {
 
-struct PrimitiveName {
-    const char* official;
-    const char* katib;
-};
-// darts.md 1.4 / katib.md 1.5: Katib has no other names.
-constexpr PrimitiveName kNames[] = {
-    {"none", "none"},
-    {"max_pool_3x3", "max_pooling_3x3"},
-    {"avg_pool_3x3", "avg_pooling_3x3"},
-    {"skip_connect", "skip_connection"},
-    {"sep_conv_3x3", "separable_convolution_3x3"},
-    {"sep_conv_5x5", "separable_convolution_5x5"},
-    {"dil_conv_3x3", "dilated_convolution_3x3"},
-    {"dil_conv_5x5", "dilated_convolution_5x5"},
-};
-
-const PrimitiveName* find_name(const std::string& name) {
-    for (const PrimitiveName& p : kNames)
-        if (name == p.official || name == p.katib) return &p;
-    return nullptr;
-}
-
-std::string unknown_primitive(const std::string& name) {
-    std::string official, katib;
-    for (const PrimitiveName& p : kNames) {
-        official += std::string(official.empty() ? "" : ", ") + p.official;
-        if (std::string(p.katib) != p.official)
-            katib += std::string(katib.empty() ? "" : ", ") + p.katib;
-    }
-    return "unknown primitive '" + name + "' (expected one of: " + official + " or Katib's names " +
-           katib + ")";
-}
-
-std::string trim(const std::string& s) {
-    size_t b = 0, e = s.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-    return s.substr(b, e - b);
-}
-
 std::vector<int> range_of(int lo, int hi) {
     std::vector<int> v(static_cast<size_t>(std::max(0, hi - lo)));
     std::iota(v.begin(), v.end(), lo);
@@ -223,8 +183,8 @@ private:
         if (end == std::string::npos) fail("unterminated op name", name_at);
         const std::string name = s_.substr(i_ + 1, end - i_ - 1);
         i_ = end + 1;
-        const PrimitiveName* p = find_name(name);
-        if (!p) fail(unknown_primitive(name), name_at);
+        const PrimitiveSpec* p = find_primitive(name);
+        if (!p) fail(unknown_primitive_message(name), name_at);
         if (std::string(p->official) == "none") fail("'none' cannot be a gene's op", name_at);
         expect(',');
         out.push_back({p->official, integer("an input index")});
@@ -330,18 +290,6 @@ nlohmann::json genes_json(const std::vector<Gene>& genes) {
 
 }  // namespace
 
-std::string official_primitive(const std::string& name) {
-    const PrimitiveName* p = find_name(name);
-    if (!p) throw InputError(unknown_primitive(name));
-    return p->official;
-}
-
-std::string katib_primitive(const std::string& official) {
-    const PrimitiveName* p = find_name(official);
-    if (!p) throw InputError(unknown_primitive(official));
-    return p->katib;
-}
-
 std::vector<std::string> parse_primitive_list(const std::string& csv) {
     std::vector<std::string> out;
     size_t b = 0;
@@ -352,8 +300,8 @@ std::vector<std::string> parse_primitive_list(const std::string& csv) {
             throw InputError("--primitives '" + csv +
                              "': expected a comma-separated list like sep_conv_3x3,max_pool_3x3 "
                              "(an item is empty)");
-        const PrimitiveName* p = find_name(item);
-        if (!p) throw InputError("--primitives: " + unknown_primitive(item));
+        const PrimitiveSpec* p = find_primitive(item);
+        if (!p) throw InputError("--primitives: " + unknown_primitive_message(item));
         if (std::find(out.begin(), out.end(), p->official) != out.end())
             throw InputError("--primitives: '" + item + "' is listed twice");
         out.push_back(p->official);
@@ -365,6 +313,13 @@ std::vector<std::string> parse_primitive_list(const std::string& csv) {
     return out;
 }
 
+std::string trim(const std::string& s) {
+    size_t b = 0, e = s.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+    return s.substr(b, e - b);
+}
+
 bool Genotype::operator==(const Genotype& o) const {
     return normal == o.normal && reduce == o.reduce && normal_concat == o.normal_concat &&
            reduce_concat == o.reduce_concat;
@@ -373,9 +328,9 @@ bool Genotype::operator==(const Genotype& o) const {
 std::vector<Gene> derive_cell(const float* alpha, int rows,
                               const std::vector<std::string>& primitives, int nodes,
                               DeriveRule rule) {
-    CUDARTS_CHECK(nodes >= 1 && rows == nodes * (nodes + 3) / 2,
-                  "alpha has " << rows << " rows; a " << nodes << "-node cell needs "
-                               << nodes * (nodes + 3) / 2);
+    CUDARTS_CHECK(
+        nodes >= 1 && rows == edges_for(nodes),
+        "alpha has " << rows << " rows; a " << nodes << "-node cell needs " << edges_for(nodes));
     const size_t cols = primitives.size();
     std::vector<std::string> names;
     std::vector<size_t> ops;  // the non-none columns
@@ -421,7 +376,7 @@ std::vector<Gene> derive_cell(const float* alpha, int rows,
 
 Genotype derive_genotype(const float* alphas_normal, const float* alphas_reduce,
                          const std::vector<std::string>& primitives, int nodes, DeriveRule rule) {
-    const int rows = nodes * (nodes + 3) / 2;
+    const int rows = int(edges_for(nodes));
     Genotype g;
     g.normal = derive_cell(alphas_normal, rows, primitives, nodes, rule);
     g.has_reduce = alphas_reduce != nullptr;
@@ -471,8 +426,8 @@ Genotype genotype_from_json(const nlohmann::json& j, const std::string& what) {
     auto read_gene = [&](const nlohmann::json& e, const std::string& where) {
         if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number_integer())
             json_fail(what, where + " is " + e.dump() + "; expected [\"op\", input]");
-        const PrimitiveName* p = find_name(e[0].get<std::string>());
-        if (!p) json_fail(what, where + ": " + unknown_primitive(e[0].get<std::string>()));
+        const PrimitiveSpec* p = find_primitive(e[0].get<std::string>());
+        if (!p) json_fail(what, where + ": " + unknown_primitive_message(e[0].get<std::string>()));
         if (std::string(p->official) == "none")
             json_fail(what, where + ": 'none' cannot be a gene's op");
         return Gene{p->official, e[1].get<int>()};

@@ -9,8 +9,8 @@
 // `range(2, 6)` or the published `[2, 3, 4, 5]`), Katib's `Best-Genotype=` value (nested per node,
 // Katib names, no spaces, `reduce=[]` for a one-cell network) and JSON. Parsing accepts any of
 // them, official or Katib names, and validates every gene, so a bad --genotype fails with one
-// line before a network is built. Primitive names live here too: every part that accepts a
-// primitive (search space, --primitives, genotypes) maps Katib's names through one table.
+// line before a network is built. Primitive names (official or Katib's) are mapped through the
+// table of models/darts/primitives.h.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -18,22 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "models/darts/primitives.h"
+
 namespace cudarts {
 
-// The 8 official primitives in alpha column order (darts.md 1.1).
-inline const std::vector<std::string>& darts_primitives() {
-    static const std::vector<std::string> names = {"none",         "max_pool_3x3", "avg_pool_3x3",
-                                                   "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-                                                   "dil_conv_3x3", "dil_conv_5x5"};
-    return names;
-}
-
-// Official name for an official or Katib name (separable_convolution_3x3 -> sep_conv_3x3,
-// skip_connection -> skip_connect, none -> none). Unknown -> InputError
-// "unknown primitive 'x' (expected one of: ... or Katib's names ...)"; callers prefix the input.
-std::string official_primitive(const std::string& name);
-// Katib name for an official (or already Katib) name; unknown -> InputError as above.
-std::string katib_primitive(const std::string& official);
+// `s` without leading and trailing whitespace (the genotype and Katib parsers').
+std::string trim(const std::string& s);
 // A comma-separated --primitives list (official or Katib names, spaces allowed) -> official names
 // in the given order. Empty items, unknown names, duplicates and a list with nothing but `none`
 // throw InputError naming --primitives.
@@ -57,7 +47,7 @@ struct Genotype {
 enum class DeriveRule { kSoftmax, kKatibLogits };
 
 // One cell from raw alpha logits (rows x primitives.size(), row-major); rows must be
-// nodes * (nodes + 3) / 2. `none` is skipped wherever it sits in `primitives` (official or Katib
+// edges_for(nodes). `none` is skipped wherever it sits in `primitives` (official or Katib
 // names). Strengths are computed in double, so exactly tied rows stay tied.
 std::vector<Gene> derive_cell(const float* alpha, int rows,
                               const std::vector<std::string>& primitives, int nodes,

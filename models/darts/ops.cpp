@@ -1,6 +1,8 @@
 // The DARTS operations; see models/darts/ops.h for the names and reference/darts.md 1.1-1.2.
 #include "models/darts/ops.h"
 
+#include <optional>
+
 #include "kernels/check.h"
 
 namespace cudarts {
@@ -28,13 +30,13 @@ public:
     }
     Var forward(const Var& x, const Forward& f) const override {
         Var y = max_ ? max_pool2d(x, 3, stride_, 1) : avg_pool2d(x, 3, stride_, 1);
-        return bn_.running_mean >= 0 ? f.bn(y, bn_) : y;
+        return bn_ ? f.bn(y, *bn_) : y;
     }
 
 private:
     bool max_;
     int stride_;
-    BatchNormRef bn_;
+    std::optional<BatchNormRef> bn_;
 };
 
 // One ReLU -> depthwise kxk -> pointwise 1x1 -> BN block, its modules at `first`..`first`+3.
@@ -110,30 +112,67 @@ Var FactorizedReduce::forward(const Var& x, const Forward& f) const {
     return f.bn(concat_channels({even, odd}), bn_);
 }
 
+namespace {
+
+template <int K>
+std::unique_ptr<Primitive> sep_conv(int c, int stride, const OpOptions& opt, ModelBuilder& b,
+                                    const std::string& prefix) {
+    return std::make_unique<SepConv>(c, K, stride, opt.affine, b, prefix);
+}
+
+template <int K>
+std::unique_ptr<Primitive> dil_conv(int c, int stride, const OpOptions& opt, ModelBuilder& b,
+                                    const std::string& prefix) {
+    return std::make_unique<DilConv>(c, K, stride, opt.affine, b, prefix);
+}
+
+template <bool Max>
+std::unique_ptr<Primitive> pool(int c, int stride, const OpOptions& opt, ModelBuilder& b,
+                                const std::string& prefix) {
+    return std::make_unique<Pool>(Max, c, stride, opt, b, prefix);
+}
+
+// Identity at stride 1, FactorizedReduce(C, C) at stride 2.
+std::unique_ptr<Primitive> skip(int c, int stride, const OpOptions& opt, ModelBuilder& b,
+                                const std::string& prefix) {
+    if (stride == 1) return std::make_unique<Identity>();
+    return std::make_unique<FactorizedReduce>(c, c, opt.affine, b, prefix);
+}
+
+std::unique_ptr<Primitive> none(int, int, const OpOptions&, ModelBuilder&, const std::string&) {
+    return std::make_unique<NoneOp>();
+}
+
+// darts.md 1.1 (the column order) and 1.4 / katib.md 1.5 (Katib has no other names).
+constexpr std::array<PrimitiveSpec, kPrimitiveCount> kPrimitives = {{
+    {"none", "none", none},
+    {"max_pool_3x3", "max_pooling_3x3", pool<true>},
+    {"avg_pool_3x3", "avg_pooling_3x3", pool<false>},
+    {"skip_connect", "skip_connection", skip},
+    {"sep_conv_3x3", "separable_convolution_3x3", sep_conv<3>},
+    {"sep_conv_5x5", "separable_convolution_5x5", sep_conv<5>},
+    {"dil_conv_3x3", "dilated_convolution_3x3", dil_conv<3>},
+    {"dil_conv_5x5", "dilated_convolution_5x5", dil_conv<5>},
+}};
+// std::array rejects extra entries; this rejects missing ones (left value-initialised).
+static_assert(
+    [] {
+        for (const PrimitiveSpec& p : kPrimitives)
+            if (p.official == nullptr || p.build == nullptr) return false;
+        return true;
+    }(),
+    "one table entry per DARTS primitive");
+
+}  // namespace
+
+const std::array<PrimitiveSpec, kPrimitiveCount>& primitive_table() { return kPrimitives; }
+
 std::unique_ptr<Primitive> make_primitive(const std::string& name, int channels, int stride,
                                           const OpOptions& opt, ModelBuilder& b,
                                           const std::string& prefix) {
-    const int c = channels;
-    if (name == "none") return std::make_unique<NoneOp>();
-    if (name == "max_pool_3x3") return std::make_unique<Pool>(true, c, stride, opt, b, prefix);
-    if (name == "avg_pool_3x3") return std::make_unique<Pool>(false, c, stride, opt, b, prefix);
-    if (name == "skip_connect") {
-        if (stride == 1) return std::make_unique<Identity>();
-        return std::make_unique<FactorizedReduce>(c, c, opt.affine, b, prefix);
-    }
-    if (name == "sep_conv_3x3")
-        return std::make_unique<SepConv>(c, 3, stride, opt.affine, b, prefix);
-    if (name == "sep_conv_5x5")
-        return std::make_unique<SepConv>(c, 5, stride, opt.affine, b, prefix);
-    if (name == "sep_conv_7x7")
-        return std::make_unique<SepConv>(c, 7, stride, opt.affine, b, prefix);
-    if (name == "dil_conv_3x3")
-        return std::make_unique<DilConv>(c, 3, stride, opt.affine, b, prefix);
-    if (name == "dil_conv_5x5")
-        return std::make_unique<DilConv>(c, 5, stride, opt.affine, b, prefix);
-    throw InputError("unknown primitive '" + name +
-                     "' (expected none, max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3, "
-                     "sep_conv_5x5, dil_conv_3x3 or dil_conv_5x5)");
+    const PrimitiveSpec* p = find_primitive(name);
+    if (!p) throw InputError(unknown_primitive_message(name));
+    return p->build(channels, stride, opt, b, prefix);
 }
 
 }  // namespace cudarts

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "models/darts/primitives.h"
 #include "models/nn/layers.h"
 
 namespace cudarts {
@@ -33,8 +34,8 @@ struct OpOptions {
     bool bn_after_pool = true;  // the search network's extra BN after each pool
 };
 
-// Builds the official primitive `name` (see models/darts/genotype.h for the names) on C channels.
-// Throws InputError for an unknown name.
+// Builds primitive `name` (official or Katib, models/darts/primitives.h) on C channels through its
+// table entry. Throws InputError for an unknown name.
 std::unique_ptr<Primitive> make_primitive(const std::string& name, int channels, int stride,
                                           const OpOptions& opt, ModelBuilder& b,
                                           const std::string& prefix);

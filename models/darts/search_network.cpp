@@ -3,6 +3,7 @@
 
 #include "kernels/check.h"
 #include "models/darts/genotype.h"
+#include "models/nn/setting.h"
 
 namespace cudarts {
 
@@ -13,20 +14,14 @@ bool SearchNetConfig::is_reduction(int cell) const {
 }
 
 void SearchNetConfig::validate() const {
-    auto need = [](bool ok, const std::string& msg) {
-        if (!ok) throw InputError(msg);
-    };
-    need(in_channels >= 1,
-         "input channels: expected at least 1, got " + std::to_string(in_channels));
-    need(classes >= 2, "classes: expected at least 2, got " + std::to_string(classes));
-    need(init_channels >= 1 && init_channels % 2 == 0,
-         "--init-channels: expected a positive even number, got " + std::to_string(init_channels));
-    need(layers >= 1, "--layers: expected at least 1, got " + std::to_string(layers));
-    need(nodes >= 1 && nodes <= 16, "--nodes: expected 1..16, got " + std::to_string(nodes));
-    need(stem_multiplier >= 1,
-         "stem_multiplier: expected at least 1, got " + std::to_string(stem_multiplier));
-    need(primitives.size() >= 1 && primitives.size() <= 16,
-         "--primitives: expected 1..16 primitives, got " + std::to_string(primitives.size()));
+    require_image_io(in_channels, classes);
+    require(init_channels >= 1 && init_channels % 2 == 0, "init_channels", "a positive even number",
+            init_channels);
+    require(layers >= 1, "layers", "at least 1", layers);
+    require(nodes >= 1 && nodes <= 16, "nodes", "1..16", nodes);
+    require(stem_multiplier >= 1, "stem_multiplier", "at least 1", stem_multiplier);
+    require(primitives.size() >= 1 && primitives.size() <= 16, "primitives", "1..16 primitives",
+            primitives.size());
 }
 
 // One search cell; its modules are registered under `cells.<i>`.
@@ -127,7 +122,7 @@ Var SearchNetwork::forward(const Var& x, ForwardMode mode) {
         s0 = s1;
         s1 = out;
     }
-    return linear(global_avg_pool(s1), f.w(classifier_), f.w(classifier_ + 1));
+    return f.linear(global_avg_pool(s1), classifier_);
 }
 
 }  // namespace cudarts

@@ -31,10 +31,10 @@ struct SearchNetConfig {
     std::vector<std::string>
         primitives;  // official names in α column order; empty = the 8 of DARTS
 
-    int edges() const { return nodes * (nodes + 3) / 2; }  // 14 for 4 nodes
+    int edges() const { return int(edges_for(nodes)); }  // 14 for 4 nodes
     bool is_reduction(int cell) const;
     bool has_reduction() const { return layers >= 2; }
-    void validate() const;  // throws InputError naming the offending setting
+    void validate() const;  // SettingError naming the offending setting
 };
 
 class SearchNetwork {
@@ -63,7 +63,8 @@ private:
     SearchNetConfig cfg_;
     Device dev_;
     ParamStore weights_, buffers_, alphas_;
-    int stem_conv_ = -1, classifier_ = -1;
+    int stem_conv_ = 0;
+    LinearRef classifier_;
     BatchNormRef stem_bn_;
     std::vector<std::unique_ptr<Cell>> cells_;
 };

@@ -15,10 +15,10 @@ int ModelBuilder::conv(const std::string& name, int c_out, int c_in, int k, int 
 BatchNormRef ModelBuilder::batch_norm(const std::string& prefix, int channels, bool affine) {
     BatchNormRef b;
     if (affine) {
-        b.gamma = weights_.add(prefix + ".weight", {channels});
-        b.beta = weights_.add(prefix + ".bias", {channels});
-        weight_init_.push_back({b.gamma, 0.f, 1.f});
-        weight_init_.push_back({b.beta, 0.f, 0.f});
+        b.affine = BatchNormRef::Affine{weights_.add(prefix + ".weight", {channels}),
+                                        weights_.add(prefix + ".bias", {channels})};
+        weight_init_.push_back({b.affine->gamma, 0.f, 1.f});
+        weight_init_.push_back({b.affine->beta, 0.f, 0.f});
     }
     b.running_mean = buffers_.add(prefix + ".running_mean", {channels});
     b.running_var = buffers_.add(prefix + ".running_var", {channels});
@@ -27,13 +27,14 @@ BatchNormRef ModelBuilder::batch_norm(const std::string& prefix, int channels, b
     return b;
 }
 
-int ModelBuilder::linear(const std::string& prefix, int out, int in) {
+LinearRef ModelBuilder::linear(const std::string& prefix, int out, int in) {
     const float bound = 1.f / std::sqrt(float(in));
-    const int w = weights_.add(prefix + ".weight", {out, in});
-    const int b = weights_.add(prefix + ".bias", {out});
-    weight_init_.push_back({w, bound, 0.f});
-    weight_init_.push_back({b, bound, 0.f});
-    return w;
+    LinearRef l;
+    l.weight = weights_.add(prefix + ".weight", {out, in});
+    l.bias = weights_.add(prefix + ".bias", {out});
+    weight_init_.push_back({l.weight, bound, 0.f});
+    weight_init_.push_back({l.bias, bound, 0.f});
+    return l;
 }
 
 void ModelBuilder::finalize(Device dev, Generator& gen) {
@@ -49,12 +50,16 @@ void ModelBuilder::finalize(Device dev, Generator& gen) {
 }
 
 Var Forward::bn(const Var& x, const BatchNormRef& b) const {
-    const Var gamma = b.gamma >= 0 ? weights[b.gamma] : Var();
-    const Var beta = b.beta >= 0 ? weights[b.beta] : Var();
+    const Var gamma = b.affine ? weights[b.affine->gamma] : Var();
+    const Var beta = b.affine ? weights[b.affine->beta] : Var();
     const bool track = mode.track_stats || !mode.training;
     const Tensor rm = track ? buffers[b.running_mean].value() : Tensor();
     const Tensor rv = track ? buffers[b.running_var].value() : Tensor();
     return batch_norm(x, gamma, beta, rm, rv, mode.training);
+}
+
+Var Forward::linear(const Var& x, const LinearRef& l) const {
+    return cudarts::linear(x, weights[l.weight], weights[l.bias]);
 }
 
 }  // namespace cudarts

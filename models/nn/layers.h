@@ -10,6 +10,7 @@
 // beta = 0, running mean 0 and variance 1.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,10 +27,19 @@ struct ForwardMode {
     bool track_stats = true;
 };
 
-// A BatchNorm2d: indices of gamma/beta in the weights (-1 when affine=False) and of the running
-// statistics in the buffers.
+// A BatchNorm2d: indices of the running statistics in the buffers and, when affine, of gamma and
+// beta in the weights.
 struct BatchNormRef {
-    int gamma = -1, beta = -1, running_mean = -1, running_var = -1;
+    struct Affine {
+        int gamma, beta;
+    };
+    std::optional<Affine> affine;  // absent for affine=False
+    int running_mean = 0, running_var = 0;
+};
+
+// A Linear: indices of its weight and bias in the weights.
+struct LinearRef {
+    int weight = 0, bias = 0;
 };
 
 class ModelBuilder {
@@ -41,7 +51,7 @@ public:
     // `prefix`.weight/.bias (when affine) and `prefix`.running_mean/.running_var.
     BatchNormRef batch_norm(const std::string& prefix, int channels, bool affine);
     // `prefix`.weight (out, in) and `prefix`.bias (out), both U(+-1/sqrt(in)).
-    int linear(const std::string& prefix, int out, int in);
+    LinearRef linear(const std::string& prefix, int out, int in);
 
     // Allocates both stores on `dev` and initialises every registered tensor in registration order
     // (so the same seed gives the same weights on every device).
@@ -66,6 +76,7 @@ struct Forward {
 
     const Var& w(int i) const { return weights[i]; }
     Var bn(const Var& x, const BatchNormRef& b) const;
+    Var linear(const Var& x, const LinearRef& l) const;
 };
 
 }  // namespace cudarts

@@ -10,6 +10,7 @@
 #include "engine/safetensors.h"
 #include "kernels/check.h"
 #include "models/nn/checkpoint.h"
+#include "models/nn/setting.h"
 
 namespace cudarts {
 
@@ -35,87 +36,70 @@ std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols) {
     return p;
 }
 
-}  // namespace
-
-double cosine_lr(double lr0, double lr_min, int epoch, int epochs) {
-    return lr_min + (lr0 - lr_min) * (1.0 + std::cos(std::numbers::pi * epoch / epochs)) / 2.0;
+template <class Options, class Visitor>
+void search_fields(Options& o, const Visitor& f) {
+    f("in_channels", o.net.in_channels);
+    f("classes", o.net.classes);
+    f("init_channels", o.net.init_channels);
+    f("layers", o.net.layers);
+    f("nodes", o.net.nodes);
+    f("stem_multiplier", o.net.stem_multiplier);
+    f("primitives", o.net.primitives);
+    f("epochs", o.epochs);
+    f("batch_size", o.batch_size);
+    f("train_portion", o.train_portion);
+    f("w_lr", o.w_lr);
+    f("w_lr_min", o.w_lr_min);
+    f("w_momentum", o.w_momentum);
+    f("w_weight_decay", o.w_weight_decay);
+    f("w_grad_clip", o.w_grad_clip);
+    f("alpha_lr", o.alpha_lr);
+    f("alpha_weight_decay", o.alpha_weight_decay);
+    f("alpha_beta1", o.alpha_beta1);
+    f("alpha_beta2", o.alpha_beta2);
+    f("order",
+      MappedField<bool, int>{o.second_order, [](const bool& second) { return second ? 2 : 1; },
+                             [](const int& order) { return order == 2; }});
+    f("seed", o.seed);
+    f("crop_pad", o.augment.crop_pad);
+    f("flip", o.augment.flip);
+    f("cutout", o.augment.cutout);
+    f("derive_rule", MappedField<DeriveRule, std::string>{
+                         o.rule,
+                         [](const DeriveRule& r) {
+                             return std::string(r == DeriveRule::kSoftmax ? "softmax" : "katib");
+                         },
+                         [](const std::string& s) {
+                             return s == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax;
+                         }});
 }
 
+}  // namespace
+
 void SearchOptions::validate() const {
-    auto need = [](bool ok, const std::string& msg) {
-        if (!ok) throw InputError(msg);
-    };
-    need(epochs >= 1, "--epochs: expected at least 1, got " + std::to_string(epochs));
-    need(batch_size >= 2, "--batch-size: expected at least 2, got " + std::to_string(batch_size));
-    need(train_portion > 0 && train_portion < 1,
-         "--train-portion: expected a fraction in (0, 1), got " + std::to_string(train_portion));
-    need(w_lr > 0 && w_lr_min >= 0 && w_momentum >= 0 && w_weight_decay >= 0 && w_grad_clip > 0,
-         "weight optimizer: expected w_lr > 0, w_lr_min >= 0, w_momentum >= 0, "
-         "w_weight_decay >= 0, w_grad_clip > 0");
-    need(alpha_lr >= 0 && alpha_weight_decay >= 0,
-         "alpha optimizer: expected alpha_lr >= 0 and "
-         "alpha_weight_decay >= 0");
+    require(epochs >= 1, "epochs", "at least 1", epochs);
+    require(batch_size >= 2, "batch_size", "at least 2", batch_size);
+    require(train_portion > 0 && train_portion < 1, "train_portion", "a fraction in (0, 1)",
+            train_portion);
+    require(w_lr > 0, "w_lr", "> 0", w_lr);
+    require(w_lr_min >= 0, "w_lr_min", ">= 0", w_lr_min);
+    require(w_momentum >= 0, "w_momentum", ">= 0", w_momentum);
+    require(w_weight_decay >= 0, "w_weight_decay", ">= 0", w_weight_decay);
+    require(w_grad_clip > 0, "w_grad_clip", "> 0", w_grad_clip);
+    require(alpha_lr >= 0, "alpha_lr", ">= 0", alpha_lr);
+    require(alpha_weight_decay >= 0, "alpha_weight_decay", ">= 0", alpha_weight_decay);
 }
 
 nlohmann::json SearchOptions::to_json() const {
-    return {{"in_channels", net.in_channels},
-            {"classes", net.classes},
-            {"init_channels", net.init_channels},
-            {"layers", net.layers},
-            {"nodes", net.nodes},
-            {"stem_multiplier", net.stem_multiplier},
-            {"primitives", net.primitives},
-            {"epochs", epochs},
-            {"batch_size", batch_size},
-            {"train_portion", train_portion},
-            {"w_lr", w_lr},
-            {"w_lr_min", w_lr_min},
-            {"w_momentum", w_momentum},
-            {"w_weight_decay", w_weight_decay},
-            {"w_grad_clip", w_grad_clip},
-            {"alpha_lr", alpha_lr},
-            {"alpha_weight_decay", alpha_weight_decay},
-            {"alpha_beta1", alpha_beta1},
-            {"alpha_beta2", alpha_beta2},
-            {"order", second_order ? 2 : 1},
-            {"seed", seed},
-            {"crop_pad", augment.crop_pad},
-            {"flip", augment.flip},
-            {"cutout", augment.cutout},
-            {"derive_rule", rule == DeriveRule::kSoftmax ? "softmax" : "katib"}};
+    nlohmann::json j = nlohmann::json::object();
+    SearchOptions o = *this;
+    search_fields(o, JsonWriter{j});
+    return j;
 }
 
 SearchOptions SearchOptions::from_json(const nlohmann::json& j) {
     SearchOptions o;
-    auto get = [&](const char* key, auto& field) {
-        if (j.contains(key)) field = j.at(key).get<std::remove_reference_t<decltype(field)>>();
-    };
-    get("in_channels", o.net.in_channels);
-    get("classes", o.net.classes);
-    get("init_channels", o.net.init_channels);
-    get("layers", o.net.layers);
-    get("nodes", o.net.nodes);
-    get("stem_multiplier", o.net.stem_multiplier);
-    get("primitives", o.net.primitives);
-    get("epochs", o.epochs);
-    get("batch_size", o.batch_size);
-    get("train_portion", o.train_portion);
-    get("w_lr", o.w_lr);
-    get("w_lr_min", o.w_lr_min);
-    get("w_momentum", o.w_momentum);
-    get("w_weight_decay", o.w_weight_decay);
-    get("w_grad_clip", o.w_grad_clip);
-    get("alpha_lr", o.alpha_lr);
-    get("alpha_weight_decay", o.alpha_weight_decay);
-    get("alpha_beta1", o.alpha_beta1);
-    get("alpha_beta2", o.alpha_beta2);
-    get("seed", o.seed);
-    get("crop_pad", o.augment.crop_pad);
-    get("flip", o.augment.flip);
-    get("cutout", o.augment.cutout);
-    if (j.contains("order")) o.second_order = j.at("order").get<int>() == 2;
-    if (j.contains("derive_rule"))
-        o.rule = j.at("derive_rule") == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax;
+    search_fields(o, JsonReader{j});
     return o;
 }
 
@@ -162,14 +146,13 @@ Search::Search(SearchOptions opt, const ImageDataset& data, Device dev)
       architect_(net_, architect_options(opt_)) {
     opt_.net = net_.config();  // with the default primitive list filled in
     if (split_ < 1 || data.size() - split_ < 1)
-        throw InputError("--train-portion: " + std::to_string(opt_.train_portion) + " of " +
-                         std::to_string(data.size()) +
-                         " images leaves one half empty (expected both halves non-empty)");
+        throw SettingError("train_portion", std::to_string(opt_.train_portion) + " of " +
+                                                std::to_string(data.size()) +
+                                                " images leaves one half empty (expected both "
+                                                "halves non-empty)");
 }
 
-int Search::steps_per_epoch() const {
-    return int((split_ + opt_.batch_size - 1) / opt_.batch_size);
-}
+int Search::steps_per_epoch() const { return steps_for(split_, opt_.batch_size); }
 
 BatchRequest Search::valid_request(int64_t global_step) const {
     // An independent uniform random subset of the α half (darts.md 3, step 2), always full size
@@ -211,8 +194,7 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
     BatchLoader loader(data_, opt_.augment, mix64(opt_.seed, kAugment), dev_);
     loader.start(std::move(requests));
 
-    double loss_sum = 0;
-    int64_t seen = 0, correct = 0;
+    EpochAccumulator sums;
     for (int s = 0; s < steps; ++s) {
         const Batch train = loader.next();
         const Batch val = loader.next();
@@ -224,15 +206,11 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
         clip_grad_norm(net_.weights(), opt_.w_grad_clip);
         sgd_.step();
 
-        const int64_t n = train.images.size(0);
-        const double l = loss.value().item();
-        loss_sum += l * double(n);
-        correct += count_correct(logits, train.labels);
-        seen += n;
-        if (on_step) on_step({epoch_, s, steps, l, double(correct) / double(seen)});
+        const double l = sums.add(loss, logits, train.labels);
+        if (on_step) on_step({epoch_, s, steps, l, sums.acc()});
     }
-    m.train_loss = loss_sum / double(seen);
-    m.train_acc = double(correct) / double(seen);
+    m.train_loss = sums.loss();
+    m.train_acc = sums.acc();
     std::tie(m.valid_loss, m.valid_acc) = validate();
     ++epoch_;
     m.softmax_normal = softmax_alphas(false);
@@ -243,7 +221,6 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
 }
 
 std::pair<double, double> Search::validate() {
-    NoGradGuard no_grad;
     std::vector<BatchRequest> requests;
     for (int64_t b = split_; b < data_.size(); b += opt_.batch_size) {
         BatchRequest r;
@@ -252,20 +229,9 @@ std::pair<double, double> Search::validate() {
             r.idx.push_back(i);
         requests.push_back(std::move(r));
     }
-    const size_t batches = requests.size();
-    BatchLoader loader(data_, opt_.augment, mix64(opt_.seed, kAugment), dev_);
-    loader.start(std::move(requests));
-    double loss_sum = 0;
-    int64_t correct = 0;
-    for (size_t b = 0; b < batches; ++b) {
-        const Batch batch = loader.next();
-        const Var logits = net_.forward(Var(batch.images), {.training = false});
-        loss_sum +=
-            cross_entropy(logits, batch.labels).value().item() * double(batch.images.size(0));
-        correct += count_correct(logits, batch.labels);
-    }
-    const double n = double(valid_images());
-    return {loss_sum / n, double(correct) / n};
+    return evaluate_batches(data_, std::move(requests), opt_.augment, mix64(opt_.seed, kAugment),
+                            dev_,
+                            [&](const Var& x) { return net_.forward(x, {.training = false}); });
 }
 
 std::vector<float> Search::softmax_alphas(bool reduce) const {
@@ -285,8 +251,7 @@ void Search::save(const std::string& path, const std::map<std::string, std::stri
     w.add_store(net_.weights());
     w.add_store(net_.buffers());
     w.add_store(net_.alphas());
-    if (sgd_.momentum_buffer().defined())
-        w.add("optimizer.momentum_buffer", sgd_.momentum_buffer());
+    add_momentum(w, sgd_);
     w.add("architect.adam.exp_avg", architect_.optimizer().exp_avg());
     w.add("architect.adam.exp_avg_sq", architect_.optimizer().exp_avg_sq());
     std::map<std::string, std::string> metadata = extra;
@@ -299,43 +264,34 @@ void Search::save(const std::string& path, const std::map<std::string, std::stri
 }
 
 std::map<std::string, std::string> Search::load(const std::string& path) {
-    const SafetensorsFile f = read_safetensors(path);
-    if (checkpoint_meta(f, "format") != kFormat)
-        throw InputError(path + ": format '" + checkpoint_meta(f, "format") + "', expected '" +
-                         kFormat + "'");
+    const SafetensorsFile f = read_checkpoint(path, kFormat);
     const nlohmann::json saved =
         nlohmann::json::parse(checkpoint_meta(f, "options"), nullptr, false);
     if (saved.is_discarded() || !saved.is_object())
         throw InputError(path + ": metadata 'options' is not a JSON object");
+    const nlohmann::json ours = opt_.to_json();
     for (const char* key : {"init_channels", "layers", "nodes", "stem_multiplier", "primitives",
                             "in_channels", "classes"}) {
-        if (!saved.contains(key) || saved.at(key) != opt_.to_json().at(key))
+        if (!saved.contains(key) || saved.at(key) != ours.at(key))
             throw InputError(path + ": '" + key + "' is " +
                              (saved.contains(key) ? saved.at(key).dump() : "missing") +
-                             ", this run has " + opt_.to_json().at(key).dump() +
+                             ", this run has " + ours.at(key).dump() +
                              " (expected a checkpoint of the same network)");
     }
     for (const ParamStore* s : {&net_.weights(), &net_.buffers(), &net_.alphas()})
         restore_store(f, *s);
-    if (f.tensors.count("optimizer.momentum_buffer")) {
-        Tensor buf = Tensor::empty({net_.weights().total()}, dev_);
-        restore_tensor(f, "optimizer.momentum_buffer", buf);
-        sgd_.set_momentum_buffer(buf);
-    } else {
-        sgd_.set_momentum_buffer(Tensor());
-    }
+    restore_momentum(f, sgd_, net_.weights(), dev_);
     Tensor m = Tensor::empty({net_.alphas().total()}, dev_), v = Tensor::empty(m.shape(), dev_);
     restore_tensor(f, "architect.adam.exp_avg", m);
     restore_tensor(f, "architect.adam.exp_avg_sq", v);
+    int64_t adam_step = 0;
     try {
-        architect_.optimizer().set_state(m, v, std::stoll(checkpoint_meta(f, "adam_step")));
-        epoch_ = std::stoi(checkpoint_meta(f, "epoch"));
+        adam_step = std::stoll(checkpoint_meta(f, "adam_step"));
     } catch (const std::logic_error&) {
-        throw InputError(path + ": metadata 'epoch' or 'adam_step' is not an integer");
+        throw InputError(path + ": metadata 'adam_step' is not an integer");
     }
-    if (epoch_ < 0 || epoch_ > opt_.epochs)
-        throw InputError(path + ": epoch " + std::to_string(epoch_) + " outside 0.." +
-                         std::to_string(opt_.epochs));
+    architect_.optimizer().set_state(m, v, adam_step);
+    epoch_ = checkpoint_epoch(f, path, opt_.epochs);
     return f.metadata;
 }
 

@@ -17,10 +17,9 @@
 #include <map>
 #include <string>
 
-#include "data/dataset.h"
-#include "data/transforms.h"
 #include "models/darts/architect.h"
 #include "models/darts/genotype.h"
+#include "models/run/loop.h"
 
 namespace cudarts {
 
@@ -38,19 +37,10 @@ struct SearchOptions {
     Augment augment{.crop_pad = 4, .flip = true, .cutout = 0};
     DeriveRule rule = DeriveRule::kSoftmax;
 
-    void validate() const;  // InputError naming the offending flag
+    void validate() const;  // SettingError naming the offending setting
     nlohmann::json to_json() const;
     // The options in `j` (as written by to_json) over the defaults.
     static SearchOptions from_json(const nlohmann::json& j);
-};
-
-// The cosine schedule of darts.md 0: lr_e = lr_min + (lr_0 - lr_min) (1 + cos(pi e / T)) / 2.
-double cosine_lr(double lr0, double lr_min, int epoch, int epochs);
-
-struct StepInfo {  // passed to the progress callback after every step
-    int epoch, step, steps;
-    double loss;  // this step's weight-step training loss
-    double acc;   // running top-1 training accuracy of the epoch so far
 };
 
 struct EpochMetrics {

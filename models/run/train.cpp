@@ -8,6 +8,7 @@
 
 #include "kernels/check.h"
 #include "models/nn/checkpoint.h"
+#include "models/nn/setting.h"
 
 namespace cudarts {
 
@@ -27,11 +28,12 @@ TrainRecipe prepared(TrainRecipe r, const ImageDataset& train, const ImageDatase
     // The auxiliary head pools 5x5 windows of cell 2L/3's output: H/4 (CIFAR) or H/32 (ImageNet).
     const int at_aux = std::min(train.height, train.width) / (r.net.imagenet ? 32 : 4);
     if (r.net.auxiliary && at_aux < 5)
-        throw InputError("--auxiliary: the auxiliary head needs maps of at least 5x5 at cell " +
-                         std::to_string(r.net.aux_cell()) + ", these " +
-                         std::to_string(train.height) + "x" + std::to_string(train.width) +
-                         " images give " + std::to_string(at_aux) + "x" + std::to_string(at_aux) +
-                         " (use --auxiliary=false or larger images)");
+        throw SettingError("auxiliary", "the auxiliary head needs maps of at least 5x5 at cell " +
+                                            std::to_string(r.net.aux_cell()) + ", these " +
+                                            std::to_string(train.height) + "x" +
+                                            std::to_string(train.width) + " images give " +
+                                            std::to_string(at_aux) + "x" + std::to_string(at_aux) +
+                                            " (drop the auxiliary head or use larger images)");
     return r;
 }
 
@@ -39,83 +41,67 @@ TrainRecipe prepared(TrainRecipe r, const ImageDataset& train, const ImageDatase
 
 double TrainRecipe::lr_at(int epoch) const {
     if (step_schedule) return lr * std::pow(double(lr_gamma), epoch);
-    return lr_min +
-           (double(lr) - lr_min) * (1.0 + std::cos(std::numbers::pi * epoch / epochs)) / 2.0;
+    return cosine_lr(lr, lr_min, epoch, epochs);
 }
 
 void TrainRecipe::validate() const {
-    auto need = [](bool ok, const std::string& msg) {
-        if (!ok) throw InputError(msg);
-    };
-    need(epochs >= 1, "--epochs: expected at least 1, got " + std::to_string(epochs));
-    need(batch_size >= 2, "--batch-size: expected at least 2, got " + std::to_string(batch_size));
-    need(
-        lr > 0 && lr_min >= 0 && momentum >= 0 && weight_decay >= 0 && grad_clip > 0,
-        "optimizer: expected lr > 0, lr_min >= 0, momentum >= 0, weight_decay >= 0, grad_clip > 0");
-    need(drop_path_prob >= 0 && drop_path_prob < 1,
-         "--drop-path-prob: expected [0, 1), got " + std::to_string(drop_path_prob));
-    need(label_smoothing >= 0 && label_smoothing < 1,
-         "--label-smoothing: expected [0, 1), got " + std::to_string(label_smoothing));
-    need(augment.cutout >= 0,
-         "--cutout: expected 0 or more, got " + std::to_string(augment.cutout));
+    require(epochs >= 1, "epochs", "at least 1", epochs);
+    require(batch_size >= 2, "batch_size", "at least 2", batch_size);
+    require(lr > 0, "lr", "> 0", lr);
+    require(lr_min >= 0, "lr_min", ">= 0", lr_min);
+    require(momentum >= 0, "momentum", ">= 0", momentum);
+    require(weight_decay >= 0, "weight_decay", ">= 0", weight_decay);
+    require(grad_clip > 0, "grad_clip", "> 0", grad_clip);
+    require(drop_path_prob >= 0 && drop_path_prob < 1, "drop_path_prob", "[0, 1)", drop_path_prob);
+    require(label_smoothing >= 0 && label_smoothing < 1, "label_smoothing", "[0, 1)",
+            label_smoothing);
+    require(augment.cutout >= 0, "cutout", "0 or more", augment.cutout);
     net.validate();
 }
 
+namespace {
+
+template <class Recipe, class Visitor>
+void recipe_fields(Recipe& r, const Visitor& f) {
+    f("in_channels", r.net.in_channels);
+    f("classes", r.net.classes);
+    f("init_channels", r.net.init_channels);
+    f("layers", r.net.layers);
+    f("auxiliary", r.net.auxiliary);
+    f("imagenet", r.net.imagenet);
+    f("genotype", MappedField<Genotype, std::string>{
+                      r.net.genotype, [](const Genotype& g) { return to_darts_string(g); },
+                      [](const std::string& s) { return parse_genotype(s); }});
+    f("epochs", r.epochs);
+    f("batch_size", r.batch_size);
+    f("lr", r.lr);
+    f("lr_min", r.lr_min);
+    f("momentum", r.momentum);
+    f("weight_decay", r.weight_decay);
+    f("grad_clip", r.grad_clip);
+    f("step_schedule", r.step_schedule);
+    f("lr_gamma", r.lr_gamma);
+    f("drop_path_prob", r.drop_path_prob);
+    f("aux_weight", r.aux_weight);
+    f("label_smoothing", r.label_smoothing);
+    f("crop_pad", r.augment.crop_pad);
+    f("flip", r.augment.flip);
+    f("cutout", r.augment.cutout);
+    f("seed", r.seed);
+}
+
+}  // namespace
+
 nlohmann::json TrainRecipe::to_json() const {
-    return {{"in_channels", net.in_channels},
-            {"classes", net.classes},
-            {"init_channels", net.init_channels},
-            {"layers", net.layers},
-            {"auxiliary", net.auxiliary},
-            {"imagenet", net.imagenet},
-            {"genotype", to_darts_string(net.genotype)},
-            {"epochs", epochs},
-            {"batch_size", batch_size},
-            {"lr", lr},
-            {"lr_min", lr_min},
-            {"momentum", momentum},
-            {"weight_decay", weight_decay},
-            {"grad_clip", grad_clip},
-            {"step_schedule", step_schedule},
-            {"lr_gamma", lr_gamma},
-            {"drop_path_prob", drop_path_prob},
-            {"aux_weight", aux_weight},
-            {"label_smoothing", label_smoothing},
-            {"crop_pad", augment.crop_pad},
-            {"flip", augment.flip},
-            {"cutout", augment.cutout},
-            {"seed", seed}};
+    nlohmann::json j = nlohmann::json::object();
+    TrainRecipe r = *this;
+    recipe_fields(r, JsonWriter{j});
+    return j;
 }
 
 TrainRecipe TrainRecipe::from_json(const nlohmann::json& j) {
     TrainRecipe r;
-    auto get = [&](const char* key, auto& field) {
-        if (j.contains(key)) field = j.at(key).get<std::remove_reference_t<decltype(field)>>();
-    };
-    get("in_channels", r.net.in_channels);
-    get("classes", r.net.classes);
-    get("init_channels", r.net.init_channels);
-    get("layers", r.net.layers);
-    get("auxiliary", r.net.auxiliary);
-    get("imagenet", r.net.imagenet);
-    if (j.contains("genotype"))
-        r.net.genotype = parse_genotype(j.at("genotype").get<std::string>());
-    get("epochs", r.epochs);
-    get("batch_size", r.batch_size);
-    get("lr", r.lr);
-    get("lr_min", r.lr_min);
-    get("momentum", r.momentum);
-    get("weight_decay", r.weight_decay);
-    get("grad_clip", r.grad_clip);
-    get("step_schedule", r.step_schedule);
-    get("lr_gamma", r.lr_gamma);
-    get("drop_path_prob", r.drop_path_prob);
-    get("aux_weight", r.aux_weight);
-    get("label_smoothing", r.label_smoothing);
-    get("crop_pad", r.augment.crop_pad);
-    get("flip", r.augment.flip);
-    get("cutout", r.augment.cutout);
-    get("seed", r.seed);
+    recipe_fields(r, JsonReader{j});
     return r;
 }
 
@@ -131,25 +117,12 @@ nlohmann::json TrainEpoch::to_json() const {
 }
 
 std::pair<double, double> evaluate(EvalNetwork& net, const ImageDataset& set, int batch_size) {
-    NoGradGuard no_grad;
     std::vector<int64_t> all(static_cast<size_t>(set.size()));
     std::iota(all.begin(), all.end(), int64_t(0));
-    std::vector<BatchRequest> requests = split_batches(all, batch_size, kTestKeys);
-    const size_t batches = requests.size();
-    BatchLoader loader(set, Augment{}, 0, net.device());
-    loader.start(std::move(requests));
     Generator unused(0);
-    double loss_sum = 0;
-    int64_t correct = 0;
-    for (size_t b = 0; b < batches; ++b) {
-        const Batch batch = loader.next();
-        const Var logits = net.forward(Var(batch.images), {.training = false}, 0.f, unused).logits;
-        loss_sum +=
-            cross_entropy(logits, batch.labels).value().item() * double(batch.images.size(0));
-        correct += count_correct(logits, batch.labels);
-    }
-    const double n = double(std::max<int64_t>(1, set.size()));
-    return {loss_sum / n, double(correct) / n};
+    return evaluate_batches(
+        set, split_batches(all, batch_size, kTestKeys), Augment{}, 0, net.device(),
+        [&](const Var& x) { return net.forward(x, {.training = false}, 0.f, unused).logits; });
 }
 
 void load_weights(EvalNetwork& net, const std::string& path) {
@@ -169,9 +142,7 @@ Trainer::Trainer(TrainRecipe recipe, const ImageDataset& train, const ImageDatas
            {.lr = recipe_.lr, .momentum = recipe_.momentum, .weight_decay = recipe_.weight_decay}) {
 }
 
-int Trainer::steps_per_epoch() const {
-    return int((train_.size() + recipe_.batch_size - 1) / recipe_.batch_size);
-}
+int Trainer::steps_per_epoch() const { return steps_for(train_.size(), recipe_.batch_size); }
 
 TrainEpoch Trainer::run_epoch(const std::function<void(const StepInfo&)>& on_step) {
     CUDARTS_CHECK(!done(), "Trainer::run_epoch: all " << recipe_.epochs << " epochs are done");
@@ -188,8 +159,7 @@ TrainEpoch Trainer::run_epoch(const std::function<void(const StepInfo&)>& on_ste
     BatchLoader loader(train_, recipe_.augment, mix64(recipe_.seed, kAugment), dev_);
     loader.start(split_batches(order, recipe_.batch_size, uint64_t(epoch_) * uint64_t(steps)));
 
-    double loss_sum = 0;
-    int64_t seen = 0, correct = 0;
+    EpochAccumulator sums;
     const float smoothing = recipe_.label_smoothing;
     for (int s = 0; s < steps; ++s) {
         const Batch batch = loader.next();
@@ -205,15 +175,11 @@ TrainEpoch Trainer::run_epoch(const std::function<void(const StepInfo&)>& on_ste
         clip_grad_norm(net_.weights(), recipe_.grad_clip);
         sgd_.step();
 
-        const int64_t n = batch.images.size(0);
-        const double l = loss.value().item();
-        loss_sum += l * double(n);
-        correct += count_correct(out.logits, batch.labels);
-        seen += n;
-        if (on_step) on_step({epoch_, s, steps, l, double(correct) / double(seen)});
+        const double l = sums.add(loss, out.logits, batch.labels);
+        if (on_step) on_step({epoch_, s, steps, l, sums.acc()});
     }
-    m.train_loss = loss_sum / double(seen);
-    m.train_acc = double(correct) / double(seen);
+    m.train_loss = sums.loss();
+    m.train_acc = sums.acc();
     std::tie(m.test_loss, m.test_acc) = evaluate(net_, test_, recipe_.batch_size);
     ++epoch_;
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -224,8 +190,7 @@ void Trainer::save(const std::string& path, const std::map<std::string, std::str
     CheckpointWriter w;
     w.add_store(net_.weights());
     w.add_store(net_.buffers());
-    if (sgd_.momentum_buffer().defined())
-        w.add("optimizer.momentum_buffer", sgd_.momentum_buffer());
+    add_momentum(w, sgd_);
     std::map<std::string, std::string> metadata = extra;
     metadata["format"] = kFormat;
     metadata["epoch"] = std::to_string(epoch_);
@@ -235,27 +200,11 @@ void Trainer::save(const std::string& path, const std::map<std::string, std::str
 }
 
 std::map<std::string, std::string> Trainer::load(const std::string& path) {
-    const SafetensorsFile f = read_safetensors(path);
-    if (checkpoint_meta(f, "format") != kFormat)
-        throw InputError(path + ": format '" + checkpoint_meta(f, "format") + "', expected '" +
-                         kFormat + "'");
+    const SafetensorsFile f = read_checkpoint(path, kFormat);
     restore_store(f, net_.weights());
     restore_store(f, net_.buffers());
-    if (f.tensors.count("optimizer.momentum_buffer")) {
-        Tensor buf = Tensor::empty({net_.weights().total()}, dev_);
-        restore_tensor(f, "optimizer.momentum_buffer", buf);
-        sgd_.set_momentum_buffer(buf);
-    } else {
-        sgd_.set_momentum_buffer(Tensor());
-    }
-    try {
-        epoch_ = std::stoi(checkpoint_meta(f, "epoch"));
-    } catch (const std::logic_error&) {
-        throw InputError(path + ": metadata 'epoch' is not an integer");
-    }
-    if (epoch_ < 0 || epoch_ > recipe_.epochs)
-        throw InputError(path + ": epoch " + std::to_string(epoch_) + " outside 0.." +
-                         std::to_string(recipe_.epochs));
+    restore_momentum(f, sgd_, net_.weights(), dev_);
+    epoch_ = checkpoint_epoch(f, path, recipe_.epochs);
     return f.metadata;
 }
 

@@ -14,11 +14,8 @@
 #include <map>
 #include <string>
 
-#include "data/dataset.h"
-#include "data/loader.h"
 #include "models/darts/eval_network.h"
-#include "models/nn/optim.h"
-#include "models/run/search.h"
+#include "models/run/loop.h"
 
 namespace cudarts {
 
@@ -36,7 +33,7 @@ struct TrainRecipe {
     uint64_t seed = 0;
 
     double lr_at(int epoch) const;
-    void validate() const;
+    void validate() const;           // SettingError naming the offending setting
     nlohmann::json to_json() const;  // genotype included, in the DARTS form
     static TrainRecipe from_json(const nlohmann::json& j);
 };
