@@ -1,4 +1,4 @@
-// Pictures of a search's result for `cudarts visualize` (issue #6 item 5): a derived cell as a
+// Pictures of a search's result for `cudarts visualize`: a derived cell as a
 // Graphviz graph, and softmax(alpha) as an SVG heat map with its trajectory over the epochs.
 //
 // A cell (reference/darts.md 5 and 6.1) reads two inputs, c_{k-2} and c_{k-1}; intermediate node
