@@ -12,14 +12,15 @@
 #include <filesystem>
 #include <sstream>
 
+#include "apps/katib.h"
 #include "apps/progress.h"
 #include "apps/run_dir.h"
+#include "apps/setting_names.h"
 #include "apps/subcommands.h"
 #include "engine/fileio.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
-#include "models/katib.h"
-#include "models/search.h"
+#include "models/run/search.h"
 
 namespace fs = std::filesystem;
 
@@ -72,6 +73,35 @@ void print_alphas(const char* title, const std::vector<float>& p,
         for (size_t j = 0; j < k; ++j) std::printf(" %.4f", p[r * k + j]);
         std::printf("\n");
     }
+}
+
+// The flag, or in a Katib trial the key, that sets each SearchOptions setting.
+SettingNames flag_names(bool katib) {
+    SettingNames names = {{"epochs", "--epochs"},
+                          {"batch_size", "--batch-size"},
+                          {"train_portion", "--train-portion"},
+                          {"w_lr", "--learning-rate"},
+                          {"w_lr_min", "--learning-rate-min"},
+                          {"w_momentum", "--momentum"},
+                          {"w_weight_decay", "--weight-decay"},
+                          {"w_grad_clip", "--grad-clip"},
+                          {"alpha_lr", "--arch-learning-rate"},
+                          {"alpha_weight_decay", "--arch-weight-decay"},
+                          {"init_channels", "--init-channels"},
+                          {"layers", "--layers"},
+                          {"nodes", "--nodes"},
+                          {"stem_multiplier", "--stem-multiplier"},
+                          {"primitives", "--primitives"}};
+    if (!katib) return names;
+    for (const char* key :
+         {"batch_size", "train_portion", "w_lr", "w_lr_min", "w_momentum", "w_weight_decay",
+          "w_grad_clip", "alpha_lr", "alpha_weight_decay", "init_channels", "stem_multiplier"})
+        names[key] = std::string("--algorithm-settings: ") + key;
+    names["epochs"] = "--algorithm-settings: num_epochs";
+    names["nodes"] = "--algorithm-settings: num_nodes";
+    names["layers"] = "--num-layers";
+    names["primitives"] = "--search-space";
+    return names;
 }
 
 struct RunState {
@@ -234,7 +264,8 @@ int cmd_search(int argc, char** argv) {
 
     ImageDataset data = load_dataset(dataset, data_dir, true);
     if (subset > 0 && subset < data.size()) data = slice(data, 0, subset);
-    Search search(o, data, dev);
+    Search search =
+        with_input_names(flag_names(katib && !resume), [&] { return Search(o, data, dev); });
     if (resume) search.load(ckpt.string());
     const SearchOptions& opt = search.options();
     const std::vector<std::string>& prims = opt.net.primitives;
@@ -355,9 +386,8 @@ int cmd_derive(int argc, char** argv) {
     };
     const auto [normal, edges] = alphas("alphas_normal");
     const auto [reduce, edges_r] = alphas("alphas_reduce");
-    int nodes = 0;
-    while (nodes * (nodes + 3) / 2 < edges) ++nodes;
-    if (nodes * (nodes + 3) / 2 != edges || edges_r != edges)
+    const int nodes = nodes_for(edges);
+    if (nodes == 0 || edges_r != edges)
         throw InputError(path + ": alphas with " + std::to_string(edges) + " and " +
                          std::to_string(edges_r) +
                          " rows (expected n(n+3)/2 rows for n nodes, e.g. 14, in both)");

@@ -1,6 +1,5 @@
-// Subcommand table and the small foundation commands: demo (train the tiny convnet on synthetic
-// bars, the README's first command until `search` exists), inspect (list a safetensors file) and
-// info (what this machine offers).
+// Subcommand table and the two small commands: inspect (list a safetensors file) and info (what
+// this machine offers).
 #include "apps/subcommands.h"
 
 #include <cstdio>
@@ -11,7 +10,6 @@
 #include "engine/device.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
-#include "models/trainer.h"
 
 namespace cudarts::apps {
 
@@ -29,7 +27,6 @@ constexpr Subcommand kSubcommands[] = {
     {"visualize", cmd_visualize, "draw a genotype's cells and a search's alphas (DOT, SVG)"},
     {"train", cmd_train, "train a genotype from scratch (the paper's recipe by default)"},
     {"test", cmd_test, "evaluate a checkpoint with the reference's parameter names"},
-    {"demo", cmd_demo, "train a small convnet on synthetic bars (proof the engine learns)"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},
     {"info", cmd_info, "show the devices this build can use"},
     {"bench", cmd_bench, "time the CUDA kernels on the DARTS shapes (bench kernels)"},
@@ -66,38 +63,6 @@ int run_subcommand(int argc, char** argv) {
         names += std::string(names.empty() ? "" : ", ") + s.name;
     throw InputError(std::string("unknown subcommand '") + argv[1] + "' (expected one of " + names +
                      ")");
-}
-
-int cmd_demo(int argc, char** argv) {
-    cxxopts::Options opts("cudarts demo", "Train a small convnet on synthetic bars.");
-    opts.add_options()("epochs", "training epochs", cxxopts::value<int>()->default_value("25"))(
-        "samples", "number of synthetic images", cxxopts::value<int>()->default_value("384"))(
-        "seed", "random seed", cxxopts::value<uint64_t>()->default_value("1"))(
-        "device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("cpu"));
-    cxxopts::ParseResult args;
-    if (!parse_args(opts, argc, argv, args)) return 0;
-    const int epochs = args["epochs"].as<int>(), samples = args["samples"].as<int>();
-    if (epochs < 1)
-        throw InputError("--epochs: expected a positive integer, got " + std::to_string(epochs));
-    if (samples < 8)
-        throw InputError("--samples: expected at least 8, got " + std::to_string(samples));
-    const Device dev = parse_device(args["device"].as<std::string>());
-    const uint64_t seed = args["seed"].as<uint64_t>();
-    std::printf("cudarts demo: device %s; %d synthetic 1x12x12 images, 4 classes, %d epochs\n",
-                describe(dev).c_str(), samples, epochs);
-    const ImageSet set = make_bars(samples, 1, 12, seed);
-    TinyConvNet net(1, set.classes, dev, seed + 1);
-    TrainOptions opt;
-    opt.epochs = epochs;
-    opt.seed = seed + 2;
-    train_classifier(net, set, dev, opt, [&](const EpochStats& s) {
-        std::printf("epoch %3d  loss %.4f  train_acc %.4f  %.2fs\n", s.epoch, s.loss, s.acc,
-                    s.seconds);
-        std::fflush(stdout);
-    });
-    const double acc = evaluate_accuracy(net, set, dev);
-    std::printf("final train accuracy (eval mode): %.4f\n", acc);
-    return 0;
 }
 
 int cmd_inspect(int argc, char** argv) {

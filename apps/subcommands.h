@@ -15,7 +15,6 @@ bool parse_args(cxxopts::Options& opts, int argc, char** argv, cxxopts::ParseRes
 
 int run_subcommand(int argc, char** argv);  // argv[1] names the subcommand
 
-int cmd_demo(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_info(int argc, char** argv);
 int cmd_search(int argc, char** argv);  // apps/search_cmd.cpp

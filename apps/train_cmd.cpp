@@ -9,11 +9,12 @@
 
 #include "apps/progress.h"
 #include "apps/run_dir.h"
+#include "apps/setting_names.h"
 #include "apps/subcommands.h"
 #include "engine/fileio.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
-#include "models/train.h"
+#include "models/run/train.h"
 
 namespace fs = std::filesystem;
 
@@ -54,6 +55,22 @@ void apply_network_flags(const cxxopts::ParseResult& args, EvalNetConfig& net) {
     if (args.count("layers")) net.layers = args["layers"].as<int>();
     if (args.count("auxiliary")) net.auxiliary = args["auxiliary"].as<bool>();
 }
+
+// The flag that sets each TrainRecipe setting.
+const SettingNames kFlagNames = {{"epochs", "--epochs"},
+                                 {"batch_size", "--batch-size"},
+                                 {"lr", "--learning-rate"},
+                                 {"lr_min", "--learning-rate-min"},
+                                 {"momentum", "--momentum"},
+                                 {"weight_decay", "--weight-decay"},
+                                 {"grad_clip", "--grad-clip"},
+                                 {"drop_path_prob", "--drop-path-prob"},
+                                 {"label_smoothing", "--label-smoothing"},
+                                 {"cutout", "--cutout"},
+                                 {"init_channels", "--init-channels"},
+                                 {"layers", "--layers"},
+                                 {"auxiliary", "--auxiliary"},
+                                 {"genotype", "--genotype"}};
 
 std::pair<ImageDataset, ImageDataset> load_splits(const std::string& dataset,
                                                   const std::string& dir, int64_t subset) {
@@ -162,7 +179,7 @@ int cmd_train(int argc, char** argv) {
     }
 
     auto [train, test] = load_splits(dataset, data_dir, subset);
-    Trainer trainer(r, train, test, dev);
+    Trainer trainer = with_input_names(kFlagNames, [&] { return Trainer(r, train, test, dev); });
     if (resume) trainer.load(ckpt.string());
     const TrainRecipe& rec = trainer.recipe();
     std::printf("cudarts train: device %s; %s, %lld training / %lld test images, %dx%dx%d\n",
@@ -242,7 +259,7 @@ int cmd_test(int argc, char** argv) {
     if (subset > 0 && subset < test.size()) test = slice(test, 0, subset);
     net.in_channels = test.channels;
     net.classes = test.classes;
-    EvalNetwork model(net, dev, 0);
+    EvalNetwork model = with_input_names(kFlagNames, [&] { return EvalNetwork(net, dev, 0); });
     load_weights(model, path);
     const int batch = args["batch-size"].as<int>();
     if (batch < 1)

@@ -1,4 +1,4 @@
-// `cudarts visualize`: pictures of a genotype and of a search's alphas (models/genotype_view.h).
+// `cudarts visualize`: pictures of a genotype and of a search's alphas (apps/genotype_view.h).
 //
 //   --genotype G   (a built-in name, a file or the text) -> normal.dot, reduce.dot and, when
 //                  Graphviz's `dot` runs, normal.svg, reduce.svg. Without `dot` a warning is
@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "apps/genotype_view.h"
 #include "apps/subcommands.h"
 #include "engine/fileio.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
-#include "models/genotype_view.h"
 
 namespace fs = std::filesystem;
 

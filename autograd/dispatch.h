@@ -14,7 +14,7 @@ namespace cudarts::detail {
 }
 
 // The stream every op launches on: the legacy default stream for now (one stream per run; the
-// CUDA-graph capture of issue #5's step will give each run its own).
+// CUDA-graph capture of a whole step will give each run its own).
 inline Stream op_stream(Device) { return nullptr; }
 
 // Every input of an op must be on one device; returns it.

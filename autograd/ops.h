@@ -19,7 +19,6 @@ Var max_pool2d(const Var& x, int k, int stride, int pad);
 Var avg_pool2d(const Var& x, int k, int stride, int pad);  // count_include_pad=False
 Var global_avg_pool(const Var& x);                         // (n, c, h, w) -> (n, c)
 Var subsample(const Var& x, int stride, int offset);       // x[:, :, off::s, off::s]
-Var zero_op(const Var& x, int stride);                     // DARTS `none`: subsample(x) * 0
 
 // ----- batch norm (ops_norm.cpp) -----
 // gamma/beta undefined: affine=False. running_mean/var may be undefined (no tracking); in

@@ -114,19 +114,4 @@ Var subsample(const Var& x, int stride, int offset) {
     return y;
 }
 
-Var zero_op(const Var& x, int stride) {
-    const Device dev = x.device();
-    const SubsampleShape s = subsample_shape(x, stride, 0, "zero_op");
-    Var y = new_output({s.n, s.c, s.ho(), s.wo()}, dev);
-    CUDARTS_DISPATCH(dev, zero_fwd, y.data(), x.data(), s);
-    // x * 0 has a zero gradient: record it so that x still receives an (all-zero) gradient,
-    // exactly as the reference's autograd would give it.
-    record("zero_op", {x}, {y}, [x] {
-        if (!x.needs_grad()) return;
-        x.grad_data();  // allocate
-        if (x.grad_write_mode() == GradMode::kOverwrite) x.grad().zero_();
-    });
-    return y;
-}
-
 }  // namespace cudarts

@@ -18,7 +18,8 @@ struct TapeEntry {
 
 thread_local std::vector<TapeEntry> g_tape;
 thread_local bool g_grad_enabled = true;
-thread_local uint64_t g_epoch = 0;  // increments at the start of every backward
+thread_local uint64_t g_pass =
+    0;  // the backward pass number: increments at the start of every backward
 
 }  // namespace
 
@@ -56,9 +57,9 @@ void Var::set_requires_grad(bool on) {
 }
 
 bool Var::needs_grad() const {
-    return defined() && node_->requires_grad && node_->wanted_epoch == g_epoch;
+    return defined() && node_->requires_grad && node_->wanted_pass == g_pass;
 }
-bool Var::has_grad() const { return defined() && node_->grad_epoch == g_epoch; }
+bool Var::has_grad() const { return defined() && node_->grad_pass == g_pass; }
 
 float* Var::grad_data() const {
     CUDARTS_CHECK(defined(), "Var: gradient of an undefined Var");
@@ -68,8 +69,8 @@ float* Var::grad_data() const {
 
 GradMode Var::grad_write_mode() const {
     CUDARTS_CHECK(defined(), "Var: gradient of an undefined Var");
-    if (node_->grad_epoch == g_epoch) return GradMode::kAccumulate;
-    node_->grad_epoch = g_epoch;
+    if (node_->grad_pass == g_pass) return GradMode::kAccumulate;
+    node_->grad_pass = g_pass;
     return GradMode::kOverwrite;
 }
 
@@ -110,7 +111,7 @@ void clear_tape() { g_tape.clear(); }
 void backward(const Var& loss, const std::vector<Var>& wrt) {
     CUDARTS_CHECK(loss.defined() && loss.numel() == 1,
                   "backward: the loss must have one element, got " << loss.value());
-    ++g_epoch;
+    ++g_pass;
     std::unordered_set<const VarNode*> wanted_leaves;
     for (const Var& v : wrt) {
         CUDARTS_CHECK(v.is_leaf() && v.requires_grad(),
@@ -126,34 +127,34 @@ void backward(const Var& loss, const std::vector<Var>& wrt) {
         bool any = false;
         for (const auto& in : e.inputs) {
             if (in->is_leaf && leaf_wanted(in.get())) {
-                if (in->wanted_epoch != g_epoch) reached_leaves.push_back(in);
-                in->wanted_epoch = g_epoch;
+                if (in->wanted_pass != g_pass) reached_leaves.push_back(in);
+                in->wanted_pass = g_pass;
             }
-            any = any || in->wanted_epoch == g_epoch;
+            any = any || in->wanted_pass == g_pass;
         }
         if (any)
-            for (const auto& out : e.outputs) out->wanted_epoch = g_epoch;
+            for (const auto& out : e.outputs) out->wanted_pass = g_pass;
     }
-    if (loss.node()->wanted_epoch == g_epoch) {
+    if (loss.node()->wanted_pass == g_pass) {
         Tensor one = Tensor::full(loss.shape(), 1.0f, loss.device());
         loss.node()->grad = one;
-        loss.node()->grad_epoch = g_epoch;
+        loss.node()->grad_pass = g_pass;
         for (auto it = g_tape.rbegin(); it != g_tape.rend(); ++it) {
             bool out_has_grad = false;
             for (const auto& out : it->outputs)
-                out_has_grad = out_has_grad || out->grad_epoch == g_epoch;
+                out_has_grad = out_has_grad || out->grad_pass == g_pass;
             bool in_wanted = false;
-            for (const auto& in : it->inputs) in_wanted = in_wanted || in->wanted_epoch == g_epoch;
+            for (const auto& in : it->inputs) in_wanted = in_wanted || in->wanted_pass == g_pass;
             if (out_has_grad && in_wanted) it->backward_fn();
         }
     }
     // Wanted leaves the loss does not reach (or reaches only through unwanted paths) get zeros,
     // as if their gradient had been zeroed before this backward.
     auto zero_if_unwritten = [&](VarNode* n) {
-        if (n->grad_epoch == g_epoch) return;
+        if (n->grad_pass == g_pass) return;
         if (!n->grad.defined()) n->grad = Tensor::empty(n->value.shape(), n->value.device());
         n->grad.zero_();
-        n->grad_epoch = g_epoch;
+        n->grad_pass = g_pass;
     };
     for (const Var& v : wrt) zero_if_unwritten(v.node().get());
     for (const auto& n : reached_leaves) zero_if_unwritten(n.get());

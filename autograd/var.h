@@ -27,9 +27,9 @@ struct VarNode {
     Tensor value;
     Tensor grad;  // allocated on first write, or preassigned (flat gradient buffers)
     bool requires_grad = false;
-    bool is_leaf = true;        // not the output of a recorded op
-    uint64_t grad_epoch = 0;    // == the running backward's epoch once grad was written in it
-    uint64_t wanted_epoch = 0;  // == the running backward's epoch if a wanted leaf is upstream
+    bool is_leaf = true;       // not the output of a recorded op
+    uint64_t grad_pass = 0;    // == the running backward pass once grad was written in it
+    uint64_t wanted_pass = 0;  // == the running backward pass if a wanted leaf is upstream
     std::string name;
 };
 

@@ -6,7 +6,7 @@
 //   computed the other way round (central differences in α of a weight gradient).
 #include <cmath>
 
-#include "models/architect.h"
+#include "models/darts/architect.h"
 #include "tests/util.h"
 
 using namespace cudarts;

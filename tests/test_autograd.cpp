@@ -50,15 +50,12 @@ TEST_SUITE("autograd") {
         expect_ok(grad_check([&] { return probe(conv2d(x, wg, 1, 1)); }, {x, wg}));
     }
 
-    TEST_CASE("autograd grad_check: pools, global pool, subsample and zero") {
+    TEST_CASE("autograd grad_check: pools, global pool and subsample") {
         Var x = leaf_distinct({3, 5, 7, 7}, 4);
         expect_ok(grad_check([&] { return probe(max_pool2d(x, 3, 2, 1)); }, {x}));
         expect_ok(grad_check([&] { return probe(avg_pool2d(x, 3, 1, 1)); }, {x}));
         expect_ok(grad_check([&] { return probe(global_avg_pool(x)); }, {x}));
         expect_ok(grad_check([&] { return probe(subsample(x, 2, 1)); }, {x}));
-        GradCheckResult r =
-            grad_check([&] { return probe(add(zero_op(x, 2), subsample(x, 2, 0))); }, {x});
-        expect_ok(r);
     }
 
     TEST_CASE("autograd grad_check: batch norm, affine and not, train and eval") {

@@ -1,18 +1,19 @@
-// End to end through the tape on the GPU: the demo convnet (convs with dilation and groups, both
-// BN kinds, both pools, the softmax-mixed edge, global pool, linear, cross-entropy) gives the same
-// loss, logits and gradients on CUDA as on the CPU from the same weights and batch, and one SGD
-// step moves the weights the same way. Tolerances are loose relative to single kernels (1e-4)
-// because errors compound through eight layers of float32.
+// End to end through the tape on the GPU: the learning test's convnet (convs with dilation and
+// groups, both BN kinds, both pools, the softmax-mixed edge, global pool, linear, cross-entropy)
+// gives the same loss, logits and gradients on CUDA as on the CPU from the same weights and batch,
+// and one SGD step moves the weights the same way. Tolerances are loose relative to single kernels
+// (1e-4) because errors compound through eight layers of float32.
 #if CUDARTS_HAS_CUDA
 
-#include "models/trainer.h"
+#include "tests/tiny_trainer.h"
 #include "tests/util.h"
 
 using namespace cudarts;
 
 TEST_SUITE("cuda_autograd") {
     TEST_CASE(
-        "cuda autograd: the demo convnet matches the CPU in loss, gradients and one SGD step") {
+        "cuda autograd: the learning test's convnet matches the CPU in loss, gradients and one SGD "
+        "step") {
         const ImageSet set = make_bars(48, 1, 12, 3);
         TinyConvNet cpu_net(1, set.classes, Device::cpu(), 4),
             gpu_net(1, set.classes, Device::cuda(), 4);

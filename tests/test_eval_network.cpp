@@ -2,7 +2,7 @@
 // parameter counts, state-dict keys, the auxiliary head, drop path, and gradients through whole
 // cells (drop path included) against central differences.
 #include "kernels/check.h"
-#include "models/eval_network.h"
+#include "models/darts/eval_network.h"
 #include "tests/util.h"
 
 using namespace cudarts;

@@ -1,5 +1,5 @@
-// Genotypes (models/genotype.h): the published DARTS_V1/V2 strings byte for byte, derivation on
-// hand-built alphas (clear winners, exact ties, a dominant `none`, Katib's column order, and a
+// Genotypes (models/darts/genotype.h): the published DARTS_V1/V2 strings byte for byte, derivation
+// on hand-built alphas (clear winners, exact ties, a dominant `none`, Katib's column order, and a
 // case where softmax and Katib's raw-logit rule keep different edges, both worked out by hand),
 // round trips through all three text forms, Katib's one-cell form, and one InputError per kind of
 // malformed genotype, each naming the input.
@@ -15,7 +15,7 @@
 
 #include "engine/fileio.h"
 #include "kernels/check.h"
-#include "models/genotype.h"
+#include "models/darts/genotype.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -45,7 +45,7 @@ struct Alpha {
     std::vector<float> v;
     Alpha(int n, std::vector<std::string> p)
         : nodes(n), prims(std::move(p)), v(size_t(rows() * int(prims.size())), 0.f) {}
-    int rows() const { return nodes * (nodes + 3) / 2; }
+    int rows() const { return int(edges_for(nodes)); }
     // Row of edge j into node i.
     static int row(int node, int j) { return node * (node + 3) / 2 + j; }
     Alpha& set(int node, int j, const std::string& op, float x) {
@@ -200,7 +200,7 @@ TEST_SUITE("genotype") {
             "dilated_convolution_5x5",   "avg_pooling_3x3",
             "max_pooling_3x3",           "skip_connection",
             "separable_convolution_5x5", "none"};
-        const int nodes = 4, rows = nodes * (nodes + 3) / 2, cols = 8;
+        const int nodes = 4, rows = int(edges_for(nodes)), cols = 8;
         std::vector<float> off = test::uniform(rows * cols, 7, -2.f, 2.f), kat(off.size());
         for (int r = 0; r < rows; r += 2) off[size_t(r * cols)] += 3.f;  // none the largest
         for (int r = 0; r < rows; ++r)

@@ -1,4 +1,4 @@
-// Genotype and alpha pictures (models/genotype_view.h): the exact DOT of a one-node cell, the
+// Genotype and alpha pictures (apps/genotype_view.h): the exact DOT of a one-node cell, the
 // DARTS_V2 cells' edges, Graphviz rendering (skipped without `dot`) and its "not found" error,
 // the heat map SVG checked by a small tag-balance parser (every primitive, every edge label,
 // values to 2 decimals, the colour ends, the trajectory panel only with more than one epoch,
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "apps/genotype_view.h"
 #include "kernels/check.h"
-#include "models/genotype_view.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -174,11 +174,11 @@ TEST_SUITE("genotype_view") {
         CHECK(alpha_edge_label(4, 4) == "node 1 <- node 0");
         CHECK(alpha_edge_label(5, 4) == "node 2 <- c_{k-2}");
         CHECK(alpha_edge_label(13, 4) == "node 3 <- node 2");
-        CHECK(nodes_for_edges(14) == 4);
-        CHECK(nodes_for_edges(2) == 1);
-        CHECK(nodes_for_edges(5) == 2);
-        CHECK(nodes_for_edges(13) == 0);
-        CHECK(nodes_for_edges(0) == 0);
+        CHECK(nodes_for(14) == 4);
+        CHECK(nodes_for(2) == 1);
+        CHECK(nodes_for(5) == 2);
+        CHECK(nodes_for(13) == 0);
+        CHECK(nodes_for(0) == 0);
         CHECK(alpha_nodes(14 * 8, darts_primitives(), 0, "m", "s") == 4);
         CHECK(alpha_nodes(14 * 8, darts_primitives(), 4, "m", "s") == 4);
         std::string msg = error_of([] { alpha_nodes(14 * 7, darts_primitives(), 0, "m", "s"); });

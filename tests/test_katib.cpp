@@ -1,4 +1,4 @@
-// Katib trial inputs (models/katib.h): the command line of katib.md 1.2 as the trial receives it
+// Katib trial inputs (apps/katib.h): the command line of katib.md 1.2 as the trial receives it
 // (single-quoted JSON, with and without the surrounding double quotes that survive a plain
 // `docker run`), Python int()/float() semantics on numbers and numeric strings, null meaning the
 // default, the search space mapped to official names with none appended last, and one
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "apps/katib.h"
 #include "kernels/check.h"
-#include "models/katib.h"
 #include "tests/util.h"
 
 using namespace cudarts;

@@ -1,7 +1,7 @@
 // Proof that the engine learns: a small convnet built from the DARTS op set (convs with dilation
 // and groups, both BN kinds, both pools, a softmax-mixed edge, global pool, linear, CE) trained
 // with SGD + momentum on the synthetic bars task must reach 95% training accuracy.
-#include "models/trainer.h"
+#include "tests/tiny_trainer.h"
 #include "tests/util.h"
 
 using namespace cudarts;

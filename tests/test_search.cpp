@@ -6,7 +6,7 @@
 
 #include "engine/safetensors.h"
 #include "kernels/check.h"
-#include "models/search.h"
+#include "models/run/search.h"
 #include "tests/util.h"
 
 using namespace cudarts;

@@ -5,7 +5,7 @@
 // a single kernel's. Never run on a GPU yet at the time of writing (no GPU in that session).
 #if CUDARTS_HAS_CUDA
 
-#include "models/search.h"
+#include "models/run/search.h"
 #include "tests/util.h"
 
 using namespace cudarts;

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "kernels/check.h"
-#include "models/search_network.h"
+#include "models/darts/search_network.h"
 #include "tests/util.h"
 
 using namespace cudarts;

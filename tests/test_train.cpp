@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "kernels/check.h"
-#include "models/checkpoint.h"
-#include "models/train.h"
+#include "models/nn/checkpoint.h"
+#include "models/run/train.h"
 #include "tests/util.h"
 
 using namespace cudarts;

@@ -1,0 +1,178 @@
+// The DARTS operations; see models/darts/ops.h for the names and reference/darts.md 1.1-1.2.
+#include "models/darts/ops.h"
+
+#include <optional>
+
+#include "kernels/check.h"
+
+namespace cudarts {
+
+namespace {
+
+class NoneOp : public Primitive {
+public:
+    Var forward(const Var&, const Forward&) const override { return Var(); }
+};
+
+class Identity : public Primitive {
+public:
+    Var forward(const Var& x, const Forward&) const override { return x; }
+    bool is_identity() const override { return true; }
+};
+
+// 3x3 pool, pad 1; in the search network followed by BN(C) at Sequential index 1.
+class Pool : public Primitive {
+public:
+    Pool(bool max, int channels, int stride, const OpOptions& opt, ModelBuilder& b,
+         const std::string& prefix)
+        : max_(max), stride_(stride) {
+        if (opt.bn_after_pool) bn_ = b.batch_norm(prefix + ".1", channels, opt.affine);
+    }
+    Var forward(const Var& x, const Forward& f) const override {
+        Var y = max_ ? max_pool2d(x, 3, stride_, 1) : avg_pool2d(x, 3, stride_, 1);
+        return bn_ ? f.bn(y, *bn_) : y;
+    }
+
+private:
+    bool max_;
+    int stride_;
+    std::optional<BatchNormRef> bn_;
+};
+
+// One ReLU -> depthwise kxk -> pointwise 1x1 -> BN block, its modules at `first`..`first`+3.
+struct DwPwBn {
+    int dw, pw, stride, pad, dil;
+    BatchNormRef bn;
+
+    DwPwBn(int c_in, int c_out, int k, int stride_, int pad_, int dil_, bool affine,
+           ModelBuilder& b, const std::string& prefix, int first)
+        : stride(stride_), pad(pad_), dil(dil_) {
+        const std::string at = prefix + ".op.";
+        dw = b.conv(at + std::to_string(first + 1) + ".weight", c_in, c_in, k, c_in);
+        pw = b.conv(at + std::to_string(first + 2) + ".weight", c_out, c_in, 1);
+        bn = b.batch_norm(at + std::to_string(first + 3), c_out, affine);
+    }
+    Var forward(const Var& x, const Forward& f) const {
+        const int c = int(x.size(1));
+        Var h = conv2d(relu(x), f.w(dw), stride, pad, dil, c);
+        return f.bn(conv2d(h, f.w(pw)), bn);
+    }
+};
+
+class DilConv : public Primitive {
+public:
+    DilConv(int c, int k, int stride, bool affine, ModelBuilder& b, const std::string& prefix)
+        : block_(c, c, k, stride, k - 1, 2, affine, b, prefix, 0) {}
+    Var forward(const Var& x, const Forward& f) const override { return block_.forward(x, f); }
+
+private:
+    DwPwBn block_;
+};
+
+// Two blocks: the stride sits on the first depthwise conv; indices op.1-3 and op.5-7.
+class SepConv : public Primitive {
+public:
+    SepConv(int c, int k, int stride, bool affine, ModelBuilder& b, const std::string& prefix)
+        : first_(c, c, k, stride, k / 2, 1, affine, b, prefix, 0),
+          second_(c, c, k, 1, k / 2, 1, affine, b, prefix, 4) {}
+    Var forward(const Var& x, const Forward& f) const override {
+        return second_.forward(first_.forward(x, f), f);
+    }
+
+private:
+    DwPwBn first_, second_;
+};
+
+}  // namespace
+
+ReluConvBn::ReluConvBn(int c_in, int c_out, bool affine, ModelBuilder& b,
+                       const std::string& prefix) {
+    conv_ = b.conv(prefix + ".op.1.weight", c_out, c_in, 1);
+    bn_ = b.batch_norm(prefix + ".op.2", c_out, affine);
+}
+
+Var ReluConvBn::forward(const Var& x, const Forward& f) const {
+    return f.bn(conv2d(relu(x), f.w(conv_)), bn_);
+}
+
+FactorizedReduce::FactorizedReduce(int c_in, int c_out, bool affine, ModelBuilder& b,
+                                   const std::string& prefix) {
+    CUDARTS_CHECK(c_out % 2 == 0, "FactorizedReduce: output channels must be even, got " << c_out);
+    conv_1_ = b.conv(prefix + ".conv_1.weight", c_out / 2, c_in, 1);
+    conv_2_ = b.conv(prefix + ".conv_2.weight", c_out / 2, c_in, 1);
+    bn_ = b.batch_norm(prefix + ".bn", c_out, affine);
+}
+
+Var FactorizedReduce::forward(const Var& x, const Forward& f) const {
+    CUDARTS_CHECK(x.size(2) % 2 == 0 && x.size(3) % 2 == 0,
+                  "FactorizedReduce: needs even H and W, got " << x.value());
+    const Var y = relu(x);
+    const Var even = conv2d(y, f.w(conv_1_), 2);               // y[:, :, 0::2, 0::2]
+    const Var odd = conv2d(subsample(y, 2, 1), f.w(conv_2_));  // y[:, :, 1::2, 1::2]
+    return f.bn(concat_channels({even, odd}), bn_);
+}
+
+namespace {
+
+template <int K>
+std::unique_ptr<Primitive> sep_conv(int c, int stride, const OpOptions& opt, ModelBuilder& b,
+                                    const std::string& prefix) {
+    return std::make_unique<SepConv>(c, K, stride, opt.affine, b, prefix);
+}
+
+template <int K>
+std::unique_ptr<Primitive> dil_conv(int c, int stride, const OpOptions& opt, ModelBuilder& b,
+                                    const std::string& prefix) {
+    return std::make_unique<DilConv>(c, K, stride, opt.affine, b, prefix);
+}
+
+template <bool Max>
+std::unique_ptr<Primitive> pool(int c, int stride, const OpOptions& opt, ModelBuilder& b,
+                                const std::string& prefix) {
+    return std::make_unique<Pool>(Max, c, stride, opt, b, prefix);
+}
+
+// Identity at stride 1, FactorizedReduce(C, C) at stride 2.
+std::unique_ptr<Primitive> skip(int c, int stride, const OpOptions& opt, ModelBuilder& b,
+                                const std::string& prefix) {
+    if (stride == 1) return std::make_unique<Identity>();
+    return std::make_unique<FactorizedReduce>(c, c, opt.affine, b, prefix);
+}
+
+std::unique_ptr<Primitive> none(int, int, const OpOptions&, ModelBuilder&, const std::string&) {
+    return std::make_unique<NoneOp>();
+}
+
+// darts.md 1.1 (the column order) and 1.4 / katib.md 1.5 (Katib has no other names).
+constexpr std::array<PrimitiveSpec, kPrimitiveCount> kPrimitives = {{
+    {"none", "none", none},
+    {"max_pool_3x3", "max_pooling_3x3", pool<true>},
+    {"avg_pool_3x3", "avg_pooling_3x3", pool<false>},
+    {"skip_connect", "skip_connection", skip},
+    {"sep_conv_3x3", "separable_convolution_3x3", sep_conv<3>},
+    {"sep_conv_5x5", "separable_convolution_5x5", sep_conv<5>},
+    {"dil_conv_3x3", "dilated_convolution_3x3", dil_conv<3>},
+    {"dil_conv_5x5", "dilated_convolution_5x5", dil_conv<5>},
+}};
+// std::array rejects extra entries; this rejects missing ones (left value-initialised).
+static_assert(
+    [] {
+        for (const PrimitiveSpec& p : kPrimitives)
+            if (p.official == nullptr || p.build == nullptr) return false;
+        return true;
+    }(),
+    "one table entry per DARTS primitive");
+
+}  // namespace
+
+const std::array<PrimitiveSpec, kPrimitiveCount>& primitive_table() { return kPrimitives; }
+
+std::unique_ptr<Primitive> make_primitive(const std::string& name, int channels, int stride,
+                                          const OpOptions& opt, ModelBuilder& b,
+                                          const std::string& prefix) {
+    const PrimitiveSpec* p = find_primitive(name);
+    if (!p) throw InputError(unknown_primitive_message(name));
+    return p->build(channels, stride, opt, b, prefix);
+}
+
+}  // namespace cudarts

@@ -1,0 +1,128 @@
+// The DARTS search network; see models/darts/search_network.h and reference/darts.md section 2.
+#include "models/darts/search_network.h"
+
+#include "kernels/check.h"
+#include "models/darts/genotype.h"
+#include "models/nn/setting.h"
+
+namespace cudarts {
+
+bool SearchNetConfig::is_reduction(int cell) const {
+    if (layers == 1) return false;      // Katib: one normal cell, no reduce α in use
+    if (layers == 2) return cell == 1;  // Katib's rule; the reference formula would reduce both
+    return cell == layers / 3 || cell == 2 * layers / 3;
+}
+
+void SearchNetConfig::validate() const {
+    require_image_io(in_channels, classes);
+    require(init_channels >= 1 && init_channels % 2 == 0, "init_channels", "a positive even number",
+            init_channels);
+    require(layers >= 1, "layers", "at least 1", layers);
+    require(nodes >= 1 && nodes <= 16, "nodes", "1..16", nodes);
+    require(stem_multiplier >= 1, "stem_multiplier", "at least 1", stem_multiplier);
+    require(primitives.size() >= 1 && primitives.size() <= 16, "primitives", "1..16 primitives",
+            primitives.size());
+}
+
+// One search cell; its modules are registered under `cells.<i>`.
+struct SearchNetwork::Cell {
+    bool reduction;
+    int nodes;
+    std::unique_ptr<Primitive> pre0;  // FactorizedReduce or ReLUConvBN
+    std::unique_ptr<ReluConvBn> pre1;
+    std::vector<std::vector<std::unique_ptr<Primitive>>> edges;  // [edge][primitive]
+
+    Cell(const SearchNetConfig& cfg, int index, int c_pp, int c_p, int c, bool reduction_,
+         bool reduction_prev, ModelBuilder& b)
+        : reduction(reduction_), nodes(cfg.nodes) {
+        const std::string at = "cells." + std::to_string(index);
+        if (reduction_prev) {
+            pre0 = std::make_unique<FactorizedReduce>(c_pp, c, false, b, at + ".preprocess0");
+        } else {
+            pre0 = std::make_unique<ReluConvBn>(c_pp, c, false, b, at + ".preprocess0");
+        }
+        pre1 = std::make_unique<ReluConvBn>(c_p, c, false, b, at + ".preprocess1");
+        const OpOptions opt{.affine = false, .bn_after_pool = true};
+        int edge = 0;
+        for (int i = 0; i < nodes; ++i)
+            for (int j = 0; j < i + 2; ++j, ++edge) {
+                const int stride = reduction && j < 2 ? 2 : 1;
+                auto& ops = edges.emplace_back();
+                for (size_t k = 0; k < cfg.primitives.size(); ++k)
+                    ops.push_back(make_primitive(
+                        cfg.primitives[k], c, stride, opt, b,
+                        at + "._ops." + std::to_string(edge) + "._ops." + std::to_string(k)));
+            }
+    }
+
+    Var forward(const Var& s0, const Var& s1, const Var& alphas, const Forward& f) const {
+        std::vector<Var> states{pre0->forward(s0, f), pre1->forward(s1, f)};
+        const int64_t k = alphas.size(1);
+        int edge = 0;
+        for (int i = 0; i < nodes; ++i) {
+            Var node;
+            for (int j = 0; j < i + 2; ++j, ++edge) {
+                std::vector<Var> ys;
+                ys.reserve(size_t(k));
+                for (const auto& op : edges[size_t(edge)])
+                    ys.push_back(op->forward(states[size_t(j)], f));
+                const Var mixed = mixed_softmax_sum(ys, narrow(alphas, edge * k, {k}));
+                node = node.defined() ? add(node, mixed) : mixed;
+            }
+            states.push_back(node);
+        }
+        return concat_channels({states.begin() + 2, states.end()});
+    }
+};
+
+SearchNetwork::SearchNetwork(SearchNetConfig cfg, Device dev, uint64_t seed)
+    : cfg_(std::move(cfg)), dev_(dev) {
+    if (cfg_.primitives.empty()) cfg_.primitives = darts_primitives();
+    cfg_.validate();
+    ModelBuilder b(weights_, buffers_);
+    const int c = cfg_.init_channels;
+    const int c_stem = cfg_.stem_multiplier * c;
+    stem_conv_ = b.conv("stem.0.weight", c_stem, cfg_.in_channels, 3);
+    stem_bn_ = b.batch_norm("stem.1", c_stem, true);
+    int c_pp = c_stem, c_p = c_stem, c_curr = c;
+    bool reduction_prev = false;
+    for (int i = 0; i < cfg_.layers; ++i) {
+        const bool reduction = cfg_.is_reduction(i);
+        if (reduction) c_curr *= 2;
+        cells_.push_back(
+            std::make_unique<Cell>(cfg_, i, c_pp, c_p, c_curr, reduction, reduction_prev, b));
+        reduction_prev = reduction;
+        c_pp = c_p;
+        c_p = cfg_.nodes * c_curr;
+    }
+    classifier_ = b.linear("classifier", cfg_.classes, c_p);
+    Generator gen(seed);
+    b.finalize(dev, gen);
+
+    // α: 1e-3 N(0, 1), drawn after the weights from the same stream.
+    const int64_t k = int64_t(cfg_.primitives.size());
+    alphas_.add("alphas_normal", {cfg_.edges(), k});
+    alphas_.add("alphas_reduce", {cfg_.edges(), k});
+    alphas_.finalize(dev);
+    Tensor a = alphas_.flat_values();
+    gen.normal_(a, 0.f, 1e-3f);
+}
+
+SearchNetwork::~SearchNetwork() = default;
+
+Var SearchNetwork::forward(const Var& x, ForwardMode mode) {
+    CUDARTS_CHECK(
+        x.value().ndim() == 4 && x.size(1) == cfg_.in_channels,
+        "SearchNetwork: expected images (n, " << cfg_.in_channels << ", h, w), got " << x.value());
+    const Forward f{weights_, buffers_, mode};
+    Var s0 = f.bn(conv2d(x, f.w(stem_conv_), 1, 1), stem_bn_);
+    Var s1 = s0;
+    for (const auto& cell : cells_) {
+        Var out = cell->forward(s0, s1, cell->reduction ? alphas_reduce() : alphas_normal(), f);
+        s0 = s1;
+        s1 = out;
+    }
+    return f.linear(global_avg_pool(s1), classifier_);
+}
+
+}  // namespace cudarts

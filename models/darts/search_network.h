@@ -1,0 +1,72 @@
+// The DARTS search network (reference/darts.md section 2; `model_search.py`'s Network).
+//
+// stem (conv 3x3 to stem_multiplier*C, affine BN) -> `layers` cells -> global mean pool ->
+// Linear. Cell i is a reduction cell iff i is one of floor(L/3), floor(2L/3) (for L >= 3; Katib's
+// rule for L = 2 reduces only cell 1, and L = 1 has no reduction cell), and reduction cells double
+// C. Each cell: preprocess s0 (FactorizedReduce after a reduction cell, else ReLUConvBN) and s1,
+// then `nodes` intermediate nodes; node i sums a MixedOp over every earlier state j (edge
+// offset + j, stride 2 iff reduction and j < 2). The output concatenates the nodes.
+//
+// A MixedOp is sum_k softmax(alpha[edge])_k * op_k(x) over the primitives in α column order.
+// alphas_normal / alphas_reduce (edges x primitives, init 1e-3 N(0,1)) are shared by all cells of
+// a kind and live in their own store, outside the weights (no weight decay, clipping or SGD).
+// All BNs except the stem's are affine=False; every pool is followed by a BN.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/darts/ops.h"
+
+namespace cudarts {
+
+struct SearchNetConfig {
+    int in_channels = 3;
+    int classes = 10;
+    int init_channels = 16;  // C
+    int layers = 8;
+    int nodes = 4;  // intermediate nodes per cell (= concat multiplier)
+    int stem_multiplier = 3;
+    std::vector<std::string>
+        primitives;  // official names in α column order; empty = the 8 of DARTS
+
+    int edges() const { return int(edges_for(nodes)); }  // 14 for 4 nodes
+    bool is_reduction(int cell) const;
+    bool has_reduction() const { return layers >= 2; }
+    void validate() const;  // SettingError naming the offending setting
+};
+
+class SearchNetwork {
+public:
+    SearchNetwork(SearchNetConfig cfg, Device dev, uint64_t seed);
+    SearchNetwork(const SearchNetwork&) = delete;
+    SearchNetwork& operator=(const SearchNetwork&) = delete;
+    ~SearchNetwork();
+
+    // Logits (n, classes) for images (n, in_channels, h, w) on the network's device.
+    Var forward(const Var& x, ForwardMode mode = {});
+
+    const SearchNetConfig& config() const { return cfg_; }
+    Device device() const { return dev_; }
+    ParamStore& weights() { return weights_; }
+    ParamStore& buffers() { return buffers_; }
+    ParamStore& alphas() { return alphas_; }  // "alphas_normal", "alphas_reduce"
+    const ParamStore& weights() const { return weights_; }
+    const ParamStore& buffers() const { return buffers_; }
+    const ParamStore& alphas() const { return alphas_; }
+    const Var& alphas_normal() const { return alphas_[0]; }
+    const Var& alphas_reduce() const { return alphas_[1]; }
+
+private:
+    struct Cell;
+    SearchNetConfig cfg_;
+    Device dev_;
+    ParamStore weights_, buffers_, alphas_;
+    int stem_conv_ = 0;
+    LinearRef classifier_;
+    BatchNormRef stem_bn_;
+    std::vector<std::unique_ptr<Cell>> cells_;
+};
+
+}  // namespace cudarts

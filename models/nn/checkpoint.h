@@ -1,0 +1,40 @@
+// Checkpoint helpers shared by the search and the training loop: host copies of flat stores as
+// safetensors views under their PyTorch names, and checked restores. Checkpoints are written with
+// engine/safetensors.h, which replaces the file atomically.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/safetensors.h"
+#include "models/nn/params.h"
+
+namespace cudarts {
+
+// Host copies of tensors to be written; views point into it, so it must outlive the write.
+class CheckpointWriter {
+public:
+    void add_store(const ParamStore& store);             // every named tensor of the store
+    void add(const std::string& name, const Tensor& t);  // any f32 tensor, flattened to 1-D
+    void write(const std::string& path, const std::map<std::string, std::string>& metadata) const;
+
+private:
+    struct Entry {
+        std::string name;
+        Shape shape;
+        size_t block;
+        int64_t offset;
+    };
+    std::vector<std::vector<float>> data_;  // one host block per add/add_store
+    std::vector<Entry> entries_;
+};
+
+// Copies entry `name` of `f` into `dst` after checking dtype and shape; InputError naming the
+// file and the entry otherwise ("a checkpoint of a different configuration?").
+void restore_tensor(const SafetensorsFile& f, const std::string& name, const Tensor& dst);
+// Every tensor of `store` from `f` by name.
+void restore_store(const SafetensorsFile& f, const ParamStore& store);
+// Metadata entry `key`; InputError naming the file when it is absent.
+std::string checkpoint_meta(const SafetensorsFile& f, const std::string& key);
+
+}  // namespace cudarts

@@ -1,0 +1,82 @@
+// The small module layer the DARTS networks are built from. A model is two flat stores
+// (DESIGN decision 3): `weights` (learnable, with gradients) and `buffers` (BN running statistics),
+// both keyed by the official PyTorch state_dict names. Modules are plain structs that hold indices
+// into those stores: they register their tensors with a ModelBuilder while the network is being
+// constructed, and read them through a Forward context afterwards.
+//
+// Initialisation follows PyTorch 0.3.1 (reference/darts.md section 0): conv weights
+// U(+-1/sqrt(in_channels * k * k)) with depthwise convs NOT divided by groups, linear weight and
+// bias U(+-1/sqrt(in_features)), affine BN gamma = 1 (PyTorch >= 1.0; 0.3.1 drew U[0,1)) and
+// beta = 0, running mean 0 and variance 1.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "models/nn/params.h"
+
+namespace cudarts {
+
+// How a forward pass treats batch norm. `track_stats` false runs training-mode BN without
+// touching the running statistics: the second-order architect's unrolled copy uses it, because
+// in the reference that copy has its own buffers and they are thrown away.
+struct ForwardMode {
+    bool training = true;
+    bool track_stats = true;
+};
+
+// A BatchNorm2d: indices of the running statistics in the buffers and, when affine, of gamma and
+// beta in the weights.
+struct BatchNormRef {
+    struct Affine {
+        int gamma, beta;
+    };
+    std::optional<Affine> affine;  // absent for affine=False
+    int running_mean = 0, running_var = 0;
+};
+
+// A Linear: indices of its weight and bias in the weights.
+struct LinearRef {
+    int weight = 0, bias = 0;
+};
+
+class ModelBuilder {
+public:
+    ModelBuilder(ParamStore& weights, ParamStore& buffers) : weights_(weights), buffers_(buffers) {}
+
+    // A bias-free conv weight (c_out, c_in / groups, k, k), initialised U(+-1/sqrt(c_in k k)).
+    int conv(const std::string& name, int c_out, int c_in, int k, int groups = 1);
+    // `prefix`.weight/.bias (when affine) and `prefix`.running_mean/.running_var.
+    BatchNormRef batch_norm(const std::string& prefix, int channels, bool affine);
+    // `prefix`.weight (out, in) and `prefix`.bias (out), both U(+-1/sqrt(in)).
+    LinearRef linear(const std::string& prefix, int out, int in);
+
+    // Allocates both stores on `dev` and initialises every registered tensor in registration order
+    // (so the same seed gives the same weights on every device).
+    void finalize(Device dev, Generator& gen);
+
+private:
+    struct Init {
+        int index;
+        float bound;  // U(-bound, bound) when > 0; otherwise the constant `value`
+        float value;
+    };
+    ParamStore& weights_;
+    ParamStore& buffers_;
+    std::vector<Init> weight_init_, buffer_init_;
+};
+
+// What a module's forward needs besides its input.
+struct Forward {
+    const ParamStore& weights;
+    const ParamStore& buffers;
+    ForwardMode mode;
+
+    const Var& w(int i) const { return weights[i]; }
+    Var bn(const Var& x, const BatchNormRef& b) const;
+    Var linear(const Var& x, const LinearRef& l) const;
+};
+
+}  // namespace cudarts

@@ -1,0 +1,82 @@
+// The epoch-loop core; see models/run/loop.h.
+#include "models/run/loop.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "autograd/ops.h"
+#include "kernels/check.h"
+
+namespace cudarts {
+
+double cosine_lr(double lr0, double lr_min, int epoch, int epochs) {
+    return lr_min + (lr0 - lr_min) * (1.0 + std::cos(std::numbers::pi * epoch / epochs)) / 2.0;
+}
+
+int steps_for(int64_t images, int batch_size) {
+    return int((images + batch_size - 1) / batch_size);
+}
+
+double EpochAccumulator::add(const Var& loss, const Var& logits, const Tensor& labels) {
+    const int64_t n = labels.size(0);
+    const double l = loss.value().item();
+    loss_sum_ += l * double(n);
+    correct_ += count_correct(logits, labels);
+    seen_ += n;
+    return l;
+}
+
+std::pair<double, double> evaluate_batches(const ImageDataset& set,
+                                           std::vector<BatchRequest> requests,
+                                           const Augment& augment, uint64_t augment_seed,
+                                           Device dev,
+                                           const std::function<Var(const Var&)>& logits) {
+    NoGradGuard no_grad;
+    const size_t batches = requests.size();
+    BatchLoader loader(set, augment, augment_seed, dev);
+    loader.start(std::move(requests));
+    EpochAccumulator sums;
+    for (size_t b = 0; b < batches; ++b) {
+        const Batch batch = loader.next();
+        const Var out = logits(Var(batch.images));
+        sums.add(cross_entropy(out, batch.labels), out, batch.labels);
+    }
+    return {sums.loss(), sums.acc()};
+}
+
+void add_momentum(CheckpointWriter& w, const Sgd& sgd) {
+    if (sgd.momentum_buffer().defined()) w.add("optimizer.momentum_buffer", sgd.momentum_buffer());
+}
+
+void restore_momentum(const SafetensorsFile& f, Sgd& sgd, const ParamStore& weights, Device dev) {
+    if (!f.tensors.count("optimizer.momentum_buffer")) {
+        sgd.set_momentum_buffer(Tensor());
+        return;
+    }
+    Tensor buf = Tensor::empty({weights.total()}, dev);
+    restore_tensor(f, "optimizer.momentum_buffer", buf);
+    sgd.set_momentum_buffer(buf);
+}
+
+SafetensorsFile read_checkpoint(const std::string& path, const std::string& format) {
+    SafetensorsFile f = read_safetensors(path);
+    if (checkpoint_meta(f, "format") != format)
+        throw InputError(path + ": format '" + checkpoint_meta(f, "format") + "', expected '" +
+                         format + "'");
+    return f;
+}
+
+int checkpoint_epoch(const SafetensorsFile& f, const std::string& path, int epochs) {
+    int epoch = 0;
+    try {
+        epoch = std::stoi(checkpoint_meta(f, "epoch"));
+    } catch (const std::logic_error&) {
+        throw InputError(path + ": metadata 'epoch' is not an integer");
+    }
+    if (epoch < 0 || epoch > epochs)
+        throw InputError(path + ": epoch " + std::to_string(epoch) + " outside 0.." +
+                         std::to_string(epochs));
+    return epoch;
+}
+
+}  // namespace cudarts

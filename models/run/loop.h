@@ -1,0 +1,101 @@
+// The epoch-loop core that the search (models/run/search.h) and the training loop
+// (models/run/train.h) share: the cosine schedule, the step count, the running training loss and
+// accuracy of an epoch, the evaluation over a list of batches, the checkpoint parts both write
+// (format, epoch, the weight optimizer's momentum buffer), and the field tables that write and
+// read an options struct as JSON (each key named once).
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/transforms.h"
+#include "engine/safetensors.h"
+#include "models/nn/checkpoint.h"
+#include "models/nn/optim.h"
+
+namespace cudarts {
+
+// The cosine schedule of darts.md 0: lr_e = lr_min + (lr_0 - lr_min) (1 + cos(pi e / T)) / 2.
+double cosine_lr(double lr0, double lr_min, int epoch, int epochs);
+
+// Batches of `batch_size` (the last one smaller) in an epoch over `images` images.
+int steps_for(int64_t images, int batch_size);
+
+struct StepInfo {  // passed to the progress callback after every step
+    int epoch, step, steps;
+    double loss;  // this step's training loss
+    double acc;   // running top-1 training accuracy of the epoch so far
+};
+
+// Sums over an epoch's batches: the batch-size-weighted loss and the correct top-1 predictions.
+class EpochAccumulator {
+public:
+    // Adds one batch (its mean loss, its logits against `labels`); returns the batch's loss.
+    double add(const Var& loss, const Var& logits, const Tensor& labels);
+    double loss() const { return loss_sum_ / double(std::max<int64_t>(1, seen_)); }
+    double acc() const { return double(correct_) / double(std::max<int64_t>(1, seen_)); }
+
+private:
+    double loss_sum_ = 0;
+    int64_t seen_ = 0, correct_ = 0;
+};
+
+// Mean cross-entropy and top-1 accuracy over the batches `requests` of `set`, loaded with
+// `augment` (seeded by `augment_seed`) on `dev`, without a tape; `logits` is the network's
+// eval-mode forward. (0, 0) for no batches.
+std::pair<double, double> evaluate_batches(const ImageDataset& set,
+                                           std::vector<BatchRequest> requests,
+                                           const Augment& augment, uint64_t augment_seed,
+                                           Device dev,
+                                           const std::function<Var(const Var&)>& logits);
+
+// The checkpoint parts both loops write and read. A checkpoint names its `format` in the metadata
+// and the epochs completed in "epoch"; the weight optimizer's momentum buffer, once it exists, is
+// the tensor "optimizer.momentum_buffer".
+void add_momentum(CheckpointWriter& w, const Sgd& sgd);
+void restore_momentum(const SafetensorsFile& f, Sgd& sgd, const ParamStore& weights, Device dev);
+// Reads `path` and checks its "format"; InputError naming the file and both formats otherwise.
+SafetensorsFile read_checkpoint(const std::string& path, const std::string& format);
+// The "epoch" of a checkpoint; InputError naming `path` unless it is an integer in 0..epochs.
+int checkpoint_epoch(const SafetensorsFile& f, const std::string& path, int epochs);
+
+// A field whose JSON form differs from its member (second_order as "order": 1 or 2).
+template <class T, class J>
+struct MappedField {
+    T& value;
+    J (*to_json)(const T&);
+    T (*from_json)(const J&);
+};
+
+// Visitors for a field table `fields(options, visitor)` that calls visitor(key, member) per key:
+// JsonWriter fills an object, JsonReader sets the members whose key is present.
+struct JsonWriter {
+    nlohmann::json& j;
+    template <class T>
+    void operator()(const char* key, const T& v) const {
+        j[key] = v;
+    }
+    template <class T, class J>
+    void operator()(const char* key, const MappedField<T, J>& f) const {
+        j[key] = f.to_json(f.value);
+    }
+};
+
+struct JsonReader {
+    const nlohmann::json& j;
+    template <class T>
+    void operator()(const char* key, T& v) const {
+        if (j.contains(key)) v = j.at(key).get<T>();
+    }
+    template <class T, class J>
+    void operator()(const char* key, const MappedField<T, J>& f) const {
+        if (j.contains(key)) f.value = f.from_json(j.at(key).get<J>());
+    }
+};
+
+}  // namespace cudarts

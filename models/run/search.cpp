@@ -1,0 +1,298 @@
+// The DARTS search loop and its checkpoint; see models/run/search.h.
+#include "models/run/search.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numbers>
+#include <unordered_set>
+
+#include "engine/safetensors.h"
+#include "kernels/check.h"
+#include "models/nn/checkpoint.h"
+#include "models/nn/setting.h"
+
+namespace cudarts {
+
+namespace {
+
+constexpr const char* kFormat = "cudarts-search-checkpoint-1";
+
+// Independent sub-seeds (data/transforms.h mix64) for the data order, the α batches and the
+// augmentation.
+enum SeedStream : uint64_t { kOrder = 1, kAlphaBatch = 2, kAugment = 3, kValidKeys = 1ull << 62 };
+
+std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols) {
+    std::vector<float> p(a.size());
+    for (size_t r = 0; r < a.size() / size_t(cols); ++r) {
+        const float* row = a.data() + r * size_t(cols);
+        float m = row[0];
+        for (int64_t j = 1; j < cols; ++j) m = std::max(m, row[j]);
+        double z = 0;
+        for (int64_t j = 0; j < cols; ++j) z += std::exp(double(row[j] - m));
+        for (int64_t j = 0; j < cols; ++j)
+            p[r * size_t(cols) + size_t(j)] = float(std::exp(double(row[j] - m)) / z);
+    }
+    return p;
+}
+
+template <class Options, class Visitor>
+void search_fields(Options& o, const Visitor& f) {
+    f("in_channels", o.net.in_channels);
+    f("classes", o.net.classes);
+    f("init_channels", o.net.init_channels);
+    f("layers", o.net.layers);
+    f("nodes", o.net.nodes);
+    f("stem_multiplier", o.net.stem_multiplier);
+    f("primitives", o.net.primitives);
+    f("epochs", o.epochs);
+    f("batch_size", o.batch_size);
+    f("train_portion", o.train_portion);
+    f("w_lr", o.w_lr);
+    f("w_lr_min", o.w_lr_min);
+    f("w_momentum", o.w_momentum);
+    f("w_weight_decay", o.w_weight_decay);
+    f("w_grad_clip", o.w_grad_clip);
+    f("alpha_lr", o.alpha_lr);
+    f("alpha_weight_decay", o.alpha_weight_decay);
+    f("alpha_beta1", o.alpha_beta1);
+    f("alpha_beta2", o.alpha_beta2);
+    f("order",
+      MappedField<bool, int>{o.second_order, [](const bool& second) { return second ? 2 : 1; },
+                             [](const int& order) { return order == 2; }});
+    f("seed", o.seed);
+    f("crop_pad", o.augment.crop_pad);
+    f("flip", o.augment.flip);
+    f("cutout", o.augment.cutout);
+    f("derive_rule", MappedField<DeriveRule, std::string>{
+                         o.rule,
+                         [](const DeriveRule& r) {
+                             return std::string(r == DeriveRule::kSoftmax ? "softmax" : "katib");
+                         },
+                         [](const std::string& s) {
+                             return s == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax;
+                         }});
+}
+
+}  // namespace
+
+void SearchOptions::validate() const {
+    require(epochs >= 1, "epochs", "at least 1", epochs);
+    require(batch_size >= 2, "batch_size", "at least 2", batch_size);
+    require(train_portion > 0 && train_portion < 1, "train_portion", "a fraction in (0, 1)",
+            train_portion);
+    require(w_lr > 0, "w_lr", "> 0", w_lr);
+    require(w_lr_min >= 0, "w_lr_min", ">= 0", w_lr_min);
+    require(w_momentum >= 0, "w_momentum", ">= 0", w_momentum);
+    require(w_weight_decay >= 0, "w_weight_decay", ">= 0", w_weight_decay);
+    require(w_grad_clip > 0, "w_grad_clip", "> 0", w_grad_clip);
+    require(alpha_lr >= 0, "alpha_lr", ">= 0", alpha_lr);
+    require(alpha_weight_decay >= 0, "alpha_weight_decay", ">= 0", alpha_weight_decay);
+}
+
+nlohmann::json SearchOptions::to_json() const {
+    nlohmann::json j = nlohmann::json::object();
+    SearchOptions o = *this;
+    search_fields(o, JsonWriter{j});
+    return j;
+}
+
+SearchOptions SearchOptions::from_json(const nlohmann::json& j) {
+    SearchOptions o;
+    search_fields(o, JsonReader{j});
+    return o;
+}
+
+nlohmann::json EpochMetrics::to_json() const {
+    return {{"epoch", epoch},
+            {"lr", lr},
+            {"train_loss", train_loss},
+            {"train_acc", train_acc},
+            {"valid_loss", valid_loss},
+            {"valid_acc", valid_acc},
+            {"seconds", seconds},
+            {"softmax_alphas_normal", softmax_normal},
+            {"softmax_alphas_reduce", softmax_reduce},
+            {"genotype", to_darts_string(genotype)}};
+}
+
+namespace {
+SearchOptions prepared(SearchOptions opt, const ImageDataset& data) {
+    opt.net.in_channels = data.channels;
+    opt.net.classes = data.classes;
+    opt.validate();
+    return opt;
+}
+ArchitectOptions architect_options(const SearchOptions& o) {
+    return {.second_order = o.second_order,
+            .adam = {.lr = o.alpha_lr,
+                     .beta1 = o.alpha_beta1,
+                     .beta2 = o.alpha_beta2,
+                     .eps = 1e-8f,
+                     .weight_decay = o.alpha_weight_decay},
+            .w_momentum = o.w_momentum,
+            .w_weight_decay = o.w_weight_decay};
+}
+}  // namespace
+
+Search::Search(SearchOptions opt, const ImageDataset& data, Device dev)
+    : opt_(prepared(std::move(opt), data)),
+      data_(data),
+      dev_(dev),
+      split_(int64_t(std::floor(opt_.train_portion * double(data.size())))),
+      net_(opt_.net, dev, opt_.seed),
+      sgd_(net_.weights(),
+           {.lr = opt_.w_lr, .momentum = opt_.w_momentum, .weight_decay = opt_.w_weight_decay}),
+      architect_(net_, architect_options(opt_)) {
+    opt_.net = net_.config();  // with the default primitive list filled in
+    if (split_ < 1 || data.size() - split_ < 1)
+        throw SettingError("train_portion", std::to_string(opt_.train_portion) + " of " +
+                                                std::to_string(data.size()) +
+                                                " images leaves one half empty (expected both "
+                                                "halves non-empty)");
+}
+
+int Search::steps_per_epoch() const { return steps_for(split_, opt_.batch_size); }
+
+BatchRequest Search::valid_request(int64_t global_step) const {
+    // An independent uniform random subset of the α half (darts.md 3, step 2), always full size
+    // unless the half is smaller than a batch.
+    const int64_t n = data_.size() - split_;
+    const int64_t b = std::min<int64_t>(opt_.batch_size, n);
+    Generator gen(mix64(opt_.seed, kAlphaBatch), uint64_t(global_step) << 32);
+    BatchRequest r;
+    r.key = 2 * uint64_t(global_step) + 1;
+    std::unordered_set<int64_t> taken;
+    while (int64_t(r.idx.size()) < b) {
+        const int64_t i = int64_t(gen.below(uint64_t(n)));
+        if (taken.insert(i).second) r.idx.push_back(split_ + i);
+    }
+    return r;
+}
+
+EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_step) {
+    CUDARTS_CHECK(!done(), "Search::run_epoch: all " << opt_.epochs << " epochs are done");
+    const auto t0 = std::chrono::steady_clock::now();
+    EpochMetrics m;
+    m.epoch = epoch_;
+    m.lr = cosine_lr(opt_.w_lr, opt_.w_lr_min, epoch_, opt_.epochs);
+    sgd_.set_lr(float(m.lr));
+
+    const int steps = steps_per_epoch();
+    const std::vector<int64_t> order =
+        permutation(split_, mix64(opt_.seed, kOrder), uint64_t(epoch_));
+    std::vector<BatchRequest> requests;
+    for (int s = 0; s < steps; ++s) {
+        const int64_t global = int64_t(epoch_) * steps + s;
+        BatchRequest train;
+        train.key = 2 * uint64_t(global);
+        const int64_t end = std::min<int64_t>(split_, int64_t(s + 1) * opt_.batch_size);
+        train.idx.assign(order.begin() + int64_t(s) * opt_.batch_size, order.begin() + end);
+        requests.push_back(std::move(train));
+        requests.push_back(valid_request(global));
+    }
+    BatchLoader loader(data_, opt_.augment, mix64(opt_.seed, kAugment), dev_);
+    loader.start(std::move(requests));
+
+    EpochAccumulator sums;
+    for (int s = 0; s < steps; ++s) {
+        const Batch train = loader.next();
+        const Batch val = loader.next();
+        architect_.step(train, val, float(m.lr), sgd_.momentum_buffer());
+
+        const Var logits = net_.forward(Var(train.images));
+        const Var loss = cross_entropy(logits, train.labels);
+        backward(loss, net_.weights().vars());
+        clip_grad_norm(net_.weights(), opt_.w_grad_clip);
+        sgd_.step();
+
+        const double l = sums.add(loss, logits, train.labels);
+        if (on_step) on_step({epoch_, s, steps, l, sums.acc()});
+    }
+    m.train_loss = sums.loss();
+    m.train_acc = sums.acc();
+    std::tie(m.valid_loss, m.valid_acc) = validate();
+    ++epoch_;
+    m.softmax_normal = softmax_alphas(false);
+    m.softmax_reduce = softmax_alphas(true);
+    m.genotype = genotype();
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return m;
+}
+
+std::pair<double, double> Search::validate() {
+    std::vector<BatchRequest> requests;
+    for (int64_t b = split_; b < data_.size(); b += opt_.batch_size) {
+        BatchRequest r;
+        r.key = kValidKeys + uint64_t(epoch_) * (1ull << 32) + uint64_t(b);
+        for (int64_t i = b; i < std::min<int64_t>(data_.size(), b + opt_.batch_size); ++i)
+            r.idx.push_back(i);
+        requests.push_back(std::move(r));
+    }
+    return evaluate_batches(data_, std::move(requests), opt_.augment, mix64(opt_.seed, kAugment),
+                            dev_,
+                            [&](const Var& x) { return net_.forward(x, {.training = false}); });
+}
+
+std::vector<float> Search::softmax_alphas(bool reduce) const {
+    const Var& a = reduce ? net_.alphas_reduce() : net_.alphas_normal();
+    return softmax_rows(a.value().to_vector(), a.size(1));
+}
+
+Genotype Search::genotype() const {
+    const std::vector<float> normal = net_.alphas_normal().value().to_vector();
+    const std::vector<float> reduce = net_.alphas_reduce().value().to_vector();
+    return derive_genotype(normal.data(), net_.config().has_reduction() ? reduce.data() : nullptr,
+                           net_.config().primitives, net_.config().nodes, opt_.rule);
+}
+
+void Search::save(const std::string& path, const std::map<std::string, std::string>& extra) const {
+    CheckpointWriter w;
+    w.add_store(net_.weights());
+    w.add_store(net_.buffers());
+    w.add_store(net_.alphas());
+    add_momentum(w, sgd_);
+    w.add("architect.adam.exp_avg", architect_.optimizer().exp_avg());
+    w.add("architect.adam.exp_avg_sq", architect_.optimizer().exp_avg_sq());
+    std::map<std::string, std::string> metadata = extra;
+    metadata["format"] = kFormat;
+    metadata["epoch"] = std::to_string(epoch_);
+    metadata["adam_step"] = std::to_string(architect_.optimizer().steps());
+    metadata["options"] = opt_.to_json().dump();
+    metadata["genotype"] = to_darts_string(genotype());
+    w.write(path, metadata);
+}
+
+std::map<std::string, std::string> Search::load(const std::string& path) {
+    const SafetensorsFile f = read_checkpoint(path, kFormat);
+    const nlohmann::json saved =
+        nlohmann::json::parse(checkpoint_meta(f, "options"), nullptr, false);
+    if (saved.is_discarded() || !saved.is_object())
+        throw InputError(path + ": metadata 'options' is not a JSON object");
+    const nlohmann::json ours = opt_.to_json();
+    for (const char* key : {"init_channels", "layers", "nodes", "stem_multiplier", "primitives",
+                            "in_channels", "classes"}) {
+        if (!saved.contains(key) || saved.at(key) != ours.at(key))
+            throw InputError(path + ": '" + key + "' is " +
+                             (saved.contains(key) ? saved.at(key).dump() : "missing") +
+                             ", this run has " + ours.at(key).dump() +
+                             " (expected a checkpoint of the same network)");
+    }
+    for (const ParamStore* s : {&net_.weights(), &net_.buffers(), &net_.alphas()})
+        restore_store(f, *s);
+    restore_momentum(f, sgd_, net_.weights(), dev_);
+    Tensor m = Tensor::empty({net_.alphas().total()}, dev_), v = Tensor::empty(m.shape(), dev_);
+    restore_tensor(f, "architect.adam.exp_avg", m);
+    restore_tensor(f, "architect.adam.exp_avg_sq", v);
+    int64_t adam_step = 0;
+    try {
+        adam_step = std::stoll(checkpoint_meta(f, "adam_step"));
+    } catch (const std::logic_error&) {
+        throw InputError(path + ": metadata 'adam_step' is not an integer");
+    }
+    architect_.optimizer().set_state(m, v, adam_step);
+    epoch_ = checkpoint_epoch(f, path, opt_.epochs);
+    return f.metadata;
+}
+
+}  // namespace cudarts
