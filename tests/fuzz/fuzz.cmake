@@ -6,8 +6,8 @@
 set(fuzz_dir "${CMAKE_CURRENT_SOURCE_DIR}/tests/fuzz")
 file(GLOB fuzz_engine CONFIGURE_DEPENDS engine/*.cpp)
 file(GLOB fuzz_data CONFIGURE_DEPENDS data/*.cpp)
-add_library(cudarts_fuzz_parsers STATIC ${fuzz_engine} ${fuzz_data} models/genotype.cpp
-            models/katib.cpp)
+add_library(cudarts_fuzz_parsers STATIC ${fuzz_engine} ${fuzz_data} models/darts/genotype.cpp
+            models/darts/primitives.cpp apps/katib.cpp)
 target_include_directories(cudarts_fuzz_parsers PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(cudarts_fuzz_parsers PUBLIC nlohmann_json::nlohmann_json Eigen3::Eigen
                       ZLIB::ZLIB JPEG::JPEG PNG::PNG)

@@ -1,4 +1,4 @@
-// Genotype parsing (models/genotype.h), seeded with the darts form (corpus/genotype_darts/).
+// Genotype parsing (models/darts/genotype.h), seeded with the darts form (corpus/genotype_darts/).
 #include "tests/fuzz/genotype_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,7 +1,7 @@
-// Katib's --search-space (models/katib.h).
+// Katib's --search-space (apps/katib.h).
 #include <algorithm>
 
-#include "models/katib.h"
+#include "apps/katib.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,5 @@
-// Katib's --algorithm-settings (models/katib.h): the parse, then every value through each getter.
-#include "models/katib.h"
+// Katib's --algorithm-settings (apps/katib.h): the parse, then every value through each getter.
+#include "apps/katib.h"
 #include "tests/fuzz/fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

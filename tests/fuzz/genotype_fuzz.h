@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "models/genotype.h"
+#include "models/darts/genotype.h"
 #include "tests/fuzz/fuzz.h"
 
 namespace cudarts::fuzz {
