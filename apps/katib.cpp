@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "engine/json.h"
 #include "kernels/check.h"
 #include "models/darts/genotype.h"
 
@@ -41,7 +42,8 @@ bool python_int(const std::string& text, long long& out) {
 
 [[noreturn]] void setting_fail(const std::string& key, const std::string& text,
                                const std::string& expected) {
-    throw InputError("--algorithm-settings: " + key + " is '" + text + "'; expected " + expected);
+    throw InputError("--algorithm-settings: " + quote_input(key) + " is '" + quote_input(text) +
+                     "'; expected " + expected);
 }
 
 const std::string* find_setting(const std::map<std::string, std::string>& s,
@@ -55,18 +57,11 @@ const std::string* find_setting(const std::map<std::string, std::string>& s,
 nlohmann::json parse_katib_json(const std::string& arg, const std::string& flag) {
     std::string text = strip_quotes(arg, '"');
     std::replace(text.begin(), text.end(), '\'', '"');
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-        const std::string msg = e.what();  // "[json.exception.parse_error.101] parse error at ..."
-        const size_t cut = msg.find("] ");
-        const std::string like =
-            flag == "--algorithm-settings" ? "a JSON object like {'num_epochs': '3', ...}"
-            : flag == "--search-space"     ? "a JSON list like ['separable_convolution_3x3', ...]"
-                                           : "JSON in single or double quotes";
-        throw InputError(flag + ": expected " + like + ": " +
-                         (cut == std::string::npos ? msg : msg.substr(cut + 2)));
-    }
+    const std::string like =
+        flag == "--algorithm-settings" ? "a JSON object like {'num_epochs': '3', ...}"
+        : flag == "--search-space"     ? "a JSON list like ['separable_convolution_3x3', ...]"
+                                       : "JSON in single or double quotes";
+    return parse_json(text, flag, like);  // bounded depth and quoting: the text is the user's
 }
 
 std::map<std::string, std::string> parse_algorithm_settings(const std::string& arg) {
@@ -172,7 +167,8 @@ int parse_num_layers(const std::string& arg) {
     const std::string t = trim(strip_quotes(strip_quotes(trim(arg), '"'), '\''));
     long long v = 0;
     if (!python_int(t, v) || v < 1 || v > 100000)
-        throw InputError("--num-layers: expected a positive integer like 3, got '" + arg + "'");
+        throw InputError("--num-layers: expected a positive integer like 3, got '" +
+                         quote_input(arg) + "'");
     return int(v);
 }
 

@@ -58,7 +58,11 @@ void apply_katib_settings(const std::map<std::string, std::string>& s, SearchOpt
     o.net.nodes = katib_int(s, "num_nodes", 4);
     o.net.stem_multiplier = katib_int(s, "stem_multiplier", 3);
     o.second_order = !katib_bool(s, "first_order", false);  // Katib's trial is second order
-    o.seed = uint64_t(katib_int(s, "seed", 2));
+    const int seed = katib_int(s, "seed", 2);
+    if (seed < 0)  // as --seed: a negative seed must not wrap to 2^64 - 1
+        throw InputError("--algorithm-settings: seed is '" + std::to_string(seed) +
+                         "'; expected a non-negative integer");
+    o.seed = uint64_t(seed);
     o.train_portion = katib_float(s, "train_portion", 0.5);
     for (const std::string& k : unknown_katib_settings(s))
         std::printf("warning: --algorithm-settings: unknown setting '%s' ignored\n", k.c_str());
@@ -375,7 +379,8 @@ int cmd_derive(int argc, char** argv) {
             throw InputError(
                 path + ": no tensor '" + name +
                 "' (expected a search checkpoint with alphas_normal and alphas_reduce)");
-        const SafetensorsTensor& t = f.tensors.at(name);
+        const std::string key = name;  // bound to a name, not a temporary of at()'s argument
+        const SafetensorsTensor& t = f.tensors.at(key);
         if (t.dtype != DType::kF32 || t.shape.size() != 2 || t.shape[1] != int64_t(prims.size()))
             throw InputError(path + ": '" + name + "' is " + dtype_name(t.dtype) + " " +
                              shape_str(t.shape) + ", expected F32 [edges, " +

@@ -44,7 +44,7 @@ std::string quote_input(std::string_view text) {
 
 std::string quote_json(const json& v) { return quote_input(v.dump()); }
 
-json parse_json(std::string_view text, const std::string& what) {
+json parse_json(std::string_view text, const std::string& what, const std::string& expected) {
     // One set of keys per open object, to see the duplicates that parsing would merge.
     std::vector<std::set<std::string>> open;
     const json::parser_callback_t watch = [&](int depth, json::parse_event_t ev, json& parsed) {
@@ -74,6 +74,8 @@ json parse_json(std::string_view text, const std::string& what) {
     } catch (const Refused& r) {
         problem = r.problem;
     } catch (const json::parse_error& e) {
+        if (!expected.empty())
+            throw InputError(what + ": expected " + expected + ": " + library_message(e.what()));
         problem = "is not valid JSON (" + library_message(e.what()) + ")";
     } catch (const json::out_of_range& e) {  // 406: a number beyond double's range
         const std::string msg = library_message(e.what());

@@ -23,8 +23,11 @@ constexpr size_t kMaxQuoted = 40;  // characters of input quoted in one message
 // "--genotype g.json is not valid JSON (syntax error at byte 17: unexpected end of input)",
 // "ckpt.safetensors: header nests deeper than 64 levels", "... holds a number out of range
 // ('1e999')", "... has the key 'dtype' twice in one object". `what` names the input
-// ("--search-space", "PATH: header").
-nlohmann::json parse_json(std::string_view text, const std::string& what);
+// ("--search-space", "PATH: header"). With `expected` a syntax error reads instead
+// "<what>: expected <expected>: <the parser's message>", e.g. "--search-space: expected a JSON
+// list like [...]: parse error at line 1, column 2: ...".
+nlohmann::json parse_json(std::string_view text, const std::string& what,
+                          const std::string& expected = "");
 
 // `text` for a message: non-printable bytes as '?', cut to kMaxQuoted characters plus "...".
 std::string quote_input(std::string_view text);

@@ -64,6 +64,9 @@ expect_exit(2 "--device" search --device gpu)
 expect_exit(2 "--search-space" search ${tiny} "--search-space=['max_pooling_5x5']")
 expect_exit(2 "--algorithm-settings" search ${tiny} "--algorithm-settings={'num_epochs': '3'")
 expect_exit(2 "num_epochs" search ${tiny} "--algorithm-settings={'num_epochs': '0.5'}")
+# A negative Katib seed is refused as --seed -1 is, not wrapped to 2^64 - 1.
+expect_exit(2 "--algorithm-settings: seed is '-1'; expected a non-negative integer" search ${tiny}
+            "--algorithm-settings={'seed': '-1'}")
 expect_exit(2 "${WORK}/no-such-dir" search --dataset cifar10 --data "${WORK}/no-such-dir")
 expect_exit(2 "--dataset" search --dataset imagenet42)
 expect_exit(2 "--order" search ${tiny} --order 3)

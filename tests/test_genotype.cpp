@@ -339,6 +339,19 @@ TEST_SUITE("genotype") {
             {"{\"normal\": [[\"skip_connect\", 1], [\"avg_pool_3x3\", 9]], \"reduce\": []}",
              "normal[1] ('avg_pool_3x3', 9): node 0 can take inputs 0..1 only"},
             {"{\"normal\": [[\"skip_connect\", 1]", "expected a genotype like {\"normal\""},
+            // An index past int's range is refused, not wrapped (4294967296 would become 0).
+            {"{\"normal\": [[\"skip_connect\", 4294967296], [\"avg_pool_3x3\", 0]], "
+             "\"reduce\": []}",
+             "normal[0] holds 4294967296, out of range for a node index"},
+            {"{\"normal\": [[\"skip_connect\", 1], [\"avg_pool_3x3\", 0]], \"reduce\": [], "
+             "\"normal_concat\": [2, -9223372036854775808]}",
+             "normal_concat holds -9223372036854775808, out of range for a node index"},
+            // A concat range is bounded before it is allocated (range(2, 999999999) is 4 GB).
+            {short1 + "reduce=[], normal_concat=range(2, 999999999))",
+             "range of more than 1024 node indices"},
+            // A name is quoted printable and short, whatever it holds.
+            {"Genotype(normal=[('conv\n7x7', 0), ('sep_conv_3x3', 1)], reduce=[])",
+             "unknown primitive 'conv?7x7'"},
         };
         for (const Bad& b : bad) {
             CAPTURE(b.text);

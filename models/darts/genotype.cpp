@@ -5,17 +5,22 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cmath>
 #include <filesystem>
 #include <functional>
 #include <numeric>
 
 #include "engine/fileio.h"
+#include "engine/json.h"
 #include "kernels/check.h"
 
 namespace cudarts {
 
 namespace {
+
+// No cell has this many nodes; a longer concat range is refused before it is allocated.
+constexpr int kMaxConcat = 1024;
 
 std::vector<int> range_of(int lo, int hi) {
     std::vector<int> v(static_cast<size_t>(std::max(0, hi - lo)));
@@ -65,12 +70,19 @@ void validate(Genotype& g, const CellFail& fail) {
     }
 }
 
-const char* const kJsonExample =
-    "expected a genotype like {\"normal\": [[\"sep_conv_3x3\", 0], ...], \"reduce\": [...], "
-    "...}: ";
+const char* const kJsonLike =
+    "a genotype like {\"normal\": [[\"sep_conv_3x3\", 0], ...], \"reduce\": [...], ...}";
 
 [[noreturn]] void json_fail(const std::string& what, const std::string& msg) {
-    throw InputError(what + ": " + kJsonExample + msg);
+    throw InputError(what + ": expected " + kJsonLike + ": " + msg);
+}
+
+// A node index from JSON: an integer in int's range (4294967296 must not wrap to 0).
+int json_index(const nlohmann::json& v, const std::string& what, const std::string& where) {
+    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(INT_MAX)
+                               : v.get<int64_t>() < INT_MIN || v.get<int64_t>() > INT_MAX)
+        json_fail(what, where + " holds " + quote_json(v) + ", out of range for a node index");
+    return v.get<int>();
 }
 
 // ---- text form ----------------------------------------------------------------------------
@@ -224,6 +236,8 @@ private:
             const int hi = integer("a number");
             expect(')');
             if (hi <= lo) fail("empty range", b);
+            if (hi - lo > kMaxConcat)
+                fail("range of more than " + std::to_string(kMaxConcat) + " node indices", b);
             v = range_of(lo, hi);
         } else {
             i_ = b;
@@ -425,12 +439,12 @@ Genotype genotype_from_json(const nlohmann::json& j, const std::string& what) {
         json_fail(what, "the keys normal and reduce are required");
     auto read_gene = [&](const nlohmann::json& e, const std::string& where) {
         if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number_integer())
-            json_fail(what, where + " is " + e.dump() + "; expected [\"op\", input]");
+            json_fail(what, where + " is " + quote_json(e) + "; expected [\"op\", input]");
         const PrimitiveSpec* p = find_primitive(e[0].get<std::string>());
         if (!p) json_fail(what, where + ": " + unknown_primitive_message(e[0].get<std::string>()));
         if (std::string(p->official) == "none")
             json_fail(what, where + ": 'none' cannot be a gene's op");
-        return Gene{p->official, e[1].get<int>()};
+        return Gene{p->official, json_index(e[1], what, where)};
     };
     Genotype g;
     for (const char* cell : {"normal", "reduce"}) {
@@ -457,8 +471,9 @@ Genotype genotype_from_json(const nlohmann::json& j, const std::string& what) {
         }
         if (!j[key].is_array()) json_fail(what, std::string(key) + " is not a list");
         for (const nlohmann::json& v : j[key]) {
-            if (!v.is_number_integer()) json_fail(what, std::string(key) + " holds " + v.dump());
-            out.push_back(v.get<int>());
+            if (!v.is_number_integer())
+                json_fail(what, std::string(key) + " holds " + quote_json(v));
+            out.push_back(json_index(v, what, key));
         }
     }
     validate(g, [&](const std::string& cell, int k, const std::string& msg) {
@@ -470,14 +485,7 @@ Genotype genotype_from_json(const nlohmann::json& j, const std::string& what) {
 Genotype parse_genotype(const std::string& text, const std::string& what) {
     const std::string t = trim(text);
     if (!t.empty() && t.front() == '{') {
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(t);
-        } catch (const nlohmann::json::parse_error& e) {
-            std::string msg = e.what();
-            const size_t cut = msg.find("] ");
-            json_fail(what, cut == std::string::npos ? msg : msg.substr(cut + 2));
-        }
+        const nlohmann::json j = parse_json(t, what, kJsonLike);  // bounded: user text
         return genotype_from_json(j, what);
     }
     return TextParser(text, what).parse();

@@ -2,6 +2,7 @@
 // models/darts/ops.cpp.
 #include "models/darts/primitives.h"
 
+#include "engine/json.h"
 #include "kernels/check.h"
 
 namespace cudarts {
@@ -28,8 +29,8 @@ std::string unknown_primitive_message(const std::string& name) {
         if (std::string(p.katib) != p.official)
             katib += std::string(katib.empty() ? "" : ", ") + p.katib;
     }
-    return "unknown primitive '" + name + "' (expected one of: " + official + " or Katib's names " +
-           katib + ")";
+    return "unknown primitive '" + quote_input(name) + "' (expected one of: " + official +
+           " or Katib's names " + katib + ")";
 }
 
 std::string official_primitive(const std::string& name) {
