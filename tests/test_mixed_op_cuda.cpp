@@ -1,17 +1,19 @@
 // CUDA DARTS mixed edge against the CPU reference (kernels/mixed_op.h): the fused forward, the
 // candidates' gradients and the weight (or alpha) gradients, in both write modes, on odd sizes,
-// at the limits of K (1 and 16) and on the DARTS feature maps at N = 64 with K = 8 and `none`
-// first, as in the DARTS primitive list. `none` candidates (null ys) must be skipped, unwanted
-// gradients (null dys) left alone, and a pointer passed for a `none` candidate left untouched.
-// A small-integer case must match exactly. Runs only with a GPU (tests/main.cpp skips the cuda*
-// suites otherwise).
+// at the limits of K (1 and 16) and on the DARTS feature maps of bench/shapes.h with K = 8 and
+// `none` first, as in the DARTS primitive list. `none` candidates (null ys) must be skipped,
+// unwanted gradients (null dys) left alone, and a pointer passed for a `none` candidate left
+// untouched. A small-integer case must match exactly. Runs only with a GPU (tests/main.cpp skips
+// the cuda* suites otherwise).
 #if CUDARTS_HAS_CUDA
 
 #include <cmath>
 #include <cstdint>
 #include <ostream>
+#include <string>
 #include <vector>
 
+#include "bench/shapes.h"
 #include "kernels/check.h"
 #include "kernels/mixed_op.h"
 #include "tests/cuda_util.h"
@@ -20,18 +22,10 @@
 namespace cudarts {
 namespace {
 
-using test::check_close;
-using test::DeviceVec;
-using test::fetch;
-using test::test_stream;
-using test::tol_for_sum;
-using test::uniform;
-
-constexpr GradMode kOverwrite = GradMode::kOverwrite;
-constexpr GradMode kAccumulate = GradMode::kAccumulate;
+using namespace test;
 
 struct MixedCase {
-    const char* name;
+    std::string name;
     int K;
     int64_t n;
     std::vector<int> none;  // indices of `none` candidates (null ys)
@@ -44,14 +38,15 @@ std::ostream& operator<<(std::ostream& os, const MixedCase& c) {
 
 // Cases shared with the benchmark: the DARTS edges carry K = 8 candidates with `none` first.
 std::vector<MixedCase> mixed_shapes() {
-    return {
+    std::vector<MixedCase> out = {
         {"odd N=3 C=5 7x7", 8, 3 * 5 * 7 * 7, {0}},
         {"one candidate 17x34x9", 1, 17 * 34 * 9, {}},
         {"the most candidates", 16, 4097, {3, 15}},
-        {"DARTS N=64 C=16 32x32", 8, 64 * 16 * 32 * 32, {0}},
-        {"DARTS N=64 C=32 16x16", 8, 64 * 32 * 16 * 16, {0}},
-        {"DARTS N=64 C=64 8x8", 8, 64 * 64 * 8 * 8, {0}},
     };
+    const int n = big_batch();
+    for (const shapes::DartsPlane& p : shapes::kDartsPlanes)
+        out.push_back({p.name(n), 8, p.elems(n), {0}});
+    return out;
 }
 
 // Whether got still holds start (NaN counting as equal to NaN): an output nobody may write.
