@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/shapes.h"
@@ -119,6 +120,40 @@ struct CandidateGrads {
     }
 };
 
+using MixedBwd = void (*)(float* const*, float*, const float*, const float* const*, const float*,
+                          int, int64_t, GradMode);
+using MixedBwdCuda = void (*)(float* const*, float*, const float*, const float* const*,
+                              const float*, int, int64_t, GradMode, Stream);
+
+// A mixed edge's backward (mixed_sum_bwd or mixed_softmax_sum_bwd, which share their arguments)
+// on every case in both modes: the candidates' gradients within the first tolerance tol(c) gives,
+// the weights' (or alphas') gradient, named dw_name, within the second. Seeds are seed, seed + 1,
+// seed + 2 and seed + 3, as each case had.
+template <class Tol>
+void check_mixed_bwd(MixedBwd cpu_bwd, MixedBwdCuda cuda_bwd, const char* dw_name, uint64_t seed,
+                     Tol tol) {
+    for (const MixedCase& c : mixed_shapes()) {
+        for (GradMode mode : {kOverwrite, kAccumulate}) {
+            CAPTURE(c);
+            CAPTURE(int(mode));
+            const auto [t_dys, t_dw] = tol(c);
+            const Candidates ys(c, seed);
+            const std::vector<float> w = uniform(c.K, seed + 1), dout = uniform(c.n, seed + 2);
+            DeviceVec w_dev(w), dout_dev(dout);
+            CandidateGrads dys(c, mode);
+            std::vector<float> dw =
+                mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN) : uniform(c.K, seed + 3);
+            DeviceVec dw_dev(dw);
+            cpu_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(), w.data(), c.K,
+                    c.n, mode);
+            cuda_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(), ys.dev_ptrs.data(),
+                     w_dev.data(), c.K, c.n, mode, test_stream());
+            dys.check(ys, t_dys);
+            check_close(fetch(dw_dev), dw, t_dw, t_dw, dw_name);
+        }
+    }
+}
+
 TEST_SUITE("cuda_mixed_op") {
     TEST_CASE("mixed_sum and mixed_softmax_sum fwd cuda: match cpu, none candidates skipped") {
         for (const MixedCase& c : mixed_shapes()) {
@@ -145,53 +180,21 @@ TEST_SUITE("cuda_mixed_op") {
     }
 
     TEST_CASE("mixed_sum bwd cuda: dy_k and dw match cpu in both modes") {
-        for (const MixedCase& c : mixed_shapes()) {
-            for (GradMode mode : {kOverwrite, kAccumulate}) {
-                CAPTURE(c);
-                CAPTURE(int(mode));
-                const Candidates ys(c, 42);
-                const std::vector<float> w = uniform(c.K, 43), dout = uniform(c.n, 44);
-                DeviceVec w_dev(w), dout_dev(dout);
-                CandidateGrads dys(c, mode);
-                std::vector<float> dw =
-                    mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN) : uniform(c.K, 45);
-                DeviceVec dw_dev(dw);
-                cpu::mixed_sum_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(),
-                                   w.data(), c.K, c.n, mode);
-                cuda::mixed_sum_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(),
-                                    ys.dev_ptrs.data(), w_dev.data(), c.K, c.n, mode,
-                                    test_stream());
-                dys.check(ys, tol_for_sum(2));  // w_k dout, plus the old value when accumulating
-                // dw_k sums n products (a `none` candidate's is exactly 0).
-                check_close(fetch(dw_dev), dw, tol_for_sum(c.n + 1), tol_for_sum(c.n + 1), "dw");
-            }
-        }
+        // dy_k = w_k dout, plus the old value when accumulating; dw_k sums n products (a `none`
+        // candidate's is exactly 0).
+        check_mixed_bwd(cpu::mixed_sum_bwd, cuda::mixed_sum_bwd, "dw", 42, [](const MixedCase& c) {
+            return std::pair{tol_for_sum(2), tol_for_sum(c.n + 1)};
+        });
     }
 
     TEST_CASE("mixed_softmax_sum bwd cuda: dy_k and dalpha match cpu in both modes") {
-        for (const MixedCase& c : mixed_shapes()) {
-            for (GradMode mode : {kOverwrite, kAccumulate}) {
-                CAPTURE(c);
-                CAPTURE(int(mode));
-                const Candidates ys(c, 46);
-                const std::vector<float> alpha = uniform(c.K, 47), dout = uniform(c.n, 48);
-                DeviceVec alpha_dev(alpha), dout_dev(dout);
-                CandidateGrads dys(c, mode);
-                std::vector<float> dalpha =
-                    mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN) : uniform(c.K, 49);
-                DeviceVec dalpha_dev(dalpha);
-                cpu::mixed_softmax_sum_bwd(dys.cpu_ptrs.data(), dalpha.data(), dout.data(),
-                                           ys.cpu_ptrs.data(), alpha.data(), c.K, c.n, mode);
-                cuda::mixed_softmax_sum_bwd(dys.dev_ptrs.data(), dalpha_dev.data(), dout_dev.data(),
-                                            ys.dev_ptrs.data(), alpha_dev.data(), c.K, c.n, mode,
-                                            test_stream());
-                // dy_k = w_k dout with w a K-term softmax computed in float on the device.
-                dys.check(ys, tol_for_sum(c.K + 1));
-                // dalpha combines K dot products of n terms each.
-                const double t = tol_for_sum(int64_t(c.K) * c.n + 1);
-                check_close(fetch(dalpha_dev), dalpha, t, t, "dalpha");
-            }
-        }
+        // dy_k = w_k dout with w a K-term softmax computed in float on the device; dalpha combines
+        // K dot products of n terms each.
+        check_mixed_bwd(
+            cpu::mixed_softmax_sum_bwd, cuda::mixed_softmax_sum_bwd, "dalpha", 46,
+            [](const MixedCase& c) {
+                return std::pair{tol_for_sum(c.K + 1), tol_for_sum(int64_t(c.K) * c.n + 1)};
+            });
     }
 
     TEST_CASE("mixed_sum cuda: small integers and power-of-two weights give exact results") {
