@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "bench/shapes.h"
 #include "engine/device.h"
 #include "engine/device_buffer.h"
 #include "kernels/batchnorm.h"
@@ -24,16 +25,6 @@
 
 namespace cudarts::bench {
 
-namespace {
-
-struct DartsPlane {
-    int c, hw;
-};
-constexpr int kBatch = 64;
-constexpr DartsPlane kPlanes[] = {{16, 32}, {32, 16}, {64, 8}};
-
-}  // namespace
-
 double median_of(std::vector<double> v) {
     CUDARTS_CHECK(!v.empty(), "median_of: no values");
     std::sort(v.begin(), v.end());
@@ -47,16 +38,6 @@ double peak_gbps_by_name(const std::string& name) {
     if (has("H100") && (has("PCIe") || has("PCIE"))) return 2039.0;
     if (has("H100")) return 3352.0;
     return 0.0;
-}
-
-std::vector<Conv2dShape> depthwise_bench_shapes(int dil) {
-    std::vector<Conv2dShape> out;
-    for (const DartsPlane& p : kPlanes)
-        for (int k : {3, 5})
-            for (int stride : {1, 2})
-                out.push_back(Conv2dShape{kBatch, p.c, p.hw, p.hw, p.c, k, stride,
-                                          dil * (k - 1) / 2, dil, p.c});
-    return out;
 }
 
 bool name_matches(const std::string& filter, const std::string& name, const std::string& shape) {
@@ -146,7 +127,8 @@ BenchReport run_kernel_bench(const BenchOptions& opt) {
 
 namespace {
 
-constexpr int kCandidates = 8;  // DARTS primitives per edge
+constexpr int kCandidates = 8;               // DARTS primitives per edge
+constexpr int kBatch = shapes::kPaperBatch;  // every row times the DARTS shapes at this batch
 
 std::string nchw(int n, int c, int h, int w) {
     std::ostringstream os;
@@ -363,10 +345,9 @@ void bench_conv_rows(Runner& run, const Conv2dShape& s, const std::string& op, S
     }
 }
 
-void bench_pool_rows(Runner& run, const DartsPlane& p, Stream st) {
+void bench_pool_rows(Runner& run, Stream st) {
     const Baseline none{"n/a (no baseline row)", 0.0};
-    for (int stride : {1, 2}) {
-        const Pool2dShape s{kBatch, p.c, p.hw, p.hw, 3, stride, 1};
+    for (const Pool2dShape& s : shapes::darts_pool2d(kBatch)) {
         const std::string shape = str_of(s);
         DevBuf x(s.in_elems()), y(s.out_elems()), dy(s.out_elems()), dx(s.in_elems());
         x.fill_uniform(4);
@@ -393,9 +374,9 @@ void bench_pool_rows(Runner& run, const DartsPlane& p, Stream st) {
 // Batch norm (training, affine=False as in the search network), ReLU and the mixed edge (K=8).
 void bench_other_rows(Runner& run, Stream st) {
     const Baseline none{"n/a (no baseline row)", 0.0};
-    for (const DartsPlane& p : kPlanes) {
-        bench_pool_rows(run, p, st);
-        const int64_t n = int64_t(kBatch) * p.c * p.hw * p.hw;
+    bench_pool_rows(run, st);
+    for (const shapes::DartsPlane& p : shapes::kDartsPlanes) {
+        const int64_t n = p.elems(kBatch);
         const std::string plane = nchw(kBatch, p.c, p.hw, p.hw);
         const double nb = 4.0 * double(n);
 
@@ -483,13 +464,13 @@ BenchReport run_kernel_bench(const BenchOptions& opt) {
     try {
         Runner run(opt, rep, st);
         for (int dil : {1, 2})
-            for (const Conv2dShape& s : depthwise_bench_shapes(dil))
+            for (const Conv2dShape& s : shapes::darts_depthwise(kBatch, dil))
                 bench_conv_rows(run, s,
                                 (dil == 1 ? "dwconv" : "dilconv") + std::to_string(s.k) + "x" +
                                     std::to_string(s.k),
                                 st);
-        for (const DartsPlane& p : kPlanes)
-            bench_conv_rows(run, Conv2dShape{kBatch, p.c, p.hw, p.hw, p.c, 1}, "conv1x1", st);
+        for (const Conv2dShape& s : shapes::darts_pointwise(kBatch))
+            bench_conv_rows(run, s, "conv1x1", st);
         bench_other_rows(run, st);
     } catch (...) {
         cudaStreamSynchronize(st);

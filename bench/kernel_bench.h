@@ -61,8 +61,6 @@ nlohmann::json to_json(const BenchReport& r);
 // Small pieces, usable without a GPU.
 double median_of(std::vector<double> v);            // v non-empty
 double peak_gbps_by_name(const std::string& name);  // H100 SXM/PCIe, H200; 0 if unknown
-// Depthwise (dil 1) and dilated (dil 2) shapes: k in {3, 5}, stride in {1, 2}, DARTS C/H/W.
-std::vector<Conv2dShape> depthwise_bench_shapes(int dil);
 bool name_matches(const std::string& filter, const std::string& name, const std::string& shape);
 
 // cuDNN baseline (bench/cudnn_baseline.cpp). Returns a callable that runs the cuDNN grouped

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 
 #include "kernels/common.h"
 
@@ -17,7 +18,9 @@ namespace cudarts {
 struct BroadcastShape {
     int64_t outer, mid, inner;
     int64_t elems() const { return outer * mid * inner; }
+    void validate() const;  // throws Error naming the negative extent
 };
+std::ostream& operator<<(std::ostream& os, const BroadcastShape& s);
 
 namespace cpu {
 void broadcast_mul_fwd(float* y, const float* x, const float* mask, const BroadcastShape& s);

@@ -6,8 +6,10 @@
 
 #if CUDARTS_HAS_CUDA
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "engine/device_buffer.h"
@@ -54,6 +56,25 @@ inline std::vector<float> fetch(const DeviceVec& v) {
     return v.to_host();
 }
 
+// A GradMode write on both devices in both modes, through test::run_both_modes: overwrite onto
+// over_start (NaN wherever every element must be written), accumulate onto the same non-zero start
+// on both; the device's results must match the host's within over_tol and acc_tol (relative and
+// absolute alike).
+inline void check_modes_match(const std::vector<float>& over_start, const ModeWrite& cpu_write,
+                              const ModeWrite& cuda_write, double over_tol, double acc_tol,
+                              const std::string& what) {
+    const ModeRuns want = run_both_modes(cpu_write, over_start);
+    const auto on_device = [&](float* out, GradMode mode) {
+        DeviceVec out_dev(std::vector<float>(out, out + over_start.size()));
+        cuda_write(out_dev.data(), mode);
+        const std::vector<float> got = fetch(out_dev);
+        std::copy(got.begin(), got.end(), out);
+    };
+    const ModeRuns got = run_both_modes(on_device, over_start);
+    check_close(got.over, want.over, over_tol, over_tol, what + " overwrite");
+    check_close(got.acc, want.acc, acc_tol, acc_tol, what + " accumulate");
+}
+
 // The same for int32 inputs (labels, ids), with 4 spare bytes so that an empty list still has an
 // address.
 class DeviceInts {
@@ -65,6 +86,10 @@ public:
 private:
     DeviceBuffer buf_;
 };
+
+// The two write modes by short names, for suites that loop over both.
+inline constexpr GradMode kOverwrite = GradMode::kOverwrite;
+inline constexpr GradMode kAccumulate = GradMode::kAccumulate;
 
 // Tests launch on the legacy default stream and synchronise through the blocking copies.
 inline Stream test_stream() { return nullptr; }

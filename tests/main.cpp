@@ -1,7 +1,7 @@
 // The test binary's main: probes the device once (any error from cudaGetDeviceCount means none),
 // says whether the CUDA cases run, and excludes the `cuda*` suites when they cannot. With
 // --cuda-only (CTest's `cuda` test) a machine without a GPU exits 77, which CTest reports as a
-// skip rather than a pass.
+// skip rather than a pass. A bad CUDARTS_TEST_BIG_BATCH (tests/util.h) ends the run with exit 2.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -10,8 +10,11 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "kernels/check.h"
+#include "tests/util.h"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
+    cudarts::test::big_batch();  // a bad CUDARTS_TEST_BIG_BATCH fails the run before any case
     bool cuda_only = false;
     std::vector<char*> args;
     for (int i = 0; i < argc; ++i) {
@@ -33,4 +36,7 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
     return ctx.run();
+} catch (const cudarts::InputError& e) {
+    std::fprintf(stderr, "cudarts tests: %s\n", e.what());
+    return 2;
 }

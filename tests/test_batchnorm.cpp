@@ -41,29 +41,22 @@ struct Grads {
     std::vector<float> dx, dgamma, dbeta;
 };
 
-// Runs a backward twice: overwrite into NaN-filled buffers (every element must be written), then
+// Runs a backward in both GradModes through test::bwd_both_modes, its outputs side by side in one
+// buffer (dx, then dgamma and dbeta): overwrite into NaN (every element must be written), then
 // accumulate onto non-zero values (must add what overwrite wrote). With affine false, dgamma and
-// dbeta are passed as null and must be left alone. Returns the overwritten gradients.
+// dbeta are passed as null. Returns the overwritten gradients.
 Grads bwd_both_modes(const BatchNormShape& s, bool affine,
                      const std::function<void(float*, float*, float*, GradMode)>& bwd) {
-    const auto c = size_t(s.c);
-    Grads over{std::vector<float>(size_t(s.elems()), std::nanf("")),
-               std::vector<float>(c, std::nanf("")), std::vector<float>(c, std::nanf(""))};
-    bwd(over.dx.data(), affine ? over.dgamma.data() : nullptr, affine ? over.dbeta.data() : nullptr,
-        GradMode::kOverwrite);
-    Grads acc{uniform(s.elems(), 91), uniform(s.c, 92), uniform(s.c, 93)};
-    Grads want = acc;
-    for (size_t i = 0; i < want.dx.size(); ++i) want.dx[i] += over.dx[i];
-    for (size_t i = 0; i < c && affine; ++i) {
-        want.dgamma[i] += over.dgamma[i];
-        want.dbeta[i] += over.dbeta[i];
-    }
-    bwd(acc.dx.data(), affine ? acc.dgamma.data() : nullptr, affine ? acc.dbeta.data() : nullptr,
-        GradMode::kAccumulate);
-    check_close(acc.dx, want.dx, 1e-5, 1e-6, "dx accumulate");
-    check_close(acc.dgamma, want.dgamma, 1e-5, 1e-6, "dgamma accumulate");
-    check_close(acc.dbeta, want.dbeta, 1e-5, 1e-6, "dbeta accumulate");
-    return over;
+    const int64_t e = s.elems(), c = affine ? s.c : 0;
+    const std::vector<float> all = test::bwd_both_modes(
+        e + 2 * c,
+        [&](float* d, GradMode m) {
+            bwd(d, affine ? d + e : nullptr, affine ? d + e + c : nullptr, m);
+        },
+        "dx, dgamma, dbeta", 1e-5, 1e-6, 91);
+    return {{all.begin(), all.begin() + e},
+            {all.begin() + e, all.begin() + e + c},
+            {all.begin() + e + c, all.end()}};
 }
 
 }  // namespace

@@ -2,12 +2,12 @@
 // running statistics, y in training and eval, and dx, dgamma, dbeta in training and eval, with and
 // without affine parameters, with any gradient not wanted, in both GradModes. Shapes: odd ones
 // (N=3, C=5, 7x7 and 17x34), BatchNorm1d ones (hw = 1, down to two values per channel) and the
-// DARTS shapes at N=64 (C=16 32x32, C=32 16x16, C=64 8x8). Outputs start as NaN, accumulation
-// starts from non-zero values, and the guard zone of tests/cuda_util.h catches overruns.
-// Tolerances: STYLE's tol_for_sum(m) for everything reduced over a channel's m = n*hw values.
-// Where the result is then scaled by gamma*invstd (y in training, dx in training) the rounding
-// of the mean (the GPU keeps it in float, the CPU in double) or of dy's terms is scaled with it,
-// so those compare with tol_for_sum(m) times amplification() below: about 1.7 for uniform
+// DARTS shapes of bench/shapes.h (C=16 32x32, C=32 16x16, C=64 8x8). Outputs start as NaN,
+// accumulation starts from non-zero values, and the guard zone of tests/cuda_util.h catches
+// overruns. Tolerances: STYLE's tol_for_sum(m) for everything reduced over a channel's m = n*hw
+// values. Where the result is then scaled by gamma*invstd (y in training, dx in training) the
+// rounding of the mean (the GPU keeps it in float, the CPU in double) or of dy's terms is scaled
+// with it, so those compare with tol_for_sum(m) times amplification() below: about 1.7 for uniform
 // [-1, 1] data, up to 1/sqrt(eps) = 316 for a channel whose few values nearly coincide, and
 // x's magnitude times that for the channel at mean 100. Eval's elementwise outputs round about
 // four times (subtraction, sqrt, division, products): tol_for_sum(4).
@@ -18,9 +18,11 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
+#include "bench/shapes.h"
 #include "kernels/batchnorm.h"
 #include "kernels/check.h"
 #include "tests/cuda_util.h"
@@ -29,23 +31,7 @@
 namespace cudarts {
 namespace {
 
-using test::check_close;
-using test::DeviceVec;
-using test::fetch;
-using test::test_stream;
-using test::tol_for_sum;
-
-// Odd 2-D shapes, 1-D ones (hw = 1; two values per channel is the least training allows), then
-// the DARTS activations at N=64.
-std::vector<BatchNormShape> batch_norm_cuda_shapes() {
-    return {
-        {.n = 3, .c = 5, .hw = 7 * 7},     {.n = 2, .c = 3, .hw = 17 * 34},
-        {.n = 3, .c = 5, .hw = 1},         {.n = 2, .c = 7, .hw = 1},
-        {.n = 64, .c = 10, .hw = 1},       {.n = 1, .c = 4, .hw = 2},
-        {.n = 64, .c = 16, .hw = 32 * 32}, {.n = 64, .c = 32, .hw = 16 * 16},
-        {.n = 64, .c = 64, .hw = 8 * 8},
-    };
-}
+using namespace test;
 
 constexpr int64_t kEvalTerms = 4;  // roundings per elementwise eval output (see the note above)
 
@@ -71,7 +57,7 @@ double amplification(const std::vector<float>& x, const std::vector<float>& gamm
 void check_fwd_train(const BatchNormShape& s, const std::vector<float>& x,
                      const std::vector<float>& gamma, const std::vector<float>& beta, bool track) {
     const auto c = size_t(s.c);
-    const std::vector<float> rm0 = test::uniform(s.c, 44), rv0 = test::uniform(s.c, 45, 0.5f, 1.5f);
+    const std::vector<float> rm0 = uniform(s.c, 44), rv0 = uniform(s.c, 45, 0.5f, 1.5f);
     std::vector<float> y(x.size()), mean(c), invstd(c), rm = rm0, rv = rv0;
     const float* g = gamma.empty() ? nullptr : gamma.data();
     const float* b = beta.empty() ? nullptr : beta.data();
@@ -109,7 +95,7 @@ void check_bwd(const BatchNormShape& s, bool want_dx, bool want_params, const Bn
         const bool acc = mode == GradMode::kAccumulate;
         CAPTURE(acc);
         const auto start = [&](int64_t n, uint64_t seed) {
-            return acc ? test::uniform(n, seed) : std::vector<float>(size_t(n), 0.f);
+            return acc ? uniform(n, seed) : std::vector<float>(size_t(n), 0.f);
         };
         const auto device = [&](const std::vector<float>& v) {
             return acc ? DeviceVec(v) : DeviceVec::poisoned(int64_t(v.size()));
@@ -137,15 +123,30 @@ void check_bwd(const BatchNormShape& s, bool want_dx, bool want_params, const Bn
 struct BwdCase {
     bool affine, want_dx, want_params;
 };
-const BwdCase kBwdCases[] = {
-    {true, true, true}, {true, true, false}, {true, false, true}, {false, true, false}};
+std::ostream& operator<<(std::ostream& os, const BwdCase& c) {
+    return os << "BwdCase{affine=" << c.affine << " want_dx=" << c.want_dx
+              << " want_params=" << c.want_params << "}";
+}
+
+// Calls f(s, bc) for every shape and every combination of affine and wanted gradients.
+template <class F>
+void for_each_bwd_case(F&& f) {
+    const BwdCase cases[] = {
+        {true, true, true}, {true, true, false}, {true, false, true}, {false, true, false}};
+    for (const BatchNormShape& s : shapes::batch_norm(big_batch()))
+        for (const BwdCase& bc : cases) {
+            CAPTURE(s);
+            CAPTURE(bc);
+            f(s, bc);
+        }
+}
 
 TEST_SUITE("cuda_batchnorm") {
     TEST_CASE("batch_norm fwd_train: cuda statistics, running statistics and y match cpu") {
-        for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
+        for (const BatchNormShape& s : shapes::batch_norm(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> x = test::uniform(s.elems(), 41);
-            const std::vector<float> gamma = test::uniform(s.c, 42), beta = test::uniform(s.c, 43);
+            const std::vector<float> x = uniform(s.elems(), 41);
+            const std::vector<float> gamma = uniform(s.c, 42), beta = uniform(s.c, 43);
             {
                 INFO("affine, tracking running statistics");
                 check_fwd_train(s, x, gamma, beta, true);
@@ -162,24 +163,23 @@ TEST_SUITE("cuda_batchnorm") {
         // A one-pass E[x^2] - E[x]^2 in float loses about 1e4 * eps / (1/3) = 4e-3 of the variance
         // here; save_invstd must still match to tol_for_sum(m), unscaled.
         for (const BatchNormShape& s : {BatchNormShape{.n = 3, .c = 5, .hw = 49},
-                                        BatchNormShape{.n = 64, .c = 16, .hw = 1024}}) {
+                                        BatchNormShape{.n = big_batch(), .c = 16, .hw = 1024}}) {
             CAPTURE(s);
-            std::vector<float> x = test::uniform(s.elems(), 46);
+            std::vector<float> x = uniform(s.elems(), 46);
             for (float& v : x) v += 100.f;
-            check_fwd_train(s, x, test::uniform(s.c, 47), test::uniform(s.c, 48), true);
+            check_fwd_train(s, x, uniform(s.c, 47), uniform(s.c, 48), true);
         }
     }
 
     TEST_CASE("batch_norm fwd_eval: cuda matches cpu with and without affine parameters") {
-        for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
+        for (const BatchNormShape& s : shapes::batch_norm(big_batch())) {
             for (const bool affine : {true, false}) {
                 CAPTURE(s);
                 CAPTURE(affine);
-                const std::vector<float> x = test::uniform(s.elems(), 61);
-                const std::vector<float> gamma = test::uniform(s.c, 62),
-                                         beta = test::uniform(s.c, 63);
-                const std::vector<float> rm = test::uniform(s.c, 64);
-                const std::vector<float> rv = test::uniform(s.c, 65, 0.5f, 1.5f);
+                const std::vector<float> x = uniform(s.elems(), 61);
+                const std::vector<float> gamma = uniform(s.c, 62), beta = uniform(s.c, 63);
+                const std::vector<float> rm = uniform(s.c, 64);
+                const std::vector<float> rv = uniform(s.c, 65, 0.5f, 1.5f);
                 std::vector<float> y(x.size());
                 cpu::batch_norm_fwd_eval(y.data(), x.data(), affine ? gamma.data() : nullptr,
                                          affine ? beta.data() : nullptr, rm.data(), rv.data(), s,
@@ -197,67 +197,54 @@ TEST_SUITE("cuda_batchnorm") {
     }
 
     TEST_CASE("batch_norm bwd_train: cuda dx, dgamma, dbeta match cpu, any of them unwanted") {
-        for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
-            for (const BwdCase& bc : kBwdCases) {
-                CAPTURE(s);
-                CAPTURE(bc.affine);
-                CAPTURE(bc.want_dx);
-                CAPTURE(bc.want_params);
-                const std::vector<float> x = test::uniform(s.elems(), 71);
-                const std::vector<float> dy = test::uniform(s.elems(), 72);
-                const std::vector<float> gamma =
-                    bc.affine ? test::uniform(s.c, 73) : std::vector<float>{};
-                // The saved statistics come from the CPU forward, as the tape would hand them over.
-                std::vector<float> y(x.size()), mean(size_t(s.c)), invstd(size_t(s.c));
-                const float* g = bc.affine ? gamma.data() : nullptr;
-                cpu::batch_norm_fwd_train(y.data(), mean.data(), invstd.data(), nullptr, nullptr,
-                                          x.data(), g, nullptr, s, kBnMomentum, kBnEps);
-                DeviceVec x_dev(x), dy_dev(dy), mean_dev(mean), invstd_dev(invstd);
-                DeviceVec g_dev(bc.affine ? gamma : std::vector<float>(size_t(s.c)));
-                check_bwd(
-                    s, bc.want_dx, bc.want_params,
-                    [&](float* dx, float* dg, float* db, GradMode m) {
-                        cpu::batch_norm_bwd_train(dx, dg, db, dy.data(), x.data(), g, mean.data(),
-                                                  invstd.data(), s, m);
-                    },
-                    [&](float* dx, float* dg, float* db, GradMode m) {
-                        cuda::batch_norm_bwd_train(dx, dg, db, dy_dev.data(), x_dev.data(),
-                                                   g ? g_dev.data() : nullptr, mean_dev.data(),
-                                                   invstd_dev.data(), s, m, test_stream());
-                    },
-                    s.per_channel(), amplification(x, gamma, invstd, s), s.per_channel());
-            }
-        }
+        for_each_bwd_case([](const BatchNormShape& s, const BwdCase& bc) {
+            const std::vector<float> x = uniform(s.elems(), 71);
+            const std::vector<float> dy = uniform(s.elems(), 72);
+            const std::vector<float> gamma = bc.affine ? uniform(s.c, 73) : std::vector<float>{};
+            // The saved statistics come from the CPU forward, as the tape would hand them over.
+            std::vector<float> y(x.size()), mean(size_t(s.c)), invstd(size_t(s.c));
+            const float* g = bc.affine ? gamma.data() : nullptr;
+            cpu::batch_norm_fwd_train(y.data(), mean.data(), invstd.data(), nullptr, nullptr,
+                                      x.data(), g, nullptr, s, kBnMomentum, kBnEps);
+            DeviceVec x_dev(x), dy_dev(dy), mean_dev(mean), invstd_dev(invstd);
+            DeviceVec g_dev(bc.affine ? gamma : std::vector<float>(size_t(s.c)));
+            check_bwd(
+                s, bc.want_dx, bc.want_params,
+                [&](float* dx, float* dg, float* db, GradMode m) {
+                    cpu::batch_norm_bwd_train(dx, dg, db, dy.data(), x.data(), g, mean.data(),
+                                              invstd.data(), s, m);
+                },
+                [&](float* dx, float* dg, float* db, GradMode m) {
+                    cuda::batch_norm_bwd_train(dx, dg, db, dy_dev.data(), x_dev.data(),
+                                               g ? g_dev.data() : nullptr, mean_dev.data(),
+                                               invstd_dev.data(), s, m, test_stream());
+                },
+                s.per_channel(), amplification(x, gamma, invstd, s), s.per_channel());
+        });
     }
 
     TEST_CASE("batch_norm bwd_eval: cuda dx, dgamma, dbeta match cpu, any of them unwanted") {
-        for (const BatchNormShape& s : batch_norm_cuda_shapes()) {
-            for (const BwdCase& bc : kBwdCases) {
-                CAPTURE(s);
-                CAPTURE(bc.affine);
-                CAPTURE(bc.want_dx);
-                CAPTURE(bc.want_params);
-                const std::vector<float> x = test::uniform(s.elems(), 81);
-                const std::vector<float> dy = test::uniform(s.elems(), 82);
-                const std::vector<float> gamma = test::uniform(s.c, 83);
-                const std::vector<float> rm = test::uniform(s.c, 84);
-                const std::vector<float> rv = test::uniform(s.c, 85, 0.5f, 1.5f);
-                const float* g = bc.affine ? gamma.data() : nullptr;
-                DeviceVec x_dev(x), dy_dev(dy), g_dev(gamma), rm_dev(rm), rv_dev(rv);
-                check_bwd(
-                    s, bc.want_dx, bc.want_params,
-                    [&](float* dx, float* dg, float* db, GradMode m) {
-                        cpu::batch_norm_bwd_eval(dx, dg, db, dy.data(), x.data(), g, rm.data(),
-                                                 rv.data(), s, kBnEps, m);
-                    },
-                    [&](float* dx, float* dg, float* db, GradMode m) {
-                        cuda::batch_norm_bwd_eval(dx, dg, db, dy_dev.data(), x_dev.data(),
-                                                  g ? g_dev.data() : nullptr, rm_dev.data(),
-                                                  rv_dev.data(), s, kBnEps, m, test_stream());
-                    },
-                    kEvalTerms, 1.0, s.per_channel());
-            }
-        }
+        for_each_bwd_case([](const BatchNormShape& s, const BwdCase& bc) {
+            const std::vector<float> x = uniform(s.elems(), 81);
+            const std::vector<float> dy = uniform(s.elems(), 82);
+            const std::vector<float> gamma = uniform(s.c, 83);
+            const std::vector<float> rm = uniform(s.c, 84);
+            const std::vector<float> rv = uniform(s.c, 85, 0.5f, 1.5f);
+            const float* g = bc.affine ? gamma.data() : nullptr;
+            DeviceVec x_dev(x), dy_dev(dy), g_dev(gamma), rm_dev(rm), rv_dev(rv);
+            check_bwd(
+                s, bc.want_dx, bc.want_params,
+                [&](float* dx, float* dg, float* db, GradMode m) {
+                    cpu::batch_norm_bwd_eval(dx, dg, db, dy.data(), x.data(), g, rm.data(),
+                                             rv.data(), s, kBnEps, m);
+                },
+                [&](float* dx, float* dg, float* db, GradMode m) {
+                    cuda::batch_norm_bwd_eval(dx, dg, db, dy_dev.data(), x_dev.data(),
+                                              g ? g_dev.data() : nullptr, rm_dev.data(),
+                                              rv_dev.data(), s, kBnEps, m, test_stream());
+                },
+                kEvalTerms, 1.0, s.per_channel());
+        });
     }
 
     TEST_CASE("batch_norm cuda: empty and degenerate shapes behave as on cpu") {
@@ -291,7 +278,7 @@ TEST_SUITE("cuda_batchnorm") {
 
         // An empty batch in eval: the parameter gradients are empty sums, so overwrite writes 0.
         const BatchNormShape empty{.n = 0, .c = 3, .hw = 5};
-        DeviceVec rm_dev(test::uniform(3, 91)), rv_dev(test::uniform(3, 92, 0.5f, 1.5f));
+        DeviceVec rm_dev(uniform(3, 91)), rv_dev(uniform(3, 92, 0.5f, 1.5f));
         DeviceVec dg_dev = DeviceVec::poisoned(3), db_dev = DeviceVec::poisoned(3);
         cuda::batch_norm_bwd_eval(nullptr, dg_dev.data(), db_dev.data(), nullptr, nullptr, nullptr,
                                   rm_dev.data(), rv_dev.data(), empty, kBnEps, GradMode::kOverwrite,

@@ -1,14 +1,89 @@
 // The kernel benchmark's host-side pieces (the timing itself needs a GPU): medians, the peak
 // bandwidth table, the DARTS depthwise shapes ("same" padding), the row filter, the table and the
-// JSON (missing baselines as null), and the refusal of too few timed runs.
+// JSON (missing baselines as null), and the refusal of too few timed runs; the shared shape lists
+// of bench/shapes.h at any batch, and the CUDARTS_TEST_BIG_BATCH rule of tests/util.h.
+#include <cstdlib>
+#include <optional>
+#include <string>
+
 #include "bench/kernel_bench.h"
+#include "bench/shapes.h"
 #include "kernels/check.h"
 #include "tests/util.h"
 
 using namespace cudarts;
 using namespace cudarts::bench;
 
+namespace {
+
+// Sets CUDARTS_TEST_BIG_BATCH (or unsets it) for one scope, restoring the value it had.
+class BigBatchEnv {
+public:
+    explicit BigBatchEnv(const char* value) {
+        if (const char* old = std::getenv(kName)) old_ = old;
+        set(value);
+    }
+    ~BigBatchEnv() { set(old_ ? old_->c_str() : nullptr); }
+    BigBatchEnv(const BigBatchEnv&) = delete;
+    BigBatchEnv& operator=(const BigBatchEnv&) = delete;
+
+private:
+    static constexpr const char* kName = "CUDARTS_TEST_BIG_BATCH";
+    static void set(const char* value) {
+        if (value)
+            ::setenv(kName, value, 1);
+        else
+            ::unsetenv(kName);
+    }
+    std::optional<std::string> old_;
+};
+
+}  // namespace
+
 TEST_SUITE("bench") {
+    TEST_CASE("bench shapes: every list validates, and its DARTS shapes take the batch given") {
+        CHECK(shapes::odd_conv2d().size() == 19);
+        for (const Conv2dShape& s : shapes::odd_conv2d()) s.validate();
+        for (const int n : {1, 5, shapes::kPaperBatch}) {
+            CAPTURE(n);
+            CHECK(shapes::darts_conv2d(n).size() == 24 + 8 + 3 + 3);
+            for (const Conv2dShape& s : shapes::darts_conv2d(n)) {
+                s.validate();
+                CHECK(s.n == n);
+            }
+            for (const Conv2dShape& s : shapes::darts_pointwise(n)) CHECK(s.is_pointwise());
+            CHECK(shapes::darts_pool2d(n).size() == 6);
+            for (const Pool2dShape& s : shapes::darts_pool2d(n)) CHECK(s.n == n);
+            for (const Pool2dShape& s : shapes::pool2d(n)) s.validate();
+            for (const SubsampleShape& s : shapes::subsample(n)) s.validate();
+            for (const ChannelRangeShape& s : shapes::channel_range(n)) s.validate();
+            for (const BatchNormShape& s : shapes::batch_norm(n)) {
+                s.validate();
+                CHECK(s.per_channel() >= 2);  // training needs two values per channel
+            }
+            CHECK(shapes::kDartsPlanes[0].elems(n) == int64_t(n) * 16 * 32 * 32);
+            CHECK(shapes::kDartsPlanes[2].name(n) == "DARTS N=" + std::to_string(n) + " C=64 8x8");
+        }
+    }
+
+    TEST_CASE("big_batch: CUDARTS_TEST_BIG_BATCH, 64 when unset, a positive integer or an error") {
+        {
+            const BigBatchEnv env(nullptr);
+            CHECK(test::big_batch() == 64);
+        }
+        {
+            const BigBatchEnv env("3");
+            CHECK(test::big_batch() == 3);
+        }
+        for (const char* bad : {"0", "-2", "abc", "4x", "", "99999999999"}) {
+            CAPTURE(bad);
+            const BigBatchEnv env(bad);
+            CHECK(test::error_of([] { test::big_batch(); }) ==
+                  "CUDARTS_TEST_BIG_BATCH: expected a positive integer, got '" + std::string(bad) +
+                      "'");
+        }
+    }
+
     TEST_CASE("bench: medians, peaks, shapes and filters") {
         CHECK(median_of({3, 1, 2}) == 2);
         CHECK(median_of({4, 1, 3, 2}) == 2.5);
@@ -17,7 +92,8 @@ TEST_SUITE("bench") {
         CHECK(peak_gbps_by_name("NVIDIA H200") == 4800);
         CHECK(peak_gbps_by_name("Tesla T4") == 0);
         for (int dil : {1, 2}) {
-            const std::vector<Conv2dShape> shapes = depthwise_bench_shapes(dil);
+            const std::vector<Conv2dShape> shapes =
+                shapes::darts_depthwise(shapes::kPaperBatch, dil);
             CHECK(shapes.size() == 12);
             for (const Conv2dShape& s : shapes) {
                 s.validate();

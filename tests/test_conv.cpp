@@ -94,22 +94,16 @@ void check_grad_modes(const Conv2dShape& s) {
     CAPTURE(s);
     const std::vector<float> x = uniform(s.in_elems(), 1), w = uniform(s.weight_elems(), 2);
     const std::vector<float> dy = uniform(s.out_elems(), 3);
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-
-    std::vector<float> dx(size_t(s.in_elems()), nan), dw(size_t(s.weight_elems()), nan);
-    cpu::conv2d_bwd_data(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
-    cpu::conv2d_bwd_weight(dw.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
+    const std::vector<float> dx = bwd_both_modes(
+        s.in_elems(),
+        [&](float* d, GradMode m) { cpu::conv2d_bwd_data(d, dy.data(), w.data(), s, m); }, "dx",
+        1e-6, 1e-6, 4);
+    const std::vector<float> dw = bwd_both_modes(
+        s.weight_elems(),
+        [&](float* d, GradMode m) { cpu::conv2d_bwd_weight(d, dy.data(), x.data(), s, m); }, "dw",
+        1e-6, 1e-6, 5);
     check_close(dx, naive_bwd_data(dy, w, s), 1e-5, 1e-5, "dx overwrite");
     check_close(dw, naive_bwd_weight(dy, x, s), 1e-5, 1e-5, "dw overwrite");
-
-    const std::vector<float> dx0 = uniform(s.in_elems(), 4), dw0 = uniform(s.weight_elems(), 5);
-    std::vector<float> dx_acc = dx0, dw_acc = dw0, dx_want = dx0, dw_want = dw0;
-    for (size_t i = 0; i < dx.size(); ++i) dx_want[i] += dx[i];
-    for (size_t i = 0; i < dw.size(); ++i) dw_want[i] += dw[i];
-    cpu::conv2d_bwd_data(dx_acc.data(), dy.data(), w.data(), s, GradMode::kAccumulate);
-    cpu::conv2d_bwd_weight(dw_acc.data(), dy.data(), x.data(), s, GradMode::kAccumulate);
-    check_close(dx_acc, dx_want, 1e-6, 1e-6, "dx accumulate");
-    check_close(dw_acc, dw_want, 1e-6, 1e-6, "dw accumulate");
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // CUDA convolution against the CPU reference (kernels/conv.h). Every registered version of each
 // direction (v1 direct, v2 depthwise tiled, cublas 1x1) and the dispatching launcher run on the
-// odd shapes and the DARTS depthwise and 1x1 shapes at N=64, in both write modes: outputs start
-// as NaN under overwrite and as non-zero values under accumulate, and a guard zone after every
-// output catches overruns. Small-integer inputs must match exactly (every partial sum is an
+// odd shapes and the DARTS depthwise and 1x1 shapes of bench/shapes.h, in both write modes: outputs
+// start as NaN under overwrite and as non-zero values under accumulate, and a guard zone after
+// every output catches overruns. Small-integer inputs must match exactly (every partial sum is an
 // integer below 2^24), the weight gradient must be bitwise reproducible, and an empty batch
 // must still overwrite dw. Runs only with a GPU (tests/main.cpp skips cuda* suites).
 #if CUDARTS_HAS_CUDA
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/shapes.h"
 #include "kernels/check.h"
 #include "kernels/conv.h"
 #include "tests/cuda_util.h"
@@ -26,107 +27,9 @@ using FwdVersion = cuda::Conv2dFwdVersion;
 using DataVersion = cuda::Conv2dBwdDataVersion;
 using WeightVersion = cuda::Conv2dBwdWeightVersion;
 
-// Awkward shapes covering every path: depthwise with each stride, dilation and kernel size,
-// tiles with halos (planes larger than v2's 32 x 32 tile, and windows so wide that v2 halves
-// the tile), k = 7 and 9 (v2 bwd_weight stops at 7), dense and grouped (v1 only), and 1x1 both
-// through cuBLAS (stride 1) and through v1 (stride 2).
-std::vector<Conv2dShape> conv2d_odd_shapes() {
-    return {
-        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 5, .k = 3, .pad = 1, .groups = 5},
-        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 5, .k = 3, .stride = 2, .pad = 1, .groups = 5},
-        {.n = 2, .c_in = 5, .h = 9, .w = 9, .c_out = 5, .k = 3, .pad = 2, .dil = 2, .groups = 5},
-        {.n = 2, .c_in = 5, .h = 9, .w = 8, .c_out = 5, .k = 5, .stride = 2, .pad = 2, .groups = 5},
-        {.n = 2, .c_in = 3, .h = 17, .w = 34, .c_out = 3, .k = 5, .pad = 4, .dil = 2, .groups = 3},
-        {.n = 3,
-         .c_in = 5,
-         .h = 17,
-         .w = 34,
-         .c_out = 5,
-         .k = 3,
-         .stride = 2,
-         .pad = 2,
-         .dil = 2,
-         .groups = 5},
-        {.n = 2, .c_in = 3, .h = 45, .w = 70, .c_out = 3, .k = 5, .pad = 2, .groups = 3},
-        {.n = 2,
-         .c_in = 3,
-         .h = 67,
-         .w = 41,
-         .c_out = 3,
-         .k = 3,
-         .stride = 2,
-         .pad = 2,
-         .dil = 2,
-         .groups = 3},
-        {.n = 1,
-         .c_in = 2,
-         .h = 100,
-         .w = 100,
-         .c_out = 2,
-         .k = 5,
-         .stride = 2,
-         .pad = 20,
-         .dil = 10,
-         .groups = 2},
-        {.n = 1,
-         .c_in = 2,
-         .h = 90,
-         .w = 90,
-         .c_out = 2,
-         .k = 5,
-         .pad = 40,
-         .dil = 20,
-         .groups = 2},
-        {.n = 9, .c_in = 2, .h = 13, .w = 11, .c_out = 2, .k = 7, .stride = 3, .groups = 2},
-        {.n = 2, .c_in = 3, .h = 11, .w = 12, .c_out = 3, .k = 9, .pad = 4, .groups = 3},
-        {.n = 3, .c_in = 4, .h = 5, .w = 6, .c_out = 4, .k = 1, .groups = 4},
-        {.n = 2, .c_in = 4, .h = 9, .w = 8, .c_out = 6, .k = 3, .pad = 1},
-        {.n = 2, .c_in = 4, .h = 6, .w = 7, .c_out = 6, .k = 3, .stride = 2, .pad = 1, .groups = 2},
-        {.n = 1, .c_in = 2, .h = 5, .w = 6, .c_out = 3, .k = 2, .stride = 3},
-        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 6, .k = 1},
-        {.n = 2, .c_in = 17, .h = 17, .w = 34, .c_out = 9, .k = 1},
-        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 6, .k = 1, .stride = 2},
-    };
-}
-
-// The DARTS search network at batch 64 (C=16, 8 cells): the depthwise halves of sep_conv and
-// dil_conv 3x3 / 5x5 at each stage (32x32 C=16, 16x16 C=32, 8x8 C=64), stride 1 and 2, plus the
-// reduction cells' true stride-2 inputs (C=32 on 32x32, C=64 on 16x16); the 1x1 pointwise
-// halves and preprocessing ReLUConvBNs; FactorizedReduce's 1x1 stride-2 conv; the 3x3 stem.
-std::vector<Conv2dShape> conv2d_darts_shapes() {
-    struct Plane {
-        int c, hw;
-        bool stride1;  // false: a reduction input, which only stride-2 ops read
-    };
-    std::vector<Conv2dShape> shapes;
-    for (const Plane& g : {Plane{16, 32, true}, Plane{32, 16, true}, Plane{64, 8, true},
-                           Plane{32, 32, false}, Plane{64, 16, false}})
-        for (const int k : {3, 5})
-            for (const int dil : {1, 2})
-                for (const int stride : {1, 2}) {
-                    if (stride == 1 && !g.stride1) continue;
-                    shapes.push_back({.n = 64,
-                                      .c_in = g.c,
-                                      .h = g.hw,
-                                      .w = g.hw,
-                                      .c_out = g.c,
-                                      .k = k,
-                                      .stride = stride,
-                                      .pad = dil * (k - 1) / 2,
-                                      .dil = dil,
-                                      .groups = g.c});
-                }
-    for (const Plane& g : {Plane{16, 32, true}, Plane{32, 16, true}, Plane{64, 8, true}})
-        shapes.push_back({.n = 64, .c_in = g.c, .h = g.hw, .w = g.hw, .c_out = g.c, .k = 1});
-    shapes.push_back({.n = 64, .c_in = 48, .h = 32, .w = 32, .c_out = 16, .k = 1});
-    shapes.push_back({.n = 64, .c_in = 64, .h = 32, .w = 32, .c_out = 16, .k = 1, .stride = 2});
-    shapes.push_back({.n = 64, .c_in = 3, .h = 32, .w = 32, .c_out = 48, .k = 3, .pad = 1});
-    return shapes;
-}
-
 std::vector<Conv2dShape> conv2d_cuda_shapes() {
-    std::vector<Conv2dShape> shapes = conv2d_odd_shapes();
-    for (const Conv2dShape& s : conv2d_darts_shapes()) shapes.push_back(s);
+    std::vector<Conv2dShape> shapes = shapes::odd_conv2d();
+    for (const Conv2dShape& s : shapes::darts_conv2d(big_batch())) shapes.push_back(s);
     return shapes;
 }
 
@@ -275,8 +178,8 @@ TEST_SUITE("cuda_conv") {
     }
 
     TEST_CASE("conv2d cuda: small-integer inputs give exactly the cpu result in every version") {
-        std::vector<Conv2dShape> shapes = conv2d_odd_shapes();
-        for (const Conv2dShape& s : conv2d_darts_shapes())
+        std::vector<Conv2dShape> shapes = shapes::odd_conv2d();
+        for (const Conv2dShape& s : shapes::darts_conv2d(big_batch()))
             if (s.c_in == 16 || s.k == 1 || !s.is_depthwise()) shapes.push_back(s);
         for (const Conv2dShape& s : shapes) {
             CAPTURE(s);
@@ -286,7 +189,7 @@ TEST_SUITE("cuda_conv") {
     }
 
     TEST_CASE("conv2d cuda: v1 and v2 both cover every DARTS depthwise shape, cublas every 1x1") {
-        for (const Conv2dShape& s : conv2d_darts_shapes()) {
+        for (const Conv2dShape& s : shapes::darts_conv2d(big_batch())) {
             CAPTURE(s);
             const bool pointwise = s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
             for (const FwdVersion& v : cuda::conv2d_fwd_versions()) {

@@ -26,6 +26,7 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::error_of;
 using cudarts::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -93,18 +94,6 @@ void check_image(const ImageDataset& set, int64_t i) {
                     set.pixels[size_t(((i * set.channels + c) * set.height + y) * set.width + x)] !=
                     pattern(i, c, y, x);
     CHECK(bad == 0);
-}
-
-// The InputError message `f` throws; "" (and a failed check) when it throws nothing.
-template <class F>
-std::string input_error(F&& f) {
-    try {
-        f();
-    } catch (const InputError& e) {
-        return e.what();
-    }
-    FAIL_CHECK("no InputError thrown");
-    return "";
 }
 
 // Runs f with the address space capped at its present size plus `extra` bytes, so that allocating
@@ -191,39 +180,39 @@ TEST_SUITE("data") {
     TEST_CASE("data: CIFAR errors name the file: missing, short, bad label, unknown dataset") {
         TempDir tmp("data_cifar_err");
         const std::string missing_dir = tmp.file("nowhere");
-        check_names(input_error([&] { load_cifar10(missing_dir, true); }), missing_dir,
+        check_names(error_of([&] { load_cifar10(missing_dir, true); }), missing_dir,
                     "expected the CIFAR-10 binary version");
 
         for (int b = 1; b <= 5; ++b)
             if (b != 3)
                 write_bytes(tmp.file("data_batch_" + std::to_string(b) + ".bin"),
                             cifar_records(0, 1, 1, cifar10_label));
-        check_names(input_error([&] { load_cifar10(tmp.path.string(), true); }),
+        check_names(error_of([&] { load_cifar10(tmp.path.string(), true); }),
                     tmp.file("data_batch_3.bin"), "cifar10: missing");
 
         std::vector<uint8_t> bytes = cifar_records(0, 2, 1, cifar10_label);
         bytes.resize(bytes.size() - 5);  // 6141 bytes
         write_bytes(tmp.file("test_batch.bin"), bytes);
-        check_names(input_error([&] { load_cifar10(tmp.path.string(), false); }),
+        check_names(error_of([&] { load_cifar10(tmp.path.string(), false); }),
                     tmp.file("test_batch.bin"), "expected a multiple of 3073 bytes");
-        check_names(input_error([&] { load_cifar10(tmp.path.string(), false); }),
+        check_names(error_of([&] { load_cifar10(tmp.path.string(), false); }),
                     tmp.file("test_batch.bin"), "got 6141");
 
         bytes = cifar_records(0, 2, 1, cifar10_label);
         bytes[3073] = 10;  // the second image's label
         write_bytes(tmp.file("test_batch.bin"), bytes);
-        check_names(input_error([&] { load_cifar10(tmp.path.string(), false); }),
+        check_names(error_of([&] { load_cifar10(tmp.path.string(), false); }),
                     tmp.file("test_batch.bin"), "image 1 has label 10 (expected 0..9)");
 
         write_bytes(tmp.file("train.bin"),
                     cifar_records(0, 1, 1, cifar10_label));  // 3073-byte record
-        check_names(input_error([&] { load_cifar100(tmp.path.string(), true); }),
+        check_names(error_of([&] { load_cifar100(tmp.path.string(), true); }),
                     tmp.file("train.bin"), "multiple of 3074 bytes");
 
-        CHECK(input_error([] { load_dataset("imagenet", "", true); }) ==
+        CHECK(error_of([] { load_dataset("imagenet", "", true); }) ==
               "--dataset: unknown 'imagenet' (expected cifar10, cifar100, mnist, fashion-mnist, "
               "synthetic, folder)");
-        check_names(input_error([] { load_dataset("cifar10", "", true); }), "cifar10",
+        check_names(error_of([] { load_dataset("cifar10", "", true); }), "cifar10",
                     "no data directory");
     }
 
@@ -271,21 +260,21 @@ TEST_SUITE("data") {
         const std::string images = tmp.file("train-images-idx3-ubyte");
         const std::string labels = tmp.file("train-labels-idx1-ubyte");
         const auto load = [&] { load_idx(tmp.path.string(), true, "mnist"); };
-        check_names(input_error(load), images, "mnist: missing");
+        check_names(error_of(load), images, "mnist: missing");
 
         write_bytes(labels, idx_labels({1, 2, 3, 4}));
         write_bytes(images, idx_images(4, 5, 5, 0x00000804u));
-        check_names(input_error(load), images, "bad IDX magic 0x00000804 (expected 0x00000803");
+        check_names(error_of(load), images, "bad IDX magic 0x00000804 (expected 0x00000803");
 
         write_bytes(images, idx_images(5, 5, 5));
-        const std::string msg = input_error(load);
+        const std::string msg = error_of(load);
         check_names(msg, images, "holds 5 images");
         check_names(msg, labels, "holds 4 labels");
 
         std::vector<uint8_t> bytes = idx_images(4, 5, 5);
         bytes.resize(bytes.size() - 10);
         write_bytes(images, bytes);
-        check_names(input_error(load), images,
+        check_names(error_of(load), images,
                     "header claims 4 images of 5 x 5 (100 bytes) but the 106-byte file holds 90 "
                     "bytes after its header");
 
@@ -297,10 +286,10 @@ TEST_SUITE("data") {
         std::vector<uint8_t> gz = read_file(images + ".gz");
         write_bytes(images + ".gz",
                     std::vector<uint8_t>(gz.begin(), gz.begin() + long(gz.size() / 2)));
-        check_names(input_error(load), images + ".gz", images + ".gz: ");
+        check_names(error_of(load), images + ".gz", images + ".gz: ");
         for (size_t k = 12; k < gz.size() - 8; k += 3) gz[k] ^= 0x5A;
         write_bytes(images + ".gz", gz);
-        check_names(input_error(load), images + ".gz", "corrupt gzip data");
+        check_names(error_of(load), images + ".gz", "corrupt gzip data");
     }
 
     TEST_CASE("data: an IDX header claiming more than the file holds fails before allocating") {
@@ -315,7 +304,7 @@ TEST_SUITE("data") {
         put_be32(liar, 0xFFFFFFFFu);
         write_bytes(labels, liar);
         std::string msg;
-        with_memory_cap(uint64_t(1) << 30, [&] { msg = input_error(load); });
+        with_memory_cap(uint64_t(1) << 30, [&] { msg = error_of(load); });
         CHECK(msg == labels +
                          ": header claims 4294967295 labels (4294967295 bytes) but the 8-byte file "
                          "holds 0 bytes after its header");
@@ -324,7 +313,7 @@ TEST_SUITE("data") {
         fs::remove(labels);
         write_gz(labels + ".gz", liar);
         const uint64_t gz_size = fs::file_size(labels + ".gz");
-        with_memory_cap(uint64_t(1) << 30, [&] { msg = input_error(load); });
+        with_memory_cap(uint64_t(1) << 30, [&] { msg = error_of(load); });
         CHECK(msg == labels + ".gz: header claims 4294967295 labels (4294967295 bytes) but the " +
                          std::to_string(gz_size) + "-byte gzip file cannot expand to that many");
 
@@ -332,7 +321,7 @@ TEST_SUITE("data") {
         std::vector<uint8_t> short_claim = idx_labels({1, 2, 3, 4, 5, 6, 7, 8, 9, 0});
         short_claim[6] = 0x03;  // count 0x000003 0A = 778 labels, 10 present
         write_gz(labels + ".gz", short_claim);
-        with_memory_cap(uint64_t(1) << 30, [&] { msg = input_error(load); });
+        with_memory_cap(uint64_t(1) << 30, [&] { msg = error_of(load); });
         CHECK(msg == labels + ".gz: truncated: expected 778 bytes of 778 labels, got 10");
         // Images: 2 of 65535 x 65535 (8 GiB, under the 16 GiB plausibility cap) in 16 bytes.
         fs::remove(labels + ".gz");
@@ -341,7 +330,7 @@ TEST_SUITE("data") {
         for (uint32_t v : {0x00000803u, 2u, 65535u, 65535u}) put_be32(images, v);
         const std::string images_path = tmp.file("train-images-idx3-ubyte");
         write_bytes(images_path, images);
-        with_memory_cap(uint64_t(1) << 30, [&] { msg = input_error(load); });
+        with_memory_cap(uint64_t(1) << 30, [&] { msg = error_of(load); });
         CHECK(msg == images_path +
                          ": header claims 2 images of 65535 x 65535 (8589672450 bytes) but the "
                          "16-byte file holds 0 bytes after its header");
@@ -353,17 +342,17 @@ TEST_SUITE("data") {
         const std::string labels = tmp.file("train-labels-idx1-ubyte");
         REQUIRE(mkfifo(labels.c_str(), 0600) == 0);
         write_bytes(tmp.file("train-images-idx3-ubyte"), idx_images(2, 3, 3));
-        CHECK(input_error([&] { load_idx(tmp.path.string(), true, "mnist"); }) ==
+        CHECK(error_of([&] { load_idx(tmp.path.string(), true, "mnist"); }) ==
               labels + ": not a regular file (a FIFO)");
 
         const std::string batch = tmp.file("test_batch.bin");
         REQUIRE(mkfifo(batch.c_str(), 0600) == 0);
-        CHECK(input_error([&] { load_cifar10(tmp.path.string(), false); }) ==
+        CHECK(error_of([&] { load_cifar10(tmp.path.string(), false); }) ==
               batch + ": not a regular file (a FIFO)");
 
-        CHECK(input_error([] { read_file("/dev/zero"); }) ==
+        CHECK(error_of([] { read_file("/dev/zero"); }) ==
               "/dev/zero: not a regular file (a character device)");
-        CHECK(input_error([&] { read_file(tmp.path.string()); }) ==
+        CHECK(error_of([&] { read_file(tmp.path.string()); }) ==
               tmp.path.string() + ": not a regular file (a directory)");
     }
 

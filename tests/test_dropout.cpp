@@ -115,6 +115,10 @@ TEST_SUITE("dropout") {
         CHECK(v == 7.f);
         CHECK_THROWS_WITH_AS(cpu::broadcast_mul_fwd(&v, &v, &m, BroadcastShape{1, -2, 1}),
                              doctest::Contains("mid"), Error);
+        CHECK_THROWS_WITH_AS(BroadcastShape({1, 2, -3}).validate(),
+                             doctest::Contains("inner must be >= 0 in BroadcastShape{outer=1 mid=2 "
+                                               "inner=-3}"),
+                             Error);
     }
 
 }  // TEST_SUITE

@@ -2,7 +2,7 @@
 // reference (kernels/elementwise.h, kernels/reduce.h, kernels/dropout.h). Every output starts
 // as NaN so an element a kernel forgets fails, accumulate mode starts from non-zero values, the
 // guard zone after each output catches overruns, and the sizes run from one element past the
-// grid-stride cap to the DARTS feature maps at N = 64. Ops that round once (relu, add, mul,
+// grid-stride cap to the DARTS feature maps of bench/shapes.h. Ops that round once (relu, add, mul,
 // scale, copy, fill, broadcast_mul) must match bit for bit; the rest follow tol_for_sum.
 // Runs only with a GPU (tests/main.cpp skips the cuda* suites otherwise).
 #if CUDARTS_HAS_CUDA
@@ -10,8 +10,10 @@
 #include <cmath>
 #include <cstdint>
 #include <ostream>
+#include <string>
 #include <vector>
 
+#include "bench/shapes.h"
 #include "kernels/check.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
@@ -22,19 +24,10 @@
 namespace cudarts {
 namespace {
 
-using test::away_from_zero;
-using test::check_close;
-using test::DeviceVec;
-using test::fetch;
-using test::test_stream;
-using test::tol_for_sum;
-using test::uniform;
-
-constexpr GradMode kOverwrite = GradMode::kOverwrite;
-constexpr GradMode kAccumulate = GradMode::kAccumulate;
+using namespace test;
 
 struct SizeCase {
-    const char* name;
+    std::string name;
     int64_t n;
 };
 std::ostream& operator<<(std::ostream& os, const SizeCase& c) {
@@ -42,18 +35,19 @@ std::ostream& operator<<(std::ostream& os, const SizeCase& c) {
 }
 
 // Flat sizes shared with the benchmark: odd ones, one that needs two grid-stride passes (the grid
-// is capped at 4096 blocks of 256 threads), and the DARTS feature maps at N = 64 (the stride-2
-// reductions halve H and W and double C, so each size is also a reduction cell's output).
+// is capped at 4096 blocks of 256 threads), and the DARTS feature maps of bench/shapes.h at the
+// big batch (the stride-2 reductions halve H and W and double C, so each size is also a reduction
+// cell's output).
 std::vector<SizeCase> elementwise_sizes() {
-    return {
+    std::vector<SizeCase> out = {
         {"one element", 1},
         {"odd N=3 C=5 7x7", 3 * 5 * 7 * 7},
         {"17x34x9", 17 * 34 * 9},
         {"two grid strides", 2 * 4096 * 256 + 7},
-        {"DARTS N=64 C=16 32x32", 64 * 16 * 32 * 32},
-        {"DARTS N=64 C=32 16x16", 64 * 32 * 16 * 16},
-        {"DARTS N=64 C=64 8x8", 64 * 64 * 8 * 8},
     };
+    const int n = big_batch();
+    for (const shapes::DartsPlane& p : shapes::kDartsPlanes) out.push_back({p.name(n), p.elems(n)});
+    return out;
 }
 
 // The CPU op applied to a copy of `start`: the reference for an in-place or accumulating call.
@@ -298,7 +292,7 @@ TEST_SUITE("cuda_reduce") {
 }  // TEST_SUITE
 
 struct BroadcastCase {
-    const char* name;
+    std::string name;
     BroadcastShape s;
 };
 std::ostream& operator<<(std::ostream& os, const BroadcastCase& c) {
@@ -307,20 +301,22 @@ std::ostream& operator<<(std::ostream& os, const BroadcastCase& c) {
 }
 
 // The dropout layouts of kernels/dropout.h on odd extents and on DARTS' shapes: drop path masks
-// whole samples of the N = 64 feature maps; the RNN search's locked dropout shares one mask over
+// whole samples of the big-batch feature maps; the RNN search's locked dropout shares one mask over
 // 35 steps of a (64, 300) batch.
 std::vector<BroadcastCase> broadcast_shapes() {
-    return {
+    std::vector<BroadcastCase> out = {
         {"plain odd", {1, 37, 1}},
         {"per-sample odd N=3 C=5 7x7", {1, 3, 5 * 7 * 7}},
         {"locked odd", {4, 10, 1}},
         {"general 3x5x7", {3, 5, 7}},
-        {"plain DARTS N=64 C=16 32x32", {1, 64 * 16 * 32 * 32, 1}},
-        {"drop path DARTS N=64 C=16 32x32", {1, 64, 16 * 32 * 32}},
-        {"drop path DARTS N=64 C=32 16x16", {1, 64, 32 * 16 * 16}},
-        {"drop path DARTS N=64 C=64 8x8", {1, 64, 64 * 8 * 8}},
         {"locked RNN T=35 B=64 D=300", {35, 64 * 300, 1}},
     };
+    const int n = big_batch();
+    const shapes::DartsPlane first = shapes::kDartsPlanes[0];
+    out.push_back({"plain " + first.name(n), {1, first.elems(n), 1}});
+    for (const shapes::DartsPlane& p : shapes::kDartsPlanes)
+        out.push_back({"drop path " + p.name(n), {1, n, p.elems(1)}});
+    return out;
 }
 
 // A dropout-like mask: about a fifth of the entries 0, the rest 1/(1 - 0.2).

@@ -26,6 +26,7 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -157,17 +158,6 @@ uint8_t at(const ImageDataset& set, int64_t i, int c, int y, int x) {
 ImageDataset load(const TempTree& t, int size, int channels, int resize = 0) {
     return load_image_folder(t.root.string(),
                              {.size = size, .channels = channels, .resize = resize});
-}
-
-template <class F>
-std::string input_error(F&& f) {
-    try {
-        f();
-    } catch (const InputError& e) {
-        return e.what();
-    }
-    FAIL_CHECK("no InputError thrown");
-    return "";
 }
 
 void check_names(const std::string& msg, const std::string& path, const std::string& fragment) {
@@ -329,7 +319,7 @@ TEST_SUITE("image_folder") {
         CHECK(gray_unequal == 0);
 
         const std::string path = t.put("c/cmyk.jpg", jpeg_file(cmyk, kW, kH, 4, JCS_CMYK));
-        check_names(input_error([&] { load(t, kH, 3); }), path, "CMYK");
+        check_names(error_of([&] { load(t, kH, 3); }), path, "CMYK");
     }
 
     TEST_CASE("image_folder: resize the shorter side with PIL's bilinear, then crop the centre") {
@@ -403,44 +393,43 @@ TEST_SUITE("image_folder") {
     TEST_CASE("image_folder: errors name the path: root, classes, truncated and corrupt files") {
         TempTree t("errors");
         const std::string root = t.root.string();
-        check_names(input_error([&] { load_image_folder(root + "/nope", {}); }), root + "/nope",
+        check_names(error_of([&] { load_image_folder(root + "/nope", {}); }), root + "/nope",
                     "no such directory");
         const std::string file = t.put("file.png", gray_png(2, 2, [](int, int) { return 1; }));
-        check_names(input_error([&] { load_image_folder(file, {}); }), file, "not a directory");
-        check_names(input_error([&] { load_image_folder(root, {}); }), root,
-                    "no class directories");
+        check_names(error_of([&] { load_image_folder(file, {}); }), file, "not a directory");
+        check_names(error_of([&] { load_image_folder(root, {}); }), root, "no class directories");
 
         const std::vector<uint8_t> good = gray_png(4, 4, [](int y, int x) { return y * 4 + x; });
         t.put("a/ok.png", good);
         t.put("b/readme.txt", {'x'});
         t.put("b/pic.gif", {'G', 'I', 'F'});
-        check_names(input_error([&] { load(t, 4, 3); }), (t.root / "b").string(), "no images");
+        check_names(error_of([&] { load(t, 4, 3); }), (t.root / "b").string(), "no images");
         fs::remove_all(t.root / "b");
         CHECK(load(t, 4, 3).size() == 1);
 
         SUBCASE("options") {
-            CHECK(input_error([&] { load(t, 4, 2); }).find("channels 2") != std::string::npos);
-            CHECK(input_error([&] { load(t, 4, 3, 3); }).find("resize 3") != std::string::npos);
-            CHECK(input_error([&] { load(t, 0, 3); }).find("size 0") != std::string::npos);
+            CHECK(error_of([&] { load(t, 4, 2); }).find("channels 2") != std::string::npos);
+            CHECK(error_of([&] { load(t, 4, 3, 3); }).find("resize 3") != std::string::npos);
+            CHECK(error_of([&] { load(t, 0, 3); }).find("size 0") != std::string::npos);
         }
         SUBCASE("truncated PNG") {
             const std::vector<uint8_t> cut(good.begin(), good.end() - 20);  // inside IDAT
-            check_names(input_error([&] { load(t, 4, 3); }), t.put("a/cut.png", cut), "PNG");
+            check_names(error_of([&] { load(t, 4, 3); }), t.put("a/cut.png", cut), "PNG");
         }
         SUBCASE("corrupt PNG: a flipped bit in the image data fails its CRC") {
             std::vector<uint8_t> bad = good;
             bad[bad.size() - 16] ^= 1;  // inside IDAT, before its CRC and IEND
-            check_names(input_error([&] { load(t, 4, 3); }), t.put("a/bad.png", bad), "PNG");
+            check_names(error_of([&] { load(t, 4, 3); }), t.put("a/bad.png", bad), "PNG");
         }
         SUBCASE("truncated JPEG") {
             std::vector<uint8_t> px(16 * 16 * 3);
             for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 7);
             const std::vector<uint8_t> jpg = jpeg_file(px, 16, 16, 3, JCS_RGB);
             const std::vector<uint8_t> cut(jpg.begin(), jpg.begin() + long(jpg.size() * 3 / 4));
-            check_names(input_error([&] { load(t, 4, 3); }), t.put("a/cut.jpg", cut), "truncated");
+            check_names(error_of([&] { load(t, 4, 3); }), t.put("a/cut.jpg", cut), "truncated");
         }
         SUBCASE("not an image despite the name") {
-            check_names(input_error([&] { load(t, 4, 3); }), t.put("a/text.png", {'h', 'i', '\n'}),
+            check_names(error_of([&] { load(t, 4, 3); }), t.put("a/text.png", {'h', 'i', '\n'}),
                         "not a JPEG or PNG");
         }
     }
@@ -450,14 +439,14 @@ TEST_SUITE("image_folder") {
         const std::string root = t.root.string();
         t.put("cls/a.png", gray_png(2, 2, [](int, int) { return 7; }));
         CHECK(image_folder_split(root, true) == root);
-        check_names(input_error([&] { image_folder_split(root, false); }), root, "no train/");
+        check_names(error_of([&] { image_folder_split(root, false); }), root, "no train/");
         fs::create_directories(t.root / "train");
         CHECK(image_folder_split(root, true) == (t.root / "train").string());
-        check_names(input_error([&] { image_folder_split(root, false); }), root, "no val/");
+        check_names(error_of([&] { image_folder_split(root, false); }), root, "no val/");
         fs::create_directories(t.root / "test");
         CHECK(image_folder_split(root, false) == (t.root / "test").string());
         fs::create_directories(t.root / "val");  // val/ wins over test/
         CHECK(image_folder_split(root, false) == (t.root / "val").string());
-        CHECK(input_error([&] { image_folder_split("", true); }).find("folder") == 0);
+        CHECK(error_of([&] { image_folder_split("", true); }).find("folder") == 0);
     }
 }  // TEST_SUITE

@@ -20,11 +20,12 @@ namespace {
 
 using namespace test;
 
-// Odd sizes, the degenerate 1 x 1 x 1, the DARTS CIFAR classifier (batch 64, C_prev 256 after
+// Odd sizes, the degenerate 1 x 1 x 1, the DARTS CIFAR classifier (the big batch, C_prev 256 after
 // global pooling, 10 classes), a batch of the language model's 300-wide embeddings decoded to
 // 1000 words, and a rows count that is no multiple of the bias kernel's 8 row lanes.
 std::vector<LinearShape> linear_shapes() {
-    return {{3, 5, 7}, {17, 34, 9}, {1, 1, 1}, {64, 256, 10}, {70, 300, 1000}, {333, 65, 33}};
+    return {{3, 5, 7},       {17, 34, 9},  {1, 1, 1}, {big_batch(), 256, 10},
+            {70, 300, 1000}, {333, 65, 33}};
 }
 
 // Odd sizes and the DARTS recurrent cell at batch 64: search ([x|h] 600 wide into 2 x 300,

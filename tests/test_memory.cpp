@@ -2,8 +2,6 @@
 // raw allocation and byte copies, the caching allocator's reuse rule and statistics, the per-step
 // arena (alignment, growth without moving blocks, coalescing into one chunk, canaries in debug
 // builds) and atomic file writes. The CUDA paths of the same functions run in the cuda* suites.
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -22,6 +20,7 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -37,24 +36,6 @@ std::string input_error(const std::string& spec, const std::string& what = "--de
     FAIL_CHECK("parse_device('" << spec << "') did not throw InputError");
     return "";
 }
-
-// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-    fs::path path =
-        fs::temp_directory_path() / ("cudarts_test_memory_" + std::to_string(::getpid()));
-    TempDir() {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    size_t entries() const {
-        return size_t(std::distance(fs::directory_iterator(path), fs::directory_iterator()));
-    }
-};
 
 std::string as_string(const std::vector<uint8_t>& v) { return {v.begin(), v.end()}; }
 
@@ -361,7 +342,7 @@ TEST_SUITE("memory") {
 #endif
 
     TEST_CASE("write_file_atomic: writes, replaces, leaves no temporary, reads back") {
-        TempDir dir;
+        TempDir dir("memory");
         const std::string path = dir.file("out.bin");
         const std::string first = "first contents";
         write_file_atomic(path, first.data(), first.size());
@@ -376,14 +357,14 @@ TEST_SUITE("memory") {
             os << big.substr(70010);
         });
         CHECK(as_string(read_file(path)) == big);
-        CHECK(dir.entries() == 1);
+        CHECK(dir.entries().size() == 1);
 
         write_file_atomic(path, nullptr, 0);
         CHECK(read_file(path).empty());
     }
 
     TEST_CASE("write_file_atomic: failures throw one line and keep the old file") {
-        TempDir dir;
+        TempDir dir("memory");
         const std::string path = dir.file("keep.bin");
         const std::string old = "old";
         write_file_atomic(path, old.data(), old.size());
@@ -397,7 +378,7 @@ TEST_SUITE("memory") {
                                           }),
                         Boom);
         CHECK(as_string(read_file(path)) == old);
-        CHECK(dir.entries() == 1);
+        CHECK(dir.entries().size() == 1);
 
         // A directory at the target: the rename fails after a complete write.
         const std::string target_dir = dir.file("adir");
@@ -411,7 +392,7 @@ TEST_SUITE("memory") {
             CHECK(msg.rfind(target_dir + ": cannot write (", 0) == 0);
             CHECK(msg.find('\n') == std::string::npos);
         }
-        CHECK(dir.entries() == 2);  // keep.bin and adir, no temporary
+        CHECK(dir.entries().size() == 2);  // keep.bin and adir, no temporary
 
         const std::string missing = dir.file("nope/x.bin");
         CHECK_THROWS_WITH_AS(write_file_atomic(missing, old.data(), old.size()),

@@ -1,17 +1,20 @@
 // CUDA DARTS mixed edge against the CPU reference (kernels/mixed_op.h): the fused forward, the
 // candidates' gradients and the weight (or alpha) gradients, in both write modes, on odd sizes,
-// at the limits of K (1 and 16) and on the DARTS feature maps at N = 64 with K = 8 and `none`
-// first, as in the DARTS primitive list. `none` candidates (null ys) must be skipped, unwanted
-// gradients (null dys) left alone, and a pointer passed for a `none` candidate left untouched.
-// A small-integer case must match exactly. Runs only with a GPU (tests/main.cpp skips the cuda*
-// suites otherwise).
+// at the limits of K (1 and 16) and on the DARTS feature maps of bench/shapes.h with K = 8 and
+// `none` first, as in the DARTS primitive list. `none` candidates (null ys) must be skipped,
+// unwanted gradients (null dys) left alone, and a pointer passed for a `none` candidate left
+// untouched. A small-integer case must match exactly. Runs only with a GPU (tests/main.cpp skips
+// the cuda* suites otherwise).
 #if CUDARTS_HAS_CUDA
 
 #include <cmath>
 #include <cstdint>
 #include <ostream>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "bench/shapes.h"
 #include "kernels/check.h"
 #include "kernels/mixed_op.h"
 #include "tests/cuda_util.h"
@@ -20,18 +23,10 @@
 namespace cudarts {
 namespace {
 
-using test::check_close;
-using test::DeviceVec;
-using test::fetch;
-using test::test_stream;
-using test::tol_for_sum;
-using test::uniform;
-
-constexpr GradMode kOverwrite = GradMode::kOverwrite;
-constexpr GradMode kAccumulate = GradMode::kAccumulate;
+using namespace test;
 
 struct MixedCase {
-    const char* name;
+    std::string name;
     int K;
     int64_t n;
     std::vector<int> none;  // indices of `none` candidates (null ys)
@@ -44,14 +39,15 @@ std::ostream& operator<<(std::ostream& os, const MixedCase& c) {
 
 // Cases shared with the benchmark: the DARTS edges carry K = 8 candidates with `none` first.
 std::vector<MixedCase> mixed_shapes() {
-    return {
+    std::vector<MixedCase> out = {
         {"odd N=3 C=5 7x7", 8, 3 * 5 * 7 * 7, {0}},
         {"one candidate 17x34x9", 1, 17 * 34 * 9, {}},
         {"the most candidates", 16, 4097, {3, 15}},
-        {"DARTS N=64 C=16 32x32", 8, 64 * 16 * 32 * 32, {0}},
-        {"DARTS N=64 C=32 16x16", 8, 64 * 32 * 16 * 16, {0}},
-        {"DARTS N=64 C=64 8x8", 8, 64 * 64 * 8 * 8, {0}},
     };
+    const int n = big_batch();
+    for (const shapes::DartsPlane& p : shapes::kDartsPlanes)
+        out.push_back({p.name(n), 8, p.elems(n), {0}});
+    return out;
 }
 
 // Whether got still holds start (NaN counting as equal to NaN): an output nobody may write.
@@ -124,6 +120,40 @@ struct CandidateGrads {
     }
 };
 
+using MixedBwd = void (*)(float* const*, float*, const float*, const float* const*, const float*,
+                          int, int64_t, GradMode);
+using MixedBwdCuda = void (*)(float* const*, float*, const float*, const float* const*,
+                              const float*, int, int64_t, GradMode, Stream);
+
+// A mixed edge's backward (mixed_sum_bwd or mixed_softmax_sum_bwd, which share their arguments)
+// on every case in both modes: the candidates' gradients within the first tolerance tol(c) gives,
+// the weights' (or alphas') gradient, named dw_name, within the second. Seeds are seed, seed + 1,
+// seed + 2 and seed + 3, as each case had.
+template <class Tol>
+void check_mixed_bwd(MixedBwd cpu_bwd, MixedBwdCuda cuda_bwd, const char* dw_name, uint64_t seed,
+                     Tol tol) {
+    for (const MixedCase& c : mixed_shapes()) {
+        for (GradMode mode : {kOverwrite, kAccumulate}) {
+            CAPTURE(c);
+            CAPTURE(int(mode));
+            const auto [t_dys, t_dw] = tol(c);
+            const Candidates ys(c, seed);
+            const std::vector<float> w = uniform(c.K, seed + 1), dout = uniform(c.n, seed + 2);
+            DeviceVec w_dev(w), dout_dev(dout);
+            CandidateGrads dys(c, mode);
+            std::vector<float> dw =
+                mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN) : uniform(c.K, seed + 3);
+            DeviceVec dw_dev(dw);
+            cpu_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(), w.data(), c.K,
+                    c.n, mode);
+            cuda_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(), ys.dev_ptrs.data(),
+                     w_dev.data(), c.K, c.n, mode, test_stream());
+            dys.check(ys, t_dys);
+            check_close(fetch(dw_dev), dw, t_dw, t_dw, dw_name);
+        }
+    }
+}
+
 TEST_SUITE("cuda_mixed_op") {
     TEST_CASE("mixed_sum and mixed_softmax_sum fwd cuda: match cpu, none candidates skipped") {
         for (const MixedCase& c : mixed_shapes()) {
@@ -150,53 +180,21 @@ TEST_SUITE("cuda_mixed_op") {
     }
 
     TEST_CASE("mixed_sum bwd cuda: dy_k and dw match cpu in both modes") {
-        for (const MixedCase& c : mixed_shapes()) {
-            for (GradMode mode : {kOverwrite, kAccumulate}) {
-                CAPTURE(c);
-                CAPTURE(int(mode));
-                const Candidates ys(c, 42);
-                const std::vector<float> w = uniform(c.K, 43), dout = uniform(c.n, 44);
-                DeviceVec w_dev(w), dout_dev(dout);
-                CandidateGrads dys(c, mode);
-                std::vector<float> dw =
-                    mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN) : uniform(c.K, 45);
-                DeviceVec dw_dev(dw);
-                cpu::mixed_sum_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(),
-                                   w.data(), c.K, c.n, mode);
-                cuda::mixed_sum_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(),
-                                    ys.dev_ptrs.data(), w_dev.data(), c.K, c.n, mode,
-                                    test_stream());
-                dys.check(ys, tol_for_sum(2));  // w_k dout, plus the old value when accumulating
-                // dw_k sums n products (a `none` candidate's is exactly 0).
-                check_close(fetch(dw_dev), dw, tol_for_sum(c.n + 1), tol_for_sum(c.n + 1), "dw");
-            }
-        }
+        // dy_k = w_k dout, plus the old value when accumulating; dw_k sums n products (a `none`
+        // candidate's is exactly 0).
+        check_mixed_bwd(cpu::mixed_sum_bwd, cuda::mixed_sum_bwd, "dw", 42, [](const MixedCase& c) {
+            return std::pair{tol_for_sum(2), tol_for_sum(c.n + 1)};
+        });
     }
 
     TEST_CASE("mixed_softmax_sum bwd cuda: dy_k and dalpha match cpu in both modes") {
-        for (const MixedCase& c : mixed_shapes()) {
-            for (GradMode mode : {kOverwrite, kAccumulate}) {
-                CAPTURE(c);
-                CAPTURE(int(mode));
-                const Candidates ys(c, 46);
-                const std::vector<float> alpha = uniform(c.K, 47), dout = uniform(c.n, 48);
-                DeviceVec alpha_dev(alpha), dout_dev(dout);
-                CandidateGrads dys(c, mode);
-                std::vector<float> dalpha =
-                    mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN) : uniform(c.K, 49);
-                DeviceVec dalpha_dev(dalpha);
-                cpu::mixed_softmax_sum_bwd(dys.cpu_ptrs.data(), dalpha.data(), dout.data(),
-                                           ys.cpu_ptrs.data(), alpha.data(), c.K, c.n, mode);
-                cuda::mixed_softmax_sum_bwd(dys.dev_ptrs.data(), dalpha_dev.data(), dout_dev.data(),
-                                            ys.dev_ptrs.data(), alpha_dev.data(), c.K, c.n, mode,
-                                            test_stream());
-                // dy_k = w_k dout with w a K-term softmax computed in float on the device.
-                dys.check(ys, tol_for_sum(c.K + 1));
-                // dalpha combines K dot products of n terms each.
-                const double t = tol_for_sum(int64_t(c.K) * c.n + 1);
-                check_close(fetch(dalpha_dev), dalpha, t, t, "dalpha");
-            }
-        }
+        // dy_k = w_k dout with w a K-term softmax computed in float on the device; dalpha combines
+        // K dot products of n terms each.
+        check_mixed_bwd(
+            cpu::mixed_softmax_sum_bwd, cuda::mixed_softmax_sum_bwd, "dalpha", 46,
+            [](const MixedCase& c) {
+                return std::pair{tol_for_sum(c.K + 1), tol_for_sum(int64_t(c.K) * c.n + 1)};
+            });
     }
 
     TEST_CASE("mixed_sum cuda: small integers and power-of-two weights give exact results") {

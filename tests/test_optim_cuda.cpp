@@ -21,12 +21,7 @@
 namespace cudarts {
 namespace {
 
-using test::check_close;
-using test::DeviceVec;
-using test::fetch;
-using test::test_stream;
-using test::tol_for_sum;
-using test::uniform;
+using namespace test;
 
 struct ParamCase {
     const char* name;

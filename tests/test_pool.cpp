@@ -27,20 +27,6 @@ std::vector<float> distinct(int64_t n, uint64_t seed, float spacing) {
     return v;
 }
 
-// Runs a backward twice: overwrite into a NaN-filled buffer (every element must be written), then
-// accumulate onto non-zero values (must add what overwrite wrote). Returns the overwritten one.
-std::vector<float> bwd_both_modes(int64_t size, const std::function<void(float*, GradMode)>& bwd,
-                                  const std::string& what) {
-    std::vector<float> over(size_t(size), std::nanf(""));
-    bwd(over.data(), GradMode::kOverwrite);
-    std::vector<float> acc = uniform(size, 99);
-    std::vector<float> want(acc.size());
-    for (size_t i = 0; i < acc.size(); ++i) want[i] = acc[i] + over[i];
-    bwd(acc.data(), GradMode::kAccumulate);
-    check_close(acc, want, 1e-5, 1e-6, what + " accumulate");
-    return over;
-}
-
 // Naive pooling written from the definition, independently of cpu/pool.cpp: loop over every
 // window offset and skip the taps that fall in the padding.
 std::vector<float> naive_pool(const std::vector<float>& x, const Pool2dShape& s, bool is_max) {
@@ -169,7 +155,7 @@ TEST_SUITE("pool") {
         const std::vector<float> dy = {1, 2, 3, 4, 5, 6, 7, 8, 9};
         const std::vector<float> dx = bwd_both_modes(
             9, [&](float* d, GradMode m) { cpu::max_pool2d_bwd(d, dy.data(), x.data(), s, m); },
-            "max_pool2d dx");
+            "max_pool2d dx", 1e-5, 1e-6);
         check_close(dx, std::vector<float>{0, 0, 0, 0, 45, 0, 0, 0, 0}, 0, 0, "max_pool2d dx");
 
         // 2x2 windows of stride 2 do not overlap; the tie in the last window goes to its first tap.
@@ -195,7 +181,7 @@ TEST_SUITE("pool") {
             const std::vector<float> dx = bwd_both_modes(
                 s.in_elems(),
                 [&](float* d, GradMode m) { cpu::max_pool2d_bwd(d, r.data(), x.data(), s, m); },
-                "max_pool2d dx");
+                "max_pool2d dx", 1e-5, 1e-6);
             const auto loss = [&](const std::vector<float>& xv) { return dot(r, max_fwd(xv, s)); };
             check_grad(dx, numeric_grad(loss, x, 1e-3), "max_pool2d dx");
         }
@@ -208,7 +194,7 @@ TEST_SUITE("pool") {
             const std::vector<float> r = uniform(s.out_elems(), 6);
             const std::vector<float> dx = bwd_both_modes(
                 s.in_elems(), [&](float* d, GradMode m) { cpu::avg_pool2d_bwd(d, r.data(), s, m); },
-                "avg_pool2d dx");
+                "avg_pool2d dx", 1e-5, 1e-6);
             const auto loss = [&](const std::vector<float>& xv) { return dot(r, avg_fwd(xv, s)); };
             check_grad(dx, numeric_grad(loss, x), "avg_pool2d dx");
         }
@@ -233,7 +219,7 @@ TEST_SUITE("pool") {
         const std::vector<float> dx = bwd_both_modes(
             int64_t(x.size()),
             [&](float* d, GradMode m) { cpu::global_avg_pool_bwd(d, r.data(), n, c, hw, m); },
-            "global_avg_pool dx");
+            "global_avg_pool dx", 1e-5, 1e-6);
         const auto loss = [&](const std::vector<float>& xv) { return dot(r, fwd(xv)); };
         check_grad(dx, numeric_grad(loss, x), "global_avg_pool dx");
     }

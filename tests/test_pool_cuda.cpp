@@ -1,6 +1,7 @@
 // CUDA pooling against the CPU reference (kernels/pool.h), forward and backward in both GradModes,
 // on odd shapes (N=3, C=5, 7x7, 17x34, stride 2, windows of 2 and 5, rows no window covers) and
-// the DARTS shapes at N=64 (C=16 32x32, C=32 16x16, C=64 8x8; 3x3 pad 1, stride 1 and 2).
+// the DARTS shapes of bench/shapes.h (C=16 32x32, C=32 16x16, C=64 8x8; 3x3 pad 1, stride 1 and 2)
+// at the batch of big_batch().
 // Outputs start as NaN, accumulation starts from non-zero values, and the guard zone of
 // tests/cuda_util.h catches a kernel writing past its output. Max pooling is a selection, so its
 // forward must match exactly, NaN rule included; the sums follow STYLE's tol_for_sum(K) with K
@@ -10,11 +11,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "bench/shapes.h"
 #include "kernels/check.h"
 #include "kernels/pool.h"
 #include "tests/cuda_util.h"
@@ -23,31 +24,7 @@
 namespace cudarts {
 namespace {
 
-using test::check_close;
-using test::DeviceVec;
-using test::fetch;
-using test::test_stream;
-using test::tol_for_sum;
-
-// The 3x3 pools of the DARTS search space at N=64 (pad 1, stride 1 in normal cells, 2 in
-// reduction cells), after odd shapes that exercise clipping, uneven strides and other windows.
-std::vector<Pool2dShape> pool2d_cuda_shapes() {
-    return {
-        {.n = 3, .c = 5, .h = 7, .w = 7, .k = 3, .stride = 1, .pad = 1},
-        {.n = 3, .c = 5, .h = 7, .w = 7, .k = 3, .stride = 2, .pad = 1},
-        {.n = 2, .c = 3, .h = 17, .w = 34, .k = 3, .stride = 1, .pad = 1},
-        {.n = 2, .c = 3, .h = 17, .w = 34, .k = 3, .stride = 2, .pad = 1},
-        {.n = 2, .c = 3, .h = 8, .w = 9, .k = 3, .stride = 2, .pad = 0},  // last row uncovered
-        {.n = 2, .c = 3, .h = 6, .w = 5, .k = 2, .stride = 2, .pad = 0},
-        {.n = 1, .c = 4, .h = 9, .w = 11, .k = 5, .stride = 1, .pad = 2},
-        {.n = 64, .c = 16, .h = 32, .w = 32, .k = 3, .stride = 1, .pad = 1},
-        {.n = 64, .c = 16, .h = 32, .w = 32, .k = 3, .stride = 2, .pad = 1},
-        {.n = 64, .c = 32, .h = 16, .w = 16, .k = 3, .stride = 1, .pad = 1},
-        {.n = 64, .c = 32, .h = 16, .w = 16, .k = 3, .stride = 2, .pad = 1},
-        {.n = 64, .c = 64, .h = 8, .w = 8, .k = 3, .stride = 1, .pad = 1},
-        {.n = 64, .c = 64, .h = 8, .w = 8, .k = 3, .stride = 2, .pad = 1},
-    };
-}
+using namespace test;
 
 // x (n, c, hw) -> y (n, c), as the global pool's arguments.
 struct GlobalPoolShape {
@@ -59,32 +36,18 @@ std::ostream& operator<<(std::ostream& os, const GlobalPoolShape& s) {
     return os << "GlobalPoolShape{n=" << s.n << " c=" << s.c << " hw=" << s.hw << "}";
 }
 
-// Odd planes (a single value, 7x7, 17x34), then the DARTS classifier input at N=64: the last
-// cell's 4 * 64 = 256 channels at 8x8, and 64 channels for the narrower stem-sized networks.
+// Odd planes (a single value, 7x7, 17x34), then the DARTS classifier input at the big batch: the
+// last cell's 4 * 64 = 256 channels at 8x8, and 64 channels for the narrower stem-sized networks.
 std::vector<GlobalPoolShape> global_pool_cuda_shapes() {
-    return {{3, 5, 1}, {3, 5, 49}, {2, 3, 17 * 34}, {64, 64, 64}, {64, 256, 64}};
+    const int n = big_batch();
+    return {{3, 5, 1}, {3, 5, 49}, {2, 3, 17 * 34}, {n, 64, 64}, {n, 256, 64}};
 }
 
-using Backward = std::function<void(float* grad, GradMode mode)>;
-
-// A backward on both devices in both modes: overwrite into NaN on the GPU (every element must be
-// written) against the CPU's overwrite, then accumulate onto the same non-zero start on both.
-// K is the number of terms summed into one gradient element in overwrite mode.
-void check_bwd_both_modes(int64_t size, const Backward& cpu_bwd, const Backward& cuda_bwd,
+// A backward on both devices in both modes (overwrite into NaN, accumulate onto the same
+// non-zero start); K is the number of terms summed into one gradient element in overwrite mode.
+void check_bwd_both_modes(int64_t size, const ModeWrite& cpu_bwd, const ModeWrite& cuda_bwd,
                           int64_t k, const std::string& what) {
-    std::vector<float> want(size_t(size), 0.f);
-    cpu_bwd(want.data(), GradMode::kOverwrite);
-    DeviceVec over_dev = DeviceVec::poisoned(size);
-    cuda_bwd(over_dev.data(), GradMode::kOverwrite);
-    check_close(fetch(over_dev), want, tol_for_sum(k), tol_for_sum(k), what + " overwrite");
-
-    const std::vector<float> start = test::uniform(size, 99);
-    std::vector<float> want_acc = start;
-    cpu_bwd(want_acc.data(), GradMode::kAccumulate);
-    DeviceVec acc_dev(start);
-    cuda_bwd(acc_dev.data(), GradMode::kAccumulate);
-    check_close(fetch(acc_dev), want_acc, tol_for_sum(k + 1), tol_for_sum(k + 1),
-                what + " accumulate");
+    check_modes_match(nans(size), cpu_bwd, cuda_bwd, tol_for_sum(k), tol_for_sum(k + 1), what);
 }
 
 // Outputs covering one input along an axis, at most: ceil(k / stride).
@@ -103,9 +66,9 @@ void check_same_or_both_nan(const std::vector<float>& got, const std::vector<flo
 
 TEST_SUITE("cuda_pool") {
     TEST_CASE("max_pool2d fwd: cuda equals cpu exactly on odd and DARTS shapes") {
-        for (const Pool2dShape& s : pool2d_cuda_shapes()) {
+        for (const Pool2dShape& s : shapes::pool2d(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> x = test::away_from_zero(s.in_elems(), 11);
+            const std::vector<float> x = away_from_zero(s.in_elems(), 11);
             std::vector<float> want(size_t(s.out_elems()));
             cpu::max_pool2d_fwd(want.data(), x.data(), s);
             DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
@@ -115,10 +78,10 @@ TEST_SUITE("cuda_pool") {
     }
 
     TEST_CASE("max_pool2d bwd: cuda gather matches cpu scatter in both GradModes") {
-        for (const Pool2dShape& s : pool2d_cuda_shapes()) {
+        for (const Pool2dShape& s : shapes::pool2d(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> x = test::away_from_zero(s.in_elems(), 12);
-            const std::vector<float> dy = test::uniform(s.out_elems(), 13);
+            const std::vector<float> x = away_from_zero(s.in_elems(), 12);
+            const std::vector<float> dy = uniform(s.out_elems(), 13);
             DeviceVec x_dev(x), dy_dev(dy);
             check_bwd_both_modes(
                 s.in_elems(),
@@ -133,7 +96,7 @@ TEST_SUITE("cuda_pool") {
     TEST_CASE("max_pool2d: NaN wins its windows on cuda as on cpu, forward and backward") {
         const Pool2dShape s{.n = 3, .c = 5, .h = 7, .w = 7, .k = 3, .stride = 2, .pad = 1};
         CAPTURE(s);
-        std::vector<float> x = test::away_from_zero(s.in_elems(), 14);
+        std::vector<float> x = away_from_zero(s.in_elems(), 14);
         for (int64_t i : {int64_t(0), int64_t(24), int64_t(60), s.in_elems() - 1})
             x[size_t(i)] = NAN;
         std::vector<float> want(size_t(s.out_elems()));
@@ -142,7 +105,7 @@ TEST_SUITE("cuda_pool") {
         cuda::max_pool2d_fwd(y_dev.data(), x_dev.data(), s, test_stream());
         check_same_or_both_nan(fetch(y_dev), want);
 
-        const std::vector<float> dy = test::uniform(s.out_elems(), 15);
+        const std::vector<float> dy = uniform(s.out_elems(), 15);
         DeviceVec dy_dev(dy);
         check_bwd_both_modes(
             s.in_elems(),
@@ -154,9 +117,9 @@ TEST_SUITE("cuda_pool") {
     }
 
     TEST_CASE("avg_pool2d fwd: cuda matches cpu on odd and DARTS shapes") {
-        for (const Pool2dShape& s : pool2d_cuda_shapes()) {
+        for (const Pool2dShape& s : shapes::pool2d(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> x = test::uniform(s.in_elems(), 21);
+            const std::vector<float> x = uniform(s.in_elems(), 21);
             std::vector<float> want(size_t(s.out_elems()));
             cpu::avg_pool2d_fwd(want.data(), x.data(), s);
             DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
@@ -167,9 +130,9 @@ TEST_SUITE("cuda_pool") {
     }
 
     TEST_CASE("avg_pool2d bwd: cuda gather matches cpu scatter in both GradModes") {
-        for (const Pool2dShape& s : pool2d_cuda_shapes()) {
+        for (const Pool2dShape& s : shapes::pool2d(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> dy = test::uniform(s.out_elems(), 22);
+            const std::vector<float> dy = uniform(s.out_elems(), 22);
             DeviceVec dy_dev(dy);
             check_bwd_both_modes(
                 s.in_elems(),
@@ -184,7 +147,7 @@ TEST_SUITE("cuda_pool") {
     TEST_CASE("global_avg_pool fwd: cuda warp sums match cpu") {
         for (const GlobalPoolShape& s : global_pool_cuda_shapes()) {
             CAPTURE(s);
-            const std::vector<float> x = test::uniform(s.in_elems(), 31);
+            const std::vector<float> x = uniform(s.in_elems(), 31);
             std::vector<float> want(size_t(s.out_elems()));
             cpu::global_avg_pool_fwd(want.data(), x.data(), s.n, s.c, s.hw);
             DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
@@ -196,7 +159,7 @@ TEST_SUITE("cuda_pool") {
     TEST_CASE("global_avg_pool bwd: cuda matches cpu in both GradModes") {
         for (const GlobalPoolShape& s : global_pool_cuda_shapes()) {
             CAPTURE(s);
-            const std::vector<float> dy = test::uniform(s.out_elems(), 32);
+            const std::vector<float> dy = uniform(s.out_elems(), 32);
             DeviceVec dy_dev(dy);
             check_bwd_both_modes(
                 s.in_elems(),

@@ -23,9 +23,7 @@
 namespace cudarts {
 namespace {
 
-using test::DeviceVec;
-using test::fetch;
-using test::test_stream;
+using namespace test;
 
 struct FillCase {
     int64_t n;

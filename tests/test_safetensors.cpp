@@ -19,30 +19,10 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path =
-            fs::temp_directory_path() / ("cudarts_test_safetensors_" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> names;
-        for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename());
-        return names;
-    }
-};
 
 void put_le(std::vector<uint8_t>& out, uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) out.push_back(uint8_t(v >> (8 * i)));
@@ -86,7 +66,7 @@ void check_one_line_naming(const std::string& msg, const std::string& path,
 
 TEST_SUITE("safetensors") {
     TEST_CASE("safetensors round trip: F32, I32, I64, a scalar, an empty tensor and metadata") {
-        TempDir dir;
+        TempDir dir("safetensors");
         const std::string path = dir.file("t.safetensors");
         const std::vector<float> w = test::uniform(2 * 3 * 5, /*seed=*/3);
         const std::vector<int32_t> labels = {7, -9, 2147483647, -2147483647 - 1, 0};
@@ -121,7 +101,7 @@ TEST_SUITE("safetensors") {
 
     TEST_CASE(
         "safetensors write: header padded with spaces to 8 bytes, tensors laid out in order") {
-        TempDir dir;
+        TempDir dir("safetensors");
         const std::string path = dir.file("h.safetensors");
         const std::vector<float> a = {1.f, 2.f, 3.f};
         const std::vector<int64_t> b = {4, 5};
@@ -149,7 +129,7 @@ TEST_SUITE("safetensors") {
     }
 
     TEST_CASE("safetensors read: a file assembled byte by byte, unpadded and out of order") {
-        TempDir dir;
+        TempDir dir("safetensors");
         const std::string path = dir.file("hand.safetensors");
         const std::string header = R"({"b":{"dtype":"I32","shape":[2],"data_offsets":[8,16]},)"
                                    R"("__metadata__":{"format":"pt"},)"
@@ -193,7 +173,7 @@ TEST_SUITE("safetensors") {
     }
 
     TEST_CASE("safetensors read: each malformed file is one InputError line naming the file") {
-        TempDir dir;
+        TempDir dir("safetensors");
         const std::string path = dir.file("bad.safetensors");
         const std::string ok8 = R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
         struct Bad {
@@ -251,7 +231,7 @@ TEST_SUITE("safetensors") {
     }
 
     TEST_CASE("safetensors read: truncated files and a header length beyond the file") {
-        TempDir dir;
+        TempDir dir("safetensors");
         const std::string path = dir.file("cut.safetensors");
         const std::vector<uint8_t> five = {1, 2, 3, 4, 5};
         write_file_atomic(path, five.data(), five.size());
@@ -278,7 +258,7 @@ TEST_SUITE("safetensors") {
 
     TEST_CASE(
         "safetensors write: a failed write leaves nothing behind and the old file untouched") {
-        TempDir dir;
+        TempDir dir("safetensors");
         const std::vector<float> x = {1.f, 2.f};
         const std::vector<SafetensorsView> views = {{"x", DType::kF32, {2}, x.data()}};
 

@@ -23,16 +23,7 @@
 namespace cudarts {
 namespace {
 
-using test::check_close;
-using test::DeviceInts;
-using test::DeviceVec;
-using test::fetch;
-using test::test_stream;
-using test::tol_for_sum;
-using test::uniform;
-
-constexpr GradMode kOverwrite = GradMode::kOverwrite;
-constexpr GradMode kAccumulate = GradMode::kAccumulate;
+using namespace test;
 
 struct MatrixCase {
     const char* name;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <charconv>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -115,16 +117,44 @@ bool check_grad(const std::vector<float>& analytic, const std::vector<double>& n
     return check_close(analytic, numeric, rtol, atol * std::max(1.0, scale), what);
 }
 
-void check_grad_modes(const std::function<void(float*, GradMode)>& bwd,
-                      const std::vector<double>& numeric, const std::string& what, uint64_t seed) {
-    std::vector<float> got(numeric.size(), std::numeric_limits<float>::quiet_NaN());
-    bwd(got.data(), GradMode::kOverwrite);
-    check_grad(got, numeric, what + " (overwrite)");
-    const std::vector<float> base = uniform(int64_t(numeric.size()), seed);
-    got = base;
-    bwd(got.data(), GradMode::kAccumulate);
-    for (size_t i = 0; i < got.size(); ++i) got[i] -= base[i];
-    check_grad(got, numeric, what + " (accumulate)");
+ModeRuns run_both_modes(const ModeWrite& write, const std::vector<float>& over_start,
+                        uint64_t seed) {
+    ModeRuns r{.over = over_start, .start = uniform(int64_t(over_start.size()), seed), .acc = {}};
+    write(r.over.data(), GradMode::kOverwrite);
+    r.acc = r.start;
+    write(r.acc.data(), GradMode::kAccumulate);
+    return r;
+}
+
+std::vector<float> nans(int64_t n) {
+    return std::vector<float>(size_t(n), std::numeric_limits<float>::quiet_NaN());
+}
+
+std::vector<float> bwd_both_modes(int64_t size, const ModeWrite& bwd, const std::string& what,
+                                  double rtol, double atol, uint64_t seed) {
+    ModeRuns r = run_both_modes(bwd, nans(size), seed);
+    for (size_t i = 0; i < r.start.size(); ++i) r.start[i] += r.over[i];
+    check_close(r.acc, r.start, rtol, atol, what + " accumulate");
+    return r.over;
+}
+
+void check_grad_modes(const ModeWrite& bwd, const std::vector<double>& numeric,
+                      const std::string& what, uint64_t seed) {
+    ModeRuns r = run_both_modes(bwd, nans(int64_t(numeric.size())), seed);
+    check_grad(r.over, numeric, what + " (overwrite)");
+    for (size_t i = 0; i < r.acc.size(); ++i) r.acc[i] -= r.start[i];
+    check_grad(r.acc, numeric, what + " (accumulate)");
+}
+
+int big_batch() {
+    const char* env = std::getenv("CUDARTS_TEST_BIG_BATCH");
+    if (env == nullptr) return 64;
+    const std::string text = env;
+    int value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1)
+        throw InputError("CUDARTS_TEST_BIG_BATCH: expected a positive integer, got '" + text + "'");
+    return value;
 }
 
 TempDir::TempDir(const std::string& tag) {
@@ -137,6 +167,14 @@ TempDir::TempDir(const std::string& tag) {
 TempDir::~TempDir() {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
+}
+
+std::vector<std::string> TempDir::entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path))
+        names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 std::string error_of(const std::function<void()>& f) {

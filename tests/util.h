@@ -45,12 +45,35 @@ std::vector<double> numeric_grad(const std::function<double(const std::vector<fl
 bool check_grad(const std::vector<float>& analytic, const std::vector<double>& numeric,
                 const std::string& what, double rtol = 1e-2, double atol = 1e-3);
 
-// Runs `bwd` into a NaN-poisoned output (overwrite: every element must be written) and onto
-// random values (accumulate: the difference must be the gradient), and checks both against the
-// numeric gradient with check_grad.
-void check_grad_modes(const std::function<void(float*, GradMode)>& bwd,
-                      const std::vector<double>& numeric, const std::string& what,
-                      uint64_t seed = 901);
+// A kernel writing its output in a GradMode: a backward, a channel insert.
+using ModeWrite = std::function<void(float* out, GradMode mode)>;
+
+// One run of a ModeWrite in each GradMode: overwrite onto a copy of over_start (NaN wherever every
+// element must be written), accumulate onto `start`, seeded uniform values of the same size.
+struct ModeRuns {
+    std::vector<float> over, start, acc;
+};
+ModeRuns run_both_modes(const ModeWrite& write, const std::vector<float>& over_start,
+                        uint64_t seed = 99);
+
+// n quiet NaNs: the start of an output every element of which must be written.
+std::vector<float> nans(int64_t n);
+
+// Runs a backward of `size` floats in both modes (overwrite into NaN) and checks that accumulate
+// added what overwrite wrote, within rtol and atol. Returns the overwritten gradient.
+std::vector<float> bwd_both_modes(int64_t size, const ModeWrite& bwd, const std::string& what,
+                                  double rtol, double atol, uint64_t seed = 99);
+
+// Runs `bwd` in both modes (overwrite into NaN) and checks the overwritten gradient, and what
+// accumulate added, against the numeric gradient with check_grad.
+void check_grad_modes(const ModeWrite& bwd, const std::vector<double>& numeric,
+                      const std::string& what, uint64_t seed = 901);
+
+// The batch of the big (DARTS-sized) shapes in the CUDA suites: the environment variable
+// CUDARTS_TEST_BIG_BATCH, 64 (the paper's batch) when unset. Throws InputError unless it is a
+// positive integer; tests/main.cpp reads it once before any case runs, so a bad value fails the
+// run.
+int big_batch();
 
 // A fresh directory under the system temp dir, "cudarts_test_<tag>_<pid>", removed with
 // everything in it when the object goes.
@@ -61,6 +84,8 @@ struct TempDir {
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     std::string file(const std::string& name) const { return (path / name).string(); }
+    // The names of what the directory holds, sorted.
+    std::vector<std::string> entries() const;
 };
 
 // The message of the InputError `f` throws, checked to be one line; "" with a failed check when

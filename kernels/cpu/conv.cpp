@@ -163,6 +163,26 @@ TapRange tap_range(int off, int stride, int size, int n_out) {
     return {lo, std::max(lo, hi)};
 }
 
+// One kernel tap (a, b) of a channelwise convolution: its input offsets dp = a*dil - pad and
+// dq = b*dil - pad, and the output rows ri and columns rj whose tap lands inside the image.
+struct Tap {
+    int a, b, dp, dq;
+    TapRange ri, rj;
+};
+
+// Calls f(tap) for every tap of the kernel, in row-major order.
+template <class F>
+void for_each_tap(const Conv2dShape& s, F&& f) {
+    for (int a = 0; a < s.k; ++a) {
+        const int dp = a * s.dil - s.pad;
+        const TapRange ri = tap_range(dp, s.stride, s.h, s.ho());
+        for (int b = 0; b < s.k; ++b) {
+            const int dq = b * s.dil - s.pad;
+            f(Tap{a, b, dp, dq, ri, tap_range(dq, s.stride, s.w, s.wo())});
+        }
+    }
+}
+
 // y[n,o] += w[o,a,b] * x[n, o / opg] shifted by tap (a,b), for every tap.
 void conv2d_fwd_channelwise(float* y, const float* x, const float* w, const Conv2dShape& s) {
     const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
@@ -172,27 +192,21 @@ void conv2d_fwd_channelwise(float* y, const float* x, const float* w, const Conv
         const float* xp = x + x_at(s, n, o / opg, 0, 0);
         float* yp = y + y_at(s, n, o, 0, 0);
         std::fill(yp, yp + int64_t(ho) * wo, 0.f);
-        for (int a = 0; a < s.k; ++a) {
-            const int dp = a * s.dil - s.pad;
-            const TapRange ri = tap_range(dp, st, s.h, ho);
-            for (int b = 0; b < s.k; ++b) {
-                const int dq = b * s.dil - s.pad;
-                const TapRange rj = tap_range(dq, st, s.w, wo);
-                const float wv = w[w_at(s, o, 0, a, b)];
-                for (int i = ri.lo; i < ri.hi; ++i) {
-                    const float* xr = xp + int64_t(i * st + dp) * s.w + dq;
-                    float* yr = yp + int64_t(i) * wo;
-                    for (int j = rj.lo; j < rj.hi; ++j) yr[j] += wv * xr[j * st];
-                }
+        for_each_tap(s, [&](const Tap& t) {
+            const float wv = w[w_at(s, o, 0, t.a, t.b)];
+            for (int i = t.ri.lo; i < t.ri.hi; ++i) {
+                const float* xr = xp + int64_t(i * st + t.dp) * s.w + t.dq;
+                float* yr = yp + int64_t(i) * wo;
+                for (int j = t.rj.lo; j < t.rj.hi; ++j) yr[j] += wv * xr[j * st];
             }
-        }
+        });
     }
 }
 
 // dx[n,c] = sum over the group's outputs o and taps of w[o,a,b] * dy[n,o] scattered back.
 void conv2d_bwd_data_channelwise(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                                  GradMode mode) {
-    const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
+    const int wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
     const int64_t plane = int64_t(s.h) * s.w;
     CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
     for (int64_t nc = 0; nc < int64_t(s.n) * s.c_in; ++nc) {
@@ -200,20 +214,14 @@ void conv2d_bwd_data_channelwise(float* dx, const float* dy, const float* w, con
         std::vector<float> acc(static_cast<size_t>(plane), 0.f);
         for (int o = c * opg; o < (c + 1) * opg; ++o) {
             const float* dyp = dy + y_at(s, n, o, 0, 0);
-            for (int a = 0; a < s.k; ++a) {
-                const int dp = a * s.dil - s.pad;
-                const TapRange ri = tap_range(dp, st, s.h, ho);
-                for (int b = 0; b < s.k; ++b) {
-                    const int dq = b * s.dil - s.pad;
-                    const TapRange rj = tap_range(dq, st, s.w, wo);
-                    const float wv = w[w_at(s, o, 0, a, b)];
-                    for (int i = ri.lo; i < ri.hi; ++i) {
-                        float* ar = acc.data() + int64_t(i * st + dp) * s.w + dq;
-                        const float* dyr = dyp + int64_t(i) * wo;
-                        for (int j = rj.lo; j < rj.hi; ++j) ar[j * st] += wv * dyr[j];
-                    }
+            for_each_tap(s, [&](const Tap& t) {
+                const float wv = w[w_at(s, o, 0, t.a, t.b)];
+                for (int i = t.ri.lo; i < t.ri.hi; ++i) {
+                    float* ar = acc.data() + int64_t(i * st + t.dp) * s.w + t.dq;
+                    const float* dyr = dyp + int64_t(i) * wo;
+                    for (int j = t.rj.lo; j < t.rj.hi; ++j) ar[j * st] += wv * dyr[j];
                 }
-            }
+            });
         }
         float* dxp = dx + x_at(s, n, c, 0, 0);
         for (int64_t e = 0; e < plane; ++e) write_grad(dxp[e], acc[size_t(e)], mode);
@@ -223,30 +231,24 @@ void conv2d_bwd_data_channelwise(float* dx, const float* dy, const float* w, con
 // dw[o,0,a,b] = sum over n and the rows tap (a,b) reaches of dy[n,o] . x[n, o / opg] shifted.
 void conv2d_bwd_weight_channelwise(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                                    GradMode mode) {
-    const int ho = s.ho(), wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
+    const int wo = s.wo(), opg = s.cout_per_group(), st = s.stride;
     CUDARTS_PARALLEL_FOR(s.out_elems() * s.k * s.k)
     for (int o = 0; o < s.c_out; ++o)
-        for (int a = 0; a < s.k; ++a) {
-            const int dp = a * s.dil - s.pad;
-            const TapRange ri = tap_range(dp, st, s.h, ho);
-            for (int b = 0; b < s.k; ++b) {
-                const int dq = b * s.dil - s.pad;
-                const TapRange rj = tap_range(dq, st, s.w, wo);
-                double acc = 0;
-                for (int n = 0; n < s.n; ++n) {
-                    const float* xp = x + x_at(s, n, o / opg, 0, 0);
-                    const float* dyp = dy + y_at(s, n, o, 0, 0);
-                    for (int i = ri.lo; i < ri.hi; ++i) {
-                        const float* xr = xp + int64_t(i * st + dp) * s.w + dq;
-                        const float* dyr = dyp + int64_t(i) * wo;
-                        float row = 0;
-                        for (int j = rj.lo; j < rj.hi; ++j) row += dyr[j] * xr[j * st];
-                        acc += row;
-                    }
+        for_each_tap(s, [&](const Tap& t) {
+            double acc = 0;
+            for (int n = 0; n < s.n; ++n) {
+                const float* xp = x + x_at(s, n, o / opg, 0, 0);
+                const float* dyp = dy + y_at(s, n, o, 0, 0);
+                for (int i = t.ri.lo; i < t.ri.hi; ++i) {
+                    const float* xr = xp + int64_t(i * st + t.dp) * s.w + t.dq;
+                    const float* dyr = dyp + int64_t(i) * wo;
+                    float row = 0;
+                    for (int j = t.rj.lo; j < t.rj.hi; ++j) row += dyr[j] * xr[j * st];
+                    acc += row;
                 }
-                write_grad(dw[w_at(s, o, 0, a, b)], float(acc), mode);
             }
-        }
+            write_grad(dw[w_at(s, o, 0, t.a, t.b)], float(acc), mode);
+        });
 }
 
 void conv2d_fwd_pointwise(float* y, const float* x, const float* w, const Conv2dShape& s) {

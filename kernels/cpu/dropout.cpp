@@ -12,23 +12,21 @@
 
 namespace cudarts {
 
-namespace {
 std::ostream& operator<<(std::ostream& os, const BroadcastShape& s) {
     return os << "BroadcastShape{outer=" << s.outer << " mid=" << s.mid << " inner=" << s.inner
               << "}";
 }
 
-void validate(const BroadcastShape& s, const char* fn) {
-    CUDARTS_CHECK(s.outer >= 0, fn << ": outer must be >= 0 in " << s);
-    CUDARTS_CHECK(s.mid >= 0, fn << ": mid must be >= 0 in " << s);
-    CUDARTS_CHECK(s.inner >= 0, fn << ": inner must be >= 0 in " << s);
+void BroadcastShape::validate() const {
+    CUDARTS_CHECK(outer >= 0, "BroadcastShape: outer must be >= 0 in " << *this);
+    CUDARTS_CHECK(mid >= 0, "BroadcastShape: mid must be >= 0 in " << *this);
+    CUDARTS_CHECK(inner >= 0, "BroadcastShape: inner must be >= 0 in " << *this);
 }
-}  // namespace
 
 namespace cpu {
 
 void broadcast_mul_fwd(float* y, const float* x, const float* mask, const BroadcastShape& s) {
-    validate(s, "broadcast_mul_fwd");
+    s.validate();
     for (int64_t o = 0; o < s.outer; ++o)
         for (int64_t m = 0; m < s.mid; ++m) {
             const int64_t base = (o * s.mid + m) * s.inner;
@@ -38,7 +36,7 @@ void broadcast_mul_fwd(float* y, const float* x, const float* mask, const Broadc
 
 void broadcast_mul_bwd(float* dx, const float* dy, const float* mask, const BroadcastShape& s,
                        GradMode mode) {
-    validate(s, "broadcast_mul_bwd");
+    s.validate();
     for (int64_t o = 0; o < s.outer; ++o)
         for (int64_t m = 0; m < s.mid; ++m) {
             const int64_t base = (o * s.mid + m) * s.inner;

@@ -73,83 +73,88 @@ int64_t argmax_in(const float* plane, const Pool2dShape& s, const Window& win) {
     return best_i;
 }
 
+// Every pooling loop walks the n*c planes in parallel: `count` planes of `in` input and `out`
+// output elements.
+struct Planes {
+    int64_t count, in, out;
+};
+
+Planes planes_of(const Pool2dShape& s) {
+    s.validate();
+    return {int64_t(s.n) * s.c, int64_t(s.h) * s.w, int64_t(s.ho()) * s.wo()};
+}
+
+// Calls f(o, window) for each output o of one plane, in row-major order.
+template <class F>
+void for_each_output(const Pool2dShape& s, F&& f) {
+    for (int oh = 0; oh < s.ho(); ++oh)
+        for (int ow = 0; ow < s.wo(); ++ow) f(int64_t(oh) * s.wo() + ow, window_of(s, oh, ow));
+}
+
+// The global pool's arguments, checked alike in both directions.
+void check_global(int n, int c, int hw) {
+    CUDARTS_CHECK(n >= 0 && c >= 0,
+                  "global_avg_pool: n and c must be >= 0, got n=" << n << " c=" << c);
+    CUDARTS_CHECK(hw >= 1, "global_avg_pool: hw must be >= 1, got hw=" << hw);
+}
+
 }  // namespace
 
 void max_pool2d_fwd(float* y, const float* x, const Pool2dShape& s) {
-    s.validate();
-    const int64_t planes = int64_t(s.n) * s.c;
-    const int64_t in_plane = int64_t(s.h) * s.w, out_plane = int64_t(s.ho()) * s.wo();
-    CUDARTS_PARALLEL_FOR(planes * in_plane)
-    for (int64_t p = 0; p < planes; ++p) {
-        const float* xp = x + p * in_plane;
-        float* yp = y + p * out_plane;
-        for (int oh = 0; oh < s.ho(); ++oh)
-            for (int ow = 0; ow < s.wo(); ++ow)
-                yp[int64_t(oh) * s.wo() + ow] = xp[argmax_in(xp, s, window_of(s, oh, ow))];
+    const Planes pl = planes_of(s);
+    CUDARTS_PARALLEL_FOR(pl.count * pl.in)
+    for (int64_t p = 0; p < pl.count; ++p) {
+        const float* xp = x + p * pl.in;
+        for_each_output(s, [&](int64_t o, const Window& win) {
+            y[p * pl.out + o] = xp[argmax_in(xp, s, win)];
+        });
     }
 }
 
 void max_pool2d_bwd(float* dx, const float* dy, const float* x, const Pool2dShape& s,
                     GradMode mode) {
-    s.validate();
-    const int64_t planes = int64_t(s.n) * s.c;
-    const int64_t in_plane = int64_t(s.h) * s.w, out_plane = int64_t(s.ho()) * s.wo();
-    CUDARTS_PARALLEL_FOR(planes * in_plane)
-    for (int64_t p = 0; p < planes; ++p) {
-        const float* xp = x + p * in_plane;
-        const float* dyp = dy + p * out_plane;
-        float* dxp = dx + p * in_plane;
-        if (mode == GradMode::kOverwrite) std::fill(dxp, dxp + in_plane, 0.f);
-        for (int oh = 0; oh < s.ho(); ++oh)
-            for (int ow = 0; ow < s.wo(); ++ow)
-                dxp[argmax_in(xp, s, window_of(s, oh, ow))] += dyp[int64_t(oh) * s.wo() + ow];
+    const Planes pl = planes_of(s);
+    CUDARTS_PARALLEL_FOR(pl.count * pl.in)
+    for (int64_t p = 0; p < pl.count; ++p) {
+        const float* xp = x + p * pl.in;
+        float* dxp = dx + p * pl.in;
+        if (mode == GradMode::kOverwrite) std::fill(dxp, dxp + pl.in, 0.f);
+        for_each_output(s, [&](int64_t o, const Window& win) {
+            dxp[argmax_in(xp, s, win)] += dy[p * pl.out + o];
+        });
     }
 }
 
 void avg_pool2d_fwd(float* y, const float* x, const Pool2dShape& s) {
-    s.validate();
-    const int64_t planes = int64_t(s.n) * s.c;
-    const int64_t in_plane = int64_t(s.h) * s.w, out_plane = int64_t(s.ho()) * s.wo();
-    CUDARTS_PARALLEL_FOR(planes * in_plane)
-    for (int64_t p = 0; p < planes; ++p) {
-        const float* xp = x + p * in_plane;
-        float* yp = y + p * out_plane;
-        for (int oh = 0; oh < s.ho(); ++oh) {
-            for (int ow = 0; ow < s.wo(); ++ow) {
-                const Window win = window_of(s, oh, ow);
-                double sum = 0;
-                for (int ih = win.h0; ih < win.h1; ++ih)
-                    for (int iw = win.w0; iw < win.w1; ++iw) sum += xp[int64_t(ih) * s.w + iw];
-                yp[int64_t(oh) * s.wo() + ow] = float(sum / win.count());
-            }
-        }
+    const Planes pl = planes_of(s);
+    CUDARTS_PARALLEL_FOR(pl.count * pl.in)
+    for (int64_t p = 0; p < pl.count; ++p) {
+        const float* xp = x + p * pl.in;
+        for_each_output(s, [&](int64_t o, const Window& win) {
+            double sum = 0;
+            for (int ih = win.h0; ih < win.h1; ++ih)
+                for (int iw = win.w0; iw < win.w1; ++iw) sum += xp[int64_t(ih) * s.w + iw];
+            y[p * pl.out + o] = float(sum / win.count());
+        });
     }
 }
 
 void avg_pool2d_bwd(float* dx, const float* dy, const Pool2dShape& s, GradMode mode) {
-    s.validate();
-    const int64_t planes = int64_t(s.n) * s.c;
-    const int64_t in_plane = int64_t(s.h) * s.w, out_plane = int64_t(s.ho()) * s.wo();
-    CUDARTS_PARALLEL_FOR(planes * in_plane)
-    for (int64_t p = 0; p < planes; ++p) {
-        const float* dyp = dy + p * out_plane;
-        float* dxp = dx + p * in_plane;
-        if (mode == GradMode::kOverwrite) std::fill(dxp, dxp + in_plane, 0.f);
-        for (int oh = 0; oh < s.ho(); ++oh) {
-            for (int ow = 0; ow < s.wo(); ++ow) {
-                const Window win = window_of(s, oh, ow);
-                const float share = dyp[int64_t(oh) * s.wo() + ow] / float(win.count());
-                for (int ih = win.h0; ih < win.h1; ++ih)
-                    for (int iw = win.w0; iw < win.w1; ++iw) dxp[int64_t(ih) * s.w + iw] += share;
-            }
-        }
+    const Planes pl = planes_of(s);
+    CUDARTS_PARALLEL_FOR(pl.count * pl.in)
+    for (int64_t p = 0; p < pl.count; ++p) {
+        float* dxp = dx + p * pl.in;
+        if (mode == GradMode::kOverwrite) std::fill(dxp, dxp + pl.in, 0.f);
+        for_each_output(s, [&](int64_t o, const Window& win) {
+            const float share = dy[p * pl.out + o] / float(win.count());
+            for (int ih = win.h0; ih < win.h1; ++ih)
+                for (int iw = win.w0; iw < win.w1; ++iw) dxp[int64_t(ih) * s.w + iw] += share;
+        });
     }
 }
 
 void global_avg_pool_fwd(float* y, const float* x, int n, int c, int hw) {
-    CUDARTS_CHECK(n >= 0 && c >= 0,
-                  "global_avg_pool: n and c must be >= 0, got n=" << n << " c=" << c);
-    CUDARTS_CHECK(hw >= 1, "global_avg_pool: hw must be >= 1, got hw=" << hw);
+    check_global(n, c, hw);
     const int64_t planes = int64_t(n) * c;
     CUDARTS_PARALLEL_FOR(planes * hw)
     for (int64_t p = 0; p < planes; ++p) {
@@ -161,9 +166,7 @@ void global_avg_pool_fwd(float* y, const float* x, int n, int c, int hw) {
 }
 
 void global_avg_pool_bwd(float* dx, const float* dy, int n, int c, int hw, GradMode mode) {
-    CUDARTS_CHECK(n >= 0 && c >= 0,
-                  "global_avg_pool: n and c must be >= 0, got n=" << n << " c=" << c);
-    CUDARTS_CHECK(hw >= 1, "global_avg_pool: hw must be >= 1, got hw=" << hw);
+    check_global(n, c, hw);
     const int64_t planes = int64_t(n) * c;
     CUDARTS_PARALLEL_FOR(planes * hw)
     for (int64_t p = 0; p < planes; ++p) {

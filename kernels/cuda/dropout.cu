@@ -9,7 +9,6 @@
 // A product rounds once, so forward and overwrite backward equal the CPU bit for bit.
 //   v1  one thread per element, grid-stride (the only version)
 #include <algorithm>
-#include <ostream>
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
@@ -21,17 +20,6 @@ namespace {
 
 constexpr int kBlock = 256;
 constexpr int kMaxGrid = 4096;  // grid-stride cap: enough blocks to fill 132 SMs several times
-
-std::ostream& operator<<(std::ostream& os, const BroadcastShape& s) {
-    return os << "BroadcastShape{outer=" << s.outer << " mid=" << s.mid << " inner=" << s.inner
-              << "}";
-}
-
-void validate(const BroadcastShape& s, const char* fn) {
-    CUDARTS_CHECK(s.outer >= 0, fn << ": outer must be >= 0 in " << s);
-    CUDARTS_CHECK(s.mid >= 0, fn << ": mid must be >= 0 in " << s);
-    CUDARTS_CHECK(s.inner >= 0, fn << ": inner must be >= 0 in " << s);
-}
 
 int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
 
@@ -60,7 +48,7 @@ __global__ void __launch_bounds__(kBlock)
 
 void broadcast_mul_fwd(float* y, const float* x, const float* mask, const BroadcastShape& s,
                        Stream st) {
-    validate(s, "broadcast_mul_fwd");
+    s.validate();
     const int64_t total = s.elems();
     if (total == 0) return;  // also keeps the divisions by inner and mid away from zero
     broadcast_mul_fwd_kernel_v1<<<grid_for(total), kBlock, 0, st>>>(y, x, mask, total, s.mid,
@@ -70,7 +58,7 @@ void broadcast_mul_fwd(float* y, const float* x, const float* mask, const Broadc
 
 void broadcast_mul_bwd(float* dx, const float* dy, const float* mask, const BroadcastShape& s,
                        GradMode mode, Stream st) {
-    validate(s, "broadcast_mul_bwd");
+    s.validate();
     const int64_t total = s.elems();
     if (total == 0) return;
     broadcast_mul_bwd_kernel_v1<<<grid_for(total), kBlock, 0, st>>>(dx, dy, mask, total, s.mid,

@@ -75,19 +75,30 @@ __device__ Covering outputs_covering(int i, int k, int stride, int pad, int out)
     return {lo, hi};
 }
 
+// A flat NCHW index split into its plane p (n*C + c), its offset r within a plane of `rows` x
+// `cols` elements, and r's row i and column j.
+struct PlaneIndex {
+    int64_t p;
+    int r, i, j;
+};
+
+__device__ PlaneIndex split_index(int64_t e, int rows, int cols) {
+    const int plane = rows * cols;
+    const int64_t p = e / plane;
+    const int r = int(e - p * plane);
+    const int i = r / cols;
+    return {p, r, i, r - i * cols};
+}
+
 // One thread per output: y = x at the window's argmax.
 __global__ void __launch_bounds__(kBlock)
     max_pool2d_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, Pool2dShape s,
                              int64_t outputs) {
     const int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (o >= outputs) return;
-    const int wo = s.wo();
-    const int out_plane = s.ho() * wo;
-    const int64_t p = o / out_plane;
-    const int r = int(o - p * out_plane);
-    const int oh = r / wo, ow = r - oh * wo;
-    const float* xp = x + p * s.h * s.w;
-    y[o] = xp[argmax_in(xp, s.w, window_of(s, oh, ow))];
+    const PlaneIndex at = split_index(o, s.ho(), s.wo());
+    const float* xp = x + at.p * s.h * s.w;
+    y[o] = xp[argmax_in(xp, s.w, window_of(s, at.i, at.j))];
 }
 
 // One thread per input element: the sum of dy over the covering outputs whose argmax it is.
@@ -98,18 +109,15 @@ __global__ void __launch_bounds__(kBlock)
     const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (e >= inputs) return;
     const int ho = s.ho(), wo = s.wo();
-    const int in_plane = s.h * s.w;
-    const int64_t p = e / in_plane;
-    const int r = int(e - p * in_plane);
-    const int ih = r / s.w, iw = r - ih * s.w;
-    const float* xp = x + p * in_plane;
-    const float* dyp = dy + p * ho * wo;
-    const Covering rows = outputs_covering(ih, s.k, s.stride, s.pad, ho);
-    const Covering cols = outputs_covering(iw, s.k, s.stride, s.pad, wo);
+    const PlaneIndex at = split_index(e, s.h, s.w);
+    const float* xp = x + at.p * s.h * s.w;
+    const float* dyp = dy + at.p * ho * wo;
+    const Covering rows = outputs_covering(at.i, s.k, s.stride, s.pad, ho);
+    const Covering cols = outputs_covering(at.j, s.k, s.stride, s.pad, wo);
     float sum = 0.f;
     for (int oh = rows.lo; oh <= rows.hi; ++oh)
         for (int ow = cols.lo; ow <= cols.hi; ++ow)
-            if (argmax_in(xp, s.w, window_of(s, oh, ow)) == r) sum += dyp[oh * wo + ow];
+            if (argmax_in(xp, s.w, window_of(s, oh, ow)) == at.r) sum += dyp[oh * wo + ow];
     write_grad(dx[e], sum, mode);
 }
 
@@ -119,13 +127,9 @@ __global__ void __launch_bounds__(kBlock)
                              int64_t outputs) {
     const int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (o >= outputs) return;
-    const int wo = s.wo();
-    const int out_plane = s.ho() * wo;
-    const int64_t p = o / out_plane;
-    const int r = int(o - p * out_plane);
-    const int oh = r / wo, ow = r - oh * wo;
-    const float* xp = x + p * s.h * s.w;
-    const Window win = window_of(s, oh, ow);
+    const PlaneIndex at = split_index(o, s.ho(), s.wo());
+    const float* xp = x + at.p * s.h * s.w;
+    const Window win = window_of(s, at.i, at.j);
     float sum = 0.f;
     for (int ih = win.h0; ih < win.h1; ++ih)
         for (int iw = win.w0; iw < win.w1; ++iw) sum += xp[ih * s.w + iw];
@@ -139,13 +143,10 @@ __global__ void __launch_bounds__(kBlock)
     const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (e >= inputs) return;
     const int ho = s.ho(), wo = s.wo();
-    const int in_plane = s.h * s.w;
-    const int64_t p = e / in_plane;
-    const int r = int(e - p * in_plane);
-    const int ih = r / s.w, iw = r - ih * s.w;
-    const float* dyp = dy + p * ho * wo;
-    const Covering rows = outputs_covering(ih, s.k, s.stride, s.pad, ho);
-    const Covering cols = outputs_covering(iw, s.k, s.stride, s.pad, wo);
+    const PlaneIndex at = split_index(e, s.h, s.w);
+    const float* dyp = dy + at.p * ho * wo;
+    const Covering rows = outputs_covering(at.i, s.k, s.stride, s.pad, ho);
+    const Covering cols = outputs_covering(at.j, s.k, s.stride, s.pad, wo);
     float sum = 0.f;
     for (int oh = rows.lo; oh <= rows.hi; ++oh)
         for (int ow = cols.lo; ow <= cols.hi; ++ow)
