@@ -23,6 +23,13 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The run diverged: a loss, a gradient norm or an α became NaN or infinite. The input was fine and
+// the last checkpoint is intact; main() maps it to exit code 3.
+class DivergedError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 namespace detail {
 [[noreturn]] inline void throw_check(const char* cond, const std::string& msg, const char* file,
                                      int line) {

@@ -75,7 +75,12 @@ void Architect::second_order_gradient(const Batch& train, const Batch& val, floa
 
     // 3. Central difference around the original w.
     const double norm = std::sqrt(squared_norm(dw_));
-    CUDARTS_CHECK(std::isfinite(norm), "architect: the validation gradient at w' is not finite");
+    if (!std::isfinite(norm)) {  // diverged: put w back, the caller names the step
+        w.copy_(w_saved_);
+        throw DivergedError(std::string("the norm of the architect's validation gradient at w' "
+                                        "is ") +
+                            (std::isnan(norm) ? "NaN" : "inf"));
+    }
     r_ = norm > 0 ? 0.01 / norm : 0.0;
     if (r_ == 0) {  // dw' = 0: the Hessian term vanishes
         w.copy_(w_saved_);

@@ -2,6 +2,7 @@
 #include "models/run/loop.h"
 
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 
 #include "autograd/ops.h"
@@ -15,6 +16,36 @@ double cosine_lr(double lr0, double lr_min, int epoch, int epochs) {
 
 int steps_for(int64_t images, int batch_size) {
     return int((images + batch_size - 1) / batch_size);
+}
+
+std::string StepPlace::str() const {
+    char buf[96];
+    if (step < 0)
+        std::snprintf(buf, sizeof buf, "epoch %d evaluation (lr %g)", epoch + 1, lr);
+    else
+        std::snprintf(buf, sizeof buf, "epoch %d step %d (lr %g)", epoch + 1, step + 1, lr);
+    return buf;
+}
+
+namespace {
+const char* non_finite_name(double v) { return std::isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf"; }
+}  // namespace
+
+void require_finite(double value, const std::string& what, const StepPlace& at) {
+    if (!std::isfinite(value))
+        throw DivergedError(what + " is " + non_finite_name(value) + " at " + at.str());
+}
+
+void require_finite(const Tensor& t, const std::string& name, const StepPlace& at) {
+    const std::vector<float> v = t.to_vector();
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (std::isfinite(v[i])) continue;
+        const int64_t k = int64_t(i);
+        const std::string where = t.ndim() == 2 ? " row " + std::to_string(k / t.size(1)) +
+                                                      " column " + std::to_string(k % t.size(1))
+                                                : " element " + std::to_string(k);
+        throw DivergedError(name + where + " is " + non_finite_name(v[i]) + " at " + at.str());
+    }
 }
 
 double EpochAccumulator::add(const Var& loss, const Var& logits, const Tensor& labels) {

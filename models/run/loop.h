@@ -32,6 +32,20 @@ struct StepInfo {  // passed to the progress callback after every step
     double acc;   // running top-1 training accuracy of the epoch so far
 };
 
+// Where a run is, for the one line that reports its divergence: `epoch` and `step` are 0-based
+// here and printed 1-based ("at epoch 1 step 4 (lr 1e+09)"); step -1 is the end-of-epoch
+// evaluation ("at epoch 1 evaluation (lr 0.025)").
+struct StepPlace {
+    int epoch, step;
+    double lr;
+    std::string str() const;
+};
+
+// Divergence checks (DivergedError, exit code 3): "<what> is NaN at <place>" unless `value` is
+// finite; for a tensor, the first non-finite element is named by its row and column.
+void require_finite(double value, const std::string& what, const StepPlace& at);
+void require_finite(const Tensor& t, const std::string& name, const StepPlace& at);
+
 // Sums over an epoch's batches: the batch-size-weighted loss and the correct top-1 predictions.
 class EpochAccumulator {
 public:

@@ -121,6 +121,7 @@ SearchOptions prepared(SearchOptions opt, const ImageDataset& data) {
     opt.net.in_channels = data.channels;
     opt.net.classes = data.classes;
     opt.validate();
+    opt.net.require_fits(data.height, data.width);
     return opt;
 }
 ArchitectOptions architect_options(const SearchOptions& o) {
@@ -194,24 +195,35 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
     BatchLoader loader(data_, opt_.augment, mix64(opt_.seed, kAugment), dev_);
     loader.start(std::move(requests));
 
+    // A NaN or infinite loss, gradient norm or α stops the run at its step (DivergedError): the
+    // state of the last epoch boundary, on disk, is the last good one.
     EpochAccumulator sums;
     for (int s = 0; s < steps; ++s) {
+        const StepPlace at{epoch_, s, m.lr};
         const Batch train = loader.next();
         const Batch val = loader.next();
-        architect_.step(train, val, float(m.lr), sgd_.momentum_buffer());
+        try {
+            architect_.step(train, val, float(m.lr), sgd_.momentum_buffer());
+        } catch (const DivergedError& e) {
+            throw DivergedError(std::string(e.what()) + " at " + at.str());
+        }
+        require_finite(architect_.last_val_loss(), "the architect's validation loss", at);
+        require_finite(net_.alphas_normal().value(), "alphas_normal", at);
+        require_finite(net_.alphas_reduce().value(), "alphas_reduce", at);
 
         const Var logits = net_.forward(Var(train.images));
         const Var loss = cross_entropy(logits, train.labels);
-        backward(loss, net_.weights().vars());
-        clip_grad_norm(net_.weights(), opt_.w_grad_clip);
-        sgd_.step();
-
         const double l = sums.add(loss, logits, train.labels);
+        require_finite(l, "loss", at);
+        backward(loss, net_.weights().vars());
+        require_finite(clip_grad_norm(net_.weights(), opt_.w_grad_clip), "the gradient norm", at);
+        sgd_.step();
         if (on_step) on_step({epoch_, s, steps, l, sums.acc()});
     }
     m.train_loss = sums.loss();
     m.train_acc = sums.acc();
     std::tie(m.valid_loss, m.valid_acc) = validate();
+    require_finite(m.valid_loss, "the validation loss", {epoch_, -1, m.lr});
     ++epoch_;
     m.softmax_normal = softmax_alphas(false);
     m.softmax_reduce = softmax_alphas(true);

@@ -25,6 +25,8 @@ TrainRecipe prepared(TrainRecipe r, const ImageDataset& train, const ImageDatase
     r.net.in_channels = train.channels;
     r.net.classes = train.classes;
     r.validate();
+    r.net.require_fits(train.height, train.width);
+    r.net.require_fits(test.height, test.width);
     // The auxiliary head pools 5x5 windows of cell 2L/3's output: H/4 (CIFAR) or H/32 (ImageNet).
     const int at_aux = std::min(train.height, train.width) / (r.net.imagenet ? 32 : 4);
     if (r.net.auxiliary && at_aux < 5)
@@ -171,16 +173,19 @@ TrainEpoch Trainer::run_epoch(const std::function<void(const StepInfo&)>& on_ste
         if (out.logits_aux.defined())
             loss = add(loss, scale(cross_entropy(out.logits_aux, batch.labels, smoothing),
                                    recipe_.aux_weight));
-        backward(loss, net_.weights().vars());
-        clip_grad_norm(net_.weights(), recipe_.grad_clip);
-        sgd_.step();
-
+        // A NaN or infinite loss or gradient norm stops the run at its step (DivergedError).
+        const StepPlace at{epoch_, s, m.lr};
         const double l = sums.add(loss, out.logits, batch.labels);
+        require_finite(l, "loss", at);
+        backward(loss, net_.weights().vars());
+        require_finite(clip_grad_norm(net_.weights(), recipe_.grad_clip), "the gradient norm", at);
+        sgd_.step();
         if (on_step) on_step({epoch_, s, steps, l, sums.acc()});
     }
     m.train_loss = sums.loss();
     m.train_acc = sums.acc();
     std::tie(m.test_loss, m.test_acc) = evaluate(net_, test_, recipe_.batch_size);
+    require_finite(m.test_loss, "the test loss", {epoch_, -1, m.lr});
     ++epoch_;
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return m;
