@@ -3,6 +3,7 @@
 // uninterrupted run ends, and bad checkpoints are refused with one line naming the file.
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "engine/safetensors.h"
 #include "kernels/check.h"
@@ -146,5 +147,55 @@ TEST_SUITE("search") {
         const float one = 1.f;
         write_safetensors(ckpt, {{"alphas_normal", DType::kF32, {1}, &one}});
         CHECK_THROWS_WITH_AS(same.load(ckpt), doctest::Contains("format"), InputError);
+    }
+
+    TEST_CASE("search: a NaN weight stops the run at its first step, naming the step and lr") {
+        const ImageDataset data = make_synthetic(64, 3, 8, 3, 61);
+        for (const bool second : {false, true}) {
+            CAPTURE(second);
+            SearchOptions o = small_options();
+            o.second_order = second;
+            Search search(o, data, Device::cpu());
+            float* w = search.network().weights().flat_values().f32();
+            w[0] = std::numeric_limits<float>::quiet_NaN();
+            const float w1 = w[1];
+            try {
+                search.run_epoch();
+                FAIL("a NaN weight went unnoticed");
+            } catch (const DivergedError& e) {
+                CHECK(std::string(e.what()).find("is NaN at epoch 1 step 1 (lr 0.025)") !=
+                      std::string::npos);
+            }
+            CHECK(search.epoch() == 0);
+            CHECK(w[1] == w1);  // the second-order virtual step was undone
+        }
+    }
+
+    TEST_CASE("search: a non-finite alpha is named by its tensor, row and column") {
+        Tensor a = Tensor::from_vector(std::vector<float>{0, 1, 2, 3, 4, 5}, {2, 3});
+        CHECK_NOTHROW(require_finite(a, "alphas_normal", {0, 0, 0.1}));
+        a.f32()[5] = -std::numeric_limits<float>::infinity();
+        CHECK_THROWS_WITH_AS(require_finite(a, "alphas_normal", {2, 6, 0.5}),
+                             "alphas_normal row 1 column 2 is -inf at epoch 3 step 7 (lr 0.5)",
+                             DivergedError);
+        CHECK_THROWS_WITH_AS(require_finite(std::nan(""), "the validation loss", {0, -1, 0.025}),
+                             "the validation loss is NaN at epoch 1 evaluation (lr 0.025)",
+                             DivergedError);
+    }
+
+    TEST_CASE("search: images too small for the reductions are refused before any work") {
+        SearchOptions o = small_options();  // 3 layers: two reduction cells, sizes / 4
+        for (const int size : {1, 2, 6}) {
+            CAPTURE(size);
+            const ImageDataset data = test::noise_images(32, 3, size, 3, 71);
+            CHECK_THROWS_WITH_AS(Search(o, data, Device::cpu()),
+                                 doctest::Contains("halvings need even sizes"), InputError);
+        }
+        const ImageDataset fits = test::noise_images(32, 3, 4, 3, 72);
+        Search search(o, fits, Device::cpu());
+        CHECK(std::isfinite(search.run_epoch().train_loss));
+        o.net.layers = 100000;  // bounded before anything is allocated
+        CHECK_THROWS_WITH_AS(Search(o, fits, Device::cpu()), doctest::Contains("1..64"),
+                             InputError);
     }
 }

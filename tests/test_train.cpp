@@ -2,6 +2,7 @@
 // checkpoint round trip (train -> save -> a fresh network loads it -> same test loss), a bitwise
 // resume, and refused checkpoints.
 #include <filesystem>
+#include <limits>
 
 #include "kernels/check.h"
 #include "models/nn/checkpoint.h"
@@ -123,5 +124,36 @@ TEST_SUITE("train") {
         const float one = 1.f;
         write_safetensors(ckpt, {{"x", DType::kF32, {1}, &one}}, {{"format", "other"}});
         CHECK_THROWS_WITH_AS(again.load(ckpt), doctest::Contains("format"), InputError);
+    }
+
+    TEST_CASE("train: a NaN weight stops the run at its first step, naming the step and lr") {
+        const ImageDataset train = make_synthetic(32, 3, 16, 3, 93),
+                           test = make_synthetic(16, 3, 16, 3, 94);
+        Trainer t(tiny_recipe(), train, test, Device::cpu());
+        t.network().weights().flat_values().f32()[0] = std::numeric_limits<float>::infinity();
+        CHECK_THROWS_WITH_AS(t.run_epoch(), doctest::Contains("at epoch 1 step 1 (lr 0.05)"),
+                             DivergedError);
+        CHECK(t.epoch() == 0);
+    }
+
+    TEST_CASE("train: images too small for the network are refused before any work") {
+        const auto refused = [](TrainRecipe r, int size) {
+            const ImageDataset train = test::noise_images(16, 3, size, 3, 95),
+                               test = test::noise_images(8, 3, size, 3, 96);
+            CHECK_THROWS_WITH_AS(Trainer(r, train, test, Device::cpu()),
+                                 doctest::Contains("halvings need even sizes"), InputError);
+        };
+        refused(tiny_recipe(), 1);
+        refused(tiny_recipe(), 6);  // 6 -> 3: the second reduction cannot halve it
+        TrainRecipe imagenet = tiny_recipe();
+        imagenet.net.imagenet = true;
+        refused(imagenet, 16);  // the stem makes 4x4, which halves twice, not three times
+        const ImageDataset train = make_synthetic(16, 3, 32, 3, 97),
+                           test = make_synthetic(8, 3, 32, 3, 98);
+        CHECK_NOTHROW(Trainer(imagenet, train, test, Device::cpu()));
+        TrainRecipe deep = tiny_recipe();
+        deep.net.layers = 1000;
+        CHECK_THROWS_WITH_AS(Trainer(deep, train, test, Device::cpu()), doctest::Contains("3..100"),
+                             InputError);
     }
 }

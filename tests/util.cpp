@@ -37,6 +37,21 @@ std::vector<int32_t> labels(int64_t n, int classes, uint64_t seed) {
     return v;
 }
 
+ImageDataset noise_images(int n, int channels, int size, int classes, uint64_t seed) {
+    ImageDataset d;
+    d.name = "noise";
+    d.channels = channels;
+    d.height = d.width = size;
+    d.classes = classes;
+    std::mt19937 gen{uint32_t(seed)};
+    d.pixels.resize(size_t(n) * size_t(channels) * size_t(size) * size_t(size));
+    for (uint8_t& p : d.pixels) p = uint8_t(gen() % 256u);
+    d.labels = labels(n, classes, seed);
+    d.mean.assign(size_t(channels), 0.5f);
+    d.stddev.assign(size_t(channels), 0.25f);
+    return d;
+}
+
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
     REQUIRE(a.size() == b.size());
     double s = 0;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
 #include "kernels/common.h"
 
 namespace cudarts::test {
@@ -87,6 +88,10 @@ struct TempDir {
     // The names of what the directory holds, sorted.
     std::vector<std::string> entries() const;
 };
+
+// n random-pixel images of channels x size x size with random labels in [0, classes), for shapes
+// make_synthetic does not make (it needs size >= 7), e.g. images too small for a network.
+ImageDataset noise_images(int n, int channels, int size, int classes, uint64_t seed);
 
 // The message of the InputError `f` throws, checked to be one line; "" with a failed check when
 // it throws none.

@@ -8,14 +8,25 @@ namespace cudarts {
 
 void EvalNetConfig::validate() const {
     require_image_io(in_channels, classes);
-    require(init_channels >= 2 && init_channels % 2 == 0, "init_channels", "a positive even number",
-            init_channels);
-    require(layers >= 3, "layers", "at least 3", layers);
+    require(init_channels >= 2 && init_channels <= 512 && init_channels % 2 == 0, "init_channels",
+            "an even number in 2..512", init_channels);
+    require(layers >= 3 && layers <= 100, "layers", "3..100", layers);
     if (genotype.normal.empty() || genotype.normal.size() % 2 != 0 || !genotype.has_reduce ||
         genotype.reduce.size() != genotype.normal.size())
         throw SettingError("genotype",
                            "expected 2 genes per node in both the normal and the "
                            "reduce cell");
+}
+
+void EvalNetConfig::require_fits(int height, int width) const {
+    // NetworkImageNet: stem0's two stride-2 convs (ceil(H/4)) feed cell 0's FactorizedReduce,
+    // then come the two reductions: three halvings.
+    if (imagenet)
+        require_halvable(height, width, (height + 3) / 4, (width + 3) / 4, 3, "NetworkImageNet",
+                         "sizes whose quarter, rounded up, is a multiple of 8, e.g. 224x224");
+    else
+        require_halvable(height, width, height, width, 2, "NetworkCIFAR",
+                         "height and width multiples of 4");
 }
 
 struct EvalNetwork::Cell {

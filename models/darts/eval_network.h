@@ -33,7 +33,11 @@ struct EvalNetConfig {
 
     int aux_cell() const { return 2 * layers / 3; }
     bool is_reduction(int cell) const { return cell == layers / 3 || cell == 2 * layers / 3; }
-    void validate() const;  // SettingError naming the offending setting
+    // SettingError naming the offending setting; layers 3..100 and init_channels 2..512.
+    void validate() const;
+    // InputError unless images of height x width pass through: the ImageNet stem divides them by
+    // 4 and 2, each of the two reduction cells halves even sizes only (FactorizedReduce).
+    void require_fits(int height, int width) const;
 };
 
 class EvalNetwork {

@@ -15,13 +15,21 @@ bool SearchNetConfig::is_reduction(int cell) const {
 
 void SearchNetConfig::validate() const {
     require_image_io(in_channels, classes);
-    require(init_channels >= 1 && init_channels % 2 == 0, "init_channels", "a positive even number",
-            init_channels);
-    require(layers >= 1, "layers", "at least 1", layers);
+    require(init_channels >= 2 && init_channels <= 256 && init_channels % 2 == 0, "init_channels",
+            "an even number in 2..256", init_channels);
+    require(layers >= 1 && layers <= 64, "layers", "1..64", layers);
     require(nodes >= 1 && nodes <= 16, "nodes", "1..16", nodes);
-    require(stem_multiplier >= 1, "stem_multiplier", "at least 1", stem_multiplier);
+    require(stem_multiplier >= 1 && stem_multiplier <= 8, "stem_multiplier", "1..8",
+            stem_multiplier);
     require(primitives.size() >= 1 && primitives.size() <= 16, "primitives", "1..16 primitives",
             primitives.size());
+}
+
+void SearchNetConfig::require_fits(int height, int width) const {
+    int reductions = 0;
+    for (int i = 0; i < layers; ++i) reductions += is_reduction(i);
+    require_halvable(height, width, height, width, reductions, "this search network",
+                     "height and width multiples of " + std::to_string(1 << reductions));
 }
 
 // One search cell; its modules are registered under `cells.<i>`.

@@ -34,7 +34,13 @@ struct SearchNetConfig {
     int edges() const { return int(edges_for(nodes)); }  // 14 for 4 nodes
     bool is_reduction(int cell) const;
     bool has_reduction() const { return layers >= 2; }
-    void validate() const;  // SettingError naming the offending setting
+    // SettingError naming the offending setting; the sizes are bounded (layers 1..64,
+    // init_channels 2..256, nodes 1..16, stem_multiplier 1..8) so that a typo cannot ask for
+    // gigabytes.
+    void validate() const;
+    // InputError unless images of height x width pass through: each reduction cell halves the
+    // maps with FactorizedReduce, which needs even sizes, so they must be multiples of 2^r.
+    void require_fits(int height, int width) const;
 };
 
 class SearchNetwork {

@@ -39,4 +39,17 @@ inline void require_image_io(int in_channels, int classes) {
     require(classes >= 2, "classes", "at least 2", classes);
 }
 
+// InputError unless maps of map_h x map_w (what `network` makes of height x width images before
+// its first halving) halve evenly `times` times, as FactorizedReduce needs: "images of 1x1 do not
+// fit a search network: its 2 halvings need even sizes (expected <expected>)".
+inline void require_halvable(int height, int width, int map_h, int map_w, int times,
+                             const std::string& network, const std::string& expected) {
+    const int multiple = 1 << times;
+    if (map_h >= multiple && map_w >= multiple && map_h % multiple == 0 && map_w % multiple == 0)
+        return;
+    throw InputError("images of " + std::to_string(height) + "x" + std::to_string(width) +
+                     " do not fit " + network + ": its " + std::to_string(times) +
+                     " halvings need even sizes (expected " + expected + ")");
+}
+
 }  // namespace cudarts
