@@ -1,14 +1,132 @@
 // Output-directory helpers shared by search and train; see apps/run_dir.h.
 #include "apps/run_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "engine/fileio.h"
+#include "engine/json.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
 
 namespace cudarts::apps {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// "name.tmp.<digits>": what write_file_atomic leaves behind when its process is killed.
+bool is_stale_temp(const std::string& name) {
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos || at == 0 || at + 5 == name.size()) return false;
+    for (size_t i = at + 5; i < name.size(); ++i)
+        if (name[i] < '0' || name[i] > '9') return false;
+    return true;
+}
+
+void remove_stale_temps(const fs::path& dir) {
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
+        if (e.is_regular_file(ec) && is_stale_temp(e.path().filename().string()))
+            fs::remove(e.path(), ec);
+}
+
+}  // namespace
+
+RunLock::RunLock(const fs::path& dir, const std::string& flag, bool create) : dir_(dir) {
+    if (dir.empty()) throw InputError(flag + ": expected a directory, got ''");
+    std::error_code ec;
+    if (create && !fs::exists(dir, ec)) {
+        created_ = fs::create_directories(dir, ec);
+        if (ec)
+            throw InputError(flag + ": cannot create " + dir.string() + " (" + ec.message() + ")");
+    }
+    if (!fs::is_directory(dir, ec))
+        throw InputError(flag + ": " + dir.string() +
+                         (fs::exists(dir, ec) ? " is not a directory" : " does not exist"));
+    const fs::path lock = dir / ".lock";
+    // The lock file may be unlinked by the run that held it (its destructor) between our open and
+    // our flock; a lock on an unlinked file guards nothing, so check and retry.
+    for (;;) {
+        fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0)
+            throw InputError(flag + ": " + dir.string() + " is not writable (" +
+                             std::strerror(errno) + ")");
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            const int err = errno;
+            char pid[32] = {0};
+            const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
+            ::close(fd_);
+            fd_ = -1;
+            if (err != EWOULDBLOCK)
+                throw InputError(flag + ": cannot lock " + lock.string() + " (" +
+                                 std::strerror(err) + ")");
+            const std::string holder = n > 0 ? std::string(pid, size_t(n)) : std::string();
+            throw InputError(flag + ": " + dir.string() + " is in use by another cudarts run" +
+                             (holder.empty() ? std::string() : " (pid " + holder + ")"));
+        }
+        struct stat held {
+        }, now{};
+        if (::fstat(fd_, &held) == 0 && ::stat(lock.c_str(), &now) == 0 &&
+            held.st_ino == now.st_ino && held.st_dev == now.st_dev)
+            break;
+        ::close(fd_);
+        fd_ = -1;
+    }
+    const std::string pid = std::to_string(::getpid());
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+        // The pid is for the message a second run prints; the lock holds without it.
+    }
+    remove_stale_temps(dir);
+    if (fs::is_directory(dir / "epochs", ec)) remove_stale_temps(dir / "epochs");
+}
+
+RunLock::~RunLock() {
+    if (fd_ < 0) return;
+    std::error_code ec;
+    fs::remove(dir_ / ".lock", ec);  // while still held: a waiting run retries on a fresh file
+    ::close(fd_);
+    if (created_) {  // nothing but an empty epochs/ left: the run wrote nothing
+        fs::remove(dir_ / "epochs", ec);  // only if empty
+        fs::remove(dir_, ec);             // only if empty
+    }
+}
+
+void require_utf8_path(const std::string& path, const std::string& flag) {
+    const auto* p = reinterpret_cast<const unsigned char*>(path.data());
+    const size_t n = path.size();
+    for (size_t i = 0; i < n;) {
+        const unsigned char c = p[i];
+        const size_t len = c < 0x80         ? 1
+                           : (c >> 5) == 6  ? 2
+                           : (c >> 4) == 14 ? 3
+                           : (c >> 3) == 30 ? 4
+                                            : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2) ok = c >= 0xC2;  // no overlong forms
+        if (ok && len == 3)
+            ok = !(c == 0xE0 && p[i + 1] < 0xA0) &&  // overlong
+                 !(c == 0xED && p[i + 1] >= 0xA0);   // surrogates
+        if (ok && len == 4)
+            ok = !(c == 0xF0 && p[i + 1] < 0x90) && c <= 0xF4 &&
+                 !(c == 0xF4 && p[i + 1] >= 0x90);  // beyond U+10FFFF
+        if (!ok)
+            throw InputError(flag + ": the path " + quote_input(path) +
+                             " is not valid UTF-8 at byte " + std::to_string(i) +
+                             " (expected a UTF-8 path: the checkpoint records it as JSON text)");
+        i += len;
+    }
+}
 
 std::string env_or(const char* name, const std::string& fallback) {
     const char* v = std::getenv(name);
@@ -19,11 +137,13 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
     write_file_atomic(path.string(), text.data(), text.size());
 }
 
-void MetricsLog::keep_first(int epochs) {
+void MetricsLog::resume(int epochs, const std::string& last_line) {
     lines_.clear();
     std::ifstream in(path_);
     for (std::string line; int(lines_.size()) < epochs && std::getline(in, line);)
         if (!line.empty()) lines_.push_back(line);
+    in.close();
+    if (int(lines_.size()) == epochs - 1 && !last_line.empty()) append(last_line);
 }
 
 void MetricsLog::append(const std::string& json_line) {
@@ -61,6 +181,35 @@ ResumeInfo read_resume_info(const std::filesystem::path& checkpoint, const std::
         throw InputError(r.checkpoint + ": metadata 'subset' is not an integer");
     }
     return r;
+}
+
+}  // namespace cudarts::apps
+
+namespace cudarts::apps {
+
+namespace {
+// A setting's value as a user would type it: floats in %g (0.025, not 0.02500000037252903).
+std::string shown(const nlohmann::json& v) {
+    if (v.is_number_float()) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", v.get<double>());
+        return buf;
+    }
+    if (v.is_string()) return "'" + quote_input(v.get<std::string>()) + "'";
+    return quote_json(v);
+}
+}  // namespace
+
+void refuse_changed_settings(const nlohmann::json& saved, const nlohmann::json& requested,
+                             const SettingNames& names) {
+    for (const auto& [key, value] : requested.items()) {
+        if (key == "epochs" || (saved.contains(key) && saved.at(key) == value)) continue;
+        const auto it = names.find(key);
+        const std::string flag = it == names.end() ? key : it->second;
+        throw InputError(flag + ": " + shown(value) + " conflicts with the run's " +
+                         (saved.contains(key) ? shown(saved.at(key)) : std::string("default")) +
+                         " (a resumed run keeps its settings; only --epochs may change)");
+    }
 }
 
 }  // namespace cudarts::apps

@@ -113,6 +113,109 @@ struct RunState {
     std::string best_genotype;  // DARTS form
 };
 
+// What a run is started with: the options, and the data they were found on.
+struct RunInput {
+    SearchOptions o;
+    std::string dataset, data;
+    int64_t subset = 0;
+    nlohmann::json to_json() const {  // the form refuse_changed_settings compares
+        nlohmann::json j = o.to_json();
+        j["dataset"] = dataset;
+        j["data"] = data;
+        j["subset"] = subset;
+        return j;
+    }
+};
+
+// The flags the user gave (only those: a flag's default is the options' own), over `in`: a
+// preset for a new run, the run's saved settings on --resume.
+void apply_search_flags(const cxxopts::ParseResult& args, RunInput& in) {
+    SearchOptions& o = in.o;
+    if (args.count("layers")) o.net.layers = args["layers"].as<int>();
+    if (args.count("init-channels")) o.net.init_channels = args["init-channels"].as<int>();
+    if (args.count("nodes")) o.net.nodes = args["nodes"].as<int>();
+    if (args.count("stem-multiplier")) o.net.stem_multiplier = args["stem-multiplier"].as<int>();
+    if (args.count("primitives"))
+        o.net.primitives = parse_primitive_list(args["primitives"].as<std::string>());
+    if (args.count("epochs")) o.epochs = args["epochs"].as<int>();
+    if (args.count("batch-size")) o.batch_size = args["batch-size"].as<int>();
+    if (args.count("train-portion")) o.train_portion = args["train-portion"].as<double>();
+    if (args.count("learning-rate")) o.w_lr = args["learning-rate"].as<float>();
+    if (args.count("learning-rate-min")) o.w_lr_min = args["learning-rate-min"].as<float>();
+    if (args.count("momentum")) o.w_momentum = args["momentum"].as<float>();
+    if (args.count("weight-decay")) o.w_weight_decay = args["weight-decay"].as<float>();
+    if (args.count("grad-clip")) o.w_grad_clip = args["grad-clip"].as<float>();
+    if (args.count("arch-learning-rate")) o.alpha_lr = args["arch-learning-rate"].as<float>();
+    if (args.count("arch-weight-decay"))
+        o.alpha_weight_decay = args["arch-weight-decay"].as<float>();
+    if (args.count("seed")) o.seed = args["seed"].as<uint64_t>();
+    if (args.count("order")) {
+        const int order = args["order"].as<int>();
+        if (order != 1 && order != 2)
+            throw InputError("--order: expected 1 or 2, got " + std::to_string(order));
+        o.second_order = order == 2;
+    }
+    if (args.count("unrolled")) o.second_order = true;
+    if (args.count("no-augment")) o.augment = Augment{};
+    if (args.count("derive-rule")) {
+        const std::string rule = args["derive-rule"].as<std::string>();
+        if (rule != "softmax" && rule != "katib")
+            throw InputError("--derive-rule: expected softmax or katib, got '" + rule + "'");
+        o.rule = rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax;
+    }
+    if (args.count("subset")) {
+        in.subset = args["subset"].as<int64_t>();
+        if (in.subset < 0)
+            throw InputError("--subset: expected 0 or more, got " + std::to_string(in.subset));
+    }
+    if (args.count("dataset")) in.dataset = args["dataset"].as<std::string>();
+    if (args.count("data")) {
+        const std::string dir = args["data"].as<std::string>();
+        std::error_code ec;  // the same directory spelled another way is the same data
+        if (dir != in.data && !(fs::exists(dir, ec) && fs::equivalent(dir, in.data, ec)))
+            in.data = dir;
+    }
+}
+
+// On --resume, what names each compared key: the flags of apply_search_flags.
+SettingNames resume_names() {
+    SettingNames names = flag_names(false);
+    for (const auto& [key, flag] : std::initializer_list<std::pair<const char*, const char*>>{
+             {"seed", "--seed"},
+             {"order", "--order"},
+             {"crop_pad", "--no-augment (crop_pad)"},
+             {"flip", "--no-augment (flip)"},
+             {"cutout", "--no-augment (cutout)"},
+             {"derive_rule", "--derive-rule"},
+             {"dataset", "--dataset"},
+             {"data", "--data"},
+             {"subset", "--subset"}})
+        names[key] = flag;
+    return names;
+}
+
+// Flags that only a new run takes: a resume keeps the run's settings.
+void refuse_new_run_flags(const cxxopts::ParseResult& args, const fs::path& dir) {
+    for (const char* flag : {"preset", "algorithm-settings", "search-space", "num-layers"})
+        if (args.count(flag))
+            throw InputError(std::string("--") + flag +
+                             ": starts a new run; --resume continues one with its own settings "
+                             "(only --epochs may change)");
+    if (args.count("out") && fs::path(args["out"].as<std::string>()) != dir)
+        throw InputError("--out: a resumed run writes into its --resume directory " + dir.string());
+}
+
+// genotype.txt / .json (the latest) and epochs/genotype_NNN.txt / .json after epoch NNN.
+void write_genotypes(const fs::path& out, int epoch, const Genotype& g) {
+    char stem[32];
+    std::snprintf(stem, sizeof stem, "genotype_%03d", epoch);
+    const std::string darts = to_darts_string(g) + "\n", json = to_json_string(g) + "\n";
+    write_text(out / "epochs" / (std::string(stem) + ".txt"), darts);
+    write_text(out / "epochs" / (std::string(stem) + ".json"), json);
+    write_text(out / "genotype.txt", darts);
+    write_text(out / "genotype.json", json);
+}
+
 }  // namespace
 
 int cmd_search(int argc, char** argv) {
@@ -136,10 +239,11 @@ int cmd_search(int argc, char** argv) {
         ("order", "architect: 1 (first order) or 2 (second order, DARTS V2)",
          cxxopts::value<int>()->default_value("1"))
         ("unrolled", "same as --order 2 (the reference's flag)")
-        ("layers", "cells", cxxopts::value<int>())
-        ("init-channels", "C, channels of the first cells", cxxopts::value<int>())
-        ("nodes", "intermediate nodes per cell", cxxopts::value<int>())
-        ("stem-multiplier", "stem width = multiplier * C", cxxopts::value<int>()->default_value("3"))
+        ("layers", "cells, 1..64", cxxopts::value<int>())
+        ("init-channels", "C, channels of the first cells, even, 2..256", cxxopts::value<int>())
+        ("nodes", "intermediate nodes per cell, 1..16", cxxopts::value<int>())
+        ("stem-multiplier", "stem width = multiplier * C, 1..8",
+         cxxopts::value<int>()->default_value("3"))
         ("primitives", "comma-separated candidate ops, official or Katib names, in alpha column "
                        "order", cxxopts::value<std::string>())
         ("learning-rate", "weight SGD learning rate (cosine start)",
@@ -158,8 +262,10 @@ int cmd_search(int argc, char** argv) {
         ("deterministic", "deterministic kernels (always the case in this version; accepted)");
     opts.add_options("run")
         ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"))
-        ("out", "output directory", cxxopts::value<std::string>()->default_value("search-out"))
-        ("resume", "continue the search in this directory", cxxopts::value<std::string>())
+        ("out", "output directory (locked while the run lasts)",
+         cxxopts::value<std::string>()->default_value("search-out"))
+        ("resume", "continue the search in this directory (only --epochs may change)",
+         cxxopts::value<std::string>())
         ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
     opts.add_options("Katib trial")
         ("algorithm-settings", "Katib's settings, e.g. {'num_epochs': '3', 'w_lr': 0.025}",
@@ -177,26 +283,34 @@ int cmd_search(int argc, char** argv) {
     const bool resume = args.count("resume") > 0;
     const fs::path out = resume ? fs::path(args["resume"].as<std::string>())
                                 : fs::path(args["out"].as<std::string>());
+    if (resume) refuse_new_run_flags(args, out);
+    // Before anything is read or written: the directory is this run's alone (and usable).
+    const RunLock lock(out, resume ? "--resume" : "--out", !resume);
     const fs::path ckpt = out / "checkpoint.safetensors";
 
-    SearchOptions o;
-    std::string dataset = env_or("CUDARTS_DATASET", "fashion-mnist");
-    std::string data_dir = env_or("CUDARTS_DATA", "");
-    int64_t subset = 0;
+    RunInput in{.o = {},
+                .dataset = env_or("CUDARTS_DATASET", "fashion-mnist"),
+                .data = env_or("CUDARTS_DATA", "")};
     RunState run;
+    std::string last_metrics;  // the checkpoint's copy of its epoch's metrics.jsonl line
     if (resume) {
         const ResumeInfo saved = read_resume_info(ckpt, "search");
-        o = SearchOptions::from_json(saved.options);
-        if (args.count("epochs")) o.epochs = args["epochs"].as<int>();  // may extend a run
-        dataset = saved.dataset;
-        data_dir = saved.data;
-        subset = saved.subset;
+        in.o = SearchOptions::from_json(saved.options);
+        in.dataset = saved.dataset;
+        in.data = saved.data;
+        in.subset = saved.subset;
+        RunInput requested = in;
+        apply_search_flags(args, requested);
+        refuse_changed_settings(in.to_json(), requested.to_json(), resume_names());
+        in.o.epochs = requested.o.epochs;  // may extend a run
         try {
             run.best_acc = std::stod(saved.at("best_valid_acc"));
         } catch (const std::logic_error&) {
             throw InputError(ckpt.string() + ": metadata 'best_valid_acc' is not a number");
         }
         run.best_genotype = saved.at("best_genotype");
+        if (const auto it = saved.metadata.find("metrics"); it != saved.metadata.end())
+            last_metrics = it->second;
     } else {
         if (fs::exists(ckpt))
             throw InputError("--out: " + out.string() +
@@ -214,62 +328,32 @@ int cmd_search(int argc, char** argv) {
                 args.count("algorithm-settings")
                     ? parse_algorithm_settings(args["algorithm-settings"].as<std::string>())
                     : std::map<std::string, std::string>{},
-                o);
-            o.net.primitives = args.count("search-space")
-                                   ? parse_search_space(args["search-space"].as<std::string>())
-                                   : darts_primitives();
-            o.net.layers = args.count("num-layers")
-                               ? parse_num_layers(args["num-layers"].as<std::string>())
-                               : 8;
-            subset = 0;
+                in.o);
+            in.o.net.primitives = args.count("search-space")
+                                      ? parse_search_space(args["search-space"].as<std::string>())
+                                      : darts_primitives();
+            in.o.net.layers = args.count("num-layers")
+                                  ? parse_num_layers(args["num-layers"].as<std::string>())
+                                  : 8;
         } else {
             std::printf("preset: %s (%s)\n", p.name,
                         p.subset ? "reduced network on a subset, sized for a CPU"
                                  : "the paper's configuration");
-            o.net.layers = p.layers;
-            o.net.init_channels = p.init_channels;
-            o.net.nodes = p.nodes;
-            o.epochs = p.epochs;
-            o.batch_size = p.batch_size;
-            subset = p.subset;
-            o.net.stem_multiplier = args["stem-multiplier"].as<int>();
-            o.w_lr = args["learning-rate"].as<float>();
-            o.w_lr_min = args["learning-rate-min"].as<float>();
-            o.w_momentum = args["momentum"].as<float>();
-            o.w_weight_decay = args["weight-decay"].as<float>();
-            o.w_grad_clip = args["grad-clip"].as<float>();
-            o.alpha_lr = args["arch-learning-rate"].as<float>();
-            o.alpha_weight_decay = args["arch-weight-decay"].as<float>();
-            o.seed = args["seed"].as<uint64_t>();
-            o.train_portion = args["train-portion"].as<double>();
-            const int order = args["order"].as<int>();
-            if (order != 1 && order != 2)
-                throw InputError("--order: expected 1 or 2, got " + std::to_string(order));
-            o.second_order = order == 2 || args.count("unrolled");
-            if (args.count("primitives"))
-                o.net.primitives = parse_primitive_list(args["primitives"].as<std::string>());
+            in.o.net.layers = p.layers;
+            in.o.net.init_channels = p.init_channels;
+            in.o.net.nodes = p.nodes;
+            in.o.epochs = p.epochs;
+            in.o.batch_size = p.batch_size;
+            in.subset = p.subset;
         }
-        if (args.count("layers")) o.net.layers = args["layers"].as<int>();
-        if (args.count("init-channels")) o.net.init_channels = args["init-channels"].as<int>();
-        if (args.count("nodes")) o.net.nodes = args["nodes"].as<int>();
-        if (args.count("epochs")) o.epochs = args["epochs"].as<int>();
-        if (args.count("batch-size")) o.batch_size = args["batch-size"].as<int>();
-        if (args.count("subset")) subset = args["subset"].as<int64_t>();
-        if (args.count("dataset")) dataset = args["dataset"].as<std::string>();
-        if (args.count("data")) data_dir = args["data"].as<std::string>();
-        if (args.count("no-augment")) o.augment = Augment{};
-        const std::string rule = args["derive-rule"].as<std::string>();
-        if (rule != "softmax" && rule != "katib")
-            throw InputError("--derive-rule: expected softmax or katib, got '" + rule + "'");
-        o.rule = rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax;
-        if (subset < 0)
-            throw InputError("--subset: expected 0 or more, got " + std::to_string(subset));
+        apply_search_flags(args, in);
     }
+    require_utf8_path(in.data, "--data");
 
-    ImageDataset data = load_dataset(dataset, data_dir, true);
-    if (subset > 0 && subset < data.size()) data = slice(data, 0, subset);
+    ImageDataset data = load_dataset(in.dataset, in.data, true);
+    if (in.subset > 0 && in.subset < data.size()) data = slice(data, 0, in.subset);
     Search search =
-        with_input_names(flag_names(katib && !resume), [&] { return Search(o, data, dev); });
+        with_input_names(flag_names(katib && !resume), [&] { return Search(in.o, data, dev); });
     if (resume) search.load(ckpt.string());
     const SearchOptions& opt = search.options();
     const std::vector<std::string>& prims = opt.net.primitives;
@@ -277,7 +361,7 @@ int cmd_search(int argc, char** argv) {
     std::printf(
         "cudarts search: device %s; %s, %lld training images (%lld weights / %lld alpha), "
         "%dx%dx%d, %d classes\n",
-        describe(dev).c_str(), dataset.c_str(), static_cast<long long>(data.size()),
+        describe(dev).c_str(), in.dataset.c_str(), static_cast<long long>(data.size()),
         static_cast<long long>(search.train_images()),
         static_cast<long long>(search.valid_images()), data.channels, data.height, data.width,
         data.classes);
@@ -294,7 +378,10 @@ int cmd_search(int argc, char** argv) {
 
     fs::create_directories(out / "epochs");
     MetricsLog metrics(out / "metrics.jsonl");
-    if (resume) metrics.keep_first(search.epoch());
+    if (resume && search.epoch() > 0) {  // complete what a kill after the checkpoint cut short
+        metrics.resume(search.epoch(), last_metrics);
+        write_genotypes(out, search.epoch(), search.genotype());
+    }
 
     Progress progress(args["print-step"].as<int>());
     while (!search.done()) {
@@ -303,8 +390,15 @@ int cmd_search(int argc, char** argv) {
                     cosine_lr(opt.w_lr, opt.w_lr_min, e, opt.epochs));
         std::fflush(stdout);
         progress.start_epoch(e, opt.epochs, search.steps_per_epoch());
-        const EpochMetrics m =
-            search.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
+        EpochMetrics m;
+        try {
+            m = search.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
+        } catch (const DivergedError& d) {
+            progress.end_epoch();
+            throw DivergedError("search: " + std::string(d.what()) + "; " +
+                                (fs::exists(ckpt) ? "last good checkpoint: " + ckpt.string()
+                                                  : std::string("no checkpoint was written")));
+        }
         progress.end_epoch();
 
         const std::string darts = to_darts_string(m.genotype);
@@ -322,19 +416,17 @@ int cmd_search(int argc, char** argv) {
             print_alphas("softmax(alphas_reduce):", m.softmax_reduce, prims);
         std::fflush(stdout);
 
-        char stem[32];
-        std::snprintf(stem, sizeof stem, "genotype_%03d", e + 1);
-        const std::string json = to_json_string(m.genotype) + "\n";
-        write_text(out / "epochs" / (std::string(stem) + ".txt"), darts + "\n");
-        write_text(out / "epochs" / (std::string(stem) + ".json"), json);
-        write_text(out / "genotype.txt", darts + "\n");
-        write_text(out / "genotype.json", json);
-        metrics.append(m.to_json().dump());
-        search.save(ckpt.string(), {{"dataset", dataset},
-                                    {"data", data_dir},
-                                    {"subset", std::to_string(subset)},
+        // The checkpoint first: the text outputs are never ahead of the state a resume restarts
+        // from (a resume completes them from the checkpoint's copy of the metrics line).
+        const std::string line = m.to_json().dump();
+        search.save(ckpt.string(), {{"dataset", in.dataset},
+                                    {"data", in.data},
+                                    {"subset", std::to_string(in.subset)},
                                     {"best_valid_acc", std::to_string(run.best_acc)},
-                                    {"best_genotype", run.best_genotype}});
+                                    {"best_genotype", run.best_genotype},
+                                    {"metrics", line}});
+        write_genotypes(out, e + 1, m.genotype);
+        metrics.append(line);
     }
 
     std::printf("final genotype %s\n", to_darts_string(search.genotype()).c_str());

@@ -29,8 +29,8 @@ void add_network_flags(cxxopts::Options& opts) {
                      "form", cxxopts::value<std::string>())
         ("network", "cifar (NetworkCIFAR) or imagenet (NetworkImageNet)",
          cxxopts::value<std::string>()->default_value("cifar"))
-        ("init-channels", "C", cxxopts::value<int>())
-        ("layers", "cells", cxxopts::value<int>())
+        ("init-channels", "C, even, 2..512", cxxopts::value<int>())
+        ("layers", "cells, 3..100", cxxopts::value<int>())
         ("auxiliary", "auxiliary head (--auxiliary=false to leave it out)",
          cxxopts::value<bool>()->default_value("true")->implicit_value("true"));
     opts.add_options("data")
@@ -72,6 +72,58 @@ const SettingNames kFlagNames = {{"epochs", "--epochs"},
                                  {"auxiliary", "--auxiliary"},
                                  {"genotype", "--genotype"}};
 
+// What a run is started with: the recipe, and the data it trains on.
+struct RunInput {
+    TrainRecipe r;
+    std::string dataset, data;
+    int64_t subset = 0;
+    nlohmann::json to_json() const {  // the form refuse_changed_settings compares
+        nlohmann::json j = r.to_json();
+        j["dataset"] = dataset;
+        j["data"] = data;
+        j["subset"] = subset;
+        return j;
+    }
+};
+
+// The flags the user gave, over `in`: a preset for a new run, the run's recipe on --resume.
+void apply_train_flags(const cxxopts::ParseResult& args, RunInput& in) {
+    TrainRecipe& r = in.r;
+    apply_network_flags(args, r.net);
+    if (args.count("epochs")) r.epochs = args["epochs"].as<int>();
+    if (args.count("batch-size")) r.batch_size = args["batch-size"].as<int>();
+    if (args.count("learning-rate")) r.lr = args["learning-rate"].as<float>();
+    if (args.count("learning-rate-min")) r.lr_min = args["learning-rate-min"].as<float>();
+    if (args.count("momentum")) r.momentum = args["momentum"].as<float>();
+    if (args.count("weight-decay")) r.weight_decay = args["weight-decay"].as<float>();
+    if (args.count("grad-clip")) r.grad_clip = args["grad-clip"].as<float>();
+    if (args.count("auxiliary-weight")) r.aux_weight = args["auxiliary-weight"].as<float>();
+    if (args.count("cutout")) r.augment.cutout = args["cutout"].as<int>();
+    if (args.count("drop-path-prob")) r.drop_path_prob = args["drop-path-prob"].as<float>();
+    if (args.count("label-smoothing")) r.label_smoothing = args["label-smoothing"].as<float>();
+    if (args.count("seed")) r.seed = args["seed"].as<uint64_t>();
+    if (args.count("subset")) in.subset = args["subset"].as<int64_t>();
+    if (args.count("dataset")) in.dataset = args["dataset"].as<std::string>();
+    if (args.count("data")) {
+        const std::string dir = args["data"].as<std::string>();
+        std::error_code ec;  // the same directory spelled another way is the same data
+        if (dir != in.data && !(fs::exists(dir, ec) && fs::equivalent(dir, in.data, ec)))
+            in.data = dir;
+    }
+}
+
+// On --resume, what names each compared key.
+SettingNames resume_names() {
+    SettingNames names = kFlagNames;
+    names["imagenet"] = "--network";
+    names["aux_weight"] = "--auxiliary-weight";
+    names["seed"] = "--seed";
+    names["dataset"] = "--dataset";
+    names["data"] = "--data";
+    names["subset"] = "--subset";
+    return names;
+}
+
 std::pair<ImageDataset, ImageDataset> load_splits(const std::string& dataset,
                                                   const std::string& dir, int64_t subset) {
     ImageDataset train = load_dataset(dataset, dir, true), test = load_dataset(dataset, dir, false);
@@ -102,8 +154,8 @@ int cmd_train(int argc, char** argv) {
         ("drop-path-prob", "final drop-path probability (linear ramp)", cxxopts::value<float>())
         ("label-smoothing", "label smoothing of the training losses", cxxopts::value<float>())
         ("seed", "random seed", cxxopts::value<uint64_t>())
-        ("out", "output directory", cxxopts::value<std::string>()->default_value("train-out"))
-        ("resume", "continue the training in this directory", cxxopts::value<std::string>())
+        ("out", "output directory (locked while the run lasts)", cxxopts::value<std::string>()->default_value("train-out"))
+        ("resume", "continue the training in this directory (only --epochs may change)", cxxopts::value<std::string>())
         ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
     // clang-format on
     cxxopts::ParseResult args;
@@ -113,19 +165,36 @@ int cmd_train(int argc, char** argv) {
     const bool resume = args.count("resume") > 0;
     const fs::path out = resume ? fs::path(args["resume"].as<std::string>())
                                 : fs::path(args["out"].as<std::string>());
+    if (resume) {
+        if (args.count("preset"))
+            throw InputError(
+                "--preset: starts a new run; --resume continues one with its own settings (only "
+                "--epochs may change)");
+        if (args.count("out") && fs::path(args["out"].as<std::string>()) != out)
+            throw InputError("--out: a resumed run writes into its --resume directory " +
+                             out.string());
+    }
+    // Before anything is read or written: the directory is this run's alone (and usable).
+    const RunLock lock(out, resume ? "--resume" : "--out", !resume);
     const fs::path ckpt = out / "checkpoint.safetensors";
-    TrainRecipe r;
-    std::string dataset = env_or("CUDARTS_DATASET", "fashion-mnist");
-    std::string data_dir = env_or("CUDARTS_DATA", "");
-    int64_t subset = args["subset"].as<int64_t>();
+    RunInput in{.r = {},
+                .dataset = env_or("CUDARTS_DATASET", "fashion-mnist"),
+                .data = env_or("CUDARTS_DATA", "")};
+    std::string last_metrics;  // the checkpoint's copy of its epoch's metrics.jsonl line
     if (resume) {
         const ResumeInfo saved = read_resume_info(ckpt, "train");
-        r = TrainRecipe::from_json(saved.options);
-        if (args.count("epochs")) r.epochs = args["epochs"].as<int>();
-        dataset = saved.dataset;
-        data_dir = saved.data;
-        subset = saved.subset;
+        in.r = TrainRecipe::from_json(saved.options);
+        in.dataset = saved.dataset;
+        in.data = saved.data;
+        in.subset = saved.subset;
+        RunInput requested = in;
+        apply_train_flags(args, requested);
+        refuse_changed_settings(in.to_json(), requested.to_json(), resume_names());
+        in.r.epochs = requested.r.epochs;  // may extend a run
+        if (const auto it = saved.metadata.find("metrics"); it != saved.metadata.end())
+            last_metrics = it->second;
     } else {
+        TrainRecipe& r = in.r;
         if (fs::exists(ckpt))
             throw InputError("--out: " + out.string() +
                              " already holds a training run (continue "
@@ -156,34 +225,21 @@ int cmd_train(int argc, char** argv) {
             r.net.layers = 6;
             r.epochs = 3;
             r.batch_size = 32;
-            if (!args.count("subset")) subset = 2048;
+            if (!args.count("subset")) in.subset = 2048;
         } else {
             std::printf("preset: %s\n", preset == "paper" ? "paper (C=36, 20 cells, 600 epochs)"
                                                           : "imagenet recipe");
         }
-        apply_network_flags(args, r.net);
-        if (args.count("epochs")) r.epochs = args["epochs"].as<int>();
-        if (args.count("batch-size")) r.batch_size = args["batch-size"].as<int>();
-        if (args.count("learning-rate")) r.lr = args["learning-rate"].as<float>();
-        if (args.count("learning-rate-min")) r.lr_min = args["learning-rate-min"].as<float>();
-        if (args.count("momentum")) r.momentum = args["momentum"].as<float>();
-        if (args.count("weight-decay")) r.weight_decay = args["weight-decay"].as<float>();
-        if (args.count("grad-clip")) r.grad_clip = args["grad-clip"].as<float>();
-        if (args.count("auxiliary-weight")) r.aux_weight = args["auxiliary-weight"].as<float>();
-        if (args.count("cutout")) r.augment.cutout = args["cutout"].as<int>();
-        if (args.count("drop-path-prob")) r.drop_path_prob = args["drop-path-prob"].as<float>();
-        if (args.count("label-smoothing")) r.label_smoothing = args["label-smoothing"].as<float>();
-        if (args.count("seed")) r.seed = args["seed"].as<uint64_t>();
-        if (args.count("dataset")) dataset = args["dataset"].as<std::string>();
-        if (args.count("data")) data_dir = args["data"].as<std::string>();
+        apply_train_flags(args, in);
     }
+    require_utf8_path(in.data, "--data");
 
-    auto [train, test] = load_splits(dataset, data_dir, subset);
-    Trainer trainer = with_input_names(kFlagNames, [&] { return Trainer(r, train, test, dev); });
+    auto [train, test] = load_splits(in.dataset, in.data, in.subset);
+    Trainer trainer = with_input_names(kFlagNames, [&] { return Trainer(in.r, train, test, dev); });
     if (resume) trainer.load(ckpt.string());
     const TrainRecipe& rec = trainer.recipe();
     std::printf("cudarts train: device %s; %s, %lld training / %lld test images, %dx%dx%d\n",
-                describe(dev).c_str(), dataset.c_str(), static_cast<long long>(train.size()),
+                describe(dev).c_str(), in.dataset.c_str(), static_cast<long long>(train.size()),
                 static_cast<long long>(test.size()), train.channels, train.height, train.width);
     std::printf(
         "network: %s, C=%d, %d cells, auxiliary %s; %lld parameters (%lld without the "
@@ -200,13 +256,20 @@ int cmd_train(int argc, char** argv) {
 
     fs::create_directories(out);
     MetricsLog metrics(out / "metrics.jsonl");
-    if (resume) metrics.keep_first(trainer.epoch());
+    if (resume && trainer.epoch() > 0) metrics.resume(trainer.epoch(), last_metrics);
     Progress progress(args["print-step"].as<int>());
     while (!trainer.done()) {
         const int e = trainer.epoch();
         progress.start_epoch(e, rec.epochs, trainer.steps_per_epoch());
-        const TrainEpoch m =
-            trainer.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
+        TrainEpoch m;
+        try {
+            m = trainer.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
+        } catch (const DivergedError& d) {
+            progress.end_epoch();
+            throw DivergedError("train: " + std::string(d.what()) + "; " +
+                                (fs::exists(ckpt) ? "last good checkpoint: " + ckpt.string()
+                                                  : std::string("no checkpoint was written")));
+        }
         progress.end_epoch();
         std::printf(
             "epoch %d/%d lr %.6f drop_path %.4f train_loss %.4f train_acc %.4f "
@@ -214,10 +277,13 @@ int cmd_train(int argc, char** argv) {
             e + 1, rec.epochs, m.lr, m.drop_path_prob, m.train_loss, m.train_acc, m.test_loss,
             m.test_acc, m.seconds);
         std::fflush(stdout);
-        metrics.append(m.to_json().dump());
-        trainer.save(
-            ckpt.string(),
-            {{"dataset", dataset}, {"data", data_dir}, {"subset", std::to_string(subset)}});
+        // The checkpoint first: metrics.jsonl is never ahead of the state a resume restarts from.
+        const std::string line = m.to_json().dump();
+        trainer.save(ckpt.string(), {{"dataset", in.dataset},
+                                     {"data", in.data},
+                                     {"subset", std::to_string(in.subset)},
+                                     {"metrics", line}});
+        metrics.append(line);
     }
     const auto [loss, acc] = evaluate(trainer.network(), test, rec.batch_size);
     std::printf("outputs in %s\n", out.c_str());
