@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "engine/fileio.h"
+#include "engine/json.h"
 #include "kernels/check.h"
 
 namespace cudarts {
@@ -360,11 +361,11 @@ MetricsAlphas parse_metrics_alphas(const std::string& jsonl, const std::string& 
     for (int line_no = 1; std::getline(in, row); ++line_no) {
         if (row.find_first_not_of(" \t\r") == std::string::npos) continue;
         const std::string where = path + " line " + std::to_string(line_no) + ": ";
-        const nlohmann::json j = nlohmann::json::parse(row, nullptr, false);
-        if (j.is_discarded() || !j.is_object())
-            throw InputError(where +
-                             "not a JSON object (expected one object per epoch, as "
-                             "cudarts search writes metrics.jsonl)");
+        const char* expected = "one object per epoch, as cudarts search writes metrics.jsonl";
+        const nlohmann::json j =
+            parse_json(row, path + " line " + std::to_string(line_no), expected);
+        if (!j.is_object())
+            throw InputError(where + "not a JSON object (expected " + expected + ")");
         for (const char* key : {"softmax_alphas_normal", "softmax_alphas_reduce"}) {
             std::vector<std::vector<float>>& dst =
                 std::string(key) == "softmax_alphas_normal" ? m.normal : m.reduce;
@@ -374,7 +375,7 @@ MetricsAlphas parse_metrics_alphas(const std::string& jsonl, const std::string& 
             std::vector<float> values;
             for (const nlohmann::json& v : j[key]) {
                 if (!v.is_number())
-                    throw InputError(where + "'" + key + "' holds " + v.dump() +
+                    throw InputError(where + "'" + key + "' holds " + quote_json(v) +
                                      " (expected probabilities)");
                 values.push_back(v.get<float>());
             }

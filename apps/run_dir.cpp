@@ -17,6 +17,7 @@
 #include "engine/json.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
+#include "models/nn/checkpoint.h"
 
 namespace cudarts::apps {
 
@@ -169,10 +170,10 @@ ResumeInfo read_resume_info(const std::filesystem::path& checkpoint, const std::
                          command + ")");
     ResumeInfo r;
     r.checkpoint = checkpoint.string();
-    r.metadata = read_safetensors(r.checkpoint).metadata;
-    r.options = nlohmann::json::parse(r.at("options"), nullptr, false);
-    if (r.options.is_discarded() || !r.options.is_object())
-        throw InputError(r.checkpoint + ": metadata 'options' is not a JSON object");
+    const SafetensorsFile f = read_safetensors(r.checkpoint);
+    r.metadata = f.metadata;
+    (void)r.at("options");  // absent: named as the other keys are
+    r.options = checkpoint_json(f, "options");
     r.dataset = r.at("dataset");
     r.data = r.at("data");
     try {

@@ -65,7 +65,9 @@ private:
 };
 
 // The metadata of DIR/checkpoint.safetensors that a resume needs; InputError naming the file when
-// it is missing or lacks a key. `command` names who writes such directories ("search", "train").
+// it is missing or lacks a key, or when its options are not a JSON object (engine/json's bounded
+// parse). `command` names who writes such directories ("search", "train"). The options' own
+// messages name them metadata_name(checkpoint, "options") (models/nn/checkpoint.h).
 struct ResumeInfo {
     std::map<std::string, std::string> metadata;
     nlohmann::json options;

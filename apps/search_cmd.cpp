@@ -7,7 +7,6 @@
 // Katib's metrics: `Validation-Accuracy=0.xxxx` and `Best-Genotype=Genotype(...)` (the genotype of
 // the epoch with the best validation accuracy, Katib's rule, in Katib's form).
 #include <cstdio>
-#include <cstring>
 #include <cxxopts.hpp>
 #include <filesystem>
 #include <sstream>
@@ -18,9 +17,10 @@
 #include "apps/setting_names.h"
 #include "apps/subcommands.h"
 #include "engine/fileio.h"
-#include "engine/safetensors.h"
 #include "kernels/check.h"
+#include "models/nn/checkpoint.h"
 #include "models/run/search.h"
+#include "models/run/search_checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -295,7 +295,7 @@ int cmd_search(int argc, char** argv) {
     std::string last_metrics;  // the checkpoint's copy of its epoch's metrics.jsonl line
     if (resume) {
         const ResumeInfo saved = read_resume_info(ckpt, "search");
-        in.o = SearchOptions::from_json(saved.options);
+        in.o = SearchOptions::from_json(saved.options, metadata_name(saved.checkpoint, "options"));
         in.dataset = saved.dataset;
         in.data = saved.data;
         in.subset = saved.subset;
@@ -452,48 +452,17 @@ int cmd_derive(int argc, char** argv) {
     if (!parse_args(opts, argc, argv, args)) return 0;
     if (!args.count("checkpoint")) throw InputError("derive: expected --checkpoint FILE");
     const std::string path = args["checkpoint"].as<std::string>();
-    const SafetensorsFile f = read_safetensors(path);
-
-    std::vector<std::string> prims = darts_primitives();
-    bool has_reduce = true;
-    if (const auto it = f.metadata.find("options"); it != f.metadata.end()) {
-        const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
-        if (!j.is_discarded() && j.contains("primitives")) {
-            const SearchOptions o = SearchOptions::from_json(j);
-            prims = o.net.primitives;
-            has_reduce = o.net.has_reduction();
-        }
-    }
-    if (args.count("primitives"))
-        prims = parse_primitive_list(args["primitives"].as<std::string>());
-    auto alphas = [&](const char* name) {
-        if (!f.tensors.count(name))
-            throw InputError(
-                path + ": no tensor '" + name +
-                "' (expected a search checkpoint with alphas_normal and alphas_reduce)");
-        const std::string key = name;  // bound to a name, not a temporary of at()'s argument
-        const SafetensorsTensor& t = f.tensors.at(key);
-        if (t.dtype != DType::kF32 || t.shape.size() != 2 || t.shape[1] != int64_t(prims.size()))
-            throw InputError(path + ": '" + name + "' is " + dtype_name(t.dtype) + " " +
-                             shape_str(t.shape) + ", expected F32 [edges, " +
-                             std::to_string(prims.size()) + "] (one column per primitive)");
-        std::vector<float> v(static_cast<size_t>(t.numel()));
-        std::memcpy(v.data(), t.data.data(), v.size() * sizeof(float));
-        return std::make_pair(v, t.shape[0]);
-    };
-    const auto [normal, edges] = alphas("alphas_normal");
-    const auto [reduce, edges_r] = alphas("alphas_reduce");
-    const int nodes = nodes_for(edges);
-    if (nodes == 0 || edges_r != edges)
-        throw InputError(path + ": alphas with " + std::to_string(edges) + " and " +
-                         std::to_string(edges_r) +
-                         " rows (expected n(n+3)/2 rows for n nodes, e.g. 14, in both)");
     const std::string rule = args["rule"].as<std::string>();
     if (rule != "softmax" && rule != "katib")
         throw InputError("--rule: expected softmax or katib, got '" + rule + "'");
-    const Genotype g =
-        derive_genotype(normal.data(), has_reduce ? reduce.data() : nullptr, prims, nodes,
-                        rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax);
+    // Without options in the checkpoint (a PyTorch export of the alphas, say) the columns are the
+    // 8 of DARTS unless --primitives names them.
+    const SearchCheckpoint c = read_search_checkpoint(
+        path, args.count("primitives") ? parse_primitive_list(args["primitives"].as<std::string>())
+                                       : std::vector<std::string>{});
+    const Genotype g = derive_genotype(
+        c.alphas_normal.data(), c.has_reduction ? c.alphas_reduce.data() : nullptr, c.primitives,
+        c.nodes, rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax);
     if (args.count("json"))
         std::printf("%s\n", to_json_string(g).c_str());
     else if (args.count("katib"))

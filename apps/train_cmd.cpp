@@ -14,6 +14,7 @@
 #include "engine/fileio.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
+#include "models/nn/checkpoint.h"
 #include "models/run/train.h"
 
 namespace fs = std::filesystem;
@@ -183,7 +184,7 @@ int cmd_train(int argc, char** argv) {
     std::string last_metrics;  // the checkpoint's copy of its epoch's metrics.jsonl line
     if (resume) {
         const ResumeInfo saved = read_resume_info(ckpt, "train");
-        in.r = TrainRecipe::from_json(saved.options);
+        in.r = TrainRecipe::from_json(saved.options, metadata_name(saved.checkpoint, "options"));
         in.dataset = saved.dataset;
         in.data = saved.data;
         in.subset = saved.subset;
@@ -308,10 +309,10 @@ int cmd_test(int argc, char** argv) {
     EvalNetConfig net;
     net.genotype = *builtin_genotype("DARTS_V2");
     const SafetensorsFile f = read_safetensors(path);
-    if (const auto it = f.metadata.find("options"); it != f.metadata.end()) {
-        const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
-        if (!j.is_discarded() && j.contains("genotype") && j.contains("layers"))
-            net = TrainRecipe::from_json(j).net;
+    if (f.metadata.count("options")) {
+        const nlohmann::json j = checkpoint_json(f, "options");
+        if (j.contains("genotype") && j.contains("layers"))  // a training run's, not a search's
+            net = TrainRecipe::from_json(j, metadata_name(path, "options")).net;
     } else {
         net.auxiliary = f.tensors.count("auxiliary_head.classifier.bias") > 0;
     }

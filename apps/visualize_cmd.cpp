@@ -22,6 +22,7 @@
 #include "engine/fileio.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
+#include "models/run/search_checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -42,36 +43,15 @@ struct AlphaColumns {
     bool has_reduce = true;
 };
 
-AlphaColumns columns_from_checkpoint(const std::string& path) {
-    const SafetensorsFile f = read_safetensors(path);
-    const auto it = f.metadata.find("options");
-    if (it == f.metadata.end())
+// The columns of --checkpoint `path` (`primitives`, from --primitives, over its options').
+AlphaColumns columns_from_checkpoint(const std::string& path,
+                                     const std::vector<std::string>& primitives) {
+    SafetensorsFile f = read_safetensors(path);
+    if (!f.metadata.count("options"))
         throw InputError("--checkpoint " + path +
                          ": no metadata 'options' (expected a cudarts search checkpoint)");
-    const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-        throw InputError("--checkpoint " + path + ": metadata 'options' is not a JSON object");
-    AlphaColumns c;
-    c.source = "from --checkpoint " + path;
-    c.primitives = darts_primitives();  // a search with the default space stores []
-    if (j.contains("primitives")) {
-        if (!j["primitives"].is_array())
-            throw InputError("--checkpoint " + path + ": options.primitives is not a list");
-        if (!j["primitives"].empty()) c.primitives.clear();
-        for (const nlohmann::json& p : j["primitives"]) {
-            if (!p.is_string())
-                throw InputError("--checkpoint " + path + ": options.primitives holds " + p.dump());
-            try {
-                c.primitives.push_back(official_primitive(p.get<std::string>()));
-            } catch (const InputError& e) {
-                throw InputError("--checkpoint " + path + ": options.primitives: " + e.what());
-            }
-        }
-    }
-    if (j.contains("nodes") && j["nodes"].is_number_integer()) c.nodes = j["nodes"].get<int>();
-    if (j.contains("layers") && j["layers"].is_number_integer())
-        c.has_reduce = j["layers"].get<int>() >= 2;  // Katib's one-cell network has none
-    return c;
+    const SearchCheckpoint c = read_search_checkpoint(std::move(f), primitives);
+    return {c.primitives, "from --checkpoint " + path, c.nodes, c.has_reduction};
 }
 
 void draw_genotype(const Genotype& g, const fs::path& out, bool require_svg) {
@@ -159,10 +139,13 @@ int cmd_visualize(int argc, char** argv) {
     AlphaColumns cols;
     std::optional<AlphaPlot> plot;
     if (metrics) {
+        const std::vector<std::string> primitives =
+            args.count("primitives") ? parse_primitive_list(args["primitives"].as<std::string>())
+                                     : std::vector<std::string>{};
         if (args.count("checkpoint"))
-            cols = columns_from_checkpoint(args["checkpoint"].as<std::string>());
-        if (args.count("primitives")) {
-            cols.primitives = parse_primitive_list(args["primitives"].as<std::string>());
+            cols = columns_from_checkpoint(args["checkpoint"].as<std::string>(), primitives);
+        if (!primitives.empty()) {
+            cols.primitives = primitives;
             cols.source = "--primitives";
         }
         if (cols.primitives.empty()) {

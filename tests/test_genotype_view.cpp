@@ -291,7 +291,13 @@ TEST_SUITE("genotype_view") {
         std::string msg;
         CHECK(error_of([&] {
                   parse_metrics_alphas(l1 + "\n{oops\n", "m.jsonl");
+              }).rfind("m.jsonl line 2: expected one object per epoch", 0) == 0);
+        CHECK(error_of([&] {
+                  parse_metrics_alphas(l1 + "\n[1, 2]\n", "m.jsonl");
               }).rfind("m.jsonl line 2: not a JSON object", 0) == 0);
+        CHECK(error_of([&] {
+                  parse_metrics_alphas(l1 + "\n" + std::string(100, '[') + "\n", "m.jsonl");
+              }).rfind("m.jsonl line 2 nests deeper than 64 levels", 0) == 0);
         CHECK(error_of([&] {
                   parse_metrics_alphas(l1 + "\n\n{\"epoch\": 1}\n", "m.jsonl");
               }).rfind("m.jsonl line 3: no 'softmax_alphas_normal'", 0) == 0);

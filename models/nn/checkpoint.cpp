@@ -1,8 +1,11 @@
 // Checkpoint helpers; see models/nn/checkpoint.h.
 #include "models/nn/checkpoint.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
+#include "engine/json.h"
 #include "kernels/check.h"
 
 namespace cudarts {
@@ -37,6 +40,7 @@ void restore_tensor(const SafetensorsFile& f, const std::string& name, const Ten
                          " (a checkpoint of a different configuration?)");
     std::vector<float> v(static_cast<size_t>(t.numel()));
     std::memcpy(v.data(), t.data.data(), v.size() * sizeof(float));
+    require_finite(f, name, v);  // a NaN weight would turn every later loss into NaN, silently
     dst.copy_(Tensor::from_vector(v, dst.shape()));
 }
 
@@ -50,6 +54,31 @@ std::string checkpoint_meta(const SafetensorsFile& f, const std::string& key) {
     if (it == f.metadata.end())
         throw InputError(f.path + ": no metadata '" + key + "' (expected a cudarts checkpoint)");
     return it->second;
+}
+
+std::string metadata_name(const std::string& path, const std::string& key) {
+    return path + ": metadata '" + key + "'";
+}
+
+nlohmann::json checkpoint_json(const SafetensorsFile& f, const std::string& key) {
+    const std::string what = metadata_name(f.path, key);
+    nlohmann::json j = parse_json(checkpoint_meta(f, key), what);
+    if (!j.is_object()) throw InputError(what + " is not a JSON object");
+    return j;
+}
+
+void require_finite(const SafetensorsFile& f, const std::string& name,
+                    const std::vector<float>& values, int64_t cols) {
+    const auto bad =
+        std::find_if(values.begin(), values.end(), [](float x) { return !std::isfinite(x); });
+    if (bad == values.end()) return;
+    const size_t i = size_t(bad - values.begin());
+    const std::string value = std::isnan(*bad) ? "nan" : *bad > 0 ? "inf" : "-inf";
+    const std::string where = cols > 0 ? "row " + std::to_string(i / size_t(cols)) + ", column " +
+                                             std::to_string(i % size_t(cols))
+                                       : "element " + std::to_string(i);
+    throw InputError(f.path + ": '" + name + "' holds " + value + " at " + where +
+                     " (expected finite values)");
 }
 
 }  // namespace cudarts

@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "autograd/ops.h"
+#include "engine/json.h"
 #include "kernels/check.h"
 
 namespace cudarts {
@@ -95,6 +96,11 @@ SafetensorsFile read_checkpoint(const std::string& path, const std::string& form
         throw InputError(path + ": format '" + checkpoint_meta(f, "format") + "', expected '" +
                          format + "'");
     return f;
+}
+
+void wrong_json_type(const std::string& what, const char* key, const nlohmann::json& v,
+                     const std::string& expected) {
+    throw InputError(what + ": '" + key + "' is " + quote_json(v) + ", expected " + expected);
 }
 
 int checkpoint_epoch(const SafetensorsFile& f, const std::string& path, int epochs) {

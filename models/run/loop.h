@@ -5,9 +5,14 @@
 // read an options struct as JSON (each key named once).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -78,16 +83,68 @@ SafetensorsFile read_checkpoint(const std::string& path, const std::string& form
 // The "epoch" of a checkpoint; InputError naming `path` unless it is an integer in 0..epochs.
 int checkpoint_epoch(const SafetensorsFile& f, const std::string& path, int epochs);
 
-// A field whose JSON form differs from its member (second_order as "order": 1 or 2).
+// A field whose JSON form differs from its member (second_order as "order": 1 or 2). from_json
+// gets the name of the value for its messages ("ckpt.safetensors: metadata 'options': genotype").
 template <class T, class J>
 struct MappedField {
     T& value;
     J (*to_json)(const T&);
-    T (*from_json)(const J&);
+    T (*from_json)(const J&, const std::string& what);
 };
 
+// The value of `key` in the options object that messages call `what` (e.g.
+// "ckpt.safetensors: metadata 'options'"), as a member of type T. A value of another JSON type,
+// or out of T's range, is an InputError "<what>: '<key>' is <value>, expected <kind>": options
+// come from files, and nlohmann's own type_error would surface as an internal error.
+[[noreturn]] void wrong_json_type(const std::string& what, const char* key, const nlohmann::json& v,
+                                  const std::string& expected);
+template <class T>
+T json_member(const nlohmann::json& v, const std::string& what, const char* key) {
+    if constexpr (std::is_same_v<T, bool>) {
+        if (!v.is_boolean()) wrong_json_type(what, key, v, "true or false");
+        return v.get<bool>();
+    } else if constexpr (std::is_integral_v<T>) {
+        using Limits = std::numeric_limits<T>;
+        const char* kind = std::is_unsigned_v<T> ? "a non-negative integer" : "an integer";
+        if (!v.is_number_integer()) wrong_json_type(what, key, v, kind);
+        const std::string range =
+            std::string(kind) + " of at most " + std::to_string(Limits::max());
+        if (v.is_number_unsigned()) {
+            const uint64_t u = v.get<uint64_t>();
+            if (u > uint64_t(Limits::max())) wrong_json_type(what, key, v, range);
+            return T(u);
+        }
+        const int64_t i = v.get<int64_t>();
+        if (i < int64_t(Limits::min()))
+            wrong_json_type(what, key, v,
+                            std::is_unsigned_v<T>
+                                ? kind
+                                : "an integer of at least " + std::to_string(Limits::min()));
+        if (i > 0 && uint64_t(i) > uint64_t(Limits::max())) wrong_json_type(what, key, v, range);
+        return T(i);
+    } else if constexpr (std::is_floating_point_v<T>) {
+        const bool fits = v.is_number() && std::isfinite(v.get<double>()) &&
+                          std::abs(v.get<double>()) <= double(std::numeric_limits<T>::max());
+        if (!fits)
+            wrong_json_type(what, key, v,
+                            std::is_same_v<T, float> ? "a number in float range" : "a number");
+        return T(v.get<double>());
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        if (!v.is_string()) wrong_json_type(what, key, v, "a string");
+        return v.get<std::string>();
+    } else {
+        static_assert(std::is_same_v<T, std::vector<std::string>>, "no JSON reading for this type");
+        const bool strings =
+            v.is_array() &&
+            std::all_of(v.begin(), v.end(), [](const nlohmann::json& e) { return e.is_string(); });
+        if (!strings) wrong_json_type(what, key, v, "a list of strings");
+        return v.get<T>();
+    }
+}
+
 // Visitors for a field table `fields(options, visitor)` that calls visitor(key, member) per key:
-// JsonWriter fills an object, JsonReader sets the members whose key is present.
+// JsonWriter fills an object, JsonReader sets the members whose key is present, each checked
+// with json_member; `what` names the object in its messages.
 struct JsonWriter {
     nlohmann::json& j;
     template <class T>
@@ -102,13 +159,15 @@ struct JsonWriter {
 
 struct JsonReader {
     const nlohmann::json& j;
+    const std::string& what;
     template <class T>
     void operator()(const char* key, T& v) const {
-        if (j.contains(key)) v = j.at(key).get<T>();
+        if (j.contains(key)) v = json_member<T>(j.at(key), what, key);
     }
     template <class T, class J>
     void operator()(const char* key, const MappedField<T, J>& f) const {
-        if (j.contains(key)) f.value = f.from_json(j.at(key).get<J>());
+        if (j.contains(key))
+            f.value = f.from_json(json_member<J>(j.at(key), what, key), what + ": " + key);
     }
 };
 

@@ -7,10 +7,12 @@
 #include <numbers>
 #include <unordered_set>
 
+#include "engine/json.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
 #include "models/nn/checkpoint.h"
 #include "models/nn/setting.h"
+#include "models/run/search_checkpoint.h"
 
 namespace cudarts {
 
@@ -59,7 +61,7 @@ void search_fields(Options& o, const Visitor& f) {
     f("alpha_beta2", o.alpha_beta2);
     f("order",
       MappedField<bool, int>{o.second_order, [](const bool& second) { return second ? 2 : 1; },
-                             [](const int& order) { return order == 2; }});
+                             [](const int& order, const std::string&) { return order == 2; }});
     f("seed", o.seed);
     f("crop_pad", o.augment.crop_pad);
     f("flip", o.augment.flip);
@@ -69,7 +71,7 @@ void search_fields(Options& o, const Visitor& f) {
                          [](const DeriveRule& r) {
                              return std::string(r == DeriveRule::kSoftmax ? "softmax" : "katib");
                          },
-                         [](const std::string& s) {
+                         [](const std::string& s, const std::string&) {
                              return s == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax;
                          }});
 }
@@ -97,9 +99,9 @@ nlohmann::json SearchOptions::to_json() const {
     return j;
 }
 
-SearchOptions SearchOptions::from_json(const nlohmann::json& j) {
+SearchOptions SearchOptions::from_json(const nlohmann::json& j, const std::string& what) {
     SearchOptions o;
-    search_fields(o, JsonReader{j});
+    search_fields(o, JsonReader{j, what});
     return o;
 }
 
@@ -276,17 +278,15 @@ void Search::save(const std::string& path, const std::map<std::string, std::stri
 }
 
 std::map<std::string, std::string> Search::load(const std::string& path) {
-    const SafetensorsFile f = read_checkpoint(path, kFormat);
-    const nlohmann::json saved =
-        nlohmann::json::parse(checkpoint_meta(f, "options"), nullptr, false);
-    if (saved.is_discarded() || !saved.is_object())
-        throw InputError(path + ": metadata 'options' is not a JSON object");
-    const nlohmann::json ours = opt_.to_json();
+    SafetensorsFile file = read_checkpoint(path, kFormat);
+    (void)checkpoint_meta(file, "options");  // InputError when absent, before the alphas are read
+    const SearchCheckpoint c = read_search_checkpoint(std::move(file));
+    const SafetensorsFile& f = c.file;
+    const nlohmann::json saved = c.options->to_json(), ours = opt_.to_json();
     for (const char* key : {"init_channels", "layers", "nodes", "stem_multiplier", "primitives",
                             "in_channels", "classes"}) {
-        if (!saved.contains(key) || saved.at(key) != ours.at(key))
-            throw InputError(path + ": '" + key + "' is " +
-                             (saved.contains(key) ? saved.at(key).dump() : "missing") +
+        if (saved.at(key) != ours.at(key))
+            throw InputError(path + ": '" + key + "' is " + quote_json(saved.at(key)) +
                              ", this run has " + ours.at(key).dump() +
                              " (expected a checkpoint of the same network)");
     }

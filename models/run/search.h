@@ -39,8 +39,9 @@ struct SearchOptions {
 
     void validate() const;  // SettingError naming the offending setting
     nlohmann::json to_json() const;
-    // The options in `j` (as written by to_json) over the defaults.
-    static SearchOptions from_json(const nlohmann::json& j);
+    // The options in `j` (as written by to_json) over the defaults; a value of the wrong type is
+    // an InputError naming `what` (the object, e.g. "ckpt.safetensors: metadata 'options'").
+    static SearchOptions from_json(const nlohmann::json& j, const std::string& what);
 };
 
 struct EpochMetrics {
@@ -75,7 +76,8 @@ public:
     // names, alphas_normal/alphas_reduce, optimizer and architect state, counters and options.
     void save(const std::string& path, const std::map<std::string, std::string>& extra = {}) const;
     // Restores a checkpoint written by save(); throws InputError naming the file when it does
-    // not belong to this configuration. Returns its metadata.
+    // not belong to this configuration or holds bad values (models/run/search_checkpoint.h,
+    // restore_tensor). Returns its metadata.
     std::map<std::string, std::string> load(const std::string& path);
 
     SearchNetwork& network() { return net_; }

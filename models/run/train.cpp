@@ -71,9 +71,10 @@ void recipe_fields(Recipe& r, const Visitor& f) {
     f("layers", r.net.layers);
     f("auxiliary", r.net.auxiliary);
     f("imagenet", r.net.imagenet);
-    f("genotype", MappedField<Genotype, std::string>{
-                      r.net.genotype, [](const Genotype& g) { return to_darts_string(g); },
-                      [](const std::string& s) { return parse_genotype(s); }});
+    f("genotype",
+      MappedField<Genotype, std::string>{
+          r.net.genotype, [](const Genotype& g) { return to_darts_string(g); },
+          [](const std::string& s, const std::string& what) { return parse_genotype(s, what); }});
     f("epochs", r.epochs);
     f("batch_size", r.batch_size);
     f("lr", r.lr);
@@ -101,9 +102,9 @@ nlohmann::json TrainRecipe::to_json() const {
     return j;
 }
 
-TrainRecipe TrainRecipe::from_json(const nlohmann::json& j) {
+TrainRecipe TrainRecipe::from_json(const nlohmann::json& j, const std::string& what) {
     TrainRecipe r;
-    recipe_fields(r, JsonReader{j});
+    recipe_fields(r, JsonReader{j, what});
     return r;
 }
 

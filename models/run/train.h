@@ -35,7 +35,9 @@ struct TrainRecipe {
     double lr_at(int epoch) const;
     void validate() const;           // SettingError naming the offending setting
     nlohmann::json to_json() const;  // genotype included, in the DARTS form
-    static TrainRecipe from_json(const nlohmann::json& j);
+    // The recipe in `j` over the defaults; a value of the wrong type is an InputError naming
+    // `what` (the object, e.g. "ckpt.safetensors: metadata 'options'").
+    static TrainRecipe from_json(const nlohmann::json& j, const std::string& what);
 };
 
 struct TrainEpoch {
@@ -52,7 +54,8 @@ std::pair<double, double> evaluate(EvalNetwork& net, const ImageDataset& set, in
 // Copies every weight and BN buffer of `net` from a safetensors file with the reference's names
 // (a cudarts checkpoint, or a PyTorch state_dict saved with safetensors). Entries `net` does not
 // have (num_batches_tracked, alphas, optimizer state) are ignored. A missing entry, or a shape or
-// dtype that does not match, is an InputError naming the file and the entry.
+// dtype that does not match, or a NaN or infinity in a weight or buffer, is an InputError naming
+// the file and the entry.
 void load_weights(EvalNetwork& net, const std::string& path);
 
 class Trainer {
