@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cxxopts.hpp>
 #include <fstream>
 
 #include "engine/fileio.h"
@@ -162,6 +163,11 @@ const std::string& ResumeInfo::at(const std::string& key) const {
     return it->second;
 }
 
+std::string ResumeInfo::last_metrics() const {
+    const auto it = metadata.find("metrics");
+    return it == metadata.end() ? std::string() : it->second;
+}
+
 ResumeInfo read_resume_info(const std::filesystem::path& checkpoint, const std::string& command) {
     if (!std::filesystem::exists(checkpoint))
         throw InputError("--resume: " + checkpoint.string() +
@@ -174,10 +180,10 @@ ResumeInfo read_resume_info(const std::filesystem::path& checkpoint, const std::
     r.metadata = f.metadata;
     (void)r.at("options");  // absent: named as the other keys are
     r.options = checkpoint_json(f, "options");
-    r.dataset = r.at("dataset");
-    r.data = r.at("data");
+    r.data.dataset = r.at("dataset");
+    r.data.data = r.at("data");
     try {
-        r.subset = std::stoll(r.at("subset"));
+        r.data.subset = std::stoll(r.at("subset"));
     } catch (const std::logic_error&) {
         throw InputError(r.checkpoint + ": metadata 'subset' is not an integer");
     }
@@ -200,6 +206,61 @@ std::string shown(const nlohmann::json& v) {
     return quote_json(v);
 }
 }  // namespace
+
+RunData RunData::from_environment() {
+    return {.dataset = env_or("CUDARTS_DATASET", "fashion-mnist"),
+            .data = env_or("CUDARTS_DATA", ""),
+            .subset = 0};
+}
+
+void RunData::apply_flags(const cxxopts::ParseResult& args) {
+    if (args.count("subset")) {
+        subset = args["subset"].as<int64_t>();
+        if (subset < 0)
+            throw InputError("--subset: expected 0 or more, got " + std::to_string(subset));
+    }
+    if (args.count("dataset")) dataset = args["dataset"].as<std::string>();
+    if (args.count("data")) {
+        const std::string dir = args["data"].as<std::string>();
+        std::error_code ec;
+        if (dir != data && !(fs::exists(dir, ec) && fs::equivalent(dir, data, ec))) data = dir;
+    }
+    require_utf8_path(data, "--data");
+}
+
+void RunData::add_to(nlohmann::json& j) const {
+    j["dataset"] = dataset;
+    j["data"] = data;
+    j["subset"] = subset;
+}
+
+void RunData::name_flags(SettingNames& names) {
+    names["dataset"] = "--dataset";
+    names["data"] = "--data";
+    names["subset"] = "--subset";
+}
+
+std::map<std::string, std::string> RunData::metadata() const {
+    return {{"dataset", dataset}, {"data", data}, {"subset", std::to_string(subset)}};
+}
+
+void refuse_new_run_flags(const cxxopts::ParseResult& args,
+                          std::initializer_list<const char*> new_run_flags, const fs::path& dir) {
+    for (const char* flag : new_run_flags)
+        if (args.count(flag))
+            throw InputError(std::string("--") + flag +
+                             ": starts a new run; --resume continues one with its own settings "
+                             "(only --epochs may change)");
+    if (args.count("out") && fs::path(args["out"].as<std::string>()) != dir)
+        throw InputError("--out: a resumed run writes into its --resume directory " + dir.string());
+}
+
+void rethrow_diverged(const std::string& command, const std::exception& diverged,
+                      const fs::path& checkpoint) {
+    throw DivergedError(command + ": " + diverged.what() + "; " +
+                        (fs::exists(checkpoint) ? "last good checkpoint: " + checkpoint.string()
+                                                : std::string("no checkpoint was written")));
+}
 
 void refuse_changed_settings(const nlohmann::json& saved, const nlohmann::json& requested,
                              const SettingNames& names) {

@@ -9,13 +9,20 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "apps/setting_names.h"
+#include "models/nn/checkpoint.h"
+
+namespace cxxopts {
+class ParseResult;
+}
 
 namespace cudarts::apps {
 
@@ -68,15 +75,42 @@ private:
 // it is missing or lacks a key, or when its options are not a JSON object (engine/json's bounded
 // parse). `command` names who writes such directories ("search", "train"). The options' own
 // messages name them metadata_name(checkpoint, "options") (models/nn/checkpoint.h).
+// The data a run trains on, as its checkpoint's metadata records them.
+struct RunData {
+    std::string dataset, data;  // --dataset and --data (defaults: CUDARTS_DATASET, CUDARTS_DATA)
+    int64_t subset = 0;         // --subset: the first N images (0 = all)
+
+    static RunData from_environment();  // fashion-mnist and Debian's copy when unset
+    // --dataset, --data and --subset where given; the same directory spelled another way keeps
+    // the recorded spelling. --data must be UTF-8 (require_utf8_path).
+    void apply_flags(const cxxopts::ParseResult& args);
+    void add_to(nlohmann::json& j) const;         // the keys refuse_changed_settings compares
+    static void name_flags(SettingNames& names);  // ... and the flags that set them
+    std::map<std::string, std::string> metadata() const;  // for the checkpoint
+};
+
 struct ResumeInfo {
     std::map<std::string, std::string> metadata;
     nlohmann::json options;
-    std::string dataset, data;
-    int64_t subset = 0;
+    RunData data;
     const std::string& at(const std::string& key) const;  // metadata[key] or InputError
     std::string checkpoint;
+    // The checkpoint's copy of its epoch's metrics.jsonl line ("" in an older checkpoint).
+    std::string last_metrics() const;
 };
 ResumeInfo read_resume_info(const std::filesystem::path& checkpoint, const std::string& command);
+
+// What a run is started with: its options (SearchOptions, TrainRecipe) and its data.
+template <class Options>
+struct RunInput {
+    Options options;
+    RunData data;
+    nlohmann::json to_json() const {  // the form refuse_changed_settings compares
+        nlohmann::json j = options.to_json();
+        data.add_to(j);
+        return j;
+    }
+};
 
 // On --resume: `requested` is the run's saved options (as JSON) with the flags the user gave
 // applied over them. A flag that changes a setting other than "epochs" (the one setting a resume
@@ -85,5 +119,30 @@ ResumeInfo read_resume_info(const std::filesystem::path& checkpoint, const std::
 // with the run's own value is accepted.
 void refuse_changed_settings(const nlohmann::json& saved, const nlohmann::json& requested,
                              const SettingNames& names);
+
+// On --resume: the run's saved settings, checked against the flags the user gave (`apply` sets
+// them on a RunInput, as for a new run) by refuse_changed_settings; --epochs alone is taken.
+template <class Options, class Apply>
+RunInput<Options> resumed_input(const ResumeInfo& saved, const Apply& apply,
+                                const SettingNames& names) {
+    RunInput<Options> in{
+        Options::from_json(saved.options, metadata_name(saved.checkpoint, "options")), saved.data};
+    RunInput<Options> requested = in;
+    apply(requested);
+    refuse_changed_settings(in.to_json(), requested.to_json(), names);
+    in.options.epochs = requested.options.epochs;  // may extend a run
+    return in;
+}
+
+// On --resume: InputError for a flag in `new_run_flags` (those that choose a new run's settings,
+// e.g. "preset") or an --out other than the resumed directory `dir`.
+void refuse_new_run_flags(const cxxopts::ParseResult& args,
+                          std::initializer_list<const char*> new_run_flags,
+                          const std::filesystem::path& dir);
+
+// A DivergedError from `command`'s epoch, re-thrown with the command and the state on disk:
+// "search: <what> at epoch 2 step 4 (lr 5e+08); last good checkpoint: DIR/checkpoint.safetensors".
+[[noreturn]] void rethrow_diverged(const std::string& command, const std::exception& diverged,
+                                   const std::filesystem::path& checkpoint);
 
 }  // namespace cudarts::apps

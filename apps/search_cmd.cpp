@@ -113,24 +113,12 @@ struct RunState {
     std::string best_genotype;  // DARTS form
 };
 
-// What a run is started with: the options, and the data they were found on.
-struct RunInput {
-    SearchOptions o;
-    std::string dataset, data;
-    int64_t subset = 0;
-    nlohmann::json to_json() const {  // the form refuse_changed_settings compares
-        nlohmann::json j = o.to_json();
-        j["dataset"] = dataset;
-        j["data"] = data;
-        j["subset"] = subset;
-        return j;
-    }
-};
+using SearchInput = RunInput<SearchOptions>;
 
 // The flags the user gave (only those: a flag's default is the options' own), over `in`: a
 // preset for a new run, the run's saved settings on --resume.
-void apply_search_flags(const cxxopts::ParseResult& args, RunInput& in) {
-    SearchOptions& o = in.o;
+void apply_search_flags(const cxxopts::ParseResult& args, SearchInput& in) {
+    SearchOptions& o = in.options;
     if (args.count("layers")) o.net.layers = args["layers"].as<int>();
     if (args.count("init-channels")) o.net.init_channels = args["init-channels"].as<int>();
     if (args.count("nodes")) o.net.nodes = args["nodes"].as<int>();
@@ -163,18 +151,7 @@ void apply_search_flags(const cxxopts::ParseResult& args, RunInput& in) {
             throw InputError("--derive-rule: expected softmax or katib, got '" + rule + "'");
         o.rule = rule == "katib" ? DeriveRule::kKatibLogits : DeriveRule::kSoftmax;
     }
-    if (args.count("subset")) {
-        in.subset = args["subset"].as<int64_t>();
-        if (in.subset < 0)
-            throw InputError("--subset: expected 0 or more, got " + std::to_string(in.subset));
-    }
-    if (args.count("dataset")) in.dataset = args["dataset"].as<std::string>();
-    if (args.count("data")) {
-        const std::string dir = args["data"].as<std::string>();
-        std::error_code ec;  // the same directory spelled another way is the same data
-        if (dir != in.data && !(fs::exists(dir, ec) && fs::equivalent(dir, in.data, ec)))
-            in.data = dir;
-    }
+    in.data.apply_flags(args);
 }
 
 // On --resume, what names each compared key: the flags of apply_search_flags.
@@ -186,23 +163,10 @@ SettingNames resume_names() {
              {"crop_pad", "--no-augment (crop_pad)"},
              {"flip", "--no-augment (flip)"},
              {"cutout", "--no-augment (cutout)"},
-             {"derive_rule", "--derive-rule"},
-             {"dataset", "--dataset"},
-             {"data", "--data"},
-             {"subset", "--subset"}})
+             {"derive_rule", "--derive-rule"}})
         names[key] = flag;
+    RunData::name_flags(names);
     return names;
-}
-
-// Flags that only a new run takes: a resume keeps the run's settings.
-void refuse_new_run_flags(const cxxopts::ParseResult& args, const fs::path& dir) {
-    for (const char* flag : {"preset", "algorithm-settings", "search-space", "num-layers"})
-        if (args.count(flag))
-            throw InputError(std::string("--") + flag +
-                             ": starts a new run; --resume continues one with its own settings "
-                             "(only --epochs may change)");
-    if (args.count("out") && fs::path(args["out"].as<std::string>()) != dir)
-        throw InputError("--out: a resumed run writes into its --resume directory " + dir.string());
 }
 
 // genotype.txt / .json (the latest) and epochs/genotype_NNN.txt / .json after epoch NNN.
@@ -283,34 +247,27 @@ int cmd_search(int argc, char** argv) {
     const bool resume = args.count("resume") > 0;
     const fs::path out = resume ? fs::path(args["resume"].as<std::string>())
                                 : fs::path(args["out"].as<std::string>());
-    if (resume) refuse_new_run_flags(args, out);
+    if (resume)
+        refuse_new_run_flags(args, {"preset", "algorithm-settings", "search-space", "num-layers"},
+                             out);
     // Before anything is read or written: the directory is this run's alone (and usable).
     const RunLock lock(out, resume ? "--resume" : "--out", !resume);
     const fs::path ckpt = out / "checkpoint.safetensors";
 
-    RunInput in{.o = {},
-                .dataset = env_or("CUDARTS_DATASET", "fashion-mnist"),
-                .data = env_or("CUDARTS_DATA", "")};
+    SearchInput in{.options = {}, .data = RunData::from_environment()};
     RunState run;
     std::string last_metrics;  // the checkpoint's copy of its epoch's metrics.jsonl line
     if (resume) {
         const ResumeInfo saved = read_resume_info(ckpt, "search");
-        in.o = SearchOptions::from_json(saved.options, metadata_name(saved.checkpoint, "options"));
-        in.dataset = saved.dataset;
-        in.data = saved.data;
-        in.subset = saved.subset;
-        RunInput requested = in;
-        apply_search_flags(args, requested);
-        refuse_changed_settings(in.to_json(), requested.to_json(), resume_names());
-        in.o.epochs = requested.o.epochs;  // may extend a run
+        in = resumed_input<SearchOptions>(
+            saved, [&](SearchInput& r) { apply_search_flags(args, r); }, resume_names());
+        last_metrics = saved.last_metrics();
         try {
             run.best_acc = std::stod(saved.at("best_valid_acc"));
         } catch (const std::logic_error&) {
             throw InputError(ckpt.string() + ": metadata 'best_valid_acc' is not a number");
         }
         run.best_genotype = saved.at("best_genotype");
-        if (const auto it = saved.metadata.find("metrics"); it != saved.metadata.end())
-            last_metrics = it->second;
     } else {
         if (fs::exists(ckpt))
             throw InputError("--out: " + out.string() +
@@ -328,32 +285,32 @@ int cmd_search(int argc, char** argv) {
                 args.count("algorithm-settings")
                     ? parse_algorithm_settings(args["algorithm-settings"].as<std::string>())
                     : std::map<std::string, std::string>{},
-                in.o);
-            in.o.net.primitives = args.count("search-space")
-                                      ? parse_search_space(args["search-space"].as<std::string>())
-                                      : darts_primitives();
-            in.o.net.layers = args.count("num-layers")
-                                  ? parse_num_layers(args["num-layers"].as<std::string>())
-                                  : 8;
+                in.options);
+            in.options.net.primitives =
+                args.count("search-space")
+                    ? parse_search_space(args["search-space"].as<std::string>())
+                    : darts_primitives();
+            in.options.net.layers = args.count("num-layers")
+                                        ? parse_num_layers(args["num-layers"].as<std::string>())
+                                        : 8;
         } else {
             std::printf("preset: %s (%s)\n", p.name,
                         p.subset ? "reduced network on a subset, sized for a CPU"
                                  : "the paper's configuration");
-            in.o.net.layers = p.layers;
-            in.o.net.init_channels = p.init_channels;
-            in.o.net.nodes = p.nodes;
-            in.o.epochs = p.epochs;
-            in.o.batch_size = p.batch_size;
-            in.subset = p.subset;
+            in.options.net.layers = p.layers;
+            in.options.net.init_channels = p.init_channels;
+            in.options.net.nodes = p.nodes;
+            in.options.epochs = p.epochs;
+            in.options.batch_size = p.batch_size;
+            in.data.subset = p.subset;
         }
         apply_search_flags(args, in);
     }
-    require_utf8_path(in.data, "--data");
 
-    ImageDataset data = load_dataset(in.dataset, in.data, true);
-    if (in.subset > 0 && in.subset < data.size()) data = slice(data, 0, in.subset);
-    Search search =
-        with_input_names(flag_names(katib && !resume), [&] { return Search(in.o, data, dev); });
+    ImageDataset data = load_dataset(in.data.dataset, in.data.data, true);
+    if (in.data.subset > 0 && in.data.subset < data.size()) data = slice(data, 0, in.data.subset);
+    Search search = with_input_names(flag_names(katib && !resume),
+                                     [&] { return Search(in.options, data, dev); });
     if (resume) search.load(ckpt.string());
     const SearchOptions& opt = search.options();
     const std::vector<std::string>& prims = opt.net.primitives;
@@ -361,7 +318,7 @@ int cmd_search(int argc, char** argv) {
     std::printf(
         "cudarts search: device %s; %s, %lld training images (%lld weights / %lld alpha), "
         "%dx%dx%d, %d classes\n",
-        describe(dev).c_str(), in.dataset.c_str(), static_cast<long long>(data.size()),
+        describe(dev).c_str(), in.data.dataset.c_str(), static_cast<long long>(data.size()),
         static_cast<long long>(search.train_images()),
         static_cast<long long>(search.valid_images()), data.channels, data.height, data.width,
         data.classes);
@@ -395,9 +352,7 @@ int cmd_search(int argc, char** argv) {
             m = search.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
         } catch (const DivergedError& d) {
             progress.end_epoch();
-            throw DivergedError("search: " + std::string(d.what()) + "; " +
-                                (fs::exists(ckpt) ? "last good checkpoint: " + ckpt.string()
-                                                  : std::string("no checkpoint was written")));
+            rethrow_diverged("search", d, ckpt);
         }
         progress.end_epoch();
 
@@ -419,12 +374,11 @@ int cmd_search(int argc, char** argv) {
         // The checkpoint first: the text outputs are never ahead of the state a resume restarts
         // from (a resume completes them from the checkpoint's copy of the metrics line).
         const std::string line = m.to_json().dump();
-        search.save(ckpt.string(), {{"dataset", in.dataset},
-                                    {"data", in.data},
-                                    {"subset", std::to_string(in.subset)},
-                                    {"best_valid_acc", std::to_string(run.best_acc)},
-                                    {"best_genotype", run.best_genotype},
-                                    {"metrics", line}});
+        std::map<std::string, std::string> meta = in.data.metadata();
+        meta.insert({{"best_valid_acc", std::to_string(run.best_acc)},
+                     {"best_genotype", run.best_genotype},
+                     {"metrics", line}});
+        search.save(ckpt.string(), meta);
         write_genotypes(out, e + 1, m.genotype);
         metrics.append(line);
     }

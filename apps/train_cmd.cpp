@@ -73,23 +73,11 @@ const SettingNames kFlagNames = {{"epochs", "--epochs"},
                                  {"auxiliary", "--auxiliary"},
                                  {"genotype", "--genotype"}};
 
-// What a run is started with: the recipe, and the data it trains on.
-struct RunInput {
-    TrainRecipe r;
-    std::string dataset, data;
-    int64_t subset = 0;
-    nlohmann::json to_json() const {  // the form refuse_changed_settings compares
-        nlohmann::json j = r.to_json();
-        j["dataset"] = dataset;
-        j["data"] = data;
-        j["subset"] = subset;
-        return j;
-    }
-};
+using TrainInput = RunInput<TrainRecipe>;
 
 // The flags the user gave, over `in`: a preset for a new run, the run's recipe on --resume.
-void apply_train_flags(const cxxopts::ParseResult& args, RunInput& in) {
-    TrainRecipe& r = in.r;
+void apply_train_flags(const cxxopts::ParseResult& args, TrainInput& in) {
+    TrainRecipe& r = in.options;
     apply_network_flags(args, r.net);
     if (args.count("epochs")) r.epochs = args["epochs"].as<int>();
     if (args.count("batch-size")) r.batch_size = args["batch-size"].as<int>();
@@ -103,14 +91,7 @@ void apply_train_flags(const cxxopts::ParseResult& args, RunInput& in) {
     if (args.count("drop-path-prob")) r.drop_path_prob = args["drop-path-prob"].as<float>();
     if (args.count("label-smoothing")) r.label_smoothing = args["label-smoothing"].as<float>();
     if (args.count("seed")) r.seed = args["seed"].as<uint64_t>();
-    if (args.count("subset")) in.subset = args["subset"].as<int64_t>();
-    if (args.count("dataset")) in.dataset = args["dataset"].as<std::string>();
-    if (args.count("data")) {
-        const std::string dir = args["data"].as<std::string>();
-        std::error_code ec;  // the same directory spelled another way is the same data
-        if (dir != in.data && !(fs::exists(dir, ec) && fs::equivalent(dir, in.data, ec)))
-            in.data = dir;
-    }
+    in.data.apply_flags(args);
 }
 
 // On --resume, what names each compared key.
@@ -119,9 +100,7 @@ SettingNames resume_names() {
     names["imagenet"] = "--network";
     names["aux_weight"] = "--auxiliary-weight";
     names["seed"] = "--seed";
-    names["dataset"] = "--dataset";
-    names["data"] = "--data";
-    names["subset"] = "--subset";
+    RunData::name_flags(names);
     return names;
 }
 
@@ -166,36 +145,19 @@ int cmd_train(int argc, char** argv) {
     const bool resume = args.count("resume") > 0;
     const fs::path out = resume ? fs::path(args["resume"].as<std::string>())
                                 : fs::path(args["out"].as<std::string>());
-    if (resume) {
-        if (args.count("preset"))
-            throw InputError(
-                "--preset: starts a new run; --resume continues one with its own settings (only "
-                "--epochs may change)");
-        if (args.count("out") && fs::path(args["out"].as<std::string>()) != out)
-            throw InputError("--out: a resumed run writes into its --resume directory " +
-                             out.string());
-    }
+    if (resume) refuse_new_run_flags(args, {"preset"}, out);
     // Before anything is read or written: the directory is this run's alone (and usable).
     const RunLock lock(out, resume ? "--resume" : "--out", !resume);
     const fs::path ckpt = out / "checkpoint.safetensors";
-    RunInput in{.r = {},
-                .dataset = env_or("CUDARTS_DATASET", "fashion-mnist"),
-                .data = env_or("CUDARTS_DATA", "")};
+    TrainInput in{.options = {}, .data = RunData::from_environment()};
     std::string last_metrics;  // the checkpoint's copy of its epoch's metrics.jsonl line
     if (resume) {
         const ResumeInfo saved = read_resume_info(ckpt, "train");
-        in.r = TrainRecipe::from_json(saved.options, metadata_name(saved.checkpoint, "options"));
-        in.dataset = saved.dataset;
-        in.data = saved.data;
-        in.subset = saved.subset;
-        RunInput requested = in;
-        apply_train_flags(args, requested);
-        refuse_changed_settings(in.to_json(), requested.to_json(), resume_names());
-        in.r.epochs = requested.r.epochs;  // may extend a run
-        if (const auto it = saved.metadata.find("metrics"); it != saved.metadata.end())
-            last_metrics = it->second;
+        in = resumed_input<TrainRecipe>(
+            saved, [&](TrainInput& r) { apply_train_flags(args, r); }, resume_names());
+        last_metrics = saved.last_metrics();
     } else {
-        TrainRecipe& r = in.r;
+        TrainRecipe& r = in.options;
         if (fs::exists(ckpt))
             throw InputError("--out: " + out.string() +
                              " already holds a training run (continue "
@@ -226,22 +188,23 @@ int cmd_train(int argc, char** argv) {
             r.net.layers = 6;
             r.epochs = 3;
             r.batch_size = 32;
-            if (!args.count("subset")) in.subset = 2048;
+            if (!args.count("subset")) in.data.subset = 2048;
         } else {
             std::printf("preset: %s\n", preset == "paper" ? "paper (C=36, 20 cells, 600 epochs)"
                                                           : "imagenet recipe");
         }
         apply_train_flags(args, in);
     }
-    require_utf8_path(in.data, "--data");
 
-    auto [train, test] = load_splits(in.dataset, in.data, in.subset);
-    Trainer trainer = with_input_names(kFlagNames, [&] { return Trainer(in.r, train, test, dev); });
+    auto [train, test] = load_splits(in.data.dataset, in.data.data, in.data.subset);
+    Trainer trainer =
+        with_input_names(kFlagNames, [&] { return Trainer(in.options, train, test, dev); });
     if (resume) trainer.load(ckpt.string());
     const TrainRecipe& rec = trainer.recipe();
     std::printf("cudarts train: device %s; %s, %lld training / %lld test images, %dx%dx%d\n",
-                describe(dev).c_str(), in.dataset.c_str(), static_cast<long long>(train.size()),
-                static_cast<long long>(test.size()), train.channels, train.height, train.width);
+                describe(dev).c_str(), in.data.dataset.c_str(),
+                static_cast<long long>(train.size()), static_cast<long long>(test.size()),
+                train.channels, train.height, train.width);
     std::printf(
         "network: %s, C=%d, %d cells, auxiliary %s; %lld parameters (%lld without the "
         "auxiliary head); %d epochs of %d steps, batch %d\n",
@@ -267,9 +230,7 @@ int cmd_train(int argc, char** argv) {
             m = trainer.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
         } catch (const DivergedError& d) {
             progress.end_epoch();
-            throw DivergedError("train: " + std::string(d.what()) + "; " +
-                                (fs::exists(ckpt) ? "last good checkpoint: " + ckpt.string()
-                                                  : std::string("no checkpoint was written")));
+            rethrow_diverged("train", d, ckpt);
         }
         progress.end_epoch();
         std::printf(
@@ -280,10 +241,9 @@ int cmd_train(int argc, char** argv) {
         std::fflush(stdout);
         // The checkpoint first: metrics.jsonl is never ahead of the state a resume restarts from.
         const std::string line = m.to_json().dump();
-        trainer.save(ckpt.string(), {{"dataset", in.dataset},
-                                     {"data", in.data},
-                                     {"subset", std::to_string(in.subset)},
-                                     {"metrics", line}});
+        std::map<std::string, std::string> meta = in.data.metadata();
+        meta["metrics"] = line;
+        trainer.save(ckpt.string(), meta);
         metrics.append(line);
     }
     const auto [loss, acc] = evaluate(trainer.network(), test, rec.batch_size);

@@ -5,26 +5,7 @@
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 
-function(expect_exit code must_contain)
-  execute_process(COMMAND "${CUDARTS}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
-  string(REPLACE ";" " " shown "${ARGN}")
-  if(NOT rc EQUAL code)
-    message(FATAL_ERROR "cudarts ${shown}: exit ${rc}, expected ${code}\nstdout: ${out}\nstderr: ${err}")
-  endif()
-  if(code EQUAL 2 OR code EQUAL 3)
-    string(STRIP "${err}" stripped)
-    string(FIND "${stripped}" "\n" newline)
-    if(NOT newline EQUAL -1 OR stripped STREQUAL "")
-      message(FATAL_ERROR "cudarts ${shown}: expected one line on stderr, got:\n${err}")
-    endif()
-    string(FIND "${err}" "${must_contain}" found)
-    if(found EQUAL -1)
-      message(FATAL_ERROR "cudarts ${shown}: stderr does not name '${must_contain}':\n${err}")
-    endif()
-  endif()
-  message(STATUS "ok: cudarts ${shown} -> exit ${rc}")
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/cli_common.cmake")
 
 # Malformed safetensors files: garbage, a header length past the end, bad JSON.
 file(WRITE "${WORK}/garbage.safetensors" "abc")
@@ -41,19 +22,6 @@ expect_exit(2 "nonsense" info --nonsense)
 expect_exit(0 "" info)
 
 # ----- search and derive -----
-# Runs cudarts and checks that stdout matches `regex`.
-function(expect_stdout regex)
-  execute_process(COMMAND "${CUDARTS}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
-  string(REPLACE ";" " " shown "${ARGN}")
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "cudarts ${shown}: exit ${rc}\nstdout: ${out}\nstderr: ${err}")
-  endif()
-  if(NOT out MATCHES "${regex}")
-    message(FATAL_ERROR "cudarts ${shown}: stdout does not match '${regex}':\n${out}")
-  endif()
-  message(STATUS "ok: cudarts ${shown} -> matches ${regex}")
-endfunction()
 
 set(tiny --dataset synthetic --subset 64 --layers 2 --init-channels 4 --nodes 2 --batch-size 16
          --device cpu)
@@ -262,3 +230,8 @@ require_absent("${WORK}/huge")
 expect_exit(2 "--layers: expected 3..100, got 1000" train ${tinytrain} --layers 1000
             --out "${WORK}/huge")
 expect_stdout("cells, 1\\.\\.64" search --help)
+# inspect on a FIFO that no process writes: refused at once, never blocking.
+execute_process(COMMAND mkfifo "${WORK}/fifo.safetensors" RESULT_VARIABLE rc)
+if(rc EQUAL 0)
+  expect_exit(2 "fifo.safetensors: not a regular file (a FIFO)" inspect "${WORK}/fifo.safetensors")
+endif()

@@ -7,26 +7,7 @@
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 
-function(expect_exit code must_contain)
-  execute_process(COMMAND "${CUDARTS}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
-  string(REPLACE ";" " " shown "${ARGN}")
-  if(NOT rc EQUAL code)
-    message(FATAL_ERROR "cudarts ${shown}: exit ${rc}, expected ${code}\nstdout: ${out}\nstderr: ${err}")
-  endif()
-  if(code EQUAL 2)
-    string(STRIP "${err}" stripped)
-    string(FIND "${stripped}" "\n" newline)
-    if(NOT newline EQUAL -1 OR stripped STREQUAL "")
-      message(FATAL_ERROR "cudarts ${shown}: expected one line on stderr, got:\n${err}")
-    endif()
-    string(FIND "${err}" "${must_contain}" found)
-    if(found EQUAL -1)
-      message(FATAL_ERROR "cudarts ${shown}: stderr does not name '${must_contain}':\n${err}")
-    endif()
-  endif()
-  message(STATUS "ok: cudarts ${shown} -> exit ${rc}")
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/cli_common.cmake")
 
 # Writes `out`, a copy of checkpoint `in` with one edit (see tests/tools/edit_checkpoint.cpp).
 function(edit in out)
