@@ -255,6 +255,39 @@ void refuse_new_run_flags(const cxxopts::ParseResult& args,
         throw InputError("--out: a resumed run writes into its --resume directory " + dir.string());
 }
 
+namespace {
+
+// --resume DIR or --out DIR; on resume, the new-run flags are refused before anything is locked.
+fs::path run_dir_of(const cxxopts::ParseResult& args,
+                    std::initializer_list<const char*> new_run_flags) {
+    if (!args.count("resume")) return fs::path(args["out"].as<std::string>());
+    const fs::path dir(args["resume"].as<std::string>());
+    refuse_new_run_flags(args, new_run_flags, dir);
+    return dir;
+}
+
+}  // namespace
+
+RunDirectory::RunDirectory(const cxxopts::ParseResult& args,
+                           std::initializer_list<const char*> new_run_flags,
+                           const std::string& holds)
+    : resume(args.count("resume") > 0),
+      dir(run_dir_of(args, new_run_flags)),
+      lock(dir, resume ? "--resume" : "--out", !resume),
+      checkpoint(dir / "checkpoint.safetensors") {
+    if (!resume && fs::exists(checkpoint))
+        throw InputError("--out: " + dir.string() + " already holds " + holds +
+                         " (continue it with --resume " + dir.string() +
+                         ", or choose another --out)");
+}
+
+std::string chosen_preset(const std::string& preset, bool cpu) {
+    if (preset == "auto") return cpu ? "cpu-small" : "paper";
+    if (preset != "cpu-small" && preset != "paper")
+        throw InputError("--preset: expected auto, cpu-small or paper, got '" + preset + "'");
+    return preset;
+}
+
 void rethrow_diverged(const std::string& command, const std::exception& diverged,
                       const fs::path& checkpoint) {
     throw DivergedError(command + ": " + diverged.what() + "; " +

@@ -17,8 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "apps/progress.h"
 #include "apps/setting_names.h"
+#include "kernels/check.h"
 #include "models/nn/checkpoint.h"
+#include "models/run/loop.h"
 
 namespace cxxopts {
 class ParseResult;
@@ -46,6 +49,22 @@ private:
     bool created_ = false;
 };
 
+// A run's output directory: --resume DIR continues the run there (refuse_new_run_flags first, with
+// `new_run_flags`), otherwise --out DIR starts one, and a DIR that already holds a checkpoint is
+// refused: "--out: DIR already holds a search (continue it with --resume DIR, or choose another
+// --out)", with `holds` naming the run ("a search"). Locked for the object's life.
+struct RunDirectory {
+    RunDirectory(const cxxopts::ParseResult& args, std::initializer_list<const char*> new_run_flags,
+                 const std::string& holds);
+    bool resume;
+    std::filesystem::path dir;
+    RunLock lock;
+    std::filesystem::path checkpoint;  // DIR/checkpoint.safetensors
+};
+
+// --preset: "auto" is cpu-small on a CPU and paper on a GPU; any name but those is refused.
+std::string chosen_preset(const std::string& preset, bool cpu);
+
 // InputError "<flag>: the path is not valid UTF-8 ..." unless `path` is UTF-8: checkpoints keep
 // paths in their JSON header, which holds UTF-8 only, so such a run could never save.
 void require_utf8_path(const std::string& path, const std::string& flag);
@@ -71,10 +90,6 @@ private:
     std::vector<std::string> lines_;
 };
 
-// The metadata of DIR/checkpoint.safetensors that a resume needs; InputError naming the file when
-// it is missing or lacks a key, or when its options are not a JSON object (engine/json's bounded
-// parse). `command` names who writes such directories ("search", "train"). The options' own
-// messages name them metadata_name(checkpoint, "options") (models/nn/checkpoint.h).
 // The data a run trains on, as its checkpoint's metadata records them.
 struct RunData {
     std::string dataset, data;  // --dataset and --data (defaults: CUDARTS_DATASET, CUDARTS_DATA)
@@ -89,6 +104,10 @@ struct RunData {
     std::map<std::string, std::string> metadata() const;  // for the checkpoint
 };
 
+// The metadata of DIR/checkpoint.safetensors that a resume needs; InputError naming the file when
+// it is missing or lacks a key, or when its options are not a JSON object (engine/json's bounded
+// parse). `command` names who writes such directories ("search", "train"). The options' own
+// messages name them metadata_name(checkpoint, "options") (models/nn/checkpoint.h).
 struct ResumeInfo {
     std::map<std::string, std::string> metadata;
     nlohmann::json options;
@@ -144,5 +163,21 @@ void refuse_new_run_flags(const cxxopts::ParseResult& args,
 // "search: <what> at epoch 2 step 4 (lr 5e+08); last good checkpoint: DIR/checkpoint.safetensors".
 [[noreturn]] void rethrow_diverged(const std::string& command, const std::exception& diverged,
                                    const std::filesystem::path& checkpoint);
+
+// One epoch of `loop` (a Search or a Trainer) under `progress`, its result returned; a divergence
+// ends the run through rethrow_diverged, naming `command` and the last good checkpoint.
+template <class Loop>
+auto run_shown_epoch(Loop& loop, Progress& progress, int epochs, const std::string& command,
+                     const std::filesystem::path& checkpoint) {
+    progress.start_epoch(loop.epoch(), epochs, loop.steps_per_epoch());
+    try {
+        auto m = loop.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
+        progress.end_epoch();
+        return m;
+    } catch (const DivergedError& d) {
+        progress.end_epoch();
+        rethrow_diverged(command, d, checkpoint);
+    }
+}
 
 }  // namespace cudarts::apps

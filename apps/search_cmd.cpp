@@ -244,15 +244,12 @@ int cmd_search(int argc, char** argv) {
     const Device dev = parse_device(args["device"].as<std::string>(), "--device");
     const bool katib =
         args.count("algorithm-settings") || args.count("search-space") || args.count("num-layers");
-    const bool resume = args.count("resume") > 0;
-    const fs::path out = resume ? fs::path(args["resume"].as<std::string>())
-                                : fs::path(args["out"].as<std::string>());
-    if (resume)
-        refuse_new_run_flags(args, {"preset", "algorithm-settings", "search-space", "num-layers"},
-                             out);
     // Before anything is read or written: the directory is this run's alone (and usable).
-    const RunLock lock(out, resume ? "--resume" : "--out", !resume);
-    const fs::path ckpt = out / "checkpoint.safetensors";
+    const RunDirectory run_dir(args, {"preset", "algorithm-settings", "search-space", "num-layers"},
+                               "a search");
+    const bool resume = run_dir.resume;
+    const fs::path& out = run_dir.dir;
+    const fs::path& ckpt = run_dir.checkpoint;
 
     SearchInput in{.options = {}, .data = RunData::from_environment()};
     RunState run;
@@ -269,17 +266,9 @@ int cmd_search(int argc, char** argv) {
         }
         run.best_genotype = saved.at("best_genotype");
     } else {
-        if (fs::exists(ckpt))
-            throw InputError("--out: " + out.string() +
-                             " already holds a search (continue it with "
-                             "--resume " +
-                             out.string() + ", or choose another --out)");
-        std::string preset_name = args["preset"].as<std::string>();
-        if (preset_name == "auto") preset_name = dev.is_cpu() ? "cpu-small" : "paper";
-        if (preset_name != "cpu-small" && preset_name != "paper")
-            throw InputError("--preset: expected auto, cpu-small or paper, got '" + preset_name +
-                             "'");
-        const Preset& p = preset_name == "paper" ? kPaperPreset : kCpuPreset;
+        const Preset& p = chosen_preset(args["preset"].as<std::string>(), dev.is_cpu()) == "paper"
+                              ? kPaperPreset
+                              : kCpuPreset;
         if (katib) {
             apply_katib_settings(
                 args.count("algorithm-settings")
@@ -346,15 +335,7 @@ int cmd_search(int argc, char** argv) {
         std::printf("epoch %d/%d lr %.6f\n", e + 1, opt.epochs,
                     cosine_lr(opt.w_lr, opt.w_lr_min, e, opt.epochs));
         std::fflush(stdout);
-        progress.start_epoch(e, opt.epochs, search.steps_per_epoch());
-        EpochMetrics m;
-        try {
-            m = search.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
-        } catch (const DivergedError& d) {
-            progress.end_epoch();
-            rethrow_diverged("search", d, ckpt);
-        }
-        progress.end_epoch();
+        const EpochMetrics m = run_shown_epoch(search, progress, opt.epochs, "search", ckpt);
 
         const std::string darts = to_darts_string(m.genotype);
         if (m.valid_acc > run.best_acc) {

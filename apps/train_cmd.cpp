@@ -142,13 +142,11 @@ int cmd_train(int argc, char** argv) {
     if (!parse_args(opts, argc, argv, args)) return 0;
 
     const Device dev = parse_device(args["device"].as<std::string>(), "--device");
-    const bool resume = args.count("resume") > 0;
-    const fs::path out = resume ? fs::path(args["resume"].as<std::string>())
-                                : fs::path(args["out"].as<std::string>());
-    if (resume) refuse_new_run_flags(args, {"preset"}, out);
     // Before anything is read or written: the directory is this run's alone (and usable).
-    const RunLock lock(out, resume ? "--resume" : "--out", !resume);
-    const fs::path ckpt = out / "checkpoint.safetensors";
+    const RunDirectory run_dir(args, {"preset"}, "a training run");
+    const bool resume = run_dir.resume;
+    const fs::path& out = run_dir.dir;
+    const fs::path& ckpt = run_dir.checkpoint;
     TrainInput in{.options = {}, .data = RunData::from_environment()};
     std::string last_metrics;  // the checkpoint's copy of its epoch's metrics.jsonl line
     if (resume) {
@@ -158,15 +156,7 @@ int cmd_train(int argc, char** argv) {
         last_metrics = saved.last_metrics();
     } else {
         TrainRecipe& r = in.options;
-        if (fs::exists(ckpt))
-            throw InputError("--out: " + out.string() +
-                             " already holds a training run (continue "
-                             "it with --resume " +
-                             out.string() + ", or choose another --out)");
-        std::string preset = args["preset"].as<std::string>();
-        if (preset == "auto") preset = dev.is_cpu() ? "cpu-small" : "paper";
-        if (preset != "cpu-small" && preset != "paper")
-            throw InputError("--preset: expected auto, cpu-small or paper, got '" + preset + "'");
+        const std::string preset = chosen_preset(args["preset"].as<std::string>(), dev.is_cpu());
         r.net.genotype = *builtin_genotype("DARTS_V2");
         r.net.auxiliary = true;
         if (args["network"].as<std::string>() == "imagenet") {  // train_imagenet.py's recipe
@@ -224,15 +214,7 @@ int cmd_train(int argc, char** argv) {
     Progress progress(args["print-step"].as<int>());
     while (!trainer.done()) {
         const int e = trainer.epoch();
-        progress.start_epoch(e, rec.epochs, trainer.steps_per_epoch());
-        TrainEpoch m;
-        try {
-            m = trainer.run_epoch([&](const StepInfo& s) { progress.step(s.step, s.loss, s.acc); });
-        } catch (const DivergedError& d) {
-            progress.end_epoch();
-            rethrow_diverged("train", d, ckpt);
-        }
-        progress.end_epoch();
+        const TrainEpoch m = run_shown_epoch(trainer, progress, rec.epochs, "train", ckpt);
         std::printf(
             "epoch %d/%d lr %.6f drop_path %.4f train_loss %.4f train_acc %.4f "
             "test_loss %.4f test_acc %.4f (%.1f s)\n",

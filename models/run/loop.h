@@ -171,4 +171,20 @@ struct JsonReader {
     }
 };
 
+// An options struct's JSON form in both directions from its one field table, a callable
+// `fields(options, visitor)` (a generic lambda over the table's template).
+template <class Options, class Fields>
+nlohmann::json fields_to_json(Options copy, const Fields& fields) {
+    nlohmann::json j = nlohmann::json::object();
+    fields(copy, JsonWriter{j});
+    return j;
+}
+
+template <class Options, class Fields>
+Options fields_from_json(const nlohmann::json& j, const std::string& what, const Fields& fields) {
+    Options o;
+    fields(o, JsonReader{j, what});
+    return o;
+}
+
 }  // namespace cudarts

@@ -93,16 +93,12 @@ void SearchOptions::validate() const {
 }
 
 nlohmann::json SearchOptions::to_json() const {
-    nlohmann::json j = nlohmann::json::object();
-    SearchOptions o = *this;
-    search_fields(o, JsonWriter{j});
-    return j;
+    return fields_to_json(*this, [](auto& o, const auto& f) { search_fields(o, f); });
 }
 
 SearchOptions SearchOptions::from_json(const nlohmann::json& j, const std::string& what) {
-    SearchOptions o;
-    search_fields(o, JsonReader{j, what});
-    return o;
+    return fields_from_json<SearchOptions>(j, what,
+                                           [](auto& o, const auto& f) { search_fields(o, f); });
 }
 
 nlohmann::json EpochMetrics::to_json() const {

@@ -96,16 +96,12 @@ void recipe_fields(Recipe& r, const Visitor& f) {
 }  // namespace
 
 nlohmann::json TrainRecipe::to_json() const {
-    nlohmann::json j = nlohmann::json::object();
-    TrainRecipe r = *this;
-    recipe_fields(r, JsonWriter{j});
-    return j;
+    return fields_to_json(*this, [](auto& r, const auto& f) { recipe_fields(r, f); });
 }
 
 TrainRecipe TrainRecipe::from_json(const nlohmann::json& j, const std::string& what) {
-    TrainRecipe r;
-    recipe_fields(r, JsonReader{j, what});
-    return r;
+    return fields_from_json<TrainRecipe>(j, what,
+                                         [](auto& r, const auto& f) { recipe_fields(r, f); });
 }
 
 nlohmann::json TrainEpoch::to_json() const {
