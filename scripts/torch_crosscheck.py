@@ -61,26 +61,6 @@ from torch_darts import FactorizedReduce, ReLUConvBN  # noqa: E402
 CIFAR_MEAN = [0.49139968, 0.48215827, 0.44653124]
 CIFAR_STD = [0.24703233, 0.24348505, 0.26158768]
 
-DARTS_V2 = {
-    "normal": [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-               ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
-    "normal_concat": [2, 3, 4, 5],
-    "reduce": [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-               ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
-    "reduce_concat": [2, 3, 4, 5],
-}
-
-# Every evaluation op, stride 1 and 2, and a concat in a non-sorted order (not a published cell).
-ALL_OPS = {
-    "normal": [("sep_conv_5x5", 0), ("dil_conv_5x5", 1), ("avg_pool_3x3", 0), ("max_pool_3x3", 2),
-               ("dil_conv_3x3", 1), ("skip_connect", 3), ("sep_conv_3x3", 4), ("avg_pool_3x3", 2)],
-    "normal_concat": [5, 2, 4, 3],
-    "reduce": [("sep_conv_5x5", 0), ("dil_conv_5x5", 1), ("avg_pool_3x3", 0), ("sep_conv_3x3", 1),
-               ("dil_conv_3x3", 0), ("skip_connect", 1), ("max_pool_3x3", 0), ("avg_pool_3x3", 4)],
-    "reduce_concat": [2, 3, 4, 5],
-}
-
-
 def genotype_text(g):
     return "Genotype(normal=%r, normal_concat=%r, reduce=%r, reduce_concat=%r)" % (
         g["normal"], g["normal_concat"], g["reduce"], g["reduce_concat"])
@@ -266,6 +246,22 @@ def parse_genotype(text):
             g[kw.arg] = [tuple(x) if isinstance(x, (list, tuple)) else x
                          for x in ast.literal_eval(v)]
     return g
+
+
+# The genotypes as the reference writes them (genotypes.py's DARTS_V2), and every evaluation op,
+# stride 1 and 2, with a concat in a non-sorted order (not a published cell).
+DARTS_V2 = parse_genotype(
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+    "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+    "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+    "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])")
+ALL_OPS = parse_genotype(
+    "Genotype(normal=[('sep_conv_5x5', 0), ('dil_conv_5x5', 1), ('avg_pool_3x3', 0), "
+    "('max_pool_3x3', 2), ('dil_conv_3x3', 1), ('skip_connect', 3), ('sep_conv_3x3', 4), "
+    "('avg_pool_3x3', 2)], normal_concat=[5, 2, 4, 3], reduce=[('sep_conv_5x5', 0), "
+    "('dil_conv_5x5', 1), ('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('dil_conv_3x3', 0), "
+    "('skip_connect', 1), ('max_pool_3x3', 0), ('avg_pool_3x3', 4)], reduce_concat=[2, 3, 4, 5])")
 
 
 def agree(a, b, digits=4):
