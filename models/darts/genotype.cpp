@@ -14,19 +14,15 @@
 #include "engine/fileio.h"
 #include "engine/json.h"
 #include "kernels/check.h"
+#include "models/darts/genotype_scanner.h"
 
 namespace cudarts {
 
 namespace {
 
-// No cell has this many nodes; a longer concat range is refused before it is allocated.
-constexpr int kMaxConcat = 1024;
-
-std::vector<int> range_of(int lo, int hi) {
-    std::vector<int> v(static_cast<size_t>(std::max(0, hi - lo)));
-    std::iota(v.begin(), v.end(), lo);
-    return v;
-}
+using genotype_parse::concat_text;
+using genotype_parse::json_index;
+using genotype_parse::range_of;
 
 // Reports a problem with `cell` (normal, reduce, normal_concat, reduce_concat), naming gene k of
 // it when k >= 0. Never returns.
@@ -77,26 +73,16 @@ const char* const kJsonLike =
     throw InputError(what + ": expected " + kJsonLike + ": " + msg);
 }
 
-// A node index from JSON: an integer in int's range (4294967296 must not wrap to 0).
-int json_index(const nlohmann::json& v, const std::string& what, const std::string& where) {
-    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(INT_MAX)
-                               : v.get<int64_t>() < INT_MIN || v.get<int64_t>() > INT_MAX)
-        json_fail(what, where + " holds " + quote_json(v) + ", out of range for a node index");
-    return v.get<int>();
-}
-
 // ---- text form ----------------------------------------------------------------------------
 
-class TextParser {
+class TextParser : genotype_parse::Scanner {
 public:
-    TextParser(const std::string& text, const std::string& what) : s_(text), what_(what) {}
+    TextParser(const std::string& text, const std::string& what)
+        : Scanner(text, what, "Genotype(normal=[('sep_conv_3x3', 0), ...], ...)") {}
 
     Genotype parse() {
         Genotype g;
-        skip_prefix();
-        if (s_.compare(i_, 8, "Genotype") != 0) fail("expected 'Genotype('", i_);
-        i_ += 8;
-        expect('(');
+        genotype_open();
         static const char* kFields[] = {"normal", "normal_concat", "reduce", "reduce_concat"};
         bool seen[4] = {};
         items(')', [&] {
@@ -114,8 +100,7 @@ public:
             if (f == 1) g.normal_concat = concat(&g.concat_as_range);
             if (f == 3) g.reduce_concat = concat(nullptr);
         });
-        skip_ws();
-        if (i_ != s_.size()) fail("unexpected text after the genotype", i_);
+        genotype_end();
         if (!seen[0] || !seen[2]) fail("the fields normal and reduce are required", 0, false);
         if (!seen[1]) g.normal_concat = range_of(2, 2 + g.nodes());
         if (!seen[3]) g.reduce_concat = range_of(2, 2 + g.nodes());
@@ -127,74 +112,14 @@ public:
     }
 
 private:
-    [[noreturn]] void fail(const std::string& msg, size_t at, bool located = true) const {
-        std::string where;
-        if (located && at < s_.size())
-            where = " at character " + std::to_string(at + 1);
-        else if (located && msg.find("the end of the text") == std::string::npos)
-            where = " at the end of the text";
-        throw InputError(what_ +
-                         ": expected a genotype like Genotype(normal=[('sep_conv_3x3', 0), ...], "
-                         "...): " +
-                         msg + where);
-    }
-    std::string found() const {
-        return i_ < s_.size() ? std::string("'") + s_[i_] + "'" : "the end of the text";
-    }
-    void skip_ws() {
-        while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
-    }
-    bool accept(char c) {
-        skip_ws();
-        if (i_ < s_.size() && s_[i_] == c) return ++i_, true;
-        return false;
-    }
-    void expect(char c) {
-        if (!accept(c)) fail(std::string("expected '") + c + "' but found " + found(), i_);
-    }
-    // Items separated by commas (a trailing one allowed) up to and including `close`.
-    void items(char close, const std::function<void()>& item) {
-        while (!accept(close)) {
-            item();
-            if (!accept(',')) return expect(close);
-        }
-    }
-    std::string ident() {
-        skip_ws();
-        const size_t b = i_;
-        while (i_ < s_.size() &&
-               (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_' || s_[i_] == '-'))
-            ++i_;
-        return s_.substr(b, i_ - b);
-    }
-    // An optional `NAME =` before Genotype( (Best-Genotype=, DARTS_V2 = ).
-    void skip_prefix() {
-        const std::string name = ident();
-        if (name.empty() || name == "Genotype" || !accept('=')) i_ = 0;
-        skip_ws();
-    }
-    int integer(const char* what) {
-        skip_ws();
-        const size_t b = i_;
-        while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_])) && i_ - b < 9)
-            ++i_;
-        if (i_ == b) fail(std::string("expected ") + what + " but found " + found(), i_);
-        return std::stoi(s_.substr(b, i_ - b));
-    }
     // One ('op', input) or ['op', input], recording the position of its bracket in `at`.
     void gene(std::vector<Gene>& out, std::vector<size_t>& at) {
         skip_ws();
         at.push_back(i_);
         const char close = accept('(') ? ')' : accept('[') ? ']' : 0;
         if (!close) fail("expected a gene like ('sep_conv_3x3', 0) but found " + found(), i_);
-        skip_ws();
-        const size_t name_at = i_;
-        const char quote = i_ < s_.size() ? s_[i_] : 0;
-        const size_t end = quote == '\'' || quote == '"' ? s_.find(quote, i_ + 1) : i_;
-        if (end == i_) fail("expected a quoted op name but found " + found(), i_);
-        if (end == std::string::npos) fail("unterminated op name", name_at);
-        const std::string name = s_.substr(i_ + 1, end - i_ - 1);
-        i_ = end + 1;
+        size_t name_at = 0;
+        const std::string name = quoted("op name", name_at);
         const PrimitiveSpec* p = find_primitive(name);
         if (!p) fail(unknown_primitive_message(name), name_at);
         if (std::string(p->official) == "none") fail("'none' cannot be a gene's op", name_at);
@@ -224,49 +149,10 @@ private:
                      b);
         });
     }
-    // range(a, b) or [a, b, ...]; *as_range (when given) tells which.
-    std::vector<int> concat(bool* as_range) {
-        skip_ws();
-        const size_t b = i_;
-        std::vector<int> v;
-        if (ident() == "range") {
-            expect('(');
-            const int lo = integer("a number");
-            expect(',');
-            const int hi = integer("a number");
-            expect(')');
-            if (hi <= lo) fail("empty range", b);
-            if (hi - lo > kMaxConcat)
-                fail("range of more than " + std::to_string(kMaxConcat) + " node indices", b);
-            v = range_of(lo, hi);
-        } else {
-            i_ = b;
-            if (!accept('['))
-                fail("expected range(a, b) or a list of node indices but found " + found(), i_);
-            items(']', [&] { v.push_back(integer("a node index")); });
-        }
-        if (as_range) *as_range = s_[b] == 'r';
-        return v;
-    }
-
-    const std::string& s_;
-    const std::string& what_;
-    size_t i_ = 0;
     std::vector<size_t> normal_at_, reduce_at_;
 };
 
 // ---- printing -----------------------------------------------------------------------------
-
-std::string concat_text(const std::vector<int>& c, bool as_range, const char* sep) {
-    const bool consecutive = !c.empty() && std::adjacent_find(c.begin(), c.end(), [](int a, int b) {
-                                               return b != a + 1;
-                                           }) == c.end();
-    if (as_range && consecutive)
-        return "range(" + std::to_string(c.front()) + sep + std::to_string(c.back() + 1) + ")";
-    std::string out = "[";
-    for (size_t k = 0; k < c.size(); ++k) out += (k ? sep : "") + std::to_string(c[k]);
-    return out + "]";
-}
 
 std::string genes_text(const std::vector<Gene>& genes, bool katib) {
     std::string out = "[";
@@ -444,7 +330,8 @@ Genotype genotype_from_json(const nlohmann::json& j, const std::string& what) {
         if (!p) json_fail(what, where + ": " + unknown_primitive_message(e[0].get<std::string>()));
         if (std::string(p->official) == "none")
             json_fail(what, where + ": 'none' cannot be a gene's op");
-        return Gene{p->official, json_index(e[1], what, where)};
+        return Gene{p->official,
+                    json_index(e[1], where, [&](const std::string& m) { json_fail(what, m); })};
     };
     Genotype g;
     for (const char* cell : {"normal", "reduce"}) {
@@ -473,7 +360,7 @@ Genotype genotype_from_json(const nlohmann::json& j, const std::string& what) {
         for (const nlohmann::json& v : j[key]) {
             if (!v.is_number_integer())
                 json_fail(what, std::string(key) + " holds " + quote_json(v));
-            out.push_back(json_index(v, what, key));
+            out.push_back(json_index(v, key, [&](const std::string& m) { json_fail(what, m); }));
         }
     }
     validate(g, [&](const std::string& cell, int k, const std::string& msg) {
