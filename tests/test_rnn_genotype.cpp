@@ -110,47 +110,53 @@ TEST_SUITE("rnn_genotype") {
         auto text_error = [](const std::string& t) {
             return error_of([&] { parse_recurrent_genotype(t, "g"); });
         };
-        CHECK(text_error("Genotype(recurrent=[('conv', 0)])") ==
-              like +
-                  "unknown op 'conv' (expected tanh, relu, sigmoid or identity) at character 22");
-        CHECK(text_error("Genotype(recurrent=[('none', 0)])") ==
-              like +
-                  "unknown op 'none' (expected tanh, relu, sigmoid or identity) at character 22");
-        CHECK(text_error("Genotype(recurrent=[('tanh', 0), ('relu', 2)])") ==
-              like + "gene ('relu', 2): node 1 can read states 0..1 only at character 34");
-        CHECK(text_error("Genotype(recurrent=[('tanh', 0)], concat=range(1, 3))") ==
-              like + "concat entry 2 is not a state of a 1-node cell (0..1)");
-        CHECK(text_error("Genotype(recurrent=[('tanh', 0)], concat=[1, 1])") ==
-              like + "concat repeats 1");
-        CHECK(text_error("Genotype(recurrent=[])") ==
-              like + "has 0 genes; expected 1..16 (one per node)");
-        CHECK(text_error("Genotype(concat=range(1, 9))") ==
-              like + "the field recurrent is required");
-        CHECK(text_error("Genotype(recurrent=[('tanh', 0)]) x") ==
-              like + "unexpected text after the genotype at character 35");
-        CHECK(text_error("Genotype(normal=[])") ==
-              like + "expected a field recurrent= or concat= at character 10");
-        CHECK(text_error("Genotype(recurrent=[('tanh', 0)], recurrent=[])") ==
-              like + "field 'recurrent' given twice at character 35");
-        CHECK(text_error("Genotype(recurrent=[('tanh' 0)])") ==
-              like + "expected ',' but found '0' at character 29");
+        const std::string json_like =
+            "g: expected a genotype like {\"recurrent\": [[\"sigmoid\", 0], ...], \"concat\": "
+            "[1, ...]}: ";
+        // Text, the form's common message, and what the message says after it.
+        struct Case {
+            const std::string* form;
+            std::string text, fault;
+        };
+        const std::vector<Case> cases = {
+            {&like, "Genotype(recurrent=[('conv', 0)])",
+             "unknown op 'conv' (expected tanh, relu, sigmoid or identity) at character 22"},
+            {&like, "Genotype(recurrent=[('none', 0)])",
+             "unknown op 'none' (expected tanh, relu, sigmoid or identity) at character 22"},
+            {&like, "Genotype(recurrent=[('tanh', 0), ('relu', 2)])",
+             "gene ('relu', 2): node 1 can read states 0..1 only at character 34"},
+            {&like, "Genotype(recurrent=[('tanh', 0)], concat=range(1, 3))",
+             "concat entry 2 is not a state of a 1-node cell (0..1)"},
+            {&like, "Genotype(recurrent=[('tanh', 0)], concat=[1, 1])", "concat repeats 1"},
+            {&like, "Genotype(recurrent=[])", "has 0 genes; expected 1..16 (one per node)"},
+            {&like, "Genotype(concat=range(1, 9))", "the field recurrent is required"},
+            {&like, "Genotype(recurrent=[('tanh', 0)]) x",
+             "unexpected text after the genotype at character 35"},
+            {&like, "Genotype(normal=[])",
+             "expected a field recurrent= or concat= at character 10"},
+            {&like, "Genotype(recurrent=[('tanh', 0)], recurrent=[])",
+             "field 'recurrent' given twice at character 35"},
+            {&like, "Genotype(recurrent=[('tanh' 0)])",
+             "expected ',' but found '0' at character 29"},
+            {&json_like, "{\"recurrent\": [[\"tanh\", 4294967296]]}",
+             "recurrent[0] holds 4294967296, out of range for a node index"},
+            {&json_like, "{\"recurrent\": [[\"tanh\", 0]], \"steps\": 8}",
+             "unknown key 'steps' (expected recurrent, concat)"},
+            {&json_like, "{\"recurrent\": [[\"tanh\"]]}",
+             "recurrent[0] is [\"tanh\"]; expected [\"op\", input]"},
+            {&json_like, "{\"recurrent\": [[\"tanh\", 0], [\"relu\", 5]]}",
+             "recurrent[1] ('relu', 5): node 1 can read states 0..1 only"},
+            {&json_like, "{\"recurrent\": [[\"tanh\", 0]], \"concat\": [\"1\"]}",
+             "concat holds \"1\""},
+        };
+        for (const Case& c : cases) {
+            CAPTURE(c.text);
+            CHECK(text_error(c.text) == *c.form + c.fault);
+        }
         std::string many = "Genotype(recurrent=[";
         for (int k = 0; k < 17; ++k) many += "('tanh', 0), ";
         CHECK(has(text_error(many + "])"), "more than 16 genes"));
 
-        const std::string json_like =
-            "g: expected a genotype like {\"recurrent\": [[\"sigmoid\", 0], ...], \"concat\": "
-            "[1, ...]}: ";
-        CHECK(text_error("{\"recurrent\": [[\"tanh\", 4294967296]]}") ==
-              json_like + "recurrent[0] holds 4294967296, out of range for a node index");
-        CHECK(text_error("{\"recurrent\": [[\"tanh\", 0]], \"steps\": 8}") ==
-              json_like + "unknown key 'steps' (expected recurrent, concat)");
-        CHECK(text_error("{\"recurrent\": [[\"tanh\"]]}") ==
-              json_like + "recurrent[0] is [\"tanh\"]; expected [\"op\", input]");
-        CHECK(text_error("{\"recurrent\": [[\"tanh\", 0], [\"relu\", 5]]}") ==
-              json_like + "recurrent[1] ('relu', 5): node 1 can read states 0..1 only");
-        CHECK(text_error("{\"recurrent\": [[\"tanh\", 0]], \"concat\": [\"1\"]}") ==
-              json_like + "concat holds \"1\"");
         CHECK(text_error("[1, 2]") == like + "expected 'Genotype(' at character 1");
         CHECK(has(text_error("{\"recurrent\": "), "g: expected a genotype like {"));
         CHECK(

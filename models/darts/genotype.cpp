@@ -7,7 +7,6 @@
 #include <cctype>
 #include <climits>
 #include <cmath>
-#include <filesystem>
 #include <functional>
 #include <numeric>
 
@@ -398,16 +397,10 @@ std::optional<Genotype> builtin_genotype(const std::string& name) {
 }
 
 Genotype resolve_genotype(const std::string& arg) {
-    if (std::optional<Genotype> g = builtin_genotype(arg)) return *g;
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(arg, ec)) {
-        const std::vector<uint8_t> bytes = read_file(arg);
-        return parse_genotype(std::string(bytes.begin(), bytes.end()), "--genotype " + arg);
-    }
-    if (arg.find_first_of("([{") != std::string::npos) return parse_genotype(arg, "--genotype");
-    throw InputError("--genotype " + arg +
-                     ": not a built-in genotype (DARTS, DARTS_V1, DARTS_V2), an existing file, or "
-                     "a genotype text like Genotype(normal=[('sep_conv_3x3', 0), ...], ...)");
+    return genotype_parse::resolve_argument(
+        arg, builtin_genotype, parse_genotype,
+        "a built-in genotype (DARTS, DARTS_V1, DARTS_V2), an existing file, or a genotype text "
+        "like Genotype(normal=[('sep_conv_3x3', 0), ...], ...)");
 }
 
 }  // namespace cudarts

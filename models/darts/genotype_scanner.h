@@ -9,12 +9,15 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/fileio.h"
 #include "engine/json.h"
 #include "kernels/check.h"
 
@@ -158,6 +161,22 @@ inline std::string concat_text(const std::vector<int>& c, bool as_range, const c
     std::string out = "[";
     for (size_t k = 0; k < c.size(); ++k) out += (k ? sep : "") + std::to_string(c[k]);
     return out + "]";
+}
+
+// A --genotype argument: builtin(arg) when it names a built-in, else the text of the regular file
+// it names, else the argument itself when it looks like a genotype; parse(text, what) reads it.
+// Anything else: InputError "--genotype ARG: not <not_found>".
+template <class Builtin, class Parse>
+auto resolve_argument(const std::string& arg, const Builtin& builtin, const Parse& parse,
+                      const std::string& not_found) {
+    if (auto g = builtin(arg)) return *g;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(arg, ec)) {
+        const std::vector<uint8_t> bytes = read_file(arg);
+        return parse(std::string(bytes.begin(), bytes.end()), "--genotype " + arg);
+    }
+    if (arg.find_first_of("([{") != std::string::npos) return parse(arg, "--genotype");
+    throw InputError("--genotype " + arg + ": not " + not_found);
 }
 
 }  // namespace cudarts::genotype_parse

@@ -5,10 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <functional>
 
-#include "engine/fileio.h"
 #include "engine/json.h"
 #include "kernels/check.h"
 #include "models/darts/genotype_scanner.h"
@@ -230,19 +228,11 @@ std::optional<RecurrentGenotype> builtin_recurrent_genotype(const std::string& n
 }
 
 RecurrentGenotype resolve_recurrent_genotype(const std::string& arg) {
-    if (std::optional<RecurrentGenotype> g = builtin_recurrent_genotype(arg)) return *g;
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(arg, ec)) {
-        const std::vector<uint8_t> bytes = read_file(arg);
-        return parse_recurrent_genotype(std::string(bytes.begin(), bytes.end()),
-                                        "--genotype " + arg);
-    }
-    if (arg.find_first_of("([{") != std::string::npos)
-        return parse_recurrent_genotype(arg, "--genotype");
-    throw InputError("--genotype " + arg +
-                     ": not a built-in recurrent genotype (DARTS, DARTS_V1, DARTS_V2), an existing "
-                     "file, or a genotype text like " +
-                     kExample);
+    return genotype_parse::resolve_argument(
+        arg, builtin_recurrent_genotype, parse_recurrent_genotype,
+        std::string("a built-in recurrent genotype (DARTS, DARTS_V1, DARTS_V2), an existing file, "
+                    "or a genotype text like ") +
+            kExample);
 }
 
 }  // namespace cudarts
