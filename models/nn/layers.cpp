@@ -37,6 +37,18 @@ LinearRef ModelBuilder::linear(const std::string& prefix, int out, int in) {
     return l;
 }
 
+int ModelBuilder::uniform(const std::string& name, const Shape& shape, float bound) {
+    const int i = weights_.add(name, shape);
+    weight_init_.push_back({i, bound, 0.f});
+    return i;
+}
+
+int ModelBuilder::constant(const std::string& name, const Shape& shape, float value) {
+    const int i = weights_.add(name, shape);
+    weight_init_.push_back({i, 0.f, value});
+    return i;
+}
+
 void ModelBuilder::finalize(Device dev, Generator& gen) {
     weights_.finalize(dev);
     buffers_.finalize(dev);

@@ -52,6 +52,9 @@ public:
     BatchNormRef batch_norm(const std::string& prefix, int channels, bool affine);
     // `prefix`.weight (out, in) and `prefix`.bias (out), both U(+-1/sqrt(in)).
     LinearRef linear(const std::string& prefix, int out, int in);
+    // Any other weight: U(-bound, bound), or all `value` (the recurrent models' tensors).
+    int uniform(const std::string& name, const Shape& shape, float bound);
+    int constant(const std::string& name, const Shape& shape, float value);
 
     // Allocates both stores on `dev` and initialises every registered tensor in registration order
     // (so the same seed gives the same weights on every device).
