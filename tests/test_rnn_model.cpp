@@ -15,16 +15,16 @@ using namespace cudarts;
 namespace {
 
 RnnModelConfig small_search() {
-    RnnModelConfig c;
-    c.ntoken = 7;
-    c.emsize = c.nhid = 4;
-    c.steps = 3;
-    c.dropout = 0.3f;
-    c.dropouth = 0.2f;
-    c.dropoutx = 0.25f;
-    c.dropouti = 0.1f;
-    c.dropoute = 0.2f;
-    return c;
+    return {.ntoken = 7,
+            .emsize = 4,
+            .nhid = 4,
+            .steps = 3,
+            .dropout = 0.3f,
+            .dropouth = 0.2f,
+            .dropoutx = 0.25f,
+            .dropouti = 0.1f,
+            .dropoute = 0.2f,
+            .genotype = std::nullopt};
 }
 
 RnnModelConfig small_eval() {

@@ -106,7 +106,7 @@ struct EvalNetwork::AuxHead {
 };
 
 EvalNetwork::EvalNetwork(EvalNetConfig cfg, Device dev, uint64_t seed)
-    : cfg_(std::move(cfg)), dev_(dev) {
+    : ModelStores(dev), cfg_(std::move(cfg)) {
     cfg_.validate();
     ModelBuilder b(weights_, buffers_);
     const int c = cfg_.init_channels;

@@ -40,11 +40,9 @@ struct EvalNetConfig {
     void require_fits(int height, int width) const;
 };
 
-class EvalNetwork {
+class EvalNetwork : public ModelStores {
 public:
     EvalNetwork(EvalNetConfig cfg, Device dev, uint64_t seed);
-    EvalNetwork(const EvalNetwork&) = delete;
-    EvalNetwork& operator=(const EvalNetwork&) = delete;
     ~EvalNetwork();
 
     struct Output {
@@ -55,11 +53,6 @@ public:
     Output forward(const Var& x, ForwardMode mode, float drop_path_prob, Generator& gen);
 
     const EvalNetConfig& config() const { return cfg_; }
-    Device device() const { return dev_; }
-    ParamStore& weights() { return weights_; }
-    ParamStore& buffers() { return buffers_; }
-    const ParamStore& weights() const { return weights_; }
-    const ParamStore& buffers() const { return buffers_; }
     // What the reference's count_parameters_in_MB counts (x 1e6): every weight whose name does
     // not contain "auxiliary".
     int64_t counted_parameters() const;
@@ -70,8 +63,6 @@ private:
     Var stem(const Var& x, const Forward& f) const;
 
     EvalNetConfig cfg_;
-    Device dev_;
-    ParamStore weights_, buffers_;
     std::vector<int> stem_convs_;
     std::vector<BatchNormRef> stem_bns_;
     std::vector<std::unique_ptr<Cell>> cells_;

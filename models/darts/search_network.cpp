@@ -84,7 +84,7 @@ struct SearchNetwork::Cell {
 };
 
 SearchNetwork::SearchNetwork(SearchNetConfig cfg, Device dev, uint64_t seed)
-    : cfg_(std::move(cfg)), dev_(dev) {
+    : ModelStores(dev), cfg_(std::move(cfg)) {
     if (cfg_.primitives.empty()) cfg_.primitives = darts_primitives();
     cfg_.validate();
     ModelBuilder b(weights_, buffers_);

@@ -43,23 +43,16 @@ struct SearchNetConfig {
     void require_fits(int height, int width) const;
 };
 
-class SearchNetwork {
+class SearchNetwork : public ModelStores {
 public:
     SearchNetwork(SearchNetConfig cfg, Device dev, uint64_t seed);
-    SearchNetwork(const SearchNetwork&) = delete;
-    SearchNetwork& operator=(const SearchNetwork&) = delete;
     ~SearchNetwork();
 
     // Logits (n, classes) for images (n, in_channels, h, w) on the network's device.
     Var forward(const Var& x, ForwardMode mode = {});
 
     const SearchNetConfig& config() const { return cfg_; }
-    Device device() const { return dev_; }
-    ParamStore& weights() { return weights_; }
-    ParamStore& buffers() { return buffers_; }
     ParamStore& alphas() { return alphas_; }  // "alphas_normal", "alphas_reduce"
-    const ParamStore& weights() const { return weights_; }
-    const ParamStore& buffers() const { return buffers_; }
     const ParamStore& alphas() const { return alphas_; }
     const Var& alphas_normal() const { return alphas_[0]; }
     const Var& alphas_reduce() const { return alphas_[1]; }
@@ -67,8 +60,7 @@ public:
 private:
     struct Cell;
     SearchNetConfig cfg_;
-    Device dev_;
-    ParamStore weights_, buffers_, alphas_;
+    ParamStore alphas_;
     int stem_conv_ = 0;
     LinearRef classifier_;
     BatchNormRef stem_bn_;

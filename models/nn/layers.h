@@ -42,6 +42,26 @@ struct LinearRef {
     int weight = 0, bias = 0;
 };
 
+// What every model holds: its weights and buffers on one device. The networks derive from it;
+// they are never copied, since their modules' indices and the leaf Vars view these stores.
+class ModelStores {
+public:
+    explicit ModelStores(Device dev) : dev_(dev) {}
+    ModelStores(const ModelStores&) = delete;
+    ModelStores& operator=(const ModelStores&) = delete;
+
+    Device device() const { return dev_; }
+    ParamStore& weights() { return weights_; }
+    ParamStore& buffers() { return buffers_; }
+    const ParamStore& weights() const { return weights_; }
+    const ParamStore& buffers() const { return buffers_; }
+
+protected:
+    ~ModelStores() = default;
+    Device dev_;
+    ParamStore weights_, buffers_;
+};
+
 class ModelBuilder {
 public:
     ModelBuilder(ParamStore& weights, ParamStore& buffers) : weights_(weights), buffers_(buffers) {}

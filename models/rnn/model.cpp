@@ -137,7 +137,7 @@ struct RnnModel::Cell {
 };
 
 RnnModel::RnnModel(RnnModelConfig cfg, Device dev, uint64_t seed)
-    : cfg_(std::move(cfg)), dev_(dev) {
+    : ModelStores(dev), cfg_(std::move(cfg)) {
     cfg_.validate();
     ModelBuilder b(weights_, buffers_);
     encoder_ = b.uniform("encoder.weight", {cfg_.ntoken, cfg_.emsize}, kInitRange);

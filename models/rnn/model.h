@@ -49,11 +49,9 @@ struct RnnModelConfig {
     void validate() const;
 };
 
-class RnnModel {
+class RnnModel : public ModelStores {
 public:
     RnnModel(RnnModelConfig cfg, Device dev, uint64_t seed);
-    RnnModel(const RnnModel&) = delete;
-    RnnModel& operator=(const RnnModel&) = delete;
     ~RnnModel();
 
     struct Output {
@@ -66,12 +64,7 @@ public:
     Tensor init_hidden(int64_t batch) const;  // zeros (B, nhid)
 
     const RnnModelConfig& config() const { return cfg_; }
-    Device device() const { return dev_; }
-    ParamStore& weights() { return weights_; }
-    ParamStore& buffers() { return buffers_; }
     ParamStore& alphas() { return alphas_; }  // "alphas" (rnn_edges_for(steps), 5) in search
-    const ParamStore& weights() const { return weights_; }
-    const ParamStore& buffers() const { return buffers_; }
     const ParamStore& alphas() const { return alphas_; }
     // The genotype the search cell's α give now (derive_recurrent_genotype); Error in evaluation.
     RecurrentGenotype genotype() const;
@@ -79,8 +72,7 @@ public:
 private:
     struct Cell;
     RnnModelConfig cfg_;
-    Device dev_;
-    ParamStore weights_, buffers_, alphas_;
+    ParamStore alphas_;
     int encoder_ = 0, decoder_bias_ = 0;
     std::unique_ptr<Cell> cell_;
 };
