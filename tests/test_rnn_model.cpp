@@ -8,24 +8,14 @@
 #include <vector>
 
 #include "models/rnn/model.h"
+#include "tests/rnn_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
 
 namespace {
 
-RnnModelConfig small_search() {
-    return {.ntoken = 7,
-            .emsize = 4,
-            .nhid = 4,
-            .steps = 3,
-            .dropout = 0.3f,
-            .dropouth = 0.2f,
-            .dropoutx = 0.25f,
-            .dropouti = 0.1f,
-            .dropoute = 0.2f,
-            .genotype = std::nullopt};
-}
+RnnModelConfig small_search() { return test::small_rnn(7, 4, 3, 0.2f); }
 
 RnnModelConfig small_eval() {
     RnnModelConfig c = small_search();

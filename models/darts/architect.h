@@ -16,6 +16,7 @@
 #include "data/loader.h"
 #include "models/darts/search_network.h"
 #include "models/nn/optim.h"
+#include "models/nn/second_order.h"
 
 namespace cudarts {
 
@@ -56,7 +57,7 @@ private:
     ArchitectOptions opt_;
     Adam adam_;
     std::vector<Var> weight_vars_, alpha_vars_;
-    Tensor w_saved_, dw_, dalpha_, g_plus_;  // second-order work space
+    SecondOrderWork work_;
     double val_loss_ = 0, r_ = 0;
 };
 

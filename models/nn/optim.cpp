@@ -55,14 +55,23 @@ double squared_norm(const Tensor& t) {
     return out.item();
 }
 
-double clip_grad_norm(const ParamStore& params, double max_norm) {
-    const Tensor& g = params.flat_grads();
+void axpy(const Tensor& y, float a, const Tensor& x) {
+    CUDARTS_CHECK(y.numel() == x.numel() && y.device() == x.device(),
+                  "axpy: " << y << " += a * " << x);
+    CUDARTS_DISPATCH(y.device(), axpy, y.f32(), a, x.f32(), y.numel());
+}
+
+double clip_to_norm(const Tensor& t, double max_norm) {
     // The norm decides a host branch, so on a GPU it is read back (one sync per step).
-    const double norm = std::sqrt(squared_norm(g));
+    const double norm = std::sqrt(squared_norm(t));
     const double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0)
-        CUDARTS_DISPATCH(g.device(), scale_fwd, g.f32(), g.f32(), float(coef), g.numel());
+        CUDARTS_DISPATCH(t.device(), scale_fwd, t.f32(), t.f32(), float(coef), t.numel());
     return norm;
+}
+
+double clip_grad_norm(const ParamStore& params, double max_norm) {
+    return clip_to_norm(params.flat_grads(), max_norm);
 }
 
 }  // namespace cudarts

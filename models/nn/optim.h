@@ -49,6 +49,13 @@ private:
 // by one deterministic block on a GPU (read back: one sync).
 double squared_norm(const Tensor& t);
 
+// y += a * x over whole flat buffers on their device (the architects' moves through weight space).
+void axpy(const Tensor& y, float a, const Tensor& x);
+
+// The L2 norm of t; when it is above max_norm, t is scaled by max_norm / (norm + 1e-6) in place.
+// Returns the norm before clipping.
+double clip_to_norm(const Tensor& t, double max_norm);
+
 // Global L2 norm of all gradients; if above max_norm, scales them by max_norm / (norm + 1e-6)
 // (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping.
 double clip_grad_norm(const ParamStore& params, double max_norm);
