@@ -32,7 +32,11 @@ namespace {
 
 constexpr int kMaxSize = 4096;                    // largest output side accepted
 constexpr int64_t kMaxPixels = int64_t(1) << 28;  // larger images are taken as corrupt
-constexpr int kMaxDepth = 32;                     // sub-directory nesting (symlink loops)
+// A JPEG spends at least one bit of DC code per 8x8 block of each component, so no real file holds
+// more than 512 pixels per byte; a header claiming far more came from a damaged or forged file,
+// whose decoding would fill a huge grey image (libjpeg buffers a progressive image whole).
+constexpr int64_t kMaxJpegPixelsPerByte = 2048;
+constexpr int kMaxDepth = 32;  // sub-directory nesting (symlink loops)
 enum class Decode { ok, error, cmyk, too_big };
 
 // ---- JPEG ----
@@ -72,7 +76,10 @@ Decode decode_jpeg_into(JpegState* st, const uint8_t* data, size_t n, DecodedIma
     jpeg_read_header(&st->cinfo, TRUE);
     const J_COLOR_SPACE space = st->cinfo.jpeg_color_space;
     if (space == JCS_CMYK || space == JCS_YCCK) return Decode::cmyk;
-    if (int64_t(st->cinfo.image_width) * st->cinfo.image_height > kMaxPixels)
+    out->width = int(st->cinfo.image_width);
+    out->height = int(st->cinfo.image_height);
+    const int64_t pixels = int64_t(out->width) * out->height;
+    if (pixels > kMaxPixels || pixels > kMaxJpegPixelsPerByte * int64_t(n) + (int64_t(1) << 16))
         return Decode::too_big;
     st->cinfo.out_color_space = space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&st->cinfo);
@@ -324,7 +331,9 @@ DecodedImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::st
         throw InputError(path + ": CMYK JPEG is not supported (expected RGB or grayscale)");
     if (r == Decode::too_big || img.width <= 0 || img.height <= 0)
         throw InputError(path + ": implausible " + format + " size " + std::to_string(img.width) +
-                         " x " + std::to_string(img.height) + " (expected at most 2^28 pixels)");
+                         " x " + std::to_string(img.height) + " for " +
+                         std::to_string(bytes.size()) + " bytes (expected at most 2^28 pixels" +
+                         (png ? "" : ", and 2048 per byte of file") + ")");
     convert_channels(img, channels);
     return img;
 }

@@ -428,6 +428,22 @@ TEST_SUITE("image_folder") {
             const std::vector<uint8_t> cut(jpg.begin(), jpg.begin() + long(jpg.size() * 3 / 4));
             check_names(error_of([&] { load(t, 4, 3); }), t.put("a/cut.jpg", cut), "truncated");
         }
+        SUBCASE("a JPEG header claiming far more pixels than its bytes can hold") {
+            std::vector<uint8_t> px(16 * 16 * 3, 128);
+            std::vector<uint8_t> jpg = jpeg_file(px, 16, 16, 3, JCS_RGB);
+            // SOF0: FF C0, length (2), precision (1), height (2), width (2).
+            size_t sof = 2;
+            while (sof + 9 < jpg.size() && !(jpg[sof] == 0xFF && jpg[sof + 1] == 0xC0)) ++sof;
+            REQUIRE(sof + 9 < jpg.size());
+            for (const auto& [h, w] : {std::pair{4000, 4000}, std::pair{30000, 30000}}) {
+                jpg[sof + 5] = uint8_t(h >> 8), jpg[sof + 6] = uint8_t(h);
+                jpg[sof + 7] = uint8_t(w >> 8), jpg[sof + 8] = uint8_t(w);
+                const std::string path = t.put("a/huge.jpg", jpg);
+                const std::string size = std::to_string(h) + " x " + std::to_string(w);
+                check_names(error_of([&] { load(t, 4, 3); }), path,
+                            "implausible JPEG size " + size);
+            }
+        }
         SUBCASE("not an image despite the name") {
             check_names(error_of([&] { load(t, 4, 3); }), t.put("a/text.png", {'h', 'i', '\n'}),
                         "not a JPEG or PNG");

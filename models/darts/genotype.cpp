@@ -318,7 +318,7 @@ Genotype genotype_from_json(const nlohmann::json& j, const std::string& what) {
     if (!j.is_object()) json_fail(what, "not a JSON object");
     for (const auto& [key, value] : j.items())
         if (key != "normal" && key != "reduce" && key != "normal_concat" && key != "reduce_concat")
-            json_fail(what, "unknown key '" + key +
+            json_fail(what, "unknown key '" + quote_input(key) +
                                 "' (expected normal, normal_concat, reduce, reduce_concat)");
     if (!j.contains("normal") || !j.contains("reduce"))
         json_fail(what, "the keys normal and reduce are required");
