@@ -24,6 +24,11 @@ void CheckpointWriter::add(const std::string& name, const Tensor& t) {
     entries_.push_back({name, {t.numel()}, data_.size() - 1, 0});
 }
 
+void CheckpointWriter::add_shaped(const std::string& name, const Tensor& t) {
+    data_.push_back(t.to_vector());
+    entries_.push_back({name, t.shape(), data_.size() - 1, 0});
+}
+
 void CheckpointWriter::write(const std::string& path,
                              const std::map<std::string, std::string>& metadata) const {
     std::vector<SafetensorsView> views;

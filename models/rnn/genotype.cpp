@@ -171,7 +171,7 @@ RecurrentGenotype recurrent_genotype_from_json(const nlohmann::json& j, const st
     if (!j.is_object()) json_fail(what, "not a JSON object");
     for (const auto& [key, value] : j.items())
         if (key != "recurrent" && key != "concat")
-            json_fail(what, "unknown key '" + key + "' (expected recurrent, concat)");
+            json_fail(what, "unknown key '" + quote_input(key) + "' (expected recurrent, concat)");
     if (!j.contains("recurrent") || !j["recurrent"].is_array())
         json_fail(what, "the key recurrent (a list of genes) is required");
     const auto index_fail = [&](const std::string& m) { json_fail(what, m); };

@@ -49,6 +49,21 @@ struct RnnModelConfig {
     void validate() const;
 };
 
+// The model's settings in a field table (models/run/loop.h JsonWriter/JsonReader), shared by the
+// search and training options; the genotype is the training options' own field.
+template <class Config, class Visitor>
+void rnn_model_fields(Config& c, const Visitor& f) {
+    f("ntoken", c.ntoken);
+    f("emsize", c.emsize);
+    f("nhid", c.nhid);
+    f("steps", c.steps);
+    f("dropout", c.dropout);
+    f("dropouth", c.dropouth);
+    f("dropoutx", c.dropoutx);
+    f("dropouti", c.dropouti);
+    f("dropoute", c.dropoute);
+}
+
 class RnnModel : public ModelStores {
 public:
     RnnModel(RnnModelConfig cfg, Device dev, uint64_t seed);

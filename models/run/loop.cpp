@@ -11,6 +11,20 @@
 
 namespace cudarts {
 
+std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols) {
+    std::vector<float> p(a.size());
+    for (size_t r = 0; r < a.size() / size_t(cols); ++r) {
+        const float* row = a.data() + r * size_t(cols);
+        float m = row[0];
+        for (int64_t j = 1; j < cols; ++j) m = std::max(m, row[j]);
+        double z = 0;
+        for (int64_t j = 0; j < cols; ++j) z += std::exp(double(row[j] - m));
+        for (int64_t j = 0; j < cols; ++j)
+            p[r * size_t(cols) + size_t(j)] = float(std::exp(double(row[j] - m)) / z);
+    }
+    return p;
+}
+
 double cosine_lr(double lr0, double lr_min, int epoch, int epochs) {
     return lr_min + (lr0 - lr_min) * (1.0 + std::cos(std::numbers::pi * epoch / epochs)) / 2.0;
 }
@@ -88,6 +102,36 @@ void restore_momentum(const SafetensorsFile& f, Sgd& sgd, const ParamStore& weig
     Tensor buf = Tensor::empty({weights.total()}, dev);
     restore_tensor(f, "optimizer.momentum_buffer", buf);
     sgd.set_momentum_buffer(buf);
+}
+
+std::map<std::string, std::string> checkpoint_metadata(std::map<std::string, std::string> extra,
+                                                       const char* format, int epoch,
+                                                       const nlohmann::json& options,
+                                                       const std::string& genotype) {
+    extra["format"] = format;
+    extra["epoch"] = std::to_string(epoch);
+    extra["options"] = options.dump();
+    extra["genotype"] = genotype;
+    return extra;
+}
+
+void add_adam(CheckpointWriter& w, std::map<std::string, std::string>& metadata, const Adam& adam) {
+    w.add("architect.adam.exp_avg", adam.exp_avg());
+    w.add("architect.adam.exp_avg_sq", adam.exp_avg_sq());
+    metadata["adam_step"] = std::to_string(adam.steps());
+}
+
+void restore_adam(const SafetensorsFile& f, Adam& adam, const ParamStore& alphas, Device dev) {
+    Tensor m = Tensor::empty({alphas.total()}, dev), v = Tensor::empty(m.shape(), dev);
+    restore_tensor(f, "architect.adam.exp_avg", m);
+    restore_tensor(f, "architect.adam.exp_avg_sq", v);
+    int64_t step = 0;
+    try {
+        step = std::stoll(checkpoint_meta(f, "adam_step"));
+    } catch (const std::logic_error&) {
+        throw InputError(f.path + ": metadata 'adam_step' is not an integer");
+    }
+    adam.set_state(m, v, step);
 }
 
 SafetensorsFile read_checkpoint(const std::string& path, const std::string& format) {

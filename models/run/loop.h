@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
@@ -27,6 +28,9 @@ namespace cudarts {
 
 // The cosine schedule of darts.md 0: lr_e = lr_min + (lr_0 - lr_min) (1 + cos(pi e / T)) / 2.
 double cosine_lr(double lr0, double lr_min, int epoch, int epochs);
+
+// softmax of each row of a (rows x cols, row-major), in double: the α a person reads.
+std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols);
 
 // Batches of `batch_size` (the last one smaller) in an epoch over `images` images.
 int steps_for(int64_t images, int batch_size);
@@ -78,6 +82,16 @@ std::pair<double, double> evaluate_batches(const ImageDataset& set,
 // the tensor "optimizer.momentum_buffer".
 void add_momentum(CheckpointWriter& w, const Sgd& sgd);
 void restore_momentum(const SafetensorsFile& f, Sgd& sgd, const ParamStore& weights, Device dev);
+// The metadata every checkpoint carries: `extra` (the caller's), its "format", the epochs done
+// ("epoch"), the options (JSON) and the genotype text.
+std::map<std::string, std::string> checkpoint_metadata(std::map<std::string, std::string> extra,
+                                                       const char* format, int epoch,
+                                                       const nlohmann::json& options,
+                                                       const std::string& genotype);
+// The architect's Adam state: tensors "architect.adam.exp_avg" and ".exp_avg_sq" and the metadata
+// "adam_step"; the restore checks each (InputError naming the file).
+void add_adam(CheckpointWriter& w, std::map<std::string, std::string>& metadata, const Adam& adam);
+void restore_adam(const SafetensorsFile& f, Adam& adam, const ParamStore& alphas, Device dev);
 // Reads `path` and checks its "format"; InputError naming the file and both formats otherwise.
 SafetensorsFile read_checkpoint(const std::string& path, const std::string& format);
 // The "epoch" of a checkpoint; InputError naming `path` unless it is an integer in 0..epochs.

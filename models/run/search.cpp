@@ -24,20 +24,6 @@ constexpr const char* kFormat = "cudarts-search-checkpoint-1";
 // augmentation.
 enum SeedStream : uint64_t { kOrder = 1, kAlphaBatch = 2, kAugment = 3, kValidKeys = 1ull << 62 };
 
-std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols) {
-    std::vector<float> p(a.size());
-    for (size_t r = 0; r < a.size() / size_t(cols); ++r) {
-        const float* row = a.data() + r * size_t(cols);
-        float m = row[0];
-        for (int64_t j = 1; j < cols; ++j) m = std::max(m, row[j]);
-        double z = 0;
-        for (int64_t j = 0; j < cols; ++j) z += std::exp(double(row[j] - m));
-        for (int64_t j = 0; j < cols; ++j)
-            p[r * size_t(cols) + size_t(j)] = float(std::exp(double(row[j] - m)) / z);
-    }
-    return p;
-}
-
 template <class Options, class Visitor>
 void search_fields(Options& o, const Visitor& f) {
     f("in_channels", o.net.in_channels);
@@ -262,14 +248,9 @@ void Search::save(const std::string& path, const std::map<std::string, std::stri
     w.add_store(net_.buffers());
     w.add_store(net_.alphas());
     add_momentum(w, sgd_);
-    w.add("architect.adam.exp_avg", architect_.optimizer().exp_avg());
-    w.add("architect.adam.exp_avg_sq", architect_.optimizer().exp_avg_sq());
-    std::map<std::string, std::string> metadata = extra;
-    metadata["format"] = kFormat;
-    metadata["epoch"] = std::to_string(epoch_);
-    metadata["adam_step"] = std::to_string(architect_.optimizer().steps());
-    metadata["options"] = opt_.to_json().dump();
-    metadata["genotype"] = to_darts_string(genotype());
+    std::map<std::string, std::string> metadata =
+        checkpoint_metadata(extra, kFormat, epoch_, opt_.to_json(), to_darts_string(genotype()));
+    add_adam(w, metadata, architect_.optimizer());
     w.write(path, metadata);
 }
 
@@ -289,16 +270,7 @@ std::map<std::string, std::string> Search::load(const std::string& path) {
     for (const ParamStore* s : {&net_.weights(), &net_.buffers(), &net_.alphas()})
         restore_store(f, *s);
     restore_momentum(f, sgd_, net_.weights(), dev_);
-    Tensor m = Tensor::empty({net_.alphas().total()}, dev_), v = Tensor::empty(m.shape(), dev_);
-    restore_tensor(f, "architect.adam.exp_avg", m);
-    restore_tensor(f, "architect.adam.exp_avg_sq", v);
-    int64_t adam_step = 0;
-    try {
-        adam_step = std::stoll(checkpoint_meta(f, "adam_step"));
-    } catch (const std::logic_error&) {
-        throw InputError(path + ": metadata 'adam_step' is not an integer");
-    }
-    architect_.optimizer().set_state(m, v, adam_step);
+    restore_adam(f, architect_.optimizer(), net_.alphas(), dev_);
     epoch_ = checkpoint_epoch(f, path, opt_.epochs);
     return f.metadata;
 }

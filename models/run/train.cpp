@@ -193,12 +193,8 @@ void Trainer::save(const std::string& path, const std::map<std::string, std::str
     w.add_store(net_.weights());
     w.add_store(net_.buffers());
     add_momentum(w, sgd_);
-    std::map<std::string, std::string> metadata = extra;
-    metadata["format"] = kFormat;
-    metadata["epoch"] = std::to_string(epoch_);
-    metadata["options"] = recipe_.to_json().dump();
-    metadata["genotype"] = to_darts_string(recipe_.net.genotype);
-    w.write(path, metadata);
+    w.write(path, checkpoint_metadata(extra, kFormat, epoch_, recipe_.to_json(),
+                                      to_darts_string(recipe_.net.genotype)));
 }
 
 std::map<std::string, std::string> Trainer::load(const std::string& path) {

@@ -1,0 +1,235 @@
+// The recurrent DARTS search; see models/rnn/search.h and reference/darts.md 7.3-7.5.
+#include "models/rnn/search.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "data/transforms.h"
+#include "engine/json.h"
+#include "kernels/check.h"
+#include "models/nn/setting.h"
+
+namespace cudarts {
+
+namespace {
+
+constexpr const char* kFormat = "cudarts-rnn-search-checkpoint-1";
+
+// Independent sub-seeds (data/transforms.h mix64) of the two random streams of an epoch.
+enum SeedStream : uint64_t { kSeqLens = 11, kMasks = 12 };
+
+template <class Options, class Visitor>
+void rnn_search_fields(Options& o, const Visitor& f) {
+    rnn_model_fields(o.model, f);
+    f("epochs", o.epochs);
+    f("batch_size", o.batch_size);
+    f("eval_batch_size", o.eval_batch_size);
+    f("bptt", o.bptt);
+    f("lr", o.lr);
+    f("clip", o.clip);
+    f("wdecay", o.wdecay);
+    f("alpha_lr", o.alpha_lr);
+    f("alpha_weight_decay", o.alpha_weight_decay);
+    f("tar_beta", o.tar_beta);
+    f("order",
+      MappedField<bool, int>{o.second_order, [](const bool& second) { return second ? 2 : 1; },
+                             [](const int& order, const std::string&) { return order == 2; }});
+    f("seed", o.seed);
+}
+
+RnnSearchOptions prepared(RnnSearchOptions opt, const TextCorpus& corpus) {
+    opt.model.ntoken = corpus.vocab_size();
+    opt.model.genotype.reset();
+    opt.validate();
+    return opt;
+}
+
+}  // namespace
+
+void RnnSearchOptions::validate() const {
+    require(epochs >= 1, "epochs", "at least 1", epochs);
+    require(batch_size >= 1, "batch_size", "at least 1", batch_size);
+    require(eval_batch_size >= 1, "eval_batch_size", "at least 1", eval_batch_size);
+    require(bptt >= 2 && bptt <= 1000, "bptt", "2..1000", bptt);
+    require(lr > 0, "lr", "> 0", lr);
+    require(clip > 0, "clip", "> 0", clip);
+    require(wdecay >= 0, "wdecay", ">= 0", wdecay);
+    require(alpha_lr >= 0, "alpha_lr", ">= 0", alpha_lr);
+    require(alpha_weight_decay >= 0, "alpha_weight_decay", ">= 0", alpha_weight_decay);
+    require(tar_beta >= 0, "tar_beta", ">= 0", tar_beta);
+    model.validate();
+}
+
+nlohmann::json RnnSearchOptions::to_json() const {
+    return fields_to_json(*this, [](auto& o, const auto& f) { rnn_search_fields(o, f); });
+}
+
+RnnSearchOptions RnnSearchOptions::from_json(const nlohmann::json& j, const std::string& what) {
+    return fields_from_json<RnnSearchOptions>(
+        j, what, [](auto& o, const auto& f) { rnn_search_fields(o, f); });
+}
+
+nlohmann::json RnnEpochMetrics::to_json() const {
+    return {{"epoch", epoch},
+            {"lr", lr},
+            {"train_loss", train_loss},
+            {"train_ppl", std::exp(train_loss)},
+            {"valid_loss", valid_loss},
+            {"valid_ppl", std::exp(valid_loss)},
+            {"seconds", seconds},
+            {"softmax_alphas", softmax_alphas},
+            {"genotype", to_darts_string(genotype)}};
+}
+
+double evaluate_text(RnnModel& model, const Tensor& source, int bptt) {
+    NoGradGuard no_grad;
+    const int64_t rows = source.size(0);
+    Tensor hidden = model.init_hidden(source.size(1));
+    Generator unused(0);
+    double total = 0;
+    for (int64_t i = 0; i < rows - 1; i += bptt) {
+        const TextSegment seg = get_batch(source, i, bptt);
+        const RnnModel::Output out = model.forward(seg.input, hidden, {.training = false}, unused);
+        total += double(nll_loss(out.log_probs, seg.target).value().item()) * double(seg.len);
+        hidden = out.hidden;
+    }
+    return total / double(rows);
+}
+
+void add_rnn_weights(CheckpointWriter& w, const RnnModel& model) {
+    w.add_store(model.weights());
+    w.add_shaped("decoder.weight", model.weights().get("encoder.weight").value());
+    w.add_store(model.buffers());
+}
+
+void restore_rnn_weights(const SafetensorsFile& f, RnnModel& model) {
+    const ParamStore& s = model.weights();
+    for (int i = 0; i < s.size(); ++i) {
+        const std::string& name = s.names()[size_t(i)];
+        const bool tied_alias =
+            name == "encoder.weight" && !f.tensors.count(name) && f.tensors.count("decoder.weight");
+        restore_tensor(f, tied_alias ? "decoder.weight" : name, s[i].value());
+    }
+    restore_store(f, model.buffers());
+}
+
+RnnSearch::RnnSearch(RnnSearchOptions opt, const TextCorpus& corpus, Device dev)
+    : opt_(prepared(std::move(opt), corpus)),
+      dev_(dev),
+      train_(batchify(corpus.train, opt_.batch_size, corpus.train_file).to(dev)),
+      search_(batchify(corpus.valid, opt_.batch_size, corpus.valid_file).to(dev)),
+      valid_(batchify(corpus.valid, opt_.eval_batch_size, corpus.valid_file).to(dev)),
+      model_(opt_.model, dev, opt_.seed),
+      sgd_(model_.weights(), {.lr = opt_.lr, .momentum = 0.f, .weight_decay = opt_.wdecay}),
+      architect_(model_, {.second_order = opt_.second_order,
+                          .adam = {.lr = opt_.alpha_lr,
+                                   .beta1 = 0.9f,
+                                   .beta2 = 0.999f,
+                                   .eps = 1e-8f,
+                                   .weight_decay = opt_.alpha_weight_decay},
+                          .w_weight_decay = opt_.wdecay,
+                          .clip = opt_.clip}) {
+    if (train_.size(0) < 3)
+        throw InputError(corpus.train_file + ": " + std::to_string(train_.size(0)) +
+                         " rows at batch size " + std::to_string(opt_.batch_size) +
+                         " (expected at least 3 for one training step)");
+}
+
+std::vector<int64_t> RnnSearch::seq_lens(int epoch) const {
+    Generator gen(mix64(opt_.seed, kSeqLens), uint64_t(epoch) << 32);
+    std::vector<int64_t> lens;
+    for (int64_t i = 0; i < train_.size(0) - 2;) {
+        lens.push_back(draw_seq_len(gen, opt_.bptt, SeqLenRule::kSearch));
+        i += lens.back();
+    }
+    return lens;
+}
+
+int RnnSearch::steps_per_epoch() const { return int(seq_lens(epoch_).size()); }
+
+RnnEpochMetrics RnnSearch::run_epoch(const std::function<void(const StepInfo&)>& on_step) {
+    CUDARTS_CHECK(!done(), "RnnSearch::run_epoch: all " << opt_.epochs << " epochs are done");
+    const auto t0 = std::chrono::steady_clock::now();
+    RnnEpochMetrics m;
+    m.epoch = epoch_;
+    m.lr = opt_.lr;
+    const std::vector<int64_t> lens = seq_lens(epoch_);
+    const int steps = int(lens.size());
+    Generator masks(mix64(opt_.seed, kMasks), uint64_t(epoch_) << 40);
+    Tensor hidden = model_.init_hidden(opt_.batch_size);
+    Tensor search_hidden = model_.init_hidden(opt_.batch_size);
+    double loss_sum = 0;
+    int64_t i = 0;
+    for (int s = 0; s < steps; ++s) {
+        const int64_t seq_len = lens[size_t(s)];
+        const double lr = double(opt_.lr) * double(seq_len) / double(opt_.bptt);
+        const StepPlace at{epoch_, s, lr};
+        sgd_.set_lr(float(lr));
+        const TextSegment search = get_batch(search_, i % (search_.size(0) - 1), opt_.bptt);
+        const TextSegment train = get_batch(train_, i, seq_len);
+        try {
+            search_hidden = architect_.step(train, hidden, search, search_hidden, float(lr), masks);
+        } catch (const DivergedError& e) {
+            throw DivergedError(std::string(e.what()) + " at " + at.str());
+        }
+        require_finite(architect_.last_search_loss(), "the architect's search loss", at);
+        require_finite(model_.alphas()[0].value(), "alphas", at);
+
+        RnnModel::Output out = model_.forward(train.input, hidden, {}, masks);
+        hidden = out.hidden;
+        const double raw = nll_loss(out.log_probs, train.target).value().item();
+        require_finite(raw, "loss", at);
+        backward(rnn_training_loss(out, train.target, opt_.batch_size, opt_.tar_beta),
+                 model_.weights().vars());
+        require_finite(clip_grad_norm(model_.weights(), opt_.clip), "the gradient norm", at);
+        sgd_.step();
+        loss_sum += raw;
+        if (on_step) on_step({epoch_, s, steps, raw, std::exp(loss_sum / double(s + 1))});
+        i += seq_len;
+    }
+    sgd_.set_lr(opt_.lr);
+    m.train_loss = loss_sum / double(std::max(1, steps));
+    m.valid_loss = validate();
+    require_finite(m.valid_loss, "the validation loss", {epoch_, -1, m.lr});
+    ++epoch_;
+    m.softmax_alphas = softmax_alphas();
+    m.genotype = genotype();
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return m;
+}
+
+double RnnSearch::validate() { return evaluate_text(model_, valid_, opt_.bptt); }
+
+std::vector<float> RnnSearch::softmax_alphas() const {
+    const Var& a = model_.alphas()[0];
+    return softmax_rows(a.value().to_vector(), a.size(1));
+}
+
+void RnnSearch::save(const std::string& path,
+                     const std::map<std::string, std::string>& extra) const {
+    CheckpointWriter w;
+    add_rnn_weights(w, model_);
+    w.add_store(model_.alphas());
+    std::map<std::string, std::string> metadata =
+        checkpoint_metadata(extra, kFormat, epoch_, opt_.to_json(), to_darts_string(genotype()));
+    add_adam(w, metadata, architect_.optimizer());
+    w.write(path, metadata);
+}
+
+std::map<std::string, std::string> RnnSearch::load(const std::string& path) {
+    const SafetensorsFile f = read_checkpoint(path, kFormat);
+    const RnnSearchOptions saved =
+        RnnSearchOptions::from_json(checkpoint_json(f, "options"), metadata_name(path, "options"));
+    const nlohmann::json a = saved.to_json(), b = opt_.to_json();
+    for (const char* key : {"ntoken", "emsize", "nhid", "steps"})
+        if (a.at(key) != b.at(key))
+            throw InputError(path + ": '" + key + "' is " + quote_json(a.at(key)) + ", this run has " +
+                             b.at(key).dump() + " (expected a checkpoint of the same model)");
+    restore_rnn_weights(f, model_);
+    restore_store(f, model_.alphas());
+    restore_adam(f, architect_.optimizer(), model_.alphas(), dev_);
+    epoch_ = checkpoint_epoch(f, path, opt_.epochs);
+    return f.metadata;
+}
+
+}  // namespace cudarts
