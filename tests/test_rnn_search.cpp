@@ -1,10 +1,9 @@
-// The recurrent search (models/rnn/search.h) on a small corpus written here, whose sentences
-// follow a fixed grammar: validation perplexity falls well below the vocabulary's; a run resumed
-// from its epoch-1 checkpoint ends bitwise where an uninterrupted one ends (both orders); the
-// evaluation follows the reference's protocol (segment-length weights, divided by the rows); a
-// learning rate that diverges stops the run at its step.
+// The recurrent search (models/rnn/search.h) on the small grammar corpus of tests/rnn_cases.h:
+// validation perplexity falls well below the vocabulary's; a run resumed from its epoch-1
+// checkpoint ends bitwise where an uninterrupted one ends (both orders); the evaluation follows the
+// reference's protocol (segment-length weights, divided by the rows); a learning rate that diverges
+// stops the run at its step.
 #include <cmath>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -16,29 +15,6 @@
 using namespace cudarts;
 
 namespace {
-
-// Sentences "<subject> <verb> <object> ." from small word lists, in an order fixed by k, so the
-// next word is predictable from the previous one far better than from the vocabulary.
-std::string sentences(int count, int offset) {
-    const char* subjects[] = {"the cat", "a dog", "the bird", "my friend", "our teacher"};
-    const char* verbs[] = {"sees", "likes", "finds", "eats"};
-    const char* objects[] = {"the fish", "a ball", "the old tree", "some bread", "a red car"};
-    std::string text;
-    for (int k = offset; k < offset + count; ++k)
-        text += std::string(subjects[k % 5]) + " " + verbs[(k / 5) % 4] + " " +
-                objects[(k * 3) % 5] + " .\n";
-    return text;
-}
-
-// A corpus folder with 600 training, 80 validation and 80 test sentences.
-TextCorpus small_corpus(const test::TempDir& dir) {
-    for (const auto& [name, count, offset] :
-         {std::tuple{"train.txt", 600, 0}, {"valid.txt", 80, 600}, {"test.txt", 80, 680}}) {
-        std::ofstream f(dir.file(name));
-        f << sentences(count, offset);
-    }
-    return load_text_corpus(dir.path.string());
-}
 
 RnnSearchOptions small_options(int epochs) {
     RnnSearchOptions o;
@@ -56,7 +32,7 @@ RnnSearchOptions small_options(int epochs) {
 TEST_SUITE("rnn_search") {
     TEST_CASE("rnn_search: validation perplexity falls far below the vocabulary's on real text") {
         const test::TempDir tmp("rnn_search_learn");
-        const TextCorpus corpus = small_corpus(tmp);
+        const TextCorpus corpus = test::small_corpus(tmp);
         REQUIRE(corpus.vocab_size() == 23);
         RnnSearch s(small_options(6), corpus, Device::cpu());  // the reference's lr 20, clip 0.25
         const double before = std::exp(s.validate());
@@ -76,7 +52,7 @@ TEST_SUITE("rnn_search") {
         for (bool second : {false, true}) {
             CAPTURE(second);
             const test::TempDir tmp(second ? "rnn_resume2" : "rnn_resume1");
-            const TextCorpus corpus = small_corpus(tmp);
+            const TextCorpus corpus = test::small_corpus(tmp);
             RnnSearchOptions o = small_options(2);
             o.second_order = second;
             RnnSearch straight(o, corpus, Device::cpu());
@@ -119,7 +95,7 @@ TEST_SUITE("rnn_search") {
 
     TEST_CASE("rnn_search: a diverging learning rate stops the run at its step") {
         const test::TempDir tmp("rnn_search_diverge");
-        const TextCorpus corpus = small_corpus(tmp);
+        const TextCorpus corpus = test::small_corpus(tmp);
         RnnSearchOptions o = small_options(1);
         o.lr = 1e30f;
         o.clip = 1e30f;
