@@ -19,7 +19,8 @@ std::string format_duration(double seconds) {
     return buf;
 }
 
-Progress::Progress(int every) : tty_(isatty(STDERR_FILENO) != 0), every_(every < 1 ? 1 : every) {}
+Progress::Progress(int every, const char* figure)
+    : tty_(isatty(STDERR_FILENO) != 0), every_(every < 1 ? 1 : every), figure_(figure) {}
 
 void Progress::start_epoch(int epoch, int epochs, int steps) {
     epoch_ = epoch;
@@ -28,7 +29,7 @@ void Progress::start_epoch(int epoch, int epochs, int steps) {
     start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 
-void Progress::step(int step, double loss, double acc) {
+void Progress::step(int step, double loss, double figure) {
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const int done = step + 1;
@@ -43,15 +44,15 @@ void Progress::step(int step, double loss, double acc) {
         std::string bar(size_t(filled), '#');
         bar.resize(kWidth, '.');
         std::fprintf(stderr,
-                     "\r\033[Kepoch %d/%d [%s] %d/%d  %.2f step/s  ETA %s  loss %.4f  acc %.4f",
+                     "\r\033[Kepoch %d/%d [%s] %d/%d  %.2f step/s  ETA %s  loss %.4f  %s %.4f",
                      epoch_ + 1, epochs_, bar.c_str(), done, steps_, rate,
-                     format_duration(eta).c_str(), loss, acc);
+                     format_duration(eta).c_str(), loss, figure_, figure);
         std::fflush(stderr);
         return;
     }
     if (done % every_ != 0 && done != steps_ && step != 0) return;
-    std::printf("epoch %d/%d step %d/%d  %.2f step/s  eta %s  loss %.4f  acc %.4f\n", epoch_ + 1,
-                epochs_, done, steps_, rate, format_duration(eta).c_str(), loss, acc);
+    std::printf("epoch %d/%d step %d/%d  %.2f step/s  eta %s  loss %.4f  %s %.4f\n", epoch_ + 1,
+                epochs_, done, steps_, rate, format_duration(eta).c_str(), loss, figure_, figure);
     std::fflush(stdout);
 }
 

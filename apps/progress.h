@@ -12,17 +12,19 @@ namespace cudarts::apps {
 
 class Progress {
 public:
-    // `every` is the plain-line interval in steps.
-    explicit Progress(int every = 50);
+    // `every` is the plain-line interval in steps; `figure` names the second running figure
+    // ("acc" for the image tasks, "ppl" for language models).
+    explicit Progress(int every = 50, const char* figure = "acc");
     bool interactive() const { return tty_; }
 
     void start_epoch(int epoch, int epochs, int steps);
-    void step(int step, double loss, double acc);  // step is 0-based
-    void end_epoch();                              // clears the bar
+    void step(int step, double loss, double figure);  // step is 0-based
+    void end_epoch();                                 // clears the bar
 
 private:
     bool tty_;
     int every_, epoch_ = 0, epochs_ = 0, steps_ = 0;
+    const char* figure_;
     std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

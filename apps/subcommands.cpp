@@ -18,19 +18,48 @@ namespace {
 struct Subcommand {
     const char* name;
     int (*fn)(int, char**);
+    int (*rnn)(int, char**);  // with --task rnn; null where there is no recurrent variant
     const char* help;
 };
 
 constexpr Subcommand kSubcommands[] = {
-    {"search", cmd_search, "DARTS architecture search (first or second order); a Katib trial"},
-    {"derive", cmd_derive, "print the genotype of a search checkpoint"},
-    {"visualize", cmd_visualize, "draw a genotype's cells and a search's alphas (DOT, SVG)"},
-    {"train", cmd_train, "train a genotype from scratch (the paper's recipe by default)"},
-    {"test", cmd_test, "evaluate a checkpoint with the reference's parameter names"},
-    {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},
-    {"info", cmd_info, "show the devices this build can use"},
-    {"bench", cmd_bench, "time the CUDA kernels on the DARTS shapes (bench kernels)"},
+    {"search", cmd_search, cmd_rnn_search,
+     "DARTS architecture search (first or second order); a Katib trial; --task rnn: a "
+     "recurrent cell on text"},
+    {"derive", cmd_derive, nullptr, "print the genotype of a search checkpoint"},
+    {"visualize", cmd_visualize, nullptr,
+     "draw a genotype's cells and a search's alphas (DOT, SVG)"},
+    {"train", cmd_train, cmd_rnn_train,
+     "train a genotype from scratch (the paper's recipe by default); --task rnn with NT-ASGD"},
+    {"test", cmd_test, cmd_rnn_test, "evaluate a checkpoint with the reference's parameter names"},
+    {"inspect", cmd_inspect, nullptr, "list the tensors and metadata of a .safetensors file"},
+    {"info", cmd_info, nullptr, "show the devices this build can use"},
+    {"bench", cmd_bench, nullptr, "time the CUDA kernels on the DARTS shapes (bench kernels)"},
 };
+
+// The value of --task (as "--task X" or "--task=X"), removed from argv; "cnn" when absent.
+std::string take_task(int& argc, char** argv) {
+    std::string task = "cnn";
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        int used = 0;
+        if (a == "--task") {
+            if (i + 1 >= argc) throw InputError("--task: expected cnn or rnn");
+            task = argv[i + 1];
+            used = 2;
+        } else if (a.rfind("--task=", 0) == 0) {
+            task = a.substr(7);
+            used = 1;
+        }
+        if (!used) continue;
+        for (int j = i; j + used < argc; ++j) argv[j] = argv[j + used];
+        argc -= used;
+        --i;
+    }
+    if (task != "cnn" && task != "rnn")
+        throw InputError("--task: expected cnn or rnn, got '" + task + "'");
+    return task;
+}
 
 void print_usage(std::FILE* out) {
     std::fprintf(out, "usage: cudarts <subcommand> [options]   (cudarts <subcommand> --help)\n");
@@ -56,8 +85,15 @@ int run_subcommand(int argc, char** argv) {
         print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    for (const Subcommand& s : kSubcommands)
-        if (std::strcmp(argv[1], s.name) == 0) return s.fn(argc - 1, argv + 1);
+    for (const Subcommand& s : kSubcommands) {
+        if (std::strcmp(argv[1], s.name) != 0) continue;
+        int n = argc - 1;
+        const bool rnn = take_task(n, argv + 1) == "rnn";
+        if (rnn && !s.rnn)
+            throw InputError(std::string("--task rnn: ") + s.name +
+                             " has no recurrent variant (expected search, train or test)");
+        return rnn ? s.rnn(n, argv + 1) : s.fn(n, argv + 1);
+    }
     std::string names;
     for (const Subcommand& s : kSubcommands)
         names += std::string(names.empty() ? "" : ", ") + s.name;

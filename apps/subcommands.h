@@ -22,6 +22,9 @@ int cmd_derive(int argc, char** argv);
 int cmd_visualize(int argc, char** argv);  // apps/visualize_cmd.cpp
 int cmd_train(int argc, char** argv);      // apps/train_cmd.cpp
 int cmd_test(int argc, char** argv);
-int cmd_bench(int argc, char** argv);  // apps/bench_cmd.cpp
+int cmd_bench(int argc, char** argv);       // apps/bench_cmd.cpp
+int cmd_rnn_search(int argc, char** argv);  // apps/rnn_cmd.cpp: search, train, test --task rnn
+int cmd_rnn_train(int argc, char** argv);
+int cmd_rnn_test(int argc, char** argv);
 
 }  // namespace cudarts::apps

@@ -38,7 +38,7 @@ int steps_for(int64_t images, int batch_size);
 struct StepInfo {  // passed to the progress callback after every step
     int epoch, step, steps;
     double loss;  // this step's training loss
-    double acc;   // running top-1 training accuracy of the epoch so far
+    double acc;   // the epoch's running figure: top-1 training accuracy, or perplexity (RNN)
 };
 
 // Where a run is, for the one line that reports its divergence: `epoch` and `step` are 0-based
