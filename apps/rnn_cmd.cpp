@@ -117,9 +117,11 @@ void apply_model_flags(const cxxopts::ParseResult& args, RnnModelConfig& m) {
                              " (expected equal sizes: the decoder's weight is the embedding)");
         m.emsize = m.nhid = e;
     }
-    for (const auto& [flag, value] :
-         {std::pair{"dropout", &m.dropout}, {"dropouth", &m.dropouth}, {"dropoutx", &m.dropoutx},
-          {"dropouti", &m.dropouti}, {"dropoute", &m.dropoute}})
+    for (const auto& [flag, value] : {std::pair{"dropout", &m.dropout},
+                                      {"dropouth", &m.dropouth},
+                                      {"dropoutx", &m.dropoutx},
+                                      {"dropouti", &m.dropouti},
+                                      {"dropoute", &m.dropoute}})
         if (args.count(flag)) *value = args[flag].as<float>();
 }
 
@@ -144,7 +146,8 @@ RunData text_data_from_environment() {
 // stream cut to `subset` tokens when asked.
 TextCorpus load_run_corpus(const RunData& data) {
     TextCorpus c = load_text_corpus(data.data);
-    if (data.subset > 0 && size_t(data.subset) < c.train.size()) c.train.resize(size_t(data.subset));
+    if (data.subset > 0 && size_t(data.subset) < c.train.size())
+        c.train.resize(size_t(data.subset));
     return c;
 }
 
@@ -232,22 +235,22 @@ int cmd_rnn_search(int argc, char** argv) {
         const std::string preset = chosen_preset(args["preset"].as<std::string>(), dev.is_cpu());
         if (preset == "cpu-small") apply_preset(kRnnSearchCpu, in);
         std::printf("preset: %s\n", preset == "paper" ? "paper (nhid 300, batch 256, 50 epochs)"
-                                                       : "cpu-small (nhid 32, 60,000 tokens, "
-                                                         "2 epochs, sized for a CPU)");
+                                                      : "cpu-small (nhid 32, 60,000 tokens, "
+                                                        "2 epochs, sized for a CPU)");
         apply(in);
     }
     const TextCorpus corpus = load_run_corpus(in.data);
-    RnnSearch search = with_input_names(rnn_flag_names(),
-                                        [&] { return RnnSearch(in.options, corpus, dev); });
+    RnnSearch search =
+        with_input_names(rnn_flag_names(), [&] { return RnnSearch(in.options, corpus, dev); });
     if (run_dir.resume) search.load(ckpt.string());
     const RnnSearchOptions& opt = search.options();
     print_corpus("search", dev, corpus);
-    std::printf("model: nhid %d, %d nodes; %lld weights; %s order; %d epochs of about %d steps, "
-                "batch %d, bptt %d\n",
-                opt.model.nhid, opt.model.steps,
-                static_cast<long long>(search.model().weights().total()),
-                opt.second_order ? "second" : "first", opt.epochs, search.steps_per_epoch(),
-                opt.batch_size, opt.bptt);
+    std::printf(
+        "model: nhid %d, %d nodes; %lld weights; %s order; %d epochs of about %d steps, "
+        "batch %d, bptt %d\n",
+        opt.model.nhid, opt.model.steps, static_cast<long long>(search.model().weights().total()),
+        opt.second_order ? "second" : "first", opt.epochs, search.steps_per_epoch(), opt.batch_size,
+        opt.bptt);
     if (run_dir.resume)
         std::printf("resuming %s after epoch %d of %d\n", out.c_str(), search.epoch(), opt.epochs);
     std::fflush(stdout);
@@ -283,9 +286,9 @@ int cmd_rnn_search(int argc, char** argv) {
     }
     std::printf("final genotype %s\noutputs in %s\n", to_darts_string(search.genotype()).c_str(),
                 out.c_str());
-    std::printf("Validation-Perplexity=%.4f\nBest-Genotype=%s\n", std::exp(best_loss),
-                best_genotype.empty() ? to_darts_string(search.genotype()).c_str()
-                                      : best_genotype.c_str());
+    std::printf(
+        "Validation-Perplexity=%.4f\nBest-Genotype=%s\n", std::exp(best_loss),
+        best_genotype.empty() ? to_darts_string(search.genotype()).c_str() : best_genotype.c_str());
     return 0;
 }
 
@@ -314,7 +317,8 @@ int cmd_rnn_train(int argc, char** argv) {
     auto apply = [&](Input& in) {
         apply_common_flags(args, in.options);
         if (args.count("genotype"))
-            in.options.model.genotype = resolve_recurrent_genotype(args["genotype"].as<std::string>());
+            in.options.model.genotype =
+                resolve_recurrent_genotype(args["genotype"].as<std::string>());
         if (args.count("nonmono")) in.options.nonmono = args["nonmono"].as<int>();
         in.data.apply_flags(args);
     };
@@ -328,13 +332,13 @@ int cmd_rnn_train(int argc, char** argv) {
         const std::string preset = chosen_preset(args["preset"].as<std::string>(), dev.is_cpu());
         if (preset == "cpu-small") apply_preset(kRnnTrainCpu, in);
         std::printf("preset: %s\n", preset == "paper" ? "paper (nhid 850, batch 64, 8000 epochs)"
-                                                       : "cpu-small (nhid 64, 60,000 tokens, "
-                                                         "3 epochs, sized for a CPU)");
+                                                      : "cpu-small (nhid 64, 60,000 tokens, "
+                                                        "3 epochs, sized for a CPU)");
         apply(in);
     }
     const TextCorpus corpus = load_run_corpus(in.data);
-    RnnTrainer trainer = with_input_names(rnn_flag_names(),
-                                          [&] { return RnnTrainer(in.options, corpus, dev); });
+    RnnTrainer trainer =
+        with_input_names(rnn_flag_names(), [&] { return RnnTrainer(in.options, corpus, dev); });
     if (run_dir.resume) trainer.load(ckpt.string());
     const RnnTrainOptions& opt = trainer.options();
     print_corpus("train", dev, corpus);
@@ -356,9 +360,9 @@ int cmd_rnn_train(int argc, char** argv) {
         const RnnTrainEpoch m =
             run_shown_epoch(trainer, progress, opt.epochs, "train --task rnn", ckpt);
         std::printf("epoch %d/%d train_ppl %.2f valid_ppl %.2f%s%s%s (%.1f s)\n", e + 1, opt.epochs,
-                    std::exp(m.train_loss), std::exp(m.valid_loss),
-                    m.averaged ? " (averaged)" : "", m.improved ? " best" : "",
-                    m.switched ? "; switching to averaged SGD" : "", m.seconds);
+                    std::exp(m.train_loss), std::exp(m.valid_loss), m.averaged ? " (averaged)" : "",
+                    m.improved ? " best" : "", m.switched ? "; switching to averaged SGD" : "",
+                    m.seconds);
         if (m.rollbacks > 0)
             std::printf("epoch %d/%d: a non-finite loss rolled back to the best state %d time(s)\n",
                         e + 1, opt.epochs, m.rollbacks);
@@ -410,14 +414,16 @@ int cmd_rnn_test(int argc, char** argv) {
     if (options.contains("genotype") && options.contains("nonmono")) {
         model = RnnTrainOptions::from_json(options, metadata_name(path, "options")).model;
     } else if (options.contains("alpha_lr")) {
-        throw InputError(path + ": a search checkpoint (expected a training checkpoint or a "
-                                "state_dict of the evaluation model)");
+        throw InputError(path +
+                         ": a search checkpoint (expected a training checkpoint or a "
+                         "state_dict of the evaluation model)");
     } else {
-        const auto enc = f.tensors.find(f.tensors.count("encoder.weight") ? "encoder.weight"
-                                                                           : "decoder.weight");
+        const auto enc =
+            f.tensors.find(f.tensors.count("encoder.weight") ? "encoder.weight" : "decoder.weight");
         if (enc == f.tensors.end() || enc->second.shape.size() != 2)
-            throw InputError(path + ": no 2-D encoder.weight or decoder.weight (expected the "
-                                    "recurrent model's state_dict)");
+            throw InputError(path +
+                             ": no 2-D encoder.weight or decoder.weight (expected the "
+                             "recurrent model's state_dict)");
         model.emsize = model.nhid = int(enc->second.shape[1]);
     }
     apply_model_flags(args, model);
@@ -427,11 +433,10 @@ int cmd_rnn_test(int argc, char** argv) {
     data.apply_flags(args);
     const TextCorpus corpus = load_text_corpus(data.data);
     model.ntoken = corpus.vocab_size();
-    RnnModel net =
-        with_input_names(rnn_flag_names(), [&] {
-            model.validate();
-            return RnnModel(model, dev, 0);
-        });
+    RnnModel net = with_input_names(rnn_flag_names(), [&] {
+        model.validate();
+        return RnnModel(model, dev, 0);
+    });
     restore_rnn_weights(f, net);
     const int bptt = args["bptt"].as<int>(), batch = args["eval-batch-size"].as<int>();
     if (bptt < 1) throw InputError("--bptt: expected at least 1, got " + std::to_string(bptt));

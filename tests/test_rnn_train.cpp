@@ -88,8 +88,8 @@ TEST_SUITE("rnn_train") {
         CHECK(st.eta == 0.8);
         const std::vector<float> avg = st.average.to_vector();
         for (int j = 0; j < 2; ++j) {
-            const double mean = (iterates[1][size_t(j)] + iterates[2][size_t(j)] +
-                                 iterates[3][size_t(j)]) / 3;
+            const double mean =
+                (iterates[1][size_t(j)] + iterates[2][size_t(j)] + iterates[3][size_t(j)]) / 3;
             CHECK(avg[size_t(j)] == doctest::Approx(mean).epsilon(1e-6));
         }
     }

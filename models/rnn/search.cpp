@@ -220,11 +220,8 @@ std::map<std::string, std::string> RnnSearch::load(const std::string& path) {
     const SafetensorsFile f = read_checkpoint(path, kFormat);
     const RnnSearchOptions saved =
         RnnSearchOptions::from_json(checkpoint_json(f, "options"), metadata_name(path, "options"));
-    const nlohmann::json a = saved.to_json(), b = opt_.to_json();
-    for (const char* key : {"ntoken", "emsize", "nhid", "steps"})
-        if (a.at(key) != b.at(key))
-            throw InputError(path + ": '" + key + "' is " + quote_json(a.at(key)) + ", this run has " +
-                             b.at(key).dump() + " (expected a checkpoint of the same model)");
+    require_same_model(path, saved.to_json(), opt_.to_json(),
+                       {"ntoken", "emsize", "nhid", "steps"});
     restore_rnn_weights(f, model_);
     restore_store(f, model_.alphas());
     restore_adam(f, architect_.optimizer(), model_.alphas(), dev_);

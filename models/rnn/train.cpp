@@ -93,16 +93,11 @@ RnnTrainOptions RnnTrainOptions::from_json(const nlohmann::json& j, const std::s
 }
 
 nlohmann::json RnnTrainEpoch::to_json() const {
-    return {{"epoch", epoch},
-            {"lr", lr},
-            {"train_loss", train_loss},
-            {"train_ppl", std::exp(train_loss)},
-            {"valid_loss", valid_loss},
-            {"valid_ppl", std::exp(valid_loss)},
-            {"averaged", averaged},
-            {"improved", improved},
-            {"switched", switched},
-            {"rollbacks", rollbacks},
+    return {{"epoch", epoch},           {"lr", lr},
+            {"train_loss", train_loss}, {"train_ppl", std::exp(train_loss)},
+            {"valid_loss", valid_loss}, {"valid_ppl", std::exp(valid_loss)},
+            {"averaged", averaged},     {"improved", improved},
+            {"switched", switched},     {"rollbacks", rollbacks},
             {"seconds", seconds}};
 }
 
@@ -266,9 +261,8 @@ void RnnTrainer::save(const std::string& path,
     out.add("train.weights", current);
     std::map<std::string, std::string> meta = checkpoint_metadata(
         extra, kFormat, epoch_, opt_.to_json(), to_darts_string(*opt_.model.genotype));
-    nlohmann::json state = {{"best_loss", best_loss_},
-                            {"best_epoch", best_.epoch},
-                            {"logged_losses", logged_}};
+    nlohmann::json state = {
+        {"best_loss", best_loss_}, {"best_epoch", best_.epoch}, {"logged_losses", logged_}};
     for (const auto& [key, a] : {std::pair{"train_asgd", &avg_}, {"best_asgd", &best_.averaging}}) {
         if (a->average.defined()) out.add(std::string(key) + ".ax", a->average);
         state[key] = {{"on", a->on}, {"steps", a->steps}, {"eta", a->eta}};
@@ -281,12 +275,8 @@ std::map<std::string, std::string> RnnTrainer::load(const std::string& path) {
     const SafetensorsFile f = read_checkpoint(path, kFormat);
     const RnnTrainOptions saved =
         RnnTrainOptions::from_json(checkpoint_json(f, "options"), metadata_name(path, "options"));
-    const nlohmann::json a = saved.to_json(), b = opt_.to_json();
-    for (const char* key : {"ntoken", "emsize", "nhid", "genotype"})
-        if (a.at(key) != b.at(key))
-            throw InputError(path + ": '" + key + "' is " + quote_json(a.at(key)) +
-                             ", this run has " + quote_json(b.at(key)) +
-                             " (expected a checkpoint of the same model)");
+    require_same_model(path, saved.to_json(), opt_.to_json(),
+                       {"ntoken", "emsize", "nhid", "genotype"});
     const nlohmann::json state = checkpoint_json(f, "state");
     const std::string what = metadata_name(path, "state");
     auto member = [&](const nlohmann::json& o, const char* key) -> const nlohmann::json& {

@@ -134,6 +134,15 @@ void restore_adam(const SafetensorsFile& f, Adam& adam, const ParamStore& alphas
     adam.set_state(m, v, step);
 }
 
+void require_same_model(const std::string& path, const nlohmann::json& saved,
+                        const nlohmann::json& run, std::initializer_list<const char*> keys) {
+    for (const char* key : keys)
+        if (saved.at(key) != run.at(key))
+            throw InputError(path + ": '" + key + "' is " + quote_json(saved.at(key)) +
+                             ", this run has " + quote_json(run.at(key)) +
+                             " (expected a checkpoint of the same model)");
+}
+
 SafetensorsFile read_checkpoint(const std::string& path, const std::string& format) {
     SafetensorsFile f = read_safetensors(path);
     if (checkpoint_meta(f, "format") != format)

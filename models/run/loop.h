@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -92,6 +93,11 @@ std::map<std::string, std::string> checkpoint_metadata(std::map<std::string, std
 // "adam_step"; the restore checks each (InputError naming the file).
 void add_adam(CheckpointWriter& w, std::map<std::string, std::string>& metadata, const Adam& adam);
 void restore_adam(const SafetensorsFile& f, Adam& adam, const ParamStore& alphas, Device dev);
+// On loading a checkpoint at `path` into a run: InputError "PATH: 'KEY' is A, this run has B
+// (expected a checkpoint of the same model)" at the first of `keys` whose values in the saved
+// options and the run's (both as JSON) differ.
+void require_same_model(const std::string& path, const nlohmann::json& saved,
+                        const nlohmann::json& run, std::initializer_list<const char*> keys);
 // Reads `path` and checks its "format"; InputError naming the file and both formats otherwise.
 SafetensorsFile read_checkpoint(const std::string& path, const std::string& format);
 // The "epoch" of a checkpoint; InputError naming `path` unless it is an integer in 0..epochs.

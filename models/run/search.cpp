@@ -259,14 +259,9 @@ std::map<std::string, std::string> Search::load(const std::string& path) {
     (void)checkpoint_meta(file, "options");  // InputError when absent, before the alphas are read
     const SearchCheckpoint c = read_search_checkpoint(std::move(file));
     const SafetensorsFile& f = c.file;
-    const nlohmann::json saved = c.options->to_json(), ours = opt_.to_json();
-    for (const char* key : {"init_channels", "layers", "nodes", "stem_multiplier", "primitives",
-                            "in_channels", "classes"}) {
-        if (saved.at(key) != ours.at(key))
-            throw InputError(path + ": '" + key + "' is " + quote_json(saved.at(key)) +
-                             ", this run has " + ours.at(key).dump() +
-                             " (expected a checkpoint of the same network)");
-    }
+    require_same_model(path, c.options->to_json(), opt_.to_json(),
+                       {"init_channels", "layers", "nodes", "stem_multiplier", "primitives",
+                        "in_channels", "classes"});
     for (const ParamStore* s : {&net_.weights(), &net_.buffers(), &net_.alphas()})
         restore_store(f, *s);
     restore_momentum(f, sgd_, net_.weights(), dev_);
