@@ -9,6 +9,7 @@
 #include "autograd/var.h"
 #include "engine/rng.h"
 #include "kernels/dropout.h"
+#include "kernels/rnn_cell.h"
 
 namespace cudarts {
 
@@ -65,5 +66,12 @@ int64_t count_correct(const Var& logits, const Tensor& labels, int topk = 1);
 Var mixed_sum(const std::vector<Var>& ys, const Var& w);
 // The same with w = softmax(alpha) taken inside (the fused MixedOp); alpha has K elements.
 Var mixed_softmax_sum(const std::vector<Var>& ys, const Var& alpha);
+
+// ----- the recurrent cell (ops_rnn.cpp) -----
+// s + sigmoid(c) * (act(h) - s) with [c | h] = ch: ch (rows, 2n), s (rows, n) (kernels/rnn_cell.h).
+Var rnn_highway(const Var& ch, const Var& s, RnnAct act);
+// sum over tanh, relu, sigmoid, identity of p_k (s + sigmoid(c) (f_k(h) - s)), p = softmax(alpha)
+// of one search edge's 5 logits (none first: it adds nothing).
+Var rnn_highway_mix(const Var& ch, const Var& s, const Var& alpha);
 
 }  // namespace cudarts

@@ -26,6 +26,7 @@ namespace cudarts {
 // The recurrent search space in α column order (genotypes.py's PRIMITIVES of rnn/).
 inline constexpr std::array<const char*, 5> kRnnPrimitives = {"none", "tanh", "relu", "sigmoid",
                                                               "identity"};
+static_assert(kRnnPrimitives.size() == 5, "kernels/rnn_cell.h's kRnnEdgeLogits and RnnAct order");
 constexpr int kRnnMaxSteps = 16;  // the reference's cell has 8 nodes
 
 struct RecurrentGene {

@@ -10,17 +10,12 @@ namespace {
 
 constexpr float kInitRange = 0.04f;  // INITRANGE of rnn/model.py
 
-// s + c * (h - s): the highway update of every state of the cell.
-Var highway(const Var& s, const Var& c, const Var& h) {
-    return add(s, mul(c, add(h, scale(s, -1.f))));
-}
-
-Var activation(const std::string& op, const Var& x) {
-    if (op == "tanh") return tanh(x);
-    if (op == "relu") return relu(x);
-    if (op == "sigmoid") return sigmoid(x);
-    CUDARTS_CHECK(op == "identity", "recurrent op '" << op << "'");
-    return x;
+// The fused highway update's activation for a genotype's op name (kRnnPrimitives without none).
+RnnAct act_of(const std::string& op) {
+    for (size_t k = 1; k < kRnnPrimitives.size(); ++k)
+        if (op == kRnnPrimitives[k]) return RnnAct(k - 1);
+    CUDARTS_CHECK(false, "recurrent op '" << op << "'");
+    return RnnAct::kIdentity;
 }
 
 // x * mask with one (rows x cols) mask for each of `repeats` consecutive blocks (a locked mask);
@@ -86,26 +81,21 @@ struct RnnModel::Cell {
         if (!genotype) bn = b.batch_norm("rnns.0.bn", nhid, false);
     }
 
-    // [c | h] = x W, split in halves: sigmoid(c) and the pre-activation h.
-    std::pair<Var, Var> gates(const Var& x, const Var& w) const {
-        const Var ch = matmul(x, w);
-        return {sigmoid(slice_channels(ch, 0, nhid)), slice_channels(ch, nhid, nhid)};
-    }
-
-    // h_t from x_t (B, ninp) and h_{t-1} (B, nhid).
+    // h_t from x_t (B, ninp) and h_{t-1} (B, nhid). Every state is a highway update of an
+    // earlier one s by its gates [c | h] = (s * h_mask) W_i (kernels/rnn_cell.h, fused).
     Var step(const Var& x, const Var& h_prev, const Tensor& x_mask, const Tensor& h_mask,
              const Var& alphas, const Forward& f) const {
-        const auto [c0, h0] =
-            gates(concat_channels({masked(x, x_mask), masked(h_prev, h_mask)}), f.w(w0));
-        Var s0 = highway(h_prev, c0, tanh(h0));
+        const Var ch0 =
+            matmul(concat_channels({masked(x, x_mask), masked(h_prev, h_mask)}), f.w(w0));
+        Var s0 = rnn_highway(ch0, h_prev, RnnAct::kTanh);
         if (bn) s0 = f.bn(s0, *bn);
         std::vector<Var> states{s0};
         for (int i = 0; i < nodes; ++i) {
+            const Var& w = f.w(ws[size_t(i)]);
             if (genotype) {
                 const RecurrentGene& gene = genotype->recurrent[size_t(i)];
                 const Var& s = states[size_t(gene.input)];
-                const auto [c, h] = gates(masked(s, h_mask), f.w(ws[size_t(i)]));
-                states.push_back(highway(s, c, activation(gene.op, h)));
+                states.push_back(rnn_highway(matmul(masked(s, h_mask), w), s, act_of(gene.op)));
                 continue;
             }
             // Search: every earlier state j, mixed over the primitives by softmax(alpha row).
@@ -114,11 +104,8 @@ struct RnnModel::Cell {
             Var node;
             for (int j = 0; j <= i; ++j) {
                 const Var& s = states[size_t(j)];
-                const auto [c, h] = gates(masked(s, h_mask), f.w(ws[size_t(i)]));
-                std::vector<Var> ys{Var()};  // `none` contributes nothing
-                for (size_t op = 1; op < kRnnPrimitives.size(); ++op)
-                    ys.push_back(highway(s, c, activation(kRnnPrimitives[op], h)));
-                const Var edge = mixed_softmax_sum(ys, narrow(alphas, (row0 + j) * k, {k}));
+                const Var edge = rnn_highway_mix(matmul(masked(s, h_mask), w), s,
+                                                 narrow(alphas, (row0 + j) * k, {k}));
                 node = node.defined() ? add(node, edge) : edge;
             }
             states.push_back(f.bn(node, *bn));
