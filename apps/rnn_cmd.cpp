@@ -29,12 +29,14 @@ namespace {
 
 // What a preset sets for a new run (flags override it).
 struct RnnPreset {
-    const char* name;
+    const char* description;
     int nhid, epochs, batch_size, bptt;
     int64_t subset;  // training tokens used (0 = all)
 };
-constexpr RnnPreset kRnnSearchCpu{"cpu-small", 32, 2, 32, 20, 60000};
-constexpr RnnPreset kRnnTrainCpu{"cpu-small", 64, 3, 32, 20, 60000};
+constexpr RnnPreset kRnnSearchCpu{
+    "cpu-small (nhid 32, 60,000 tokens, 2 epochs, sized for a CPU)", 32, 2, 32, 20, 60000};
+constexpr RnnPreset kRnnTrainCpu{
+    "cpu-small (nhid 64, 60,000 tokens, 3 epochs, sized for a CPU)", 64, 3, 32, 20, 60000};
 
 void add_data_flags(cxxopts::Options& opts) {
     // clang-format off
@@ -160,6 +162,25 @@ void apply_preset(const RnnPreset& p, RunInput<Options>& in) {
     in.data.subset = p.subset;
 }
 
+// The run's options and data: on --resume the run's own, checked against the flags (only --epochs
+// may change), with `saved` the checkpoint's metadata; else `fresh` under the device's preset (the
+// paper's settings, described by `paper`, or `cpu`), then the flags (`apply`).
+template <class Options, class Apply>
+RunInput<Options> rnn_run_input(const cxxopts::ParseResult& args, const RunDirectory& dir,
+                                Device dev, RunInput<Options> fresh, const RnnPreset& cpu,
+                                const char* paper, const char* command, const Apply& apply,
+                                ResumeInfo& saved) {
+    if (dir.resume) {
+        saved = read_resume_info(dir.checkpoint, command);
+        return resumed_input<Options>(saved, apply, rnn_flag_names());
+    }
+    const bool small = chosen_preset(args["preset"].as<std::string>(), dev.is_cpu()) == "cpu-small";
+    if (small) apply_preset(cpu, fresh);
+    std::printf("preset: %s\n", small ? cpu.description : paper);
+    apply(fresh);
+    return fresh;
+}
+
 void print_corpus(const char* command, Device dev, const TextCorpus& c) {
     std::printf("cudarts %s --task rnn: device %s; %s, %d words, %zu / %zu / %zu tokens\n", command,
                 describe(dev).c_str(), c.dir.c_str(), c.vocab_size(), c.train.size(),
@@ -213,31 +234,19 @@ int cmd_rnn_search(int argc, char** argv) {
         if (args.count("arch-learning-rate")) o.alpha_lr = args["arch-learning-rate"].as<float>();
         if (args.count("arch-weight-decay"))
             o.alpha_weight_decay = args["arch-weight-decay"].as<float>();
-        if (args.count("order")) {
-            const int order = args["order"].as<int>();
-            if (order != 1 && order != 2)
-                throw InputError("--order: expected 1 or 2, got " + std::to_string(order));
-            o.second_order = order == 2;
-        }
-        if (args.count("unrolled")) o.second_order = true;
+        o.second_order = second_order_flags(args, o.second_order);
         in.data.apply_flags(args);
     };
-    Input in{.options = {}, .data = text_data_from_environment()};
+    ResumeInfo saved;
+    const Input in =
+        rnn_run_input(args, run_dir, dev, Input{{}, text_data_from_environment()}, kRnnSearchCpu,
+                      "paper (nhid 300, batch 256, 50 epochs)", "search --task rnn", apply, saved);
     double best_loss = 1e300;
     std::string best_genotype, last_metrics;
     if (run_dir.resume) {
-        const ResumeInfo saved = read_resume_info(ckpt, "search --task rnn");
-        in = resumed_input<RnnSearchOptions>(saved, apply, rnn_flag_names());
         best_loss = number_meta(saved, "best_valid_loss");
         best_genotype = saved.at("best_genotype");
         last_metrics = saved.last_metrics();
-    } else {
-        const std::string preset = chosen_preset(args["preset"].as<std::string>(), dev.is_cpu());
-        if (preset == "cpu-small") apply_preset(kRnnSearchCpu, in);
-        std::printf("preset: %s\n", preset == "paper" ? "paper (nhid 300, batch 256, 50 epochs)"
-                                                      : "cpu-small (nhid 32, 60,000 tokens, "
-                                                        "2 epochs, sized for a CPU)");
-        apply(in);
     }
     const TextCorpus corpus = load_run_corpus(in.data);
     RnnSearch search =
@@ -322,20 +331,11 @@ int cmd_rnn_train(int argc, char** argv) {
         if (args.count("nonmono")) in.options.nonmono = args["nonmono"].as<int>();
         in.data.apply_flags(args);
     };
-    Input in{.options = RnnTrainOptions::paper(), .data = text_data_from_environment()};
-    std::string last_metrics;
-    if (run_dir.resume) {
-        const ResumeInfo saved = read_resume_info(ckpt, "train --task rnn");
-        in = resumed_input<RnnTrainOptions>(saved, apply, rnn_flag_names());
-        last_metrics = saved.last_metrics();
-    } else {
-        const std::string preset = chosen_preset(args["preset"].as<std::string>(), dev.is_cpu());
-        if (preset == "cpu-small") apply_preset(kRnnTrainCpu, in);
-        std::printf("preset: %s\n", preset == "paper" ? "paper (nhid 850, batch 64, 8000 epochs)"
-                                                      : "cpu-small (nhid 64, 60,000 tokens, "
-                                                        "3 epochs, sized for a CPU)");
-        apply(in);
-    }
+    ResumeInfo saved;
+    const Input in = rnn_run_input(
+        args, run_dir, dev, Input{RnnTrainOptions::paper(), text_data_from_environment()},
+        kRnnTrainCpu, "paper (nhid 850, batch 64, 8000 epochs)", "train --task rnn", apply, saved);
+    const std::string last_metrics = run_dir.resume ? saved.last_metrics() : "";
     const TextCorpus corpus = load_run_corpus(in.data);
     RnnTrainer trainer =
         with_input_names(rnn_flag_names(), [&] { return RnnTrainer(in.options, corpus, dev); });

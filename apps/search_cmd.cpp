@@ -137,13 +137,7 @@ void apply_search_flags(const cxxopts::ParseResult& args, SearchInput& in) {
     if (args.count("arch-weight-decay"))
         o.alpha_weight_decay = args["arch-weight-decay"].as<float>();
     if (args.count("seed")) o.seed = args["seed"].as<uint64_t>();
-    if (args.count("order")) {
-        const int order = args["order"].as<int>();
-        if (order != 1 && order != 2)
-            throw InputError("--order: expected 1 or 2, got " + std::to_string(order));
-        o.second_order = order == 2;
-    }
-    if (args.count("unrolled")) o.second_order = true;
+    o.second_order = second_order_flags(args, o.second_order);
     if (args.count("no-augment")) o.augment = Augment{};
     if (args.count("derive-rule")) {
         const std::string rule = args["derive-rule"].as<std::string>();

@@ -80,6 +80,16 @@ bool parse_args(cxxopts::Options& opts, int argc, char** argv, cxxopts::ParseRes
     return true;
 }
 
+bool second_order_flags(const cxxopts::ParseResult& args, bool current) {
+    if (args.count("order")) {
+        const int order = args["order"].as<int>();
+        if (order != 1 && order != 2)
+            throw InputError("--order: expected 1 or 2, got " + std::to_string(order));
+        current = order == 2;
+    }
+    return current || args.count("unrolled") > 0;
+}
+
 int run_subcommand(int argc, char** argv) {
     if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
         print_usage(argc < 2 ? stderr : stdout);

@@ -15,6 +15,10 @@ bool parse_args(cxxopts::Options& opts, int argc, char** argv, cxxopts::ParseRes
 
 int run_subcommand(int argc, char** argv);  // argv[1] names the subcommand
 
+// The architect's order from --order 1|2 and the reference's --unrolled (same as --order 2), or
+// `current` when neither is given; InputError for another order.
+bool second_order_flags(const cxxopts::ParseResult& args, bool current);
+
 int cmd_inspect(int argc, char** argv);
 int cmd_info(int argc, char** argv);
 int cmd_search(int argc, char** argv);  // apps/search_cmd.cpp

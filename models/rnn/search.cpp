@@ -7,7 +7,7 @@
 #include "data/transforms.h"
 #include "engine/json.h"
 #include "kernels/check.h"
-#include "models/nn/setting.h"
+#include "models/rnn/run_settings.h"
 
 namespace cudarts {
 
@@ -20,21 +20,12 @@ enum SeedStream : uint64_t { kSeqLens = 11, kMasks = 12 };
 
 template <class Options, class Visitor>
 void rnn_search_fields(Options& o, const Visitor& f) {
-    rnn_model_fields(o.model, f);
-    f("epochs", o.epochs);
-    f("batch_size", o.batch_size);
-    f("eval_batch_size", o.eval_batch_size);
-    f("bptt", o.bptt);
-    f("lr", o.lr);
-    f("clip", o.clip);
-    f("wdecay", o.wdecay);
+    rnn_run_fields(o, f);
     f("alpha_lr", o.alpha_lr);
     f("alpha_weight_decay", o.alpha_weight_decay);
-    f("tar_beta", o.tar_beta);
     f("order",
       MappedField<bool, int>{o.second_order, [](const bool& second) { return second ? 2 : 1; },
                              [](const int& order, const std::string&) { return order == 2; }});
-    f("seed", o.seed);
 }
 
 RnnSearchOptions prepared(RnnSearchOptions opt, const TextCorpus& corpus) {
@@ -47,17 +38,9 @@ RnnSearchOptions prepared(RnnSearchOptions opt, const TextCorpus& corpus) {
 }  // namespace
 
 void RnnSearchOptions::validate() const {
-    require(epochs >= 1, "epochs", "at least 1", epochs);
-    require(batch_size >= 1, "batch_size", "at least 1", batch_size);
-    require(eval_batch_size >= 1, "eval_batch_size", "at least 1", eval_batch_size);
-    require(bptt >= 2 && bptt <= 1000, "bptt", "2..1000", bptt);
-    require(lr > 0, "lr", "> 0", lr);
-    require(clip > 0, "clip", "> 0", clip);
-    require(wdecay >= 0, "wdecay", ">= 0", wdecay);
+    require_rnn_run(*this);
     require(alpha_lr >= 0, "alpha_lr", ">= 0", alpha_lr);
     require(alpha_weight_decay >= 0, "alpha_weight_decay", ">= 0", alpha_weight_decay);
-    require(tar_beta >= 0, "tar_beta", ">= 0", tar_beta);
-    model.validate();
 }
 
 nlohmann::json RnnSearchOptions::to_json() const {

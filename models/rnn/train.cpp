@@ -9,7 +9,7 @@
 #include "engine/json.h"
 #include "kernels/check.h"
 #include "models/nn/optim.h"
-#include "models/nn/setting.h"
+#include "models/rnn/run_settings.h"
 #include "models/rnn/search.h"
 
 namespace cudarts {
@@ -27,7 +27,7 @@ uint64_t stream_seed(uint64_t seed, SeedStream s, int retry) {
 
 template <class Options, class Visitor>
 void rnn_train_fields(Options& o, const Visitor& f) {
-    rnn_model_fields(o.model, f);
+    rnn_run_fields(o, f);
     f("genotype", MappedField<std::optional<RecurrentGenotype>, std::string>{
                       o.model.genotype,
                       [](const std::optional<RecurrentGenotype>& g) {
@@ -36,18 +36,9 @@ void rnn_train_fields(Options& o, const Visitor& f) {
                       [](const std::string& s, const std::string& what) {
                           return std::optional(parse_recurrent_genotype(s, what));
                       }});
-    f("epochs", o.epochs);
-    f("batch_size", o.batch_size);
-    f("eval_batch_size", o.eval_batch_size);
-    f("bptt", o.bptt);
     f("max_seq_len_delta", o.max_seq_len_delta);
-    f("lr", o.lr);
-    f("clip", o.clip);
-    f("wdecay", o.wdecay);
-    f("tar_beta", o.tar_beta);
     f("nonmono", o.nonmono);
     f("max_rollbacks", o.max_rollbacks);
-    f("seed", o.seed);
 }
 
 RnnTrainOptions prepared(RnnTrainOptions opt, const TextCorpus& corpus) {
@@ -68,19 +59,11 @@ RnnTrainOptions RnnTrainOptions::paper() {
 
 void RnnTrainOptions::validate() const {
     if (!model.genotype) throw SettingError("genotype", "a recurrent genotype is required");
-    require(epochs >= 1, "epochs", "at least 1", epochs);
-    require(batch_size >= 1, "batch_size", "at least 1", batch_size);
-    require(eval_batch_size >= 1, "eval_batch_size", "at least 1", eval_batch_size);
-    require(bptt >= 2 && bptt <= 1000, "bptt", "2..1000", bptt);
+    require_rnn_run(*this);
     require(max_seq_len_delta >= 0 && max_seq_len_delta <= 1000, "max_seq_len_delta", "0..1000",
             max_seq_len_delta);
-    require(lr > 0, "lr", "> 0", lr);
-    require(clip > 0, "clip", "> 0", clip);
-    require(wdecay >= 0, "wdecay", ">= 0", wdecay);
-    require(tar_beta >= 0, "tar_beta", ">= 0", tar_beta);
     require(nonmono >= 0, "nonmono", ">= 0", nonmono);
     require(max_rollbacks >= 0, "max_rollbacks", ">= 0", max_rollbacks);
-    model.validate();
 }
 
 nlohmann::json RnnTrainOptions::to_json() const {
