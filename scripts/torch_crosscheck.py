@@ -19,6 +19,15 @@ gradients; the test tool cudarts_search_grads (tests/tools/search_grads.cpp) doe
 the same tensors. Compared over 3 draws: both losses, the weight gradients (relative L2 over all
 weights together), the alpha gradients and the BN running statistics after the two forwards
 (the limits and why: above direction3).
+Direction 4 (recurrent, PyTorch -> cudarts): the recurrent evaluation model of scripts/torch_rnn.py
+(reference/darts.md section 7; DARTS_V2, nhid = emsize 16) with random weights, saved as
+safetensors under the reference's names (encoder.weight and decoder.weight, then decoder.weight
+alone), on a small grammar-like PTB-format corpus written here; PyTorch's evaluation (batch 1,
+bptt 35; the valid split at batch 10) against `cudarts test --task rnn`.
+Direction 5 (recurrent, cudarts -> PyTorch): `cudarts train --task rnn` DARTS_V1 for one epoch,
+its checkpoint's reference-named tensors loaded into the PyTorch model (train.weights and the
+like dropped), PyTorch's test loss against the test_loss= it printed; then the same weights with
+the cell scaled up, through `cudarts test --task rnn`. Losses agree to 1e-5 relative.
 
 Only PyTorch is needed (safetensors is read and written here). Exit status 0 when every check
 passes, 1 otherwise, 77 when PyTorch is absent (a CTest skip).
@@ -30,6 +39,7 @@ import ctypes
 import json
 import math
 import os
+import random
 import re
 import shlex
 import struct
@@ -56,6 +66,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import torch_darts  # noqa: E402  (the building blocks, shared with the search network)
+import torch_rnn  # noqa: E402  (the recurrent evaluation model, directions 4 and 5)
 from torch_darts import FactorizedReduce, ReLUConvBN  # noqa: E402
 
 CIFAR_MEAN = [0.49139968, 0.48215827, 0.44653124]
@@ -539,6 +550,202 @@ def direction3(tool, work, report, size, batch, seed, draws):
     return ok
 
 
+# ----------------------------------------------------------------------------- recurrent model
+# Directions 4 and 5: the recurrent evaluation model of scripts/torch_rnn.py against `cudarts test
+# --task rnn` and `cudarts train --task rnn`. Both sides compute in float32 over a corpus of a few
+# thousand tokens; PyTorch also evaluates in float64, the reference value. Measured float32
+# differences are about 1e-7 relative, so a wrong gate, predecessor, concat or normalisation
+# (rows versus rows - 1 alone moves these losses by 0.3% or more) is far outside the limit.
+RNN_LOSS_LIMIT = 1e-5
+RNN_WORDS = {
+    "det": ["the", "a", "every", "some", "no"],
+    "adj": ["red", "small", "old", "quick", "quiet", "bright", "<unk>"],
+    "noun": ["cat", "dog", "bird", "man", "woman", "child", "house", "tree", "river", "car",
+             "city", "N", "<unk>"],
+    "verb": ["sees", "likes", "finds", "makes", "takes", "wants", "hears", "'s"],
+    "prep": ["near", "under", "over", "with", "behind"],
+    "conj": ["and", "but", "while"],
+}
+# Words that occur first in valid or only in test: their ids come after train's, in file order.
+RNN_LATE = {"valid": ["valley", "lamp"], "test": ["comet", "violin", "lamp"]}
+
+
+def rnn_sentence(rng, extra):
+    def np_():
+        words = [rng.choice(RNN_WORDS["det"])]
+        if rng.random() < 0.5:
+            words.append(rng.choice(RNN_WORDS["adj"]))
+        words.append(rng.choice(RNN_WORDS["noun"] + extra))
+        return words
+    words = np_() + [rng.choice(RNN_WORDS["verb"])] + np_()
+    if rng.random() < 0.4:
+        words += [rng.choice(RNN_WORDS["prep"])] + np_()
+    if rng.random() < 0.25:
+        words += [rng.choice(RNN_WORDS["conj"])] + np_() + [rng.choice(RNN_WORDS["verb"])]
+    return words
+
+
+def write_ptb_corpus(folder, seed, lines=(300, 60, 40)):
+    """A grammar-like PTB-format corpus; lines written as PTB's are (a leading and a trailing
+    space). Returns the folder."""
+    rng = random.Random(seed)
+    os.makedirs(folder, exist_ok=True)
+    for split, n in zip(("train", "valid", "test"), lines):
+        with open(os.path.join(folder, split + ".txt"), "w", encoding="utf-8") as f:
+            for _ in range(n):
+                f.write(" " + " ".join(rnn_sentence(rng, RNN_LATE.get(split, []))) + " \n")
+    return folder
+
+
+def parse_rnn_test(out, split="test"):
+    """The last <split>_loss= and <split>_ppl= lines of cudarts' stdout (test, or valid for
+    `cudarts test --split valid`)."""
+    loss = re.findall(r"^%s_loss=([-+0-9.eE]+|nan|inf)$" % split, out, re.M)
+    ppl = re.findall(r"^%s_ppl=([-+0-9.eE]+|nan|inf)$" % split, out, re.M)
+    if not loss or not ppl:
+        raise RuntimeError("no %s_loss=/%s_ppl= lines in cudarts output:\n%s" % (split, split, out))
+    return float(loss[-1]), float(ppl[-1])
+
+
+def rnn_losses(model, tokens, batch, bptt):
+    """(float64 loss, float32 loss) of torch_rnn.evaluate; the model is left in float32."""
+    loss64 = torch_rnn.evaluate(model.double(), tokens, batch, bptt)
+    loss32 = torch_rnn.evaluate(model.float(), tokens, batch, bptt)
+    return loss64, loss32
+
+
+def rnn_check(report, what, torch_losses, cudarts_out, split="test"):
+    """cudarts' loss against PyTorch's float64 loss, and its perplexity against exp(loss)."""
+    loss64, loss32 = torch_losses
+    c_loss, c_ppl = parse_rnn_test(cudarts_out, split)
+    rel = abs(c_loss - loss64) / max(abs(loss64), 1e-12)
+    print("  %-50s loss torch %.7f (float32 %.7f) cudarts %.6f ppl %.4f" % (
+        what, loss64, loss32, c_loss, c_ppl))
+    ok = report.check_rel("%s, %s_loss" % (what, split), rel, RNN_LOSS_LIMIT)
+    # The perplexity is exp(loss) at %.4f: print rounding alone is up to 5e-5 / ppl relative.
+    ppl_rel = abs(c_ppl - math.exp(loss64)) / math.exp(loss64)
+    ok &= report.check_rel("%s, %s_ppl" % (what, split), ppl_rel,
+                           RNN_LOSS_LIMIT * abs(loss64) + 5e-5 / math.exp(loss64))
+    return ok
+
+
+def direction4(exe, data, work, report, nhid, seed):
+    print("\n== Direction 4: PyTorch -> cudarts (recurrent eval model, DARTS_V2, nhid %d)" % nhid)
+    vocab, splits = torch_rnn.read_corpus(data)
+    torch.manual_seed(seed)
+    model = torch_rnn.RNNModel(len(vocab), nhid, nhid, torch_rnn.DARTS_V2)
+    # Far larger than the reference's U(+-0.04) init, so that the logits (hence the loss) depend
+    # on every part of the cell: with 0.04 the loss stays within a few 1e-4 of ln(V), and with
+    # +-0.5 a 1% change of one node's weights moves it by only a few 1e-6 (below the limit).
+    with torch.no_grad():
+        model.encoder.weight.uniform_(-1.0, 1.0)
+        model.rnns[0]._W0.uniform_(-1.0, 1.0)
+        for w in model.rnns[0]._Ws:
+            w.uniform_(-1.0, 1.0)
+        model.decoder.bias.uniform_(-1.0, 1.0)
+    sd = model.state_dict()
+    print("  vocabulary %d, tokens train/valid/test %d/%d/%d; state_dict: %s" % (
+        len(vocab), splits["train"].numel(), splits["valid"].numel(), splits["test"].numel(),
+        ", ".join("%s %s" % (k, "x".join(map(str, v.shape))) for k, v in sd.items())))
+    test = rnn_losses(model, splits["test"], 1, 35)
+    valid = rnn_losses(model, splits["valid"], 10, 35)
+    # Sensitivity (float64): 1% on the last node's weights, the same weights read as DARTS_V1,
+    # and the loss divided by rows - 1 instead of rows.
+    model.double()
+    with torch.no_grad():
+        w = model.rnns[0]._Ws[7]
+        saved = w.clone()
+        w.mul_(1.01)
+        nudged = torch_rnn.evaluate(model, splits["test"], 1, 35)
+        w.copy_(saved)
+    v1 = torch_rnn.RNNModel(len(vocab), nhid, nhid, torch_rnn.DARTS_V1).double()
+    v1.load_state_dict(model.state_dict())
+    as_v1 = torch_rnn.evaluate(v1, splits["test"], 1, 35)
+    model.float()
+    print("  torch test loss %.6f (ln V = %.4f); relative change with _Ws.7 x 1.01: %.1e, read "
+          "as DARTS_V1: %.1e, divided by rows - 1: %.1e" % (
+              test[0], math.log(len(vocab)), abs(nudged - test[0]) / test[0],
+              abs(as_v1 - test[0]) / test[0], 1.0 / (splits["test"].numel() - 1)))
+    ok = True
+    variants = {
+        "encoder.weight and decoder.weight": sd,
+        "decoder.weight only": {k: v for k, v in sd.items() if k != "encoder.weight"},
+    }
+    for i, (what, tensors) in enumerate(variants.items()):
+        path = os.path.join(work, "torch_rnn_%d.safetensors" % i)
+        save_safetensors(path, {k: v.float() for k, v in tensors.items()})
+        out = run_cudarts(exe, ["test", "--task", "rnn", "--checkpoint", path, "--data", data,
+                                "--device", "cpu", "--nhid", str(nhid), "--genotype",
+                                "DARTS_V2"])
+        ok &= rnn_check(report, "rnn DARTS_V2, %s, test b1" % what, test, out)
+        if i == 0:
+            out = run_cudarts(exe, ["test", "--task", "rnn", "--checkpoint", path, "--data",
+                                    data, "--device", "cpu", "--nhid", str(nhid), "--genotype",
+                                    "DARTS_V2", "--split", "valid", "--eval-batch-size", "10"])
+            ok &= rnn_check(report, "rnn DARTS_V2, valid b10", valid, out, "valid")
+    return ok
+
+
+def direction5(exe, data, work, report, nhid):
+    print("\n== Direction 5: cudarts -> PyTorch (cudarts train --task rnn, DARTS_V1, nhid %d, "
+          "1 epoch)" % nhid)
+    vocab, splits = torch_rnn.read_corpus(data)
+    out_dir = os.path.join(work, "rnn-train")
+    out = run_cudarts(exe, ["train", "--task", "rnn", "--data", data, "--device", "cpu",
+                            "--nhid", str(nhid), "--batch-size", "4", "--eval-batch-size", "2",
+                            "--bptt", "8", "--epochs", "1", "--genotype", "DARTS_V1",
+                            "--out", out_dir])
+    tensors, meta = load_safetensors(os.path.join(out_dir, "checkpoint.safetensors"))
+    model = torch_rnn.RNNModel(len(vocab), nhid, nhid, torch_rnn.DARTS_V1)
+    keys = list(model.state_dict())
+    missing = [k for k in keys if k not in tensors]
+    extra = sorted(set(tensors) - set(keys))
+    print("  checkpoint: %d tensors; model needs %d; extra (dropped): %d, e.g. %s" % (
+        len(tensors), len(keys), len(extra), ", ".join(extra[:4])))
+    if missing:
+        return report.fail("rnn cudarts train checkpoint", "lacks %s" % ", ".join(missing[:5]))
+    shapes = [k for k in keys if tensors[k].shape != model.state_dict()[k].shape]
+    if shapes:
+        return report.fail("rnn cudarts train checkpoint", "shapes differ for %s" %
+                           ", ".join("%s %s" % (k, list(tensors[k].shape)) for k in shapes))
+    if not torch.equal(tensors["encoder.weight"], tensors["decoder.weight"]):
+        return report.fail("rnn cudarts train checkpoint",
+                           "encoder.weight and decoder.weight differ (they are tied)")
+    opts = json.loads(meta.get("options", "{}"))
+    gtext = opts.get("genotype") if isinstance(opts.get("genotype"), str) else None
+    if gtext and gtext.startswith("Genotype("):
+        g = parse_genotype(gtext)
+        if [tuple(x) for x in g["recurrent"]] != torch_rnn.DARTS_V1["recurrent"] or \
+                list(g["concat"]) != torch_rnn.DARTS_V1["concat"]:
+            return report.fail("rnn cudarts train checkpoint",
+                               "its genotype is not DARTS_V1: " + gtext)
+    result = model.load_state_dict({k: tensors[k] for k in keys})
+    assert not result.missing_keys and not result.unexpected_keys
+    test = rnn_losses(model, splits["test"], 1, 35)
+    print("  torch test loss %.6f (ln V = %.4f)" % (test[0], math.log(len(vocab))))
+    ok = rnn_check(report, "rnn cudarts train DARTS_V1, test b1", test, out)
+    # One epoch at lr 20 leaves the cell's weights near their U(+-0.04) init and the loss mostly
+    # the decoder bias's (the same weights read as DARTS_V2 move it by only ~2e-4). Repeat
+    # through `cudarts test` with the cell x 20 and the embedding x 3, the reference's tensors only
+    # and no metadata (as a PyTorch user would write them), so that DARTS_V1's nodes show.
+    sharp = {k: tensors[k] * (20.0 if k.startswith("rnns.") else 3.0 if k.endswith(".weight")
+                              else 1.0) for k in keys}
+    path = os.path.join(work, "rnn_checkpoint_sharp.safetensors")
+    save_safetensors(path, sharp)
+    model.load_state_dict(sharp)
+    test = rnn_losses(model, splits["test"], 1, 35)
+    v2 = torch_rnn.RNNModel(len(vocab), nhid, nhid, torch_rnn.DARTS_V2)
+    v2.load_state_dict(sharp)
+    as_v2 = torch_rnn.evaluate(v2.double(), splits["test"], 1, 35)
+    print("  sharpened: torch test loss %.6f; read as DARTS_V2: relative change %.1e" % (
+        test[0], abs(as_v2 - test[0]) / test[0]))
+    out = run_cudarts(exe, ["test", "--task", "rnn", "--checkpoint", path, "--data", data,
+                            "--device", "cpu", "--nhid", str(nhid), "--genotype", "DARTS_V1"])
+    ok &= rnn_check(report, "rnn same checkpoint, cell x 20, embedding x 3, test b1", test,
+                    out)
+    return ok
+
+
 def load_cifar_batch(path):
     raw = torch.frombuffer(bytearray(open(path, "rb").read()), dtype=torch.uint8).reshape(-1, 3073)
     return raw[:, 1:].reshape(-1, 3, 32, 32).clone(), raw[:, 0].long()
@@ -550,12 +757,16 @@ def main():
     ap.add_argument("--images", type=int, default=200, help="test (and train) images")
     ap.add_argument("--search-grads", help="the cudarts_search_grads test tool (default: beside "
                     "--cudarts)")
-    ap.add_argument("--direction", choices=["1", "2", "3", "all"], default="all",
-                    help="1: PyTorch -> cudarts, 2: cudarts -> PyTorch, 3: search gradients")
+    ap.add_argument("--direction", choices=["1", "2", "3", "4", "5", "all"], default="all",
+                    help="1: PyTorch -> cudarts, 2: cudarts -> PyTorch, 3: search gradients, "
+                    "4: recurrent PyTorch -> cudarts, 5: recurrent cudarts -> PyTorch")
     ap.add_argument("--search-size", type=int, default=16, help="direction 3: image side")
     ap.add_argument("--search-batch", type=int, default=4, help="direction 3: batch size")
     ap.add_argument("--search-seed", type=int, default=3, help="direction 3: first seed")
     ap.add_argument("--search-draws", type=int, default=3, help="direction 3: draws (seeds)")
+    ap.add_argument("--rnn-nhid", type=int, default=16, help="directions 4 and 5: nhid = emsize")
+    ap.add_argument("--rnn-seed", type=int, default=5, help="directions 4 and 5: corpus and "
+                    "weights seed")
     ap.add_argument("--keep", help="write the data and checkpoints here and keep them")
     args = ap.parse_args()
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
@@ -584,6 +795,7 @@ def main():
         write_cifar_batch(os.path.join(data, "data_batch_%d.bin" % i), *random_images(per, gen))
     print("torch %s; data: %d random test images and 5 x %d train images in %s" % (
         torch.__version__, n, per, data))
+    ptb = write_ptb_corpus(os.path.join(work, "ptb"), args.rnn_seed)
     report = Report()
     try:
         if args.direction in ("1", "all"):
@@ -594,6 +806,10 @@ def main():
         if args.direction in ("3", "all"):
             direction3(tool, work, report, args.search_size, args.search_batch,
                        args.search_seed, args.search_draws)
+        if args.direction in ("4", "all"):
+            direction4(exe, ptb, work, report, args.rnn_nhid, args.rnn_seed)
+        if args.direction in ("5", "all"):
+            direction5(exe, ptb, work, report, args.rnn_nhid)
     finally:
         if tmp is not None:
             tmp.cleanup()
