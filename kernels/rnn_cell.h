@@ -30,19 +30,27 @@ inline constexpr int kRnnEdgeLogits = 5;  // none, tanh, relu, sigmoid, identity
 CUDARTS_HD inline float rnn_sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 CUDARTS_HD inline float rnn_act(RnnAct a, float h) {
     switch (a) {
-        case RnnAct::kTanh: return tanhf(h);
-        case RnnAct::kRelu: return h > 0.f ? h : 0.f;
-        case RnnAct::kSigmoid: return rnn_sigmoid(h);
-        default: return h;
+        case RnnAct::kTanh:
+            return tanhf(h);
+        case RnnAct::kRelu:
+            return h > 0.f ? h : 0.f;
+        case RnnAct::kSigmoid:
+            return rnn_sigmoid(h);
+        default:
+            return h;
     }
 }
 // act'(h), given y = act(h).
 CUDARTS_HD inline float rnn_act_slope(RnnAct a, float h, float y) {
     switch (a) {
-        case RnnAct::kTanh: return 1.f - y * y;
-        case RnnAct::kRelu: return h > 0.f ? 1.f : 0.f;
-        case RnnAct::kSigmoid: return y * (1.f - y);
-        default: return 1.f;
+        case RnnAct::kTanh:
+            return 1.f - y * y;
+        case RnnAct::kRelu:
+            return h > 0.f ? 1.f : 0.f;
+        case RnnAct::kSigmoid:
+            return y * (1.f - y);
+        default:
+            return 1.f;
     }
 }
 

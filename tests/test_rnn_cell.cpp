@@ -112,10 +112,10 @@ TEST_SUITE("rnn_cell") {
                                  in.r.data(), in.ch.data(), in.s.data(), in.alpha.data(), kRows,
                                  kN);
         };
-        check_grad_modes([&](float* d, GradMode m) { bwd(d, nullptr, nullptr, m); },
-                         numeric_grad([&](const auto& ch) { return run(ch, in.s, in.alpha); },
-                                      in.ch),
-                         "mix dch");
+        check_grad_modes(
+            [&](float* d, GradMode m) { bwd(d, nullptr, nullptr, m); },
+            numeric_grad([&](const auto& ch) { return run(ch, in.s, in.alpha); }, in.ch),
+            "mix dch");
         check_grad_modes([&](float* d, GradMode m) { bwd(nullptr, d, nullptr, m); },
                          numeric_grad([&](const auto& s) { return run(in.ch, s, in.alpha); }, in.s),
                          "mix ds");

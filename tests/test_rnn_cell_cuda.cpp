@@ -116,7 +116,8 @@ TEST_SUITE("cuda_rnn_cell") {
             check_close(fetch(out), want, kTol, kTol, "mix fwd");
 
             // Gates and state in one launch (the tape's usual call), overwrite, and the logits.
-            std::vector<float> dch(static_cast<size_t>(2 * count)), ds(static_cast<size_t>(count)), dalpha(kRnnEdgeLogits);
+            std::vector<float> dch(static_cast<size_t>(2 * count)), ds(static_cast<size_t>(count)),
+                dalpha(kRnnEdgeLogits);
             cpu::highway_mix_bwd({.dch = dch.data(), .ds = ds.data()}, dalpha.data(),
                                  GradMode::kOverwrite, in.dout.data(), in.ch.data(), in.s.data(),
                                  in.alpha.data(), c.rows, c.n);
@@ -150,9 +151,8 @@ TEST_SUITE("cuda_rnn_cell") {
                                          in.alpha.data(), c.rows, c.n);
                 },
                 [&](float* d, GradMode m) {
-                    cuda::highway_mix_bwd({}, d, m, in.dout_d.data(), in.ch_d.data(),
-                                          in.s_d.data(), in.alpha_d.data(), c.rows, c.n,
-                                          test_stream());
+                    cuda::highway_mix_bwd({}, d, m, in.dout_d.data(), in.ch_d.data(), in.s_d.data(),
+                                          in.alpha_d.data(), c.rows, c.n, test_stream());
                 },
                 sum_tol, sum_tol, "mix dalpha modes");
         }

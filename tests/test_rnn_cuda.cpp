@@ -65,8 +65,7 @@ TEST_SUITE("cuda_rnn") {
                 };
                 const RnnModel::Output oc = run(cpu, Device::cpu()), og = run(gpu, Device::cuda());
                 CHECK(test::check_close(og.log_probs.value().to_vector(),
-                                        oc.log_probs.value().to_vector(), 1e-5, 1e-6,
-                                        "log_probs"));
+                                        oc.log_probs.value().to_vector(), 1e-5, 1e-6, "log_probs"));
                 CHECK(test::check_close(og.hidden.to_vector(), oc.hidden.to_vector(), 1e-5, 1e-6,
                                         "hidden"));
                 if (!training) continue;
@@ -87,8 +86,8 @@ TEST_SUITE("cuda_rnn") {
     TEST_CASE("cuda rnn: the architect's alpha gradient on the GPU matches the CPU, both orders") {
         const test::TempDir tmp("cuda_rnn_architect");
         const TextCorpus corpus = short_corpus(tmp);
-        const Tensor train = batchify(corpus.train, 4, "train"), valid = batchify(corpus.valid, 4,
-                                                                                 "valid");
+        const Tensor train = batchify(corpus.train, 4, "train"),
+                     valid = batchify(corpus.valid, 4, "valid");
         for (const bool second : {false, true}) {
             CAPTURE(second);
             const RnnArchitectOptions opt{.second_order = second,
@@ -114,7 +113,8 @@ TEST_SUITE("cuda_rnn") {
     // alphas are held, alpha lr 0, the architect still running; its gradient is compared above),
     // and at the reference's lr 20 a cell of 8 units whose batch norm sees 8 rows is chaotic (a
     // 1e-5 difference grows tenfold per step; measured), so the weights step at lr 1.
-    TEST_CASE("cuda rnn: a search epoch's weights on the GPU match the CPU, first and second order") {
+    TEST_CASE(
+        "cuda rnn: a search epoch's weights on the GPU match the CPU, first and second order") {
         const test::TempDir tmp("cuda_rnn_search");
         const TextCorpus corpus = short_corpus(tmp);
         for (const bool second : {false, true}) {

@@ -91,8 +91,7 @@ void highway_mix_fwd(float* out, const float* ch, const float* s, const float* a
 }
 
 void highway_mix_bwd(const HighwayGrads& g, float* dalpha, GradMode alpha_mode, const float* dout,
-                     const float* ch, const float* s, const float* alpha, int64_t rows,
-                     int64_t n) {
+                     const float* ch, const float* s, const float* alpha, int64_t rows, int64_t n) {
     check_sizes(rows, n, "highway_mix_bwd");
     const std::array<float, kRnnEdgeLogits> p = edge_weights(alpha);
     std::array<double, kActs> dots{};  // g_k = <dout, y_k>
@@ -107,7 +106,8 @@ void highway_mix_bwd(const HighwayGrads& g, float* dalpha, GradMode alpha_mode, 
             }
             if (g.ds) write_grad(g.ds[i], d * t.weight_sum * (1.f - c), g.s_mode);
             if (dalpha)
-                for (int k = 0; k < kActs; ++k) dots[size_t(k)] += double(d) * double(t.y[size_t(k)]);
+                for (int k = 0; k < kActs; ++k)
+                    dots[size_t(k)] += double(d) * double(t.y[size_t(k)]);
         }
     if (!dalpha) return;
     double mean = 0;  // sum_k p_k g_k

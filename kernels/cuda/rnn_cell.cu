@@ -77,8 +77,8 @@ __global__ void __launch_bounds__(kBlock)
 
 __global__ void __launch_bounds__(kBlock)
     highway_bwd_kernel_v1(const HighwayGrads g, const float* __restrict__ dout,
-                          const float* __restrict__ ch, const float* __restrict__ s,
-                          int64_t count, int64_t n, RnnAct act) {
+                          const float* __restrict__ ch, const float* __restrict__ s, int64_t count,
+                          int64_t n, RnnAct act) {
     for (int64_t i = first_index(); i < count; i += grid_stride()) {
         const int64_t ic = gate_index(i, n), ih = ic + n;
         const float c = rnn_sigmoid(ch[ic]), h = ch[ih], f = rnn_act(act, h), d = dout[i];
