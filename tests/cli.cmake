@@ -44,12 +44,8 @@ expect_exit(2 "${WORK}/nothing" search --resume "${WORK}/nothing")
 # A whole (tiny) search: Katib's metric lines come last, the outputs exist, a resume extends it.
 expect_stdout("Validation-Accuracy=[01]\\.[0-9][0-9][0-9][0-9]\nBest-Genotype=Genotype\\(normal=\\[\\[\\('[a-z_0-9]+',[0-9]\\),\\('[a-z_0-9]+',[0-9]\\)\\],.*\\]\\],normal_concat=range\\(2,4\\),reduce=\\[\\[.*\\)\n$"
               search ${tiny} --epochs 1 --out "${WORK}/run")
-foreach(f checkpoint.safetensors genotype.txt genotype.json metrics.jsonl epochs/genotype_001.txt
-          epochs/genotype_001.json)
-  if(NOT EXISTS "${WORK}/run/${f}")
-    message(FATAL_ERROR "search did not write ${WORK}/run/${f}")
-  endif()
-endforeach()
+expect_files(search "${WORK}/run" checkpoint.safetensors genotype.txt genotype.json
+             metrics.jsonl epochs/genotype_001.txt epochs/genotype_001.json)
 file(READ "${WORK}/run/genotype.txt" geno)
 if(NOT geno MATCHES "^Genotype\\(normal=\\[\\('[a-z_0-9]+', [0-9]\\), .*reduce_concat=range\\(2, 4\\)\\)\n$")
   message(FATAL_ERROR "genotype.txt is not in the DARTS form:\n${geno}")
@@ -86,16 +82,10 @@ endif()
 
 # ----- visualize -----
 expect_exit(0 "" visualize --genotype DARTS_V2 --out "${WORK}/viz")
-foreach(f normal.dot reduce.dot)
-  if(NOT EXISTS "${WORK}/viz/${f}")
-    message(FATAL_ERROR "visualize did not write ${WORK}/viz/${f}")
-  endif()
-endforeach()
+expect_files(visualize "${WORK}/viz" normal.dot reduce.dot)
 expect_exit(0 "" visualize --metrics "${WORK}/run/metrics.jsonl"
             --checkpoint "${WORK}/run/checkpoint.safetensors" --out "${WORK}/viz")
-if(NOT EXISTS "${WORK}/viz/alphas_normal.svg")
-  message(FATAL_ERROR "visualize did not write ${WORK}/viz/alphas_normal.svg")
-endif()
+expect_files(visualize "${WORK}/viz" alphas_normal.svg)
 expect_exit(2 "metrics.jsonl" visualize --metrics "${WORK}/run/metrics.jsonl" --primitives none,skip_connect)
 expect_exit(2 "--genotype" visualize --genotype nonsense)
 

@@ -1,4 +1,4 @@
-# The helpers of the command-line tests (tests/cli.cmake, tests/cli_checkpoint.cmake), which
+# The helpers of the command-line tests (tests/cli.cmake, cli_rnn.cmake, cli_checkpoint.cmake), which
 # include this file with CUDARTS set to the binary.
 
 # Runs cudarts; checks the exit code and, for exit codes 2 (bad input) and 3 (a diverged run),
@@ -36,4 +36,13 @@ function(expect_stdout regex)
     message(FATAL_ERROR "cudarts ${shown}: stdout does not match '${regex}':\n${out}")
   endif()
   message(STATUS "ok: cudarts ${shown} -> matches ${regex}")
+endfunction()
+
+# Fails unless every path after `dir` exists under it; `what` names the command that writes them.
+function(expect_files what dir)
+  foreach(f ${ARGN})
+    if(NOT EXISTS "${dir}/${f}")
+      message(FATAL_ERROR "${what} did not write ${dir}/${f}")
+    endif()
+  endforeach()
 endfunction()

@@ -47,12 +47,8 @@ expect_exit(3 "loss is NaN at epoch 1 step" train --task rnn ${tiny} --epochs 1
 # ----- search -----
 expect_stdout("Validation-Perplexity=[0-9]+\\.[0-9][0-9][0-9][0-9]\nBest-Genotype=Genotype\\(recurrent=\\[\\('[a-z]+', [0-9]\\), .*\\], concat=range\\(1, 9\\)\\)\n$"
               search --task rnn ${tiny} --epochs 1 --out "${WORK}/search")
-foreach(f checkpoint.safetensors genotype.txt genotype.json metrics.jsonl epochs/genotype_001.txt
-          epochs/genotype_001.json)
-  if(NOT EXISTS "${WORK}/search/${f}")
-    message(FATAL_ERROR "search --task rnn did not write ${WORK}/search/${f}")
-  endif()
-endforeach()
+expect_files("search --task rnn" "${WORK}/search" checkpoint.safetensors genotype.txt
+             genotype.json metrics.jsonl epochs/genotype_001.txt epochs/genotype_001.json)
 expect_exit(2 "already holds a search" search --task rnn ${tiny} --epochs 1 --out "${WORK}/search")
 expect_exit(2 "--learning-rate: 5 conflicts with the run's 20" search --task rnn
             --resume "${WORK}/search" --epochs 2 --learning-rate 5)

@@ -17,6 +17,7 @@
 #include "models/run/search.h"
 #include "models/run/search_checkpoint.h"
 #include "models/run/train.h"
+#include "tests/train_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -257,13 +258,7 @@ TEST_SUITE("checkpoint") {
     TEST_CASE("load_weights and Trainer::load refuse non-finite weights and buffers") {
         const ImageDataset train = make_synthetic(32, 3, 16, 3, 71),
                            test = make_synthetic(16, 3, 16, 3, 72);
-        TrainRecipe r;
-        r.net.genotype = *builtin_genotype("DARTS_V2");
-        r.net.init_channels = 4;
-        r.net.layers = 3;
-        r.net.auxiliary = false;
-        r.epochs = 2;
-        r.batch_size = 16;
+        const TrainRecipe r = test::tiny_recipe();
         const test::TempDir tmp("ckpt_train_nan");
         const std::string ckpt = tmp.file("checkpoint.safetensors");
         Trainer t(r, train, test, Device::cpu());

@@ -7,28 +7,12 @@
 #include "kernels/check.h"
 #include "models/nn/checkpoint.h"
 #include "models/run/train.h"
+#include "tests/train_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::tiny_recipe;
 namespace fs = std::filesystem;
-
-namespace {
-
-TrainRecipe tiny_recipe() {
-    TrainRecipe r;
-    r.net.genotype = *builtin_genotype("DARTS_V2");
-    r.net.init_channels = 4;
-    r.net.layers = 3;
-    r.net.auxiliary = false;
-    r.epochs = 2;
-    r.batch_size = 16;
-    r.lr = 0.05f;
-    r.augment.cutout = 2;
-    r.seed = 3;
-    return r;
-}
-
-}  // namespace
 
 TEST_SUITE("train") {
     TEST_CASE("train: schedules match the reference's values") {
