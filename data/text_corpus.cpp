@@ -291,4 +291,21 @@ int64_t draw_seq_len(Generator& gen, int64_t bptt, SeqLenRule rule, int64_t max_
     return len;
 }
 
+std::vector<int64_t> draw_epoch_seq_lens(Generator& gen, int64_t rows, int64_t bptt,
+                                         SeqLenRule rule, int64_t max_delta) {
+    std::vector<int64_t> lens;
+    for (int64_t i = 0; i < rows - 2; i += lens.back())
+        lens.push_back(draw_seq_len(gen, bptt, rule, max_delta));
+    return lens;
+}
+
+Tensor training_rows(const TextCorpus& corpus, int64_t bsz, Device dev) {
+    Tensor rows = batchify(corpus.train, bsz, corpus.train_file);
+    if (rows.size(0) < 3)
+        throw InputError(corpus.train_file + ": " + std::to_string(rows.size(0)) +
+                         " rows at batch size " + std::to_string(bsz) +
+                         " (expected at least 3 for one training step)");
+    return rows.to(dev);
+}
+
 }  // namespace cudarts

@@ -86,5 +86,13 @@ int64_t draw_seq_len(uint64_t seed, uint64_t offset, int64_t bptt, SeqLenRule ru
 // The same draw at the generator's current (seed, offset), which it then advances by one, so a
 // checkpoint of the generator's state resumes the sequence of lengths exactly.
 int64_t draw_seq_len(Generator& gen, int64_t bptt, SeqLenRule rule, int64_t max_delta = 20);
+// One epoch's segment lengths over a training stream of `rows` rows, as both reference loops walk
+// it: drawn from `gen` while the rows covered so far are fewer than rows - 2.
+std::vector<int64_t> draw_epoch_seq_lens(Generator& gen, int64_t rows, int64_t bptt,
+                                         SeqLenRule rule, int64_t max_delta = 20);
+
+// The training split batchified at `bsz` on `dev`, with at least the 3 rows one training step needs
+// (InputError naming the file otherwise).
+Tensor training_rows(const TextCorpus& corpus, int64_t bsz, Device dev);
 
 }  // namespace cudarts

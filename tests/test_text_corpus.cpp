@@ -183,6 +183,36 @@ TEST_SUITE("text") {
         }
     }
 
+    TEST_CASE("text: an epoch's lengths cover the rows as the reference's loops walk them") {
+        for (const int64_t rows : {3, 4, 40, 1000}) {
+            CAPTURE(rows);
+            Generator g(7, 0), same(7, 0);
+            const std::vector<int64_t> lens =
+                draw_epoch_seq_lens(g, rows, 35, SeqLenRule::kTrain, 20);
+            // The loop draws while the row reached is below rows - 2, one draw per step.
+            int64_t at = 0;
+            for (const int64_t len : lens) {
+                CHECK(at < rows - 2);
+                CHECK(len == draw_seq_len(same, 35, SeqLenRule::kTrain, 20));
+                at += len;
+            }
+            CHECK(at >= rows - 2);
+            CHECK(g.offset() == lens.size());
+        }
+        Generator g(7, 0);
+        CHECK(draw_epoch_seq_lens(g, 2, 35, SeqLenRule::kSearch).empty());
+    }
+
+    TEST_CASE("text: the training rows must hold one training step") {
+        const TempDir tmp("text_rows");
+        write_corpus(tmp, "a b c d e\n", "a b\n", "a b\n");  // 6 tokens with <eos>
+        const TextCorpus c = load_text_corpus(tmp.path.string());
+        CHECK(training_rows(c, 2, Device::cpu()).size(0) == 3);
+        CHECK(error_of([&] { training_rows(c, 3, Device::cpu()); }) ==
+              c.train_file +
+                  ": 2 rows at batch size 3 (expected at least 3 for one training step)");
+    }
+
     TEST_CASE("text: every bad folder or file is one line naming it and what was expected") {
         TempDir tmp("text_bad");
         const std::string dir = tmp.path.string();

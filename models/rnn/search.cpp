@@ -99,7 +99,7 @@ void restore_rnn_weights(const SafetensorsFile& f, RnnModel& model) {
 RnnSearch::RnnSearch(RnnSearchOptions opt, const TextCorpus& corpus, Device dev)
     : opt_(prepared(std::move(opt), corpus)),
       dev_(dev),
-      train_(batchify(corpus.train, opt_.batch_size, corpus.train_file).to(dev)),
+      train_(training_rows(corpus, opt_.batch_size, dev)),
       search_(batchify(corpus.valid, opt_.batch_size, corpus.valid_file).to(dev)),
       valid_(batchify(corpus.valid, opt_.eval_batch_size, corpus.valid_file).to(dev)),
       model_(opt_.model, dev, opt_.seed),
@@ -111,21 +111,11 @@ RnnSearch::RnnSearch(RnnSearchOptions opt, const TextCorpus& corpus, Device dev)
                                    .eps = 1e-8f,
                                    .weight_decay = opt_.alpha_weight_decay},
                           .w_weight_decay = opt_.wdecay,
-                          .clip = opt_.clip}) {
-    if (train_.size(0) < 3)
-        throw InputError(corpus.train_file + ": " + std::to_string(train_.size(0)) +
-                         " rows at batch size " + std::to_string(opt_.batch_size) +
-                         " (expected at least 3 for one training step)");
-}
+                          .clip = opt_.clip}) {}
 
 std::vector<int64_t> RnnSearch::seq_lens(int epoch) const {
     Generator gen(mix64(opt_.seed, kSeqLens), uint64_t(epoch) << 32);
-    std::vector<int64_t> lens;
-    for (int64_t i = 0; i < train_.size(0) - 2;) {
-        lens.push_back(draw_seq_len(gen, opt_.bptt, SeqLenRule::kSearch));
-        i += lens.back();
-    }
-    return lens;
+    return draw_epoch_seq_lens(gen, train_.size(0), opt_.bptt, SeqLenRule::kSearch);
 }
 
 int RnnSearch::steps_per_epoch() const { return int(seq_lens(epoch_).size()); }

@@ -87,24 +87,15 @@ nlohmann::json RnnTrainEpoch::to_json() const {
 RnnTrainer::RnnTrainer(RnnTrainOptions opt, const TextCorpus& corpus, Device dev)
     : opt_(prepared(std::move(opt), corpus)),
       dev_(dev),
-      train_(batchify(corpus.train, opt_.batch_size, corpus.train_file).to(dev)),
+      train_(training_rows(corpus, opt_.batch_size, dev)),
       valid_(batchify(corpus.valid, opt_.eval_batch_size, corpus.valid_file).to(dev)),
       model_(opt_.model, dev, opt_.seed),
-      sgd_(model_.weights(), {.lr = opt_.lr, .momentum = 0.f, .weight_decay = opt_.wdecay}) {
-    if (train_.size(0) < 3)
-        throw InputError(corpus.train_file + ": " + std::to_string(train_.size(0)) +
-                         " rows at batch size " + std::to_string(opt_.batch_size) +
-                         " (expected at least 3 for one training step)");
-}
+      sgd_(model_.weights(), {.lr = opt_.lr, .momentum = 0.f, .weight_decay = opt_.wdecay}) {}
 
 std::vector<int64_t> RnnTrainer::seq_lens(int epoch, int retry) const {
     Generator gen(stream_seed(opt_.seed, kSeqLens, retry), uint64_t(epoch) << 32);
-    std::vector<int64_t> lens;
-    for (int64_t i = 0; i < train_.size(0) - 2;) {
-        lens.push_back(draw_seq_len(gen, opt_.bptt, SeqLenRule::kTrain, opt_.max_seq_len_delta));
-        i += lens.back();
-    }
-    return lens;
+    return draw_epoch_seq_lens(gen, train_.size(0), opt_.bptt, SeqLenRule::kTrain,
+                               opt_.max_seq_len_delta);
 }
 
 int RnnTrainer::steps_per_epoch() const { return int(seq_lens(epoch_, 0).size()); }
