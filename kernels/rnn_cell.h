@@ -54,6 +54,47 @@ CUDARTS_HD inline float rnn_act_slope(RnnAct a, float h, float y) {
     }
 }
 
+// softmax of a search edge's 5 logits into p, the maximum subtracted first (as cpu::softmax_fwd).
+CUDARTS_HD inline void rnn_edge_weights(float* p, const float* alpha) {
+    float m = alpha[0];
+    for (int k = 1; k < kRnnEdgeLogits; ++k) m = alpha[k] > m ? alpha[k] : m;
+    float sum = 0.f;
+    for (int k = 0; k < kRnnEdgeLogits; ++k) sum += p[k] = expf(alpha[k] - m);
+    for (int k = 0; k < kRnnEdgeLogits; ++k) p[k] /= sum;
+}
+
+// One element of a search edge, from its weights p, gate c = sigmoid(.), pre-activation h and
+// state s: the mixed output, F - P s (the gate's factor), sum p_k f_k'(h), P, and every y_k. The
+// sums run in float over tanh, relu, sigmoid, identity, in that order, on both backends.
+struct RnnMixTerms {
+    float out, gate_factor, slope, weight_sum;
+    float y[kRnnEdgeLogits - 1];
+};
+CUDARTS_HD inline RnnMixTerms rnn_mix_terms(const float* p, float c, float h, float s) {
+    RnnMixTerms t{0.f, 0.f, 0.f, 0.f, {}};
+    for (int k = 0; k < kRnnEdgeLogits - 1; ++k) {
+        const RnnAct a = RnnAct(k);
+        const float pk = p[k + 1], f = rnn_act(a, h);
+        t.y[k] = s + c * (f - s);
+        t.out += pk * t.y[k];
+        t.gate_factor += pk * (f - s);
+        t.slope += pk * rnn_act_slope(a, h, f);
+        t.weight_sum += pk;
+    }
+    return t;
+}
+
+// dalpha_j = p_j (g_j - sum_k p_k g_k) from the activations' dot products g_k = dots[k - 1]
+// (g_0 = 0: `none`), computed in T (double on the CPU, float on a GPU).
+template <class T>
+CUDARTS_HD inline void rnn_edge_logit_grads(float* dalpha, GradMode mode, const float* p,
+                                            const T* dots) {
+    T mean = 0;
+    for (int k = 1; k < kRnnEdgeLogits; ++k) mean += T(p[k]) * dots[k - 1];
+    for (int j = 0; j < kRnnEdgeLogits; ++j)
+        write_grad(dalpha[j], float(T(p[j]) * ((j == 0 ? T(0) : dots[j - 1]) - mean)), mode);
+}
+
 struct HighwayGrads {
     float* dch = nullptr;
     float* ds = nullptr;

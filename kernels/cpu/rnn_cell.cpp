@@ -18,35 +18,10 @@ void check_sizes(int64_t rows, int64_t n, const char* fn) {
     CUDARTS_CHECK(rows >= 0 && n >= 1, fn << ": rows=" << rows << " n=" << n);
 }
 
-// softmax of the 5 logits, the maximum subtracted first (as cpu::softmax_fwd).
 std::array<float, kRnnEdgeLogits> edge_weights(const float* alpha) {
-    float m = alpha[0];
-    for (int k = 1; k < kRnnEdgeLogits; ++k) m = alpha[k] > m ? alpha[k] : m;
     std::array<float, kRnnEdgeLogits> p{};
-    float sum = 0.f;
-    for (int k = 0; k < kRnnEdgeLogits; ++k) sum += p[size_t(k)] = expf(alpha[k] - m);
-    for (float& v : p) v /= sum;
+    rnn_edge_weights(p.data(), alpha);
     return p;
-}
-
-// One element's mixed update and its local derivatives: out, and for the backward
-// F - P s (the c gate's factor), sum p_k f_k'(h) and P.
-struct MixTerms {
-    float out, gate_factor, slope, weight_sum;
-    std::array<float, kActs> y;  // y_k = s + c (f_k(h) - s)
-};
-MixTerms mix_terms(const std::array<float, kRnnEdgeLogits>& p, float c, float h, float s) {
-    MixTerms t{0.f, 0.f, 0.f, 0.f, {}};
-    for (int k = 0; k < kActs; ++k) {
-        const RnnAct a = RnnAct(k);
-        const float pk = p[size_t(k + 1)], f = rnn_act(a, h);
-        t.y[size_t(k)] = s + c * (f - s);
-        t.out += pk * t.y[size_t(k)];
-        t.gate_factor += pk * (f - s);
-        t.slope += pk * rnn_act_slope(a, h, f);
-        t.weight_sum += pk;
-    }
-    return t;
 }
 
 }  // namespace
@@ -86,7 +61,9 @@ void highway_mix_fwd(float* out, const float* ch, const float* s, const float* a
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = 0; j < n; ++j) {
             const int64_t i = r * n + j;
-            out[i] = mix_terms(p, rnn_sigmoid(ch[r * 2 * n + j]), ch[r * 2 * n + n + j], s[i]).out;
+            out[i] =
+                rnn_mix_terms(p.data(), rnn_sigmoid(ch[r * 2 * n + j]), ch[r * 2 * n + n + j], s[i])
+                    .out;
         }
 }
 
@@ -99,7 +76,7 @@ void highway_mix_bwd(const HighwayGrads& g, float* dalpha, GradMode alpha_mode, 
         for (int64_t j = 0; j < n; ++j) {
             const int64_t i = r * n + j, ic = r * 2 * n + j, ih = ic + n;
             const float c = rnn_sigmoid(ch[ic]), d = dout[i];
-            const MixTerms t = mix_terms(p, c, ch[ih], s[i]);
+            const RnnMixTerms t = rnn_mix_terms(p.data(), c, ch[ih], s[i]);
             if (g.dch) {
                 write_grad(g.dch[ic], d * t.gate_factor * c * (1.f - c), g.ch_mode);
                 write_grad(g.dch[ih], d * c * t.slope, g.ch_mode);
@@ -109,13 +86,7 @@ void highway_mix_bwd(const HighwayGrads& g, float* dalpha, GradMode alpha_mode, 
                 for (int k = 0; k < kActs; ++k)
                     dots[size_t(k)] += double(d) * double(t.y[size_t(k)]);
         }
-    if (!dalpha) return;
-    double mean = 0;  // sum_k p_k g_k
-    for (int k = 0; k < kActs; ++k) mean += double(p[size_t(k + 1)]) * dots[size_t(k)];
-    for (int j = 0; j < kRnnEdgeLogits; ++j) {
-        const double gj = j == 0 ? 0.0 : dots[size_t(j - 1)];
-        write_grad(dalpha[j], float(double(p[size_t(j)]) * (gj - mean)), alpha_mode);
-    }
+    if (dalpha) rnn_edge_logit_grads(dalpha, alpha_mode, p.data(), dots.data());
 }
 
 }  // namespace cudarts::cpu

@@ -45,13 +45,7 @@ __device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 // softmax(alpha) into shared p_s by thread 0, the maximum subtracted first; the barrier publishes
 // it to the block.
 __device__ void load_edge_weights(float* p_s, const float* __restrict__ alpha) {
-    if (threadIdx.x == 0) {
-        float m = alpha[0];
-        for (int k = 1; k < kRnnEdgeLogits; ++k) m = alpha[k] > m ? alpha[k] : m;
-        float sum = 0.f;
-        for (int k = 0; k < kRnnEdgeLogits; ++k) sum += p_s[k] = expf(alpha[k] - m);
-        for (int k = 0; k < kRnnEdgeLogits; ++k) p_s[k] /= sum;
-    }
+    if (threadIdx.x == 0) rnn_edge_weights(p_s, alpha);
     __syncthreads();
 }
 
@@ -90,26 +84,6 @@ __global__ void __launch_bounds__(kBlock)
     }
 }
 
-// One element of a search edge: the mixed output, the terms of its backward and the y_k.
-struct MixTerms {
-    float out, gate_factor, slope, weight_sum;
-    float y[kActs];
-};
-__device__ MixTerms mix_terms(const float* p, float c, float h, float s) {
-    MixTerms t{0.f, 0.f, 0.f, 0.f, {}};
-#pragma unroll
-    for (int k = 0; k < kActs; ++k) {
-        const RnnAct a = RnnAct(k);
-        const float pk = p[k + 1], f = rnn_act(a, h);
-        t.y[k] = s + c * (f - s);
-        t.out += pk * t.y[k];
-        t.gate_factor += pk * (f - s);
-        t.slope += pk * rnn_act_slope(a, h, f);
-        t.weight_sum += pk;
-    }
-    return t;
-}
-
 __global__ void __launch_bounds__(kBlock)
     highway_mix_fwd_kernel_v1(float* __restrict__ out, const float* __restrict__ ch,
                               const float* __restrict__ s, const float* __restrict__ alpha,
@@ -118,7 +92,7 @@ __global__ void __launch_bounds__(kBlock)
     load_edge_weights(p_s, alpha);
     for (int64_t i = first_index(); i < count; i += grid_stride()) {
         const int64_t ic = gate_index(i, n);
-        out[i] = mix_terms(p_s, rnn_sigmoid(ch[ic]), ch[ic + n], s[i]).out;
+        out[i] = rnn_mix_terms(p_s, rnn_sigmoid(ch[ic]), ch[ic + n], s[i]).out;
     }
 }
 
@@ -131,7 +105,7 @@ __global__ void __launch_bounds__(kBlock)
     for (int64_t i = first_index(); i < count; i += grid_stride()) {
         const int64_t ic = gate_index(i, n), ih = ic + n;
         const float c = rnn_sigmoid(ch[ic]), d = dout[i];
-        const MixTerms t = mix_terms(p_s, c, ch[ih], s[i]);
+        const RnnMixTerms t = rnn_mix_terms(p_s, c, ch[ih], s[i]);
         if (g.dch) {
             write_grad(g.dch[ic], d * t.gate_factor * c * (1.f - c), g.ch_mode);
             write_grad(g.dch[ih], d * c * t.slope, g.ch_mode);
@@ -152,7 +126,7 @@ __global__ void __launch_bounds__(kReduceBlock)
     float acc[kActs] = {0.f, 0.f, 0.f, 0.f};
     for (int64_t i = threadIdx.x; i < count; i += kReduceBlock) {
         const int64_t ic = gate_index(i, n);
-        const MixTerms t = mix_terms(p_s, rnn_sigmoid(ch[ic]), ch[ic + n], s[i]);
+        const RnnMixTerms t = rnn_mix_terms(p_s, rnn_sigmoid(ch[ic]), ch[ic + n], s[i]);
         const float d = dout[i];
 #pragma unroll
         for (int k = 0; k < kActs; ++k) acc[k] += d * t.y[k];
@@ -166,14 +140,11 @@ __global__ void __launch_bounds__(kReduceBlock)
     __syncthreads();
     if (threadIdx.x != 0) return;
     float dots[kActs];
-    float mean = 0.f;
     for (int k = 0; k < kActs; ++k) {
         dots[k] = 0.f;
         for (int w = 0; w < kReduceWarps; ++w) dots[k] += warp_dots[w][k];
-        mean += p_s[k + 1] * dots[k];
     }
-    for (int j = 0; j < kRnnEdgeLogits; ++j)
-        write_grad(dalpha[j], p_s[j] * ((j == 0 ? 0.f : dots[j - 1]) - mean), mode);
+    rnn_edge_logit_grads(dalpha, mode, p_s, dots);
 }
 
 }  // namespace
