@@ -284,14 +284,10 @@ int cmd_rnn_search(int argc, char** argv) {
                     opt.epochs, std::exp(m.train_loss), std::exp(m.valid_loss), m.seconds,
                     darts.c_str());
         std::fflush(stdout);
-        const std::string line = m.to_json().dump();
-        std::map<std::string, std::string> meta = in.data.metadata();
-        meta.insert({{"best_valid_loss", std::to_string(best_loss)},
-                     {"best_genotype", best_genotype},
-                     {"metrics", line}});
-        search.save(ckpt.string(), meta);
-        write_recurrent_genotypes(out, e + 1, m.genotype);
-        metrics.append(line);
+        save_epoch(
+            search, ckpt, in.data, m.to_json(), metrics,
+            {{"best_valid_loss", std::to_string(best_loss)}, {"best_genotype", best_genotype}},
+            [&] { write_recurrent_genotypes(out, e + 1, m.genotype); });
     }
     std::printf("final genotype %s\noutputs in %s\n", to_darts_string(search.genotype()).c_str(),
                 out.c_str());
@@ -367,11 +363,7 @@ int cmd_rnn_train(int argc, char** argv) {
             std::printf("epoch %d/%d: a non-finite loss rolled back to the best state %d time(s)\n",
                         e + 1, opt.epochs, m.rollbacks);
         std::fflush(stdout);
-        const std::string line = m.to_json().dump();
-        std::map<std::string, std::string> meta = in.data.metadata();
-        meta["metrics"] = line;
-        trainer.save(ckpt.string(), meta);
-        metrics.append(line);
+        save_epoch(trainer, ckpt, in.data, m.to_json(), metrics, {}, [] {});
     }
     trainer.use_best_weights();
     const double test_loss = test_text(trainer.model(), corpus.test, corpus.test_file, opt.bptt);

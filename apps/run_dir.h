@@ -159,6 +159,22 @@ void refuse_new_run_flags(const cxxopts::ParseResult& args,
                           std::initializer_list<const char*> new_run_flags,
                           const std::filesystem::path& dir);
 
+// The end of an epoch on disk, in the order a resume relies on: `loop`'s checkpoint, whose metadata
+// holds the run's data, `extra` and the epoch's metrics line (`metrics`, one JSON object), then
+// the text outputs `write_text_outputs` writes (genotypes; may be empty), then the line appended
+// to metrics.jsonl.
+template <class Loop, class TextOutputs>
+void save_epoch(const Loop& loop, const std::filesystem::path& checkpoint, const RunData& data,
+                const nlohmann::json& metrics, MetricsLog& log,
+                std::map<std::string, std::string> extra, const TextOutputs& write_text_outputs) {
+    const std::string line = metrics.dump();
+    extra.merge(data.metadata());
+    extra["metrics"] = line;
+    loop.save(checkpoint.string(), extra);
+    write_text_outputs();
+    log.append(line);
+}
+
 // A DivergedError from `command`'s epoch, re-thrown with the command and the state on disk:
 // "search: <what> at epoch 2 step 4 (lr 5e+08); last good checkpoint: DIR/checkpoint.safetensors".
 [[noreturn]] void rethrow_diverged(const std::string& command, const std::exception& diverged,

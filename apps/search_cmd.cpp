@@ -348,14 +348,10 @@ int cmd_search(int argc, char** argv) {
 
         // The checkpoint first: the text outputs are never ahead of the state a resume restarts
         // from (a resume completes them from the checkpoint's copy of the metrics line).
-        const std::string line = m.to_json().dump();
-        std::map<std::string, std::string> meta = in.data.metadata();
-        meta.insert({{"best_valid_acc", std::to_string(run.best_acc)},
-                     {"best_genotype", run.best_genotype},
-                     {"metrics", line}});
-        search.save(ckpt.string(), meta);
-        write_genotypes(out, e + 1, m.genotype);
-        metrics.append(line);
+        save_epoch(search, ckpt, in.data, m.to_json(), metrics,
+                   {{"best_valid_acc", std::to_string(run.best_acc)},
+                    {"best_genotype", run.best_genotype}},
+                   [&] { write_genotypes(out, e + 1, m.genotype); });
     }
 
     std::printf("final genotype %s\n", to_darts_string(search.genotype()).c_str());

@@ -222,11 +222,7 @@ int cmd_train(int argc, char** argv) {
             m.test_acc, m.seconds);
         std::fflush(stdout);
         // The checkpoint first: metrics.jsonl is never ahead of the state a resume restarts from.
-        const std::string line = m.to_json().dump();
-        std::map<std::string, std::string> meta = in.data.metadata();
-        meta["metrics"] = line;
-        trainer.save(ckpt.string(), meta);
-        metrics.append(line);
+        save_epoch(trainer, ckpt, in.data, m.to_json(), metrics, {}, [] {});
     }
     const auto [loss, acc] = evaluate(trainer.network(), test, rec.batch_size);
     std::printf("outputs in %s\n", out.c_str());
