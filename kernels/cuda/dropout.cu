@@ -12,6 +12,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/dropout.h"
 
 namespace cudarts::cuda {
@@ -22,9 +23,6 @@ constexpr int kBlock = 256;
 constexpr int kMaxGrid = 4096;  // grid-stride cap: enough blocks to fill 132 SMs several times
 
 int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
-
-__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 
 // y[i] = x[i] * mask[(i / inner) % mid] over all outer * mid * inner elements.
 __global__ void __launch_bounds__(kBlock)

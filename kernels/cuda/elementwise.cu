@@ -16,6 +16,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/elementwise.h"
 
 namespace cudarts::cuda {
@@ -30,9 +31,6 @@ constexpr int kMaxGrid = 4096;
 int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
 
 void check_count(int64_t n, const char* fn) { CUDARTS_CHECK(n >= 0, fn << ": n=" << n); }
-
-__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 
 // y = max(x, 0), written as the CPU's comparison so that -0 and NaN map the same way.
 __global__ void __launch_bounds__(kBlock)

@@ -32,6 +32,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/mixed_op.h"
 
 namespace cudarts::cuda {
@@ -67,9 +68,6 @@ InPtrs in_table(const float* const* ys, int K) {
 
 int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
 
-__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
-
 // The K weights into shared w_s: copied from w, or softmax(w) when from_logits (w then holds
 // alpha). Thread 0 does it, subtracting the maximum first as cpu::softmax_fwd does; the barrier
 // publishes w_s to the block.
@@ -89,13 +87,6 @@ __device__ void load_weights(float* w_s, const float* __restrict__ w, int K, boo
         }
     }
     __syncthreads();
-}
-
-__device__ float warp_sum(float v) {
-#pragma unroll
-    for (int offset = kWarp / 2; offset > 0; offset /= 2)
-        v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
 }
 
 // One thread per element: out_i = sum_k w_k y_k[i] over the present candidates, in order of k.

@@ -21,6 +21,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/optim.h"
 
 namespace cudarts::cuda {
@@ -33,9 +34,6 @@ constexpr int kUnroll = 8;          // loads in flight per thread in the single-
 constexpr int kMaxGrid = 4096;      // grid-stride cap: enough blocks to fill 132 SMs several times
 
 int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
-
-__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 
 // d = g + wd w; then w -= lr d (momentum 0, buf unused) or buf = d on the first step, else
 // buf = momentum buf + d, and w -= lr buf.

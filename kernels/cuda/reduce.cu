@@ -19,6 +19,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/reduce.h"
 
 namespace cudarts::cuda {
@@ -31,9 +32,6 @@ constexpr int kMaxGrid = 4096;      // grid-stride cap: enough blocks to fill 13
 constexpr int kUnroll = 8;          // loads in flight per thread in the single-block sum
 
 int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
-
-__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 
 // y[0] = scale * sum(x); launched as a single block, so n = 0 still writes 0.
 __global__ void __launch_bounds__(kReduceBlock)

@@ -20,6 +20,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/rnn_cell.h"
 
 namespace cudarts::cuda {
@@ -39,21 +40,11 @@ void check_sizes(int64_t rows, int64_t n, const char* fn) {
 
 int grid_for(int64_t count) { return std::min(blocks_for(count, kBlock), kMaxGrid); }
 
-__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
-
 // softmax(alpha) into shared p_s by thread 0, the maximum subtracted first; the barrier publishes
 // it to the block.
 __device__ void load_edge_weights(float* p_s, const float* __restrict__ alpha) {
     if (threadIdx.x == 0) rnn_edge_weights(p_s, alpha);
     __syncthreads();
-}
-
-__device__ float warp_sum(float v) {
-#pragma unroll
-    for (int offset = kWarp / 2; offset > 0; offset /= 2)
-        v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
 }
 
 // Where element i = r * n + j of a state sits in ch: its gate at r * 2n + j, h n further.

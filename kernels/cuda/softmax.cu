@@ -31,6 +31,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/softmax.h"
 
 namespace cudarts::cuda {
@@ -57,9 +58,6 @@ void check_smoothing(float smoothing, const char* fn) {
 
 int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
 
-__device__ int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
-
 struct SumOp {
     __device__ float operator()(float a, float b) const { return a + b; }
 };
@@ -80,15 +78,6 @@ __device__ float block_allreduce(float v, Op op) {
     const float out = result;
     __syncthreads();
     return out;
-}
-
-// Sum over the 32 lanes of a warp, returned to every lane (the butterfly pairs the same terms in
-// every lane, so all lanes hold the same bits).
-__device__ float warp_sum(float v) {
-#pragma unroll
-    for (int offset = kWarp / 2; offset > 0; offset /= 2)
-        v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
 }
 
 // Block b: row b. y = exp(x - max) / sum exp(x - max).
