@@ -1,9 +1,8 @@
-// The index arithmetic and the warp sum the CUDA kernels share. Include only from .cu files.
-//   first_index, grid_stride  a grid-stride loop: for (i = first_index(); i < n; i +=
-//   grid_stride()) warp_sum                  the sum over the 32 lanes of a warp, returned to every
-//   lane (the
-//                             butterfly pairs the same terms in every lane, so all lanes hold
-//                             the same bits)
+// The index arithmetic and the warp sum the CUDA kernels share; include only from .cu files.
+// first_index and grid_stride drive a grid-stride loop,
+//     for (int64_t i = first_index(); i < n; i += grid_stride())
+// and warp_sum returns the sum over the 32 lanes of a warp to every lane (the butterfly pairs the
+// same terms in every lane, so all lanes hold the same bits).
 #pragma once
 
 #include <cstdint>
