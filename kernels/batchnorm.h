@@ -24,6 +24,10 @@ struct BatchNormShape {
     int64_t elems() const { return int64_t(n) * c * hw; }
     int64_t per_channel() const { return int64_t(n) * hw; }
     void validate() const;  // needs n*hw >= 2 in training (unbiased variance), checked there
+    // What both backends check before a kernel: validate() and eps >= 0; in training also the
+    // momentum in [0, 1] and, when there is a channel, n*hw >= 2. False: nothing to compute.
+    void validate_eval(float eps) const;
+    bool validate_train(float momentum, float eps) const;
 };
 std::ostream& operator<<(std::ostream& os, const BatchNormShape& s);
 

@@ -23,6 +23,22 @@ void BatchNormShape::validate() const {
     CUDARTS_CHECK(hw >= 1, "BatchNormShape: hw must be >= 1 in " << *this);
 }
 
+void BatchNormShape::validate_eval(float eps) const {
+    validate();
+    CUDARTS_CHECK(eps >= 0.f, "batch_norm: eps must be >= 0, got " << eps);
+}
+
+bool BatchNormShape::validate_train(float momentum, float eps) const {
+    validate_eval(eps);
+    CUDARTS_CHECK(momentum >= 0.f && momentum <= 1.f,
+                  "batch_norm_fwd_train: momentum must be in [0, 1], got " << momentum);
+    if (c == 0) return false;
+    // torch: "Expected more than 1 value per channel when training".
+    CUDARTS_CHECK(per_channel() >= 2,
+                  "batch_norm_fwd_train: n*hw must be >= 2 in training in " << *this);
+    return true;
+}
+
 std::ostream& operator<<(std::ostream& os, const BatchNormShape& s) {
     return os << "BatchNormShape{n=" << s.n << " c=" << s.c << " hw=" << s.hw << "}";
 }
@@ -35,23 +51,12 @@ int64_t at(const BatchNormShape& s, int i, int ch, int j) {
     return (int64_t(i) * s.c + ch) * s.hw + j;
 }
 
-void check_eps(float eps) {
-    CUDARTS_CHECK(eps >= 0.f, "batch_norm: eps must be >= 0, got " << eps);
-}
-
 }  // namespace
 
 void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                           float* running_var, const float* x, const float* gamma, const float* beta,
                           const BatchNormShape& s, float momentum, float eps) {
-    s.validate();
-    check_eps(eps);
-    CUDARTS_CHECK(momentum >= 0.f && momentum <= 1.f,
-                  "batch_norm_fwd_train: momentum must be in [0, 1], got " << momentum);
-    if (s.c == 0) return;
-    // torch: "Expected more than 1 value per channel when training".
-    CUDARTS_CHECK(s.per_channel() >= 2,
-                  "batch_norm_fwd_train: n*hw must be >= 2 in training in " << s);
+    if (!s.validate_train(momentum, eps)) return;
     const double m = double(s.per_channel());
     CUDARTS_PARALLEL_FOR(s.elems())
     for (int ch = 0; ch < s.c; ++ch) {
@@ -88,8 +93,7 @@ void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float*
 void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const float* beta,
                          const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps) {
-    s.validate();
-    check_eps(eps);
+    s.validate_eval(eps);
     CUDARTS_PARALLEL_FOR(s.elems())
     for (int ch = 0; ch < s.c; ++ch) {
         const double invstd = 1.0 / std::sqrt(double(running_var[ch]) + eps);
@@ -141,8 +145,7 @@ void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* d
 void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                          const float* gamma, const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps, GradMode mode) {
-    s.validate();
-    check_eps(eps);
+    s.validate_eval(eps);
     CUDARTS_PARALLEL_FOR(s.elems())
     for (int ch = 0; ch < s.c; ++ch) {
         const double invstd = 1.0 / std::sqrt(double(running_var[ch]) + eps);

@@ -192,10 +192,6 @@ __global__ void __launch_bounds__(kBlock)
     write_grad(dx[k], scale * dy[k], mode);
 }
 
-void check_eps(float eps) {
-    CUDARTS_CHECK(eps >= 0.f, "batch_norm: eps must be >= 0, got " << eps);
-}
-
 // The per-channel kernels index a channel's values with int.
 void check_channel_fits_int(const BatchNormShape& s) {
     CUDARTS_CHECK(s.per_channel() <= INT_MAX,
@@ -207,14 +203,7 @@ void check_channel_fits_int(const BatchNormShape& s) {
 void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                           float* running_var, const float* x, const float* gamma, const float* beta,
                           const BatchNormShape& s, float momentum, float eps, Stream st) {
-    s.validate();
-    check_eps(eps);
-    CUDARTS_CHECK(momentum >= 0.f && momentum <= 1.f,
-                  "batch_norm_fwd_train: momentum must be in [0, 1], got " << momentum);
-    if (s.c == 0) return;
-    // torch: "Expected more than 1 value per channel when training".
-    CUDARTS_CHECK(s.per_channel() >= 2,
-                  "batch_norm_fwd_train: n*hw must be >= 2 in training in " << s);
+    if (!s.validate_train(momentum, eps)) return;
     check_channel_fits_int(s);
     batch_norm_stats_kernel_v1<<<s.c, kReduceBlock, 0, st>>>(save_mean, save_invstd, running_mean,
                                                              running_var, x, s, momentum, eps);
@@ -228,8 +217,7 @@ void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float*
 void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const float* beta,
                          const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps, Stream st) {
-    s.validate();
-    check_eps(eps);
+    s.validate_eval(eps);
     if (s.elems() == 0) return;
     batch_norm_apply_kernel_v1<<<blocks_for(s.elems(), kBlock), kBlock, 0, st>>>(
         y, x, gamma, beta, running_mean, running_var, /*stat_is_var=*/true, eps, s.c, s.hw,
@@ -254,8 +242,7 @@ void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* d
 void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                          const float* gamma, const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps, GradMode mode, Stream st) {
-    s.validate();
-    check_eps(eps);
+    s.validate_eval(eps);
     if (s.c == 0) return;
     check_channel_fits_int(s);
     // With n = 0 the sums are empty and overwrite still writes dgamma = dbeta = 0, as the CPU.

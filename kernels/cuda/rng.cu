@@ -19,6 +19,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/philox.h"
 #include "kernels/rng.h"
 
@@ -37,29 +38,38 @@ int grid_for(int64_t n) {
     return std::min(blocks_for(philox_blocks, kBlock), kMaxGrid);
 }
 
-__device__ int64_t first_block() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
-__device__ int64_t block_stride() { return int64_t(gridDim.x) * blockDim.x; }
+// f(b, r) for every 4-value Philox block b of n values (r: its four 32-bit numbers), in a
+// grid-stride loop over the blocks.
+template <class F>
+__device__ void for_each_block(int64_t n, uint64_t seed, uint64_t offset, const F& f) {
+    const int64_t blocks = (n + 3) / 4;
+    for (int64_t b = first_index(); b < blocks; b += grid_stride())
+        f(b, philox::block(seed, offset, uint64_t(b)));
+}
+
+// f(i, u) for every value i < n, u its uniform in [0, 1): lane k of block b is value 4 b + k.
+template <class F>
+__device__ void for_each_uniform(int64_t n, uint64_t seed, uint64_t offset, const F& f) {
+    for_each_block(n, seed, offset, [&](int64_t b, const philox::U32x4& r) {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const int64_t i = 4 * b + k;
+            if (i < n) f(i, philox::to_unit(r.v[k]));
+        }
+    });
+}
 
 // y_i = lo + span * u_i with span = hi - lo rounded on the host, as float arithmetic on the CPU.
 __global__ void rng_uniform_kernel_v1(float* __restrict__ y, int64_t n, float lo, float span,
                                       uint64_t seed, uint64_t offset) {
-    const int64_t blocks = (n + 3) / 4;
-    for (int64_t b = first_block(); b < blocks; b += block_stride()) {
-        const philox::U32x4 r = philox::block(seed, offset, uint64_t(b));
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            const int64_t i = 4 * b + k;
-            if (i < n) y[i] = __fadd_rn(lo, __fmul_rn(span, philox::to_unit(r.v[k])));
-        }
-    }
+    for_each_uniform(n, seed, offset,
+                     [&](int64_t i, float u) { y[i] = __fadd_rn(lo, __fmul_rn(span, u)); });
 }
 
 // Box-Muller on lanes (0, 1) and (2, 3); mean + stddev * z in double, rounded once to float.
 __global__ void rng_normal_kernel_v1(float* __restrict__ y, int64_t n, double mean, double stddev,
                                      uint64_t seed, uint64_t offset) {
-    const int64_t blocks = (n + 3) / 4;
-    for (int64_t b = first_block(); b < blocks; b += block_stride()) {
-        const philox::U32x4 r = philox::block(seed, offset, uint64_t(b));
+    for_each_block(n, seed, offset, [&](int64_t b, const philox::U32x4& r) {
 #pragma unroll
         for (int pair = 0; pair < 2; ++pair) {
             const int64_t i = 4 * b + 2 * pair;
@@ -74,21 +84,14 @@ __global__ void rng_normal_kernel_v1(float* __restrict__ y, int64_t n, double me
             if (i + 1 < n)
                 y[i + 1] = float(__dadd_rn(mean, __dmul_rn(stddev, __dmul_rn(radius, s))));
         }
-    }
+    });
 }
 
 // mask_i = keep_scale when u_i >= p, else 0; keep_scale = 1 / (1 - p) computed once on the host.
 __global__ void dropout_mask_kernel_v1(float* __restrict__ mask, int64_t n, float p,
                                        float keep_scale, uint64_t seed, uint64_t offset) {
-    const int64_t blocks = (n + 3) / 4;
-    for (int64_t b = first_block(); b < blocks; b += block_stride()) {
-        const philox::U32x4 r = philox::block(seed, offset, uint64_t(b));
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            const int64_t i = 4 * b + k;
-            if (i < n) mask[i] = philox::to_unit(r.v[k]) >= p ? keep_scale : 0.f;
-        }
-    }
+    for_each_uniform(n, seed, offset,
+                     [&](int64_t i, float u) { mask[i] = u >= p ? keep_scale : 0.f; });
 }
 
 }  // namespace
