@@ -134,19 +134,8 @@ __global__ void __launch_bounds__(kReduceBlock)
         if (threadIdx.x == 0) write_grad(dw[k], 0.f, mode);
         return;
     }
-    float partial = 0.f;
-    int64_t i = threadIdx.x;
-    for (; i + (kUnroll - 1) * int64_t(kReduceBlock) < n; i += kUnroll * int64_t(kReduceBlock)) {
-        float a[kUnroll], b[kUnroll];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) {
-            a[u] = dout[i + u * kReduceBlock];
-            b[u] = y[i + u * kReduceBlock];
-        }
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) partial += a[u] * b[u];
-    }
-    for (; i < n; i += kReduceBlock) partial += dout[i] * y[i];
+    const float partial =
+        block_stride_partial<kReduceBlock, kUnroll>(n, [&](int64_t i) { return dout[i] * y[i]; });
     using Reduce = cub::BlockReduce<float, kReduceBlock>;
     __shared__ typename Reduce::TempStorage temp;
     const float total = Reduce(temp).Sum(partial);  // valid in thread 0 only

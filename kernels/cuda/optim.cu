@@ -75,16 +75,8 @@ __global__ void __launch_bounds__(kBlock)
 // out[0] = sum x_i^2; one block, so n = 0 still writes 0.
 __global__ void __launch_bounds__(kReduceBlock)
     sum_squares_kernel_v1(float* __restrict__ out, const float* __restrict__ x, int64_t n) {
-    float partial = 0.f;
-    int64_t i = threadIdx.x;
-    for (; i + (kUnroll - 1) * int64_t(kReduceBlock) < n; i += kUnroll * int64_t(kReduceBlock)) {
-        float v[kUnroll];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) v[u] = x[i + u * kReduceBlock];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) partial += v[u] * v[u];
-    }
-    for (; i < n; i += kReduceBlock) partial += x[i] * x[i];
+    const float partial =
+        block_stride_partial<kReduceBlock, kUnroll>(n, [&](int64_t i) { return x[i] * x[i]; });
     using Reduce = cub::BlockReduce<float, kReduceBlock>;
     __shared__ typename Reduce::TempStorage temp;
     const float total = Reduce(temp).Sum(partial);  // valid in thread 0 only

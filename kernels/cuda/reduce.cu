@@ -36,18 +36,9 @@ int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
 // y[0] = scale * sum(x); launched as a single block, so n = 0 still writes 0.
 __global__ void __launch_bounds__(kReduceBlock)
     sum_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n, float scale) {
-    // Thread t sums x[t + j * kReduceBlock] for j = 0, 1, 2, ... in order; whole groups of
-    // kUnroll loads are issued before their adds, the tail goes one at a time.
-    float partial = 0.f;
-    int64_t i = threadIdx.x;
-    for (; i + (kUnroll - 1) * int64_t(kReduceBlock) < n; i += kUnroll * int64_t(kReduceBlock)) {
-        float v[kUnroll];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) v[u] = x[i + u * kReduceBlock];
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) partial += v[u];
-    }
-    for (; i < n; i += kReduceBlock) partial += x[i];
+    // Thread t sums x[t + j * kReduceBlock] for j = 0, 1, 2, ... in order (thread_index.h).
+    const float partial =
+        block_stride_partial<kReduceBlock, kUnroll>(n, [&](int64_t i) { return x[i]; });
     using Reduce = cub::BlockReduce<float, kReduceBlock>;
     __shared__ typename Reduce::TempStorage temp;
     const float total = Reduce(temp).Sum(partial);  // valid in thread 0 only
