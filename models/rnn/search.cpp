@@ -18,15 +18,18 @@ constexpr const char* kFormat = "cudarts-rnn-search-checkpoint-1";
 // Independent sub-seeds (data/transforms.h mix64) of the two random streams of an epoch.
 enum SeedStream : uint64_t { kSeqLens = 11, kMasks = 12 };
 
-template <class Options, class Visitor>
-void rnn_search_fields(Options& o, const Visitor& f) {
-    rnn_run_fields(o, f);
-    f("alpha_lr", o.alpha_lr);
-    f("alpha_weight_decay", o.alpha_weight_decay);
-    f("order",
-      MappedField<bool, int>{o.second_order, [](const bool& second) { return second ? 2 : 1; },
-                             [](const int& order, const std::string&) { return order == 2; }});
-}
+// The options' field table (models/run/loop.h fields_to_json), each key once.
+struct RnnSearchFields {
+    template <class Options, class Visitor>
+    void operator()(Options& o, const Visitor& f) const {
+        rnn_run_fields(o, f);
+        f("alpha_lr", o.alpha_lr);
+        f("alpha_weight_decay", o.alpha_weight_decay);
+        f("order",
+          MappedField<bool, int>{o.second_order, [](const bool& second) { return second ? 2 : 1; },
+                                 [](const int& order, const std::string&) { return order == 2; }});
+    }
+};
 
 RnnSearchOptions prepared(RnnSearchOptions opt, const TextCorpus& corpus) {
     opt.model.ntoken = corpus.vocab_size();
@@ -44,12 +47,11 @@ void RnnSearchOptions::validate() const {
 }
 
 nlohmann::json RnnSearchOptions::to_json() const {
-    return fields_to_json(*this, [](auto& o, const auto& f) { rnn_search_fields(o, f); });
+    return fields_to_json(*this, RnnSearchFields{});
 }
 
 RnnSearchOptions RnnSearchOptions::from_json(const nlohmann::json& j, const std::string& what) {
-    return fields_from_json<RnnSearchOptions>(
-        j, what, [](auto& o, const auto& f) { rnn_search_fields(o, f); });
+    return fields_from_json<RnnSearchOptions>(j, what, RnnSearchFields{});
 }
 
 nlohmann::json RnnEpochMetrics::to_json() const {

@@ -25,21 +25,24 @@ uint64_t stream_seed(uint64_t seed, SeedStream s, int retry) {
     return mix64(mix64(seed, s), uint64_t(retry));
 }
 
-template <class Options, class Visitor>
-void rnn_train_fields(Options& o, const Visitor& f) {
-    rnn_run_fields(o, f);
-    f("genotype", MappedField<std::optional<RecurrentGenotype>, std::string>{
-                      o.model.genotype,
-                      [](const std::optional<RecurrentGenotype>& g) {
-                          return g ? to_darts_string(*g) : std::string();
-                      },
-                      [](const std::string& s, const std::string& what) {
-                          return std::optional(parse_recurrent_genotype(s, what));
-                      }});
-    f("max_seq_len_delta", o.max_seq_len_delta);
-    f("nonmono", o.nonmono);
-    f("max_rollbacks", o.max_rollbacks);
-}
+// The options' field table (models/run/loop.h fields_to_json), each key once.
+struct RnnTrainFields {
+    template <class Options, class Visitor>
+    void operator()(Options& o, const Visitor& f) const {
+        rnn_run_fields(o, f);
+        f("genotype", MappedField<std::optional<RecurrentGenotype>, std::string>{
+                          o.model.genotype,
+                          [](const std::optional<RecurrentGenotype>& g) {
+                              return g ? to_darts_string(*g) : std::string();
+                          },
+                          [](const std::string& s, const std::string& what) {
+                              return std::optional(parse_recurrent_genotype(s, what));
+                          }});
+        f("max_seq_len_delta", o.max_seq_len_delta);
+        f("nonmono", o.nonmono);
+        f("max_rollbacks", o.max_rollbacks);
+    }
+};
 
 RnnTrainOptions prepared(RnnTrainOptions opt, const TextCorpus& corpus) {
     opt.model.ntoken = corpus.vocab_size();
@@ -66,13 +69,10 @@ void RnnTrainOptions::validate() const {
     require(max_rollbacks >= 0, "max_rollbacks", ">= 0", max_rollbacks);
 }
 
-nlohmann::json RnnTrainOptions::to_json() const {
-    return fields_to_json(*this, [](auto& o, const auto& f) { rnn_train_fields(o, f); });
-}
+nlohmann::json RnnTrainOptions::to_json() const { return fields_to_json(*this, RnnTrainFields{}); }
 
 RnnTrainOptions RnnTrainOptions::from_json(const nlohmann::json& j, const std::string& what) {
-    return fields_from_json<RnnTrainOptions>(
-        j, what, [](auto& o, const auto& f) { rnn_train_fields(o, f); });
+    return fields_from_json<RnnTrainOptions>(j, what, RnnTrainFields{});
 }
 
 nlohmann::json RnnTrainEpoch::to_json() const {
