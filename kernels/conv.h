@@ -45,6 +45,33 @@ struct Conv2dShape {
         const int i = t / stride;
         return i < n_out ? i : -1;
     }
+    // f(a, b, p, q) for every tap (a, b) of output (i, j) that lands inside the image, at input
+    // (p, q) = (i*stride - pad + a*dil, j*stride - pad + b*dil); padding taps are skipped.
+    template <class F>
+    CUDARTS_HD void for_each_tap(int i, int j, const F& f) const {
+        for (int a = 0; a < k; ++a) {
+            const int p = i * stride - pad + a * dil;
+            if (p < 0 || p >= h) continue;
+            for (int b = 0; b < k; ++b) {
+                const int q = j * stride - pad + b * dil;
+                if (q < 0 || q >= w) continue;
+                f(a, b, p, q);
+            }
+        }
+    }
+    // f(a, b, i, j) for every output (i, j) whose tap (a, b) reads input (p, q) (source_index).
+    template <class F>
+    CUDARTS_HD void for_each_source(int p, int q, const F& f) const {
+        const int n_h = ho(), n_w = wo();
+        for (int a = 0; a < k; ++a) {
+            const int i = source_index(p, a, n_h);
+            if (i < 0) continue;
+            for (int b = 0; b < k; ++b) {
+                const int j = source_index(q, b, n_w);
+                if (j >= 0) f(a, b, i, j);
+            }
+        }
+    }
     int64_t in_elems() const { return int64_t(n) * c_in * h * w; }
     int64_t out_elems() const { return int64_t(n) * c_out * ho() * wo(); }
     int64_t weight_elems() const { return int64_t(c_out) * cin_per_group() * k * k; }

@@ -87,15 +87,9 @@ void conv2d_fwd_direct(float* y, const float* x, const float* w, const Conv2dSha
             for (int j = 0; j < wo; ++j) {
                 double acc = 0;
                 for (int c = 0; c < cpg; ++c)
-                    for (int a = 0; a < s.k; ++a) {
-                        const int p = i * s.stride - s.pad + a * s.dil;
-                        if (p < 0 || p >= s.h) continue;
-                        for (int b = 0; b < s.k; ++b) {
-                            const int q = j * s.stride - s.pad + b * s.dil;
-                            if (q < 0 || q >= s.w) continue;
-                            acc += double(w[w_at(s, o, c, a, b)]) * x[x_at(s, n, c0 + c, p, q)];
-                        }
-                    }
+                    s.for_each_tap(i, j, [&](int a, int b, int p, int q) {
+                        acc += double(w[w_at(s, o, c, a, b)]) * x[x_at(s, n, c0 + c, p, q)];
+                    });
                 y[y_at(s, n, o, i, j)] = float(acc);
             }
     }
@@ -103,7 +97,7 @@ void conv2d_fwd_direct(float* y, const float* x, const float* w, const Conv2dSha
 
 void conv2d_bwd_data_direct(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                             GradMode mode) {
-    const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
+    const int cpg = s.cin_per_group(), opg = s.cout_per_group();
     CUDARTS_PARALLEL_FOR(s.in_elems() * opg * s.k * s.k)
     for (int64_t nc = 0; nc < int64_t(s.n) * s.c_in; ++nc) {
         const int n = int(nc / s.c_in), c = int(nc % s.c_in);
@@ -112,15 +106,9 @@ void conv2d_bwd_data_direct(float* dx, const float* dy, const float* w, const Co
             for (int q = 0; q < s.w; ++q) {
                 double acc = 0;
                 for (int o = g * opg; o < (g + 1) * opg; ++o)
-                    for (int a = 0; a < s.k; ++a) {
-                        const int i = s.source_index(p, a, ho);
-                        if (i < 0) continue;
-                        for (int b = 0; b < s.k; ++b) {
-                            const int j = s.source_index(q, b, wo);
-                            if (j < 0) continue;
-                            acc += double(w[w_at(s, o, cl, a, b)]) * dy[y_at(s, n, o, i, j)];
-                        }
-                    }
+                    s.for_each_source(p, q, [&](int a, int b, int i, int j) {
+                        acc += double(w[w_at(s, o, cl, a, b)]) * dy[y_at(s, n, o, i, j)];
+                    });
                 write_grad(dx[x_at(s, n, c, p, q)], float(acc), mode);
             }
     }

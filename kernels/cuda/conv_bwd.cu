@@ -131,15 +131,9 @@ __global__ void conv2d_bwd_data_kernel_v1(float* __restrict__ dx, const float* _
     for (int o = g * opg; o < (g + 1) * opg; ++o) {
         const float* dyo = dy + (int64_t(n) * s.c_out + o) * ho * wo;
         const float* wo_c = w + (int64_t(o) * cpg + cl) * s.k * s.k;
-        for (int a = 0; a < s.k; ++a) {
-            const int i = s.source_index(p, a, ho);
-            if (i < 0) continue;
-            for (int b = 0; b < s.k; ++b) {
-                const int j = s.source_index(q, b, wo);
-                if (j < 0) continue;
-                acc += wo_c[a * s.k + b] * dyo[int64_t(i) * wo + j];
-            }
-        }
+        s.for_each_source(p, q, [&](int a, int b, int i, int j) {
+            acc += wo_c[a * s.k + b] * dyo[int64_t(i) * wo + j];
+        });
     }
     write_grad(dx[idx], acc, mode);
 }

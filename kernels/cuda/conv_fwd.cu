@@ -76,15 +76,9 @@ __global__ void conv2d_fwd_kernel_v1(float* __restrict__ y, const float* __restr
     for (int c = 0; c < cpg; ++c) {
         const float* xc = x + (int64_t(n) * s.c_in + c0 + c) * s.h * s.w;
         const float* wc = w + (int64_t(o) * cpg + c) * s.k * s.k;
-        for (int a = 0; a < s.k; ++a) {
-            const int p = i * s.stride - s.pad + a * s.dil;
-            if (p < 0 || p >= s.h) continue;
-            for (int b = 0; b < s.k; ++b) {
-                const int q = j * s.stride - s.pad + b * s.dil;
-                if (q < 0 || q >= s.w) continue;
-                acc += wc[a * s.k + b] * xc[int64_t(p) * s.w + q];
-            }
-        }
+        s.for_each_tap(i, j, [&](int a, int b, int p, int q) {
+            acc += wc[a * s.k + b] * xc[int64_t(p) * s.w + q];
+        });
     }
     y[idx] = acc;
 }
