@@ -10,8 +10,12 @@
 
 namespace cudarts {
 
-void CheckpointWriter::add_store(const ParamStore& store) {
-    data_.push_back(store.flat_values().to_vector());
+void CheckpointWriter::add_store(const ParamStore& store) { add_store(store, store.flat_values()); }
+
+void CheckpointWriter::add_store(const ParamStore& store, const Tensor& values) {
+    CUDARTS_CHECK(values.numel() == store.total(),
+                  "CheckpointWriter::add_store: " << values << " for a store of " << store.total());
+    data_.push_back(values.to_vector());
     int64_t offset = 0;
     for (int i = 0; i < store.size(); ++i) {
         entries_.push_back({store.names()[size_t(i)], store[i].shape(), data_.size() - 1, offset});

@@ -15,7 +15,10 @@ namespace cudarts {
 // Host copies of tensors to be written; views point into it, so it must outlive the write.
 class CheckpointWriter {
 public:
-    void add_store(const ParamStore& store);                    // every named tensor of the store
+    void add_store(const ParamStore& store);  // every named tensor of the store
+    // The store's names and shapes over `values`, a flat buffer in the store's layout (a saved copy
+    // of its values).
+    void add_store(const ParamStore& store, const Tensor& values);
     void add(const std::string& name, const Tensor& t);         // any f32 tensor, flattened to 1-D
     void add_shaped(const std::string& name, const Tensor& t);  // an f32 tensor as it is
     void write(const std::string& path, const std::map<std::string, std::string>& metadata) const;

@@ -81,9 +81,13 @@ double evaluate_text(RnnModel& model, const Tensor& source, int bptt) {
     return total / double(rows);
 }
 
-void add_rnn_weights(CheckpointWriter& w, const RnnModel& model) {
-    w.add_store(model.weights());
-    w.add_shaped("decoder.weight", model.weights().get("encoder.weight").value());
+void add_rnn_weights(CheckpointWriter& w, const RnnModel& model, const Tensor& weights) {
+    const ParamStore& s = model.weights();
+    w.add_store(s, weights);
+    const Shape& encoder = s.get("encoder.weight").shape();
+    int64_t at = 0;  // where encoder.weight starts in the flat buffer
+    for (int i = 0; s.names()[size_t(i)] != "encoder.weight"; ++i) at += s[i].numel();
+    w.add_shaped("decoder.weight", weights.view(at, encoder));
     w.add_store(model.buffers());
 }
 
@@ -183,7 +187,7 @@ std::vector<float> RnnSearch::softmax_alphas() const {
 void RnnSearch::save(const std::string& path,
                      const std::map<std::string, std::string>& extra) const {
     CheckpointWriter w;
-    add_rnn_weights(w, model_);
+    add_rnn_weights(w, model_, model_.weights().flat_values());
     w.add_store(model_.alphas());
     std::map<std::string, std::string> metadata =
         checkpoint_metadata(extra, kFormat, epoch_, opt_.to_json(), to_darts_string(genotype()));
@@ -192,11 +196,8 @@ void RnnSearch::save(const std::string& path,
 }
 
 std::map<std::string, std::string> RnnSearch::load(const std::string& path) {
-    const SafetensorsFile f = read_checkpoint(path, kFormat);
-    const RnnSearchOptions saved =
-        RnnSearchOptions::from_json(checkpoint_json(f, "options"), metadata_name(path, "options"));
-    require_same_model(path, saved.to_json(), opt_.to_json(),
-                       {"ntoken", "emsize", "nhid", "steps"});
+    const SafetensorsFile f =
+        read_run_checkpoint(path, kFormat, opt_, {"ntoken", "emsize", "nhid", "steps"});
     restore_rnn_weights(f, model_);
     restore_store(f, model_.alphas());
     restore_adam(f, architect_.optimizer(), model_.alphas(), dev_);

@@ -94,7 +94,8 @@ private:
 
 // Checkpoint helpers both recurrent loops use: the weights with decoder.weight beside them, and
 // their restore (encoder.weight, or decoder.weight when a PyTorch export kept only that name).
-void add_rnn_weights(CheckpointWriter& w, const RnnModel& model);
+// `weights` is a flat buffer in the layout of model.weights(): its own values or a saved copy.
+void add_rnn_weights(CheckpointWriter& w, const RnnModel& model, const Tensor& weights);
 void restore_rnn_weights(const SafetensorsFile& f, RnnModel& model);
 
 }  // namespace cudarts

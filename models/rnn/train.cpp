@@ -44,6 +44,12 @@ struct RnnTrainFields {
     }
 };
 
+// A copy of `a` that owns its average: the live one is updated in place by every averaged step.
+AveragingState snapshot(AveragingState a) {
+    if (a.average.defined()) a.average = a.average.clone();
+    return a;
+}
+
 RnnTrainOptions prepared(RnnTrainOptions opt, const TextCorpus& corpus) {
     opt.model.ntoken = corpus.vocab_size();
     opt.validate();
@@ -159,8 +165,7 @@ void RnnTrainer::roll_back() {
     // ones once switched) and optimizer.pt (the averaging state of that moment).
     CUDARTS_CHECK(best_.weights.defined(), "RnnTrainer: no best state to roll back to");
     model_.weights().flat_values().copy_(best_.weights);
-    avg_ = best_.averaging;
-    if (avg_.average.defined()) avg_.average = avg_.average.clone();
+    avg_ = snapshot(best_.averaging);
 }
 
 RnnTrainEpoch RnnTrainer::run_epoch(const std::function<void(const StepInfo&)>& on_step) {
@@ -189,10 +194,8 @@ RnnTrainEpoch RnnTrainer::run_epoch(const std::function<void(const StepInfo&)>& 
     require_finite(m.valid_loss, "the validation loss", {epoch_, -1, m.lr});
     if (m.valid_loss < best_loss_) {
         best_loss_ = m.valid_loss;
-        best_.weights = avg_.on && avg_.average.defined() ? avg_.average.clone()
-                                                          : model_.weights().flat_values().clone();
-        best_.averaging = avg_;
-        if (avg_.average.defined()) best_.averaging.average = avg_.average.clone();
+        best_.weights = evaluation_weights().clone();
+        best_.averaging = snapshot(avg_);
         best_.epoch = epoch_;
         m.improved = true;
     }
@@ -208,11 +211,16 @@ RnnTrainEpoch RnnTrainer::run_epoch(const std::function<void(const StepInfo&)>& 
     return m;
 }
 
+const Tensor& RnnTrainer::evaluation_weights() const {
+    return avg_.on && avg_.average.defined() ? avg_.average : model_.weights().flat_values();
+}
+
 double RnnTrainer::validate() {
-    if (!avg_.on || !avg_.average.defined()) return evaluate_text(model_, valid_, opt_.bptt);
     const Tensor& w = model_.weights().flat_values();
+    const Tensor& eval = evaluation_weights();
+    if (&eval == &w) return evaluate_text(model_, valid_, opt_.bptt);
     const Tensor current = w.clone();
-    w.copy_(avg_.average);
+    w.copy_(eval);
     const double loss = evaluate_text(model_, valid_, opt_.bptt);
     w.copy_(current);
     return loss;
@@ -225,14 +233,10 @@ void RnnTrainer::use_best_weights() {
 void RnnTrainer::save(const std::string& path,
                       const std::map<std::string, std::string>& extra) const {
     CUDARTS_CHECK(best_.weights.defined(), "RnnTrainer::save before the first validation");
-    // The reference's names hold the best evaluation weights: swapped in for the write.
-    const Tensor& w = model_.weights().flat_values();
-    const Tensor current = w.clone();
-    w.copy_(best_.weights);
+    // The reference's names hold the best evaluation weights.
     CheckpointWriter out;
-    add_rnn_weights(out, model_);
-    w.copy_(current);
-    out.add("train.weights", current);
+    add_rnn_weights(out, model_, best_.weights);
+    out.add("train.weights", model_.weights().flat_values());
     std::map<std::string, std::string> meta = checkpoint_metadata(
         extra, kFormat, epoch_, opt_.to_json(), to_darts_string(*opt_.model.genotype));
     nlohmann::json state = {
@@ -246,11 +250,8 @@ void RnnTrainer::save(const std::string& path,
 }
 
 std::map<std::string, std::string> RnnTrainer::load(const std::string& path) {
-    const SafetensorsFile f = read_checkpoint(path, kFormat);
-    const RnnTrainOptions saved =
-        RnnTrainOptions::from_json(checkpoint_json(f, "options"), metadata_name(path, "options"));
-    require_same_model(path, saved.to_json(), opt_.to_json(),
-                       {"ntoken", "emsize", "nhid", "genotype"});
+    const SafetensorsFile f =
+        read_run_checkpoint(path, kFormat, opt_, {"ntoken", "emsize", "nhid", "genotype"});
     const nlohmann::json state = checkpoint_json(f, "state");
     const std::string what = metadata_name(path, "state");
     auto member = [&](const nlohmann::json& o, const char* key) -> const nlohmann::json& {

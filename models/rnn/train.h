@@ -124,6 +124,9 @@ private:
     };
 
     std::vector<int64_t> seq_lens(int epoch, int retry) const;
+    // The weights validation and the best state use: the average once it exists, else the live
+    // flat buffer.
+    const Tensor& evaluation_weights() const;
     double train_once(int retry, const std::function<void(const StepInfo&)>& on_step);
     void roll_back();
 

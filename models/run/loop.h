@@ -100,6 +100,19 @@ void require_same_model(const std::string& path, const nlohmann::json& saved,
                         const nlohmann::json& run, std::initializer_list<const char*> keys);
 // Reads `path` and checks its "format"; InputError naming the file and both formats otherwise.
 SafetensorsFile read_checkpoint(const std::string& path, const std::string& format);
+// read_checkpoint for a run with options `run`: the file's saved options are parsed (their
+// messages name "PATH: metadata 'options'") and must describe the same model at `model_keys`
+// (require_same_model).
+template <class Options>
+SafetensorsFile read_run_checkpoint(const std::string& path, const std::string& format,
+                                    const Options& run,
+                                    std::initializer_list<const char*> model_keys) {
+    SafetensorsFile f = read_checkpoint(path, format);
+    const Options saved =
+        Options::from_json(checkpoint_json(f, "options"), metadata_name(path, "options"));
+    require_same_model(path, saved.to_json(), run.to_json(), model_keys);
+    return f;
+}
 // The "epoch" of a checkpoint; InputError naming `path` unless it is an integer in 0..epochs.
 int checkpoint_epoch(const SafetensorsFile& f, const std::string& path, int epochs);
 
