@@ -4,6 +4,7 @@
 // refuses a NaN or infinity in a weight, buffer or optimizer state, each with one line naming the
 // file and the tensor or key.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -72,29 +73,28 @@ void set_element(const std::string& path, const std::string& name, int64_t index
 TEST_SUITE("checkpoint") {
     TEST_CASE("options: a wrongly typed value names the key and what was expected") {
         const std::string at = "c.safetensors: metadata 'options': ";
-        CHECK(search_options_error("layers", "\"eight\"") ==
-              at + "'layers' is \"eight\", expected an integer");
-        CHECK(search_options_error("primitives", "5") ==
-              at + "'primitives' is 5, expected a list of strings");
-        CHECK(search_options_error("primitives", "[\"none\", 3]") ==
-              at + "'primitives' is [\"none\",3], expected a list of strings");
-        CHECK(search_options_error("order", "\"x\"") ==
-              at + "'order' is \"x\", expected an integer");
-        CHECK(search_options_error("seed", "-1") ==
-              at + "'seed' is -1, expected a non-negative integer");
-        CHECK(search_options_error("seed", "0.5") ==
-              at + "'seed' is 0.5, expected a non-negative integer");
-        CHECK(search_options_error("layers", "3000000000") ==
-              at + "'layers' is 3000000000, expected an integer of at most 2147483647");
-        CHECK(search_options_error("layers", "-3000000000") ==
-              at + "'layers' is -3000000000, expected an integer of at least -2147483648");
-        CHECK(search_options_error("flip", "1") == at + "'flip' is 1, expected true or false");
-        CHECK(search_options_error("w_lr", "1e300") ==
-              at + "'w_lr' is 1e+300, expected a number in float range");
-        CHECK(search_options_error("w_lr", "\"0.1\"") ==
-              at + "'w_lr' is \"0.1\", expected a number in float range");
-        CHECK(search_options_error("derive_rule", "null") ==
-              at + "'derive_rule' is null, expected a string");
+        // key, the JSON value set, and the message after `at`
+        const std::vector<std::array<std::string, 3>> cases = {
+            {"layers", "\"eight\"", "'layers' is \"eight\", expected an integer"},
+            {"primitives", "5", "'primitives' is 5, expected a list of strings"},
+            {"primitives", "[\"none\", 3]",
+             "'primitives' is [\"none\",3], expected a list of strings"},
+            {"order", "\"x\"", "'order' is \"x\", expected an integer"},
+            {"seed", "-1", "'seed' is -1, expected a non-negative integer"},
+            {"seed", "0.5", "'seed' is 0.5, expected a non-negative integer"},
+            {"layers", "3000000000",
+             "'layers' is 3000000000, expected an integer of at most 2147483647"},
+            {"layers", "-3000000000",
+             "'layers' is -3000000000, expected an integer of at least -2147483648"},
+            {"flip", "1", "'flip' is 1, expected true or false"},
+            {"w_lr", "1e300", "'w_lr' is 1e+300, expected a number in float range"},
+            {"w_lr", "\"0.1\"", "'w_lr' is \"0.1\", expected a number in float range"},
+            {"derive_rule", "null", "'derive_rule' is null, expected a string"},
+        };
+        for (const auto& [key, value, want] : cases) {
+            CAPTURE(value);
+            CHECK(search_options_error(key, value) == at + want);
+        }
         // A long value is quoted within engine/json's bound.
         CHECK(search_options_error("layers", "\"" + std::string(500, 'x') + "\"").size() < 200);
 
@@ -226,12 +226,7 @@ TEST_SUITE("checkpoint") {
 
     TEST_CASE("Search::load refuses non-finite weights, buffers, alphas and optimizer state") {
         const ImageDataset data = make_synthetic(64, 3, 8, 3, 61);
-        SearchOptions o;
-        o.net.init_channels = 4;
-        o.net.layers = 2;
-        o.net.nodes = 2;
-        o.epochs = 2;
-        o.batch_size = 16;
+        const SearchOptions o = test::tiny_search_options(2, 2);
         const test::TempDir tmp("ckpt_search_nan");
         const std::string ckpt = tmp.file("checkpoint.safetensors");
         Search search(o, data, Device::cpu());

@@ -8,6 +8,7 @@
 #include "engine/safetensors.h"
 #include "kernels/check.h"
 #include "models/run/search.h"
+#include "tests/train_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -16,12 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 SearchOptions small_options() {
-    SearchOptions o;
-    o.net.init_channels = 4;
-    o.net.layers = 3;
-    o.net.nodes = 2;
-    o.epochs = 2;
-    o.batch_size = 16;
+    SearchOptions o = test::tiny_search_options(3, 2);
     o.seed = 5;
     o.alpha_lr = 3e-3f;  // α moves visibly within a short run
     return o;

@@ -1,11 +1,13 @@
-// A training recipe small enough for the CPU suites: DARTS_V2 at C=4 in 3 cells without the
-// auxiliary head, 2 epochs of batch 16 (cutout 2, lr 0.05, seed 3).
+// Runs small enough for the CPU suites: a training recipe and the search options.
 #pragma once
 
+#include "models/run/search.h"
 #include "models/run/train.h"
 
 namespace cudarts::test {
 
+// DARTS_V2 at C=4 in 3 cells without the auxiliary head, 2 epochs of batch 16 (cutout 2, lr 0.05,
+// seed 3).
 inline TrainRecipe tiny_recipe() {
     TrainRecipe r;
     r.net.genotype = *builtin_genotype("DARTS_V2");
@@ -18,6 +20,18 @@ inline TrainRecipe tiny_recipe() {
     r.augment.cutout = 2;
     r.seed = 3;
     return r;
+}
+
+// A search at C=4 over `layers` cells of 2 nodes, `epochs` epochs of batch 16; every other
+// option at its default.
+inline SearchOptions tiny_search_options(int layers, int epochs) {
+    SearchOptions o;
+    o.net.init_channels = 4;
+    o.net.layers = layers;
+    o.net.nodes = 2;
+    o.epochs = epochs;
+    o.batch_size = 16;
+    return o;
 }
 
 }  // namespace cudarts::test
