@@ -26,6 +26,7 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::check_names;
 using cudarts::test::error_of;
 using cudarts::test::TempDir;
 namespace fs = std::filesystem;
@@ -116,13 +117,6 @@ void with_memory_cap(uint64_t extra, F&& f) {
         throw;
     }
     REQUIRE(setrlimit(RLIMIT_AS, &old) == 0);
-}
-
-void check_names(const std::string& msg, const std::string& path, const std::string& fragment) {
-    CAPTURE(msg);
-    CHECK(msg.find(path) != std::string::npos);
-    CHECK(msg.find(fragment) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "tests/util.h"
 
 using namespace cudarts;
+using cudarts::test::check_names;
 using cudarts::test::error_of;
 namespace fs = std::filesystem;
 
@@ -158,13 +159,6 @@ uint8_t at(const ImageDataset& set, int64_t i, int c, int y, int x) {
 ImageDataset load(const TempTree& t, int size, int channels, int resize = 0) {
     return load_image_folder(t.root.string(),
                              {.size = size, .channels = channels, .resize = resize});
-}
-
-void check_names(const std::string& msg, const std::string& path, const std::string& fragment) {
-    CAPTURE(msg);
-    CHECK(msg.find(path) != std::string::npos);
-    CHECK(msg.find(fragment) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
 }
 
 uint8_t luma(int r, int g, int b) { return uint8_t((299 * r + 587 * g + 114 * b + 500) / 1000); }

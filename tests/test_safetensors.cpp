@@ -54,12 +54,10 @@ std::string read_error(const std::string& path) {
     return "";
 }
 
+// Every error of read_safetensors and write_safetensors starts with the file's name.
 void check_one_line_naming(const std::string& msg, const std::string& path,
                            const std::string& fragment) {
-    CAPTURE(msg);
-    CHECK(msg.rfind(path + ": ", 0) == 0);
-    CHECK(msg.find(fragment) != std::string::npos);
-    CHECK(msg.find('\n') == std::string::npos);
+    test::check_names(msg, path, fragment, /*path_first=*/true);
 }
 
 }  // namespace
@@ -175,7 +173,14 @@ TEST_SUITE("safetensors") {
     TEST_CASE("safetensors read: each malformed file is one InputError line naming the file") {
         TempDir dir("safetensors");
         const std::string path = dir.file("bad.safetensors");
-        const std::string ok8 = R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
+        // The header entry of an F32 tensor, and a header holding one such tensor 'a'.
+        const auto f32 = [](const std::string& shape, const std::string& offsets) {
+            return R"({"dtype":"F32","shape":)" + shape + R"(,"data_offsets":)" + offsets + "}";
+        };
+        const auto only_a = [&](const std::string& shape, const std::string& offsets) {
+            return R"({"a":)" + f32(shape, offsets) + "}";
+        };
+        const std::string ok8 = f32("[2]", "[0,8]");
         struct Bad {
             std::string what;
             std::string header;
@@ -196,26 +201,18 @@ TEST_SUITE("safetensors") {
              "\"dtype\" is a number"},
             {"unknown dtype", R"({"a":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}})", 8,
              "unsupported dtype 'F16' (supported: F32, I32, I64)"},
-            {"negative dim", R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8,
-             "expected non-negative integers"},
-            {"fractional dim", R"({"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", 8,
-             "expected non-negative integers"},
-            {"huge shape",
-             R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8,
-             "is too large"},
-            {"offsets not a pair", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8,
-             "expected [begin, end]"},
-            {"end before begin", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8,
+            {"negative dim", only_a("[-2]", "[0,8]"), 8, "expected non-negative integers"},
+            {"fractional dim", only_a("[2.0]", "[0,8]"), 8, "expected non-negative integers"},
+            {"huge shape", only_a("[4294967296,4294967296]", "[0,8]"), 8, "is too large"},
+            {"offsets not a pair", only_a("[2]", "[0]"), 8, "expected [begin, end]"},
+            {"end before begin", only_a("[2]", "[8,0]"), 8,
              "data_offsets [8, 0] end before they begin"},
-            {"offsets beyond data", R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8,
+            {"offsets beyond data", only_a("[4]", "[0,16]"), 8,
              "data_offsets [0, 16] exceed the 8-byte data buffer"},
-            {"size mismatch", R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8,
-             "needs 12 bytes"},
-            {"overlap",
-             R"({"a":)" + ok8 + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12,
+            {"size mismatch", only_a("[3]", "[0,8]"), 8, "needs 12 bytes"},
+            {"overlap", R"({"a":)" + ok8 + R"(,"b":)" + f32("[2]", "[4,12]") + "}", 12,
              "tensors 'a' and 'b' overlap"},
-            {"hole",
-             R"({"a":)" + ok8 + R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})", 20,
+            {"hole", R"({"a":)" + ok8 + R"(,"b":)" + f32("[2]", "[12,20]") + "}", 20,
              "bytes [8, 12) of the data buffer belong to no tensor"},
             {"trailing bytes", R"({"a":)" + ok8 + "}", 12, "tensors cover only 8"},
             {"duplicate name", R"({"a":)" + ok8 + R"(,"a":)" + ok8 + "}", 8, "key 'a' twice"},

@@ -192,6 +192,17 @@ std::vector<std::string> TempDir::entries() const {
     return names;
 }
 
+void check_names(const std::string& msg, const std::string& path, const std::string& fragment,
+                 bool path_first) {
+    CAPTURE(msg);
+    if (path_first)
+        CHECK(msg.rfind(path + ": ", 0) == 0);
+    else
+        CHECK(msg.find(path) != std::string::npos);
+    CHECK(msg.find(fragment) != std::string::npos);
+    CHECK(msg.find('\n') == std::string::npos);
+}
+
 std::string error_of(const std::function<void()>& f) {
     try {
         f();

@@ -93,6 +93,11 @@ struct TempDir {
 // make_synthetic does not make (it needs size >= 7), e.g. images too small for a network.
 ImageDataset noise_images(int n, int channels, int size, int classes, uint64_t seed);
 
+// Checks that the error message `msg` is one line that names `path` (at its start, as "path: ",
+// with `path_first`) and holds `fragment`.
+void check_names(const std::string& msg, const std::string& path, const std::string& fragment,
+                 bool path_first = false);
+
 // The message of the InputError `f` throws, checked to be one line; "" with a failed check when
 // it throws none.
 std::string error_of(const std::function<void()>& f);
