@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "models/darts/architect.h"
+#include "tests/train_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -14,12 +15,9 @@ using namespace cudarts;
 namespace {
 
 SearchNetConfig tiny() {
-    SearchNetConfig cfg;
+    SearchNetConfig cfg = test::tiny_search_net(2);
     cfg.in_channels = 2;
     cfg.classes = 3;
-    cfg.init_channels = 4;
-    cfg.layers = 2;
-    cfg.nodes = 2;
     cfg.primitives = {"none",         "max_pool_3x3", "avg_pool_3x3",
                       "skip_connect", "sep_conv_3x3", "dil_conv_3x3"};
     return cfg;

@@ -5,6 +5,7 @@
 
 #include "kernels/check.h"
 #include "models/darts/search_network.h"
+#include "tests/train_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -19,12 +20,9 @@ Shape shape_of(const SearchNetwork& net, const std::string& name) {
 }
 
 SearchNetConfig tiny_config() {
-    SearchNetConfig cfg;
+    SearchNetConfig cfg = test::tiny_search_net(3);
     cfg.in_channels = 3;
     cfg.classes = 4;
-    cfg.init_channels = 4;
-    cfg.layers = 3;
-    cfg.nodes = 2;
     return cfg;
 }
 

@@ -22,13 +22,20 @@ inline TrainRecipe tiny_recipe() {
     return r;
 }
 
-// A search at C=4 over `layers` cells of 2 nodes, `epochs` epochs of batch 16; every other
-// option at its default.
+// A search network at C=4 over `layers` cells of 2 nodes; every other setting at its default.
+inline SearchNetConfig tiny_search_net(int layers) {
+    SearchNetConfig cfg;
+    cfg.init_channels = 4;
+    cfg.layers = layers;
+    cfg.nodes = 2;
+    return cfg;
+}
+
+// A search over tiny_search_net(layers), `epochs` epochs of batch 16; every other option at its
+// default.
 inline SearchOptions tiny_search_options(int layers, int epochs) {
     SearchOptions o;
-    o.net.init_channels = 4;
-    o.net.layers = layers;
-    o.net.nodes = 2;
+    o.net = tiny_search_net(layers);
     o.epochs = epochs;
     o.batch_size = 16;
     return o;
