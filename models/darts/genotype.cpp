@@ -311,15 +311,12 @@ std::string to_json_string(const Genotype& g) {
     return out + "}\n";
 }
 
-Genotype genotype_from_json(const nlohmann::json& j, const std::string& what) {
+Genotype genotype_from_json(const nlohmann::json& given, const std::string& what) {
+    const nlohmann::json& j = genotype_parse::unwrap_json(given, "normal");
     if (j.is_string()) return parse_genotype(j.get<std::string>(), what);
-    if (j.is_object() && j.contains("genotype") && !j.contains("normal"))
-        return genotype_from_json(j["genotype"], what);
-    if (!j.is_object()) json_fail(what, "not a JSON object");
-    for (const auto& [key, value] : j.items())
-        if (key != "normal" && key != "reduce" && key != "normal_concat" && key != "reduce_concat")
-            json_fail(what, "unknown key '" + quote_input(key) +
-                                "' (expected normal, normal_concat, reduce, reduce_concat)");
+    const std::string problem =
+        genotype_parse::keys_problem(j, {"normal", "normal_concat", "reduce", "reduce_concat"});
+    if (!problem.empty()) json_fail(what, problem);
     if (!j.contains("normal") || !j.contains("reduce"))
         json_fail(what, "the keys normal and reduce are required");
     auto read_gene = [&](const nlohmann::json& e, const std::string& where) {

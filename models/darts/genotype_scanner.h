@@ -11,6 +11,7 @@
 #include <climits>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
@@ -161,6 +162,27 @@ inline std::string concat_text(const std::vector<int>& c, bool as_range, const c
     std::string out = "[";
     for (size_t k = 0; k < c.size(); ++k) out += (k ? sep : "") + std::to_string(c[k]);
     return out + "]";
+}
+
+// The JSON envelope both genotype readers accept. unwrap_json returns the genotype `j` holds:
+// itself, or what it wraps as {"genotype": ...} (an object with that key and without `main_key`),
+// unwrapped again as often as needed. keys_problem says what is wrong with the object's keys:
+// "not a JSON object", "unknown key 'x' (expected a, b)", or "" when all are among `keys`.
+inline const nlohmann::json& unwrap_json(const nlohmann::json& j, const char* main_key) {
+    const nlohmann::json* g = &j;
+    while (g->is_object() && g->contains("genotype") && !g->contains(main_key))
+        g = &(*g)["genotype"];
+    return *g;
+}
+
+inline std::string keys_problem(const nlohmann::json& j, std::initializer_list<const char*> keys) {
+    if (!j.is_object()) return "not a JSON object";
+    std::string expected;
+    for (const char* k : keys) expected += (expected.empty() ? "" : ", ") + std::string(k);
+    for (const auto& [key, value] : j.items())
+        if (std::none_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; }))
+            return "unknown key '" + quote_input(key) + "' (expected " + expected + ")";
+    return "";
 }
 
 // A --genotype argument: builtin(arg) when it names a built-in, else the text of the regular file

@@ -164,14 +164,12 @@ nlohmann::json to_json(const RecurrentGenotype& g) {
     return {{"recurrent", genes}, {"concat", g.concat}};
 }
 
-RecurrentGenotype recurrent_genotype_from_json(const nlohmann::json& j, const std::string& what) {
+RecurrentGenotype recurrent_genotype_from_json(const nlohmann::json& given,
+                                               const std::string& what) {
+    const nlohmann::json& j = genotype_parse::unwrap_json(given, "recurrent");
     if (j.is_string()) return parse_recurrent_genotype(j.get<std::string>(), what);
-    if (j.is_object() && j.contains("genotype") && !j.contains("recurrent"))
-        return recurrent_genotype_from_json(j["genotype"], what);
-    if (!j.is_object()) json_fail(what, "not a JSON object");
-    for (const auto& [key, value] : j.items())
-        if (key != "recurrent" && key != "concat")
-            json_fail(what, "unknown key '" + quote_input(key) + "' (expected recurrent, concat)");
+    const std::string problem = genotype_parse::keys_problem(j, {"recurrent", "concat"});
+    if (!problem.empty()) json_fail(what, problem);
     if (!j.contains("recurrent") || !j["recurrent"].is_array())
         json_fail(what, "the key recurrent (a list of genes) is required");
     const auto index_fail = [&](const std::string& m) { json_fail(what, m); };
