@@ -88,8 +88,8 @@ TEST_SUITE("linear") {
     TEST_CASE("linear fwd: matches a naive loop with and without bias") {
         for (const LinearShape& s : kLinearShapes) {
             CAPTURE(s);
-            const std::vector<float> x = uniform(int64_t(s.rows) * s.in, 1);
-            const std::vector<float> w = uniform(int64_t(s.out) * s.in, 2), b = uniform(s.out, 3);
+            const auto [x, w, b] =
+                uniforms({int64_t(s.rows) * s.in, int64_t(s.out) * s.in, s.out}, 1);
             const double t = tol_for_sum(s.in);
             check_close(linear(x, w, b.data(), s), naive_linear(x, w, b.data(), s), t, t, "y+b");
             check_close(linear(x, w, nullptr, s), naive_linear(x, w, nullptr, s), t, t, "y");
@@ -99,8 +99,7 @@ TEST_SUITE("linear") {
     TEST_CASE("matmul fwd: matches a naive loop") {
         for (const MatmulShape& s : kMatmulShapes) {
             CAPTURE(s);
-            const std::vector<float> a = uniform(int64_t(s.m) * s.k, 4);
-            const std::vector<float> b = uniform(int64_t(s.k) * s.n, 5);
+            const auto [a, b] = uniforms({int64_t(s.m) * s.k, int64_t(s.k) * s.n}, 4);
             const double t = tol_for_sum(s.k);
             check_close(matmul(a, b, s), naive_matmul(a, b, s), t, t, "c");
         }
@@ -110,9 +109,9 @@ TEST_SUITE("linear") {
         for (const LinearShape& s : {LinearShape{.rows = 3, .in = 5, .out = 7},
                                      LinearShape{.rows = 9, .in = 4, .out = 2}}) {
             CAPTURE(s);
-            const std::vector<float> x = uniform(int64_t(s.rows) * s.in, 11);
-            const std::vector<float> w = uniform(int64_t(s.out) * s.in, 12), b = uniform(s.out, 13);
-            const std::vector<float> r = uniform(int64_t(s.rows) * s.out, 14);  // loss = sum r y
+            const int64_t nx = int64_t(s.rows) * s.in, nw = int64_t(s.out) * s.in;
+            const auto [x, w, b, r] = uniforms({nx, nw, s.out, int64_t(s.rows) * s.out}, 11);
+            // loss = sum r y
             using V = std::vector<float>;
             const auto loss_x = [&](const V& v) { return dot(r, linear(v, w, b.data(), s)); };
             const auto loss_w = [&](const V& v) { return dot(r, linear(x, v, b.data(), s)); };
@@ -132,9 +131,8 @@ TEST_SUITE("linear") {
         for (const MatmulShape& s :
              {MatmulShape{.m = 3, .k = 5, .n = 7}, MatmulShape{.m = 6, .k = 2, .n = 3}}) {
             CAPTURE(s);
-            const std::vector<float> a = uniform(int64_t(s.m) * s.k, 21);
-            const std::vector<float> b = uniform(int64_t(s.k) * s.n, 22);
-            const std::vector<float> r = uniform(int64_t(s.m) * s.n, 23);
+            const auto [a, b, r] =
+                uniforms({int64_t(s.m) * s.k, int64_t(s.k) * s.n, int64_t(s.m) * s.n}, 21);
             const auto loss_a = [&](const std::vector<float>& v) {
                 return dot(r, matmul(v, b, s));
             };
@@ -153,9 +151,8 @@ TEST_SUITE("linear") {
     TEST_CASE("linear bwd: overwrite replaces, accumulate adds, null outputs are skipped") {
         const LinearShape s = kLinearShapes[2];
         CAPTURE(s);
-        const std::vector<float> x = uniform(int64_t(s.rows) * s.in, 31);
-        const std::vector<float> w = uniform(int64_t(s.out) * s.in, 32);
-        const std::vector<float> dy = uniform(int64_t(s.rows) * s.out, 33);
+        const auto [x, w, dy] =
+            uniforms({int64_t(s.rows) * s.in, int64_t(s.out) * s.in, int64_t(s.rows) * s.out}, 31);
 
         std::vector<float> dx = poisoned(x.size()), dw = poisoned(w.size()), db = poisoned(s.out);
         cpu::linear_bwd_data(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
@@ -205,9 +202,8 @@ TEST_SUITE("linear") {
     TEST_CASE("matmul bwd: each input keeps its own write mode, null outputs are skipped") {
         const MatmulShape s = kMatmulShapes[2];
         CAPTURE(s);
-        const std::vector<float> a = uniform(int64_t(s.m) * s.k, 41);
-        const std::vector<float> b = uniform(int64_t(s.k) * s.n, 42);
-        const std::vector<float> dc = uniform(int64_t(s.m) * s.n, 43);
+        const auto [a, b, dc] =
+            uniforms({int64_t(s.m) * s.k, int64_t(s.k) * s.n, int64_t(s.m) * s.n}, 41);
 
         std::vector<float> da = poisoned(a.size()), db = poisoned(b.size());
         cpu::matmul_bwd(da.data(), db.data(), dc.data(), a.data(), b.data(), s,

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -18,6 +19,14 @@ namespace cudarts::test {
 
 // Uniform [lo, hi) from a seeded std::mt19937 (independent of the engine's Philox on purpose).
 std::vector<float> uniform(int64_t n, uint64_t seed, float lo = -1.f, float hi = 1.f);
+// Seeded uniform [-1, 1) vectors of the given sizes from seeds seed, seed + 1, ...: every input of
+// a case in one line, e.g. const auto [x, w, dy] = uniforms({nx, nw, ny}, 31);
+template <size_t N>
+std::array<std::vector<float>, N> uniforms(const int64_t (&sizes)[N], uint64_t seed) {
+    std::array<std::vector<float>, N> out;
+    for (size_t i = 0; i < N; ++i) out[i] = uniform(sizes[i], seed + i);
+    return out;
+}
 // Uniform in [-1, -margin] U [margin, 1]: inputs for ReLU, max and abs stay away from the kink.
 std::vector<float> away_from_zero(int64_t n, uint64_t seed, float margin = 0.05f);
 // Uniform ints in [0, classes).
