@@ -116,18 +116,17 @@ TEST_SUITE("bench") {
         r.peak_source = "--peak-gbps";
         r.runs = 20;
         r.warmup = 5;
-        BenchRow b;
-        b.name = "dwconv3x3.fwd.v2";
-        b.shape = "(64, 16, 32, 32) k3 s1";
-        b.median_ms = 0.01;
-        b.min_ms = 0.009;
-        b.gbps = 1000;
-        b.roofline = 0.298;
-        b.flops = 1e6;
-        b.tflops = 0.1;
-        b.baseline = "cudnn";
-        b.baseline_ms = 0.02;
-        b.ratio = 0.5;
+        const BenchRow b{.name = "dwconv3x3.fwd.v2",
+                         .shape = "(64, 16, 32, 32) k3 s1",
+                         .median_ms = 0.01,
+                         .min_ms = 0.009,
+                         .flops = 1e6,
+                         .gbps = 1000,
+                         .roofline = 0.298,
+                         .tflops = 0.1,
+                         .baseline = "cudnn",
+                         .baseline_ms = 0.02,
+                         .ratio = 0.5};
         r.rows.push_back(b);
         BenchRow c = b;
         c.name = "relu.fwd.v1";
