@@ -80,54 +80,51 @@ __device__ float block_allreduce(float v, Op op) {
     return out;
 }
 
-// Block b: row b. y = exp(x - max) / sum exp(x - max).
+// The row maximum m and s = sum_j exp(x_j - m) of the row at xr, reduced over the block and
+// returned to every thread: what softmax and log-softmax forward both start from.
+struct RowExpSum {
+    float m, s;
+};
+
+__device__ RowExpSum row_exp_sum(const float* __restrict__ xr, int cols) {
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < cols; j += kRowBlock) m = MaxOp{}(m, xr[j]);
+    m = block_allreduce<kRowBlock>(m, MaxOp{});
+    float s = 0.f;
+    for (int j = threadIdx.x; j < cols; j += kRowBlock) s += expf(xr[j] - m);
+    return {m, block_allreduce<kRowBlock>(s, SumOp{})};
+}
+
+// Block b: row b. softmax: y = exp(x - m) / s; log-softmax (kLog): y = (x - m) - log s.
+template <bool kLog>
 __global__ void __launch_bounds__(kRowBlock)
     softmax_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int cols) {
     const int64_t o = int64_t(blockIdx.x) * cols;
-    float m = -INFINITY;
-    for (int j = threadIdx.x; j < cols; j += kRowBlock) m = MaxOp{}(m, x[o + j]);
-    m = block_allreduce<kRowBlock>(m, MaxOp{});
-    float s = 0.f;
-    for (int j = threadIdx.x; j < cols; j += kRowBlock) s += expf(x[o + j] - m);
-    s = block_allreduce<kRowBlock>(s, SumOp{});
-    for (int j = threadIdx.x; j < cols; j += kRowBlock) y[o + j] = expf(x[o + j] - m) / s;
+    const RowExpSum r = row_exp_sum(x + o, cols);
+    if constexpr (kLog) {
+        const float log_s = logf(r.s);
+        for (int j = threadIdx.x; j < cols; j += kRowBlock) y[o + j] = (x[o + j] - r.m) - log_s;
+    } else {
+        for (int j = threadIdx.x; j < cols; j += kRowBlock) y[o + j] = expf(x[o + j] - r.m) / r.s;
+    }
 }
 
-// Block b: row b. dx = y (dy - <dy, y>).
+// Block b: row b, a row sum t and then an elementwise pass. softmax: t = <dy, y> and
+// dx = y (dy - t); log-softmax (kLog): t = sum(dy) and dx = dy - softmax(x) t, with
+// softmax(x) = exp(y) from the saved output.
+template <bool kLog>
 __global__ void __launch_bounds__(kRowBlock)
     softmax_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
                           const float* __restrict__ y, int cols, GradMode mode) {
     const int64_t o = int64_t(blockIdx.x) * cols;
-    float dot = 0.f;
-    for (int j = threadIdx.x; j < cols; j += kRowBlock) dot += dy[o + j] * y[o + j];
-    dot = block_allreduce<kRowBlock>(dot, SumOp{});
+    float t = 0.f;
     for (int j = threadIdx.x; j < cols; j += kRowBlock)
-        write_grad(dx[o + j], y[o + j] * (dy[o + j] - dot), mode);
-}
-
-// Block b: row b. y = (x - max) - log sum exp(x - max).
-__global__ void __launch_bounds__(kRowBlock)
-    log_softmax_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int cols) {
-    const int64_t o = int64_t(blockIdx.x) * cols;
-    float m = -INFINITY;
-    for (int j = threadIdx.x; j < cols; j += kRowBlock) m = MaxOp{}(m, x[o + j]);
-    m = block_allreduce<kRowBlock>(m, MaxOp{});
-    float s = 0.f;
-    for (int j = threadIdx.x; j < cols; j += kRowBlock) s += expf(x[o + j] - m);
-    const float log_s = logf(block_allreduce<kRowBlock>(s, SumOp{}));
-    for (int j = threadIdx.x; j < cols; j += kRowBlock) y[o + j] = (x[o + j] - m) - log_s;
-}
-
-// Block b: row b. dx = dy - softmax(x) sum(dy), with softmax(x) = exp(y) from the saved output.
-__global__ void __launch_bounds__(kRowBlock)
-    log_softmax_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
-                              const float* __restrict__ y, int cols, GradMode mode) {
-    const int64_t o = int64_t(blockIdx.x) * cols;
-    float sum_dy = 0.f;
-    for (int j = threadIdx.x; j < cols; j += kRowBlock) sum_dy += dy[o + j];
-    sum_dy = block_allreduce<kRowBlock>(sum_dy, SumOp{});
-    for (int j = threadIdx.x; j < cols; j += kRowBlock)
-        write_grad(dx[o + j], dy[o + j] - expf(y[o + j]) * sum_dy, mode);
+        t += kLog ? dy[o + j] : dy[o + j] * y[o + j];
+    t = block_allreduce<kRowBlock>(t, SumOp{});
+    for (int j = threadIdx.x; j < cols; j += kRowBlock) {
+        const float g = kLog ? dy[o + j] - expf(y[o + j]) * t : y[o + j] * (dy[o + j] - t);
+        write_grad(dx[o + j], g, mode);
+    }
 }
 
 // One block: thread t takes rows t, t + 1024, ...; loss = -sum_r logp[r, label_r] / rows.
@@ -239,36 +236,43 @@ __global__ void __launch_bounds__(kLossBlock)
     if (threadIdx.x == 0) correct[0] = any_bad ? -1 : total;
 }
 
+// Softmax (kLog false) or log-softmax forward over the rows, one block per row.
+template <bool kLog>
+void softmax_rows_fwd(float* y, const float* x, int rows, int cols, const char* fn, Stream st) {
+    check_matrix(rows, cols, fn);
+    if (rows == 0) return;
+    softmax_fwd_kernel_v1<kLog><<<rows, kRowBlock, 0, st>>>(y, x, cols);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+// The backward of softmax_rows_fwd<kLog>, from the saved output y.
+template <bool kLog>
+void softmax_rows_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode,
+                      const char* fn, Stream st) {
+    check_matrix(rows, cols, fn);
+    if (rows == 0) return;
+    softmax_bwd_kernel_v1<kLog><<<rows, kRowBlock, 0, st>>>(dx, dy, y, cols, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 void softmax_fwd(float* y, const float* x, int rows, int cols, Stream st) {
-    check_matrix(rows, cols, "softmax_fwd");
-    if (rows == 0) return;
-    softmax_fwd_kernel_v1<<<rows, kRowBlock, 0, st>>>(y, x, cols);
-    CUDARTS_CHECK_LAUNCH();
+    softmax_rows_fwd<false>(y, x, rows, cols, "softmax_fwd", st);
 }
 
 void softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode,
                  Stream st) {
-    check_matrix(rows, cols, "softmax_bwd");
-    if (rows == 0) return;
-    softmax_bwd_kernel_v1<<<rows, kRowBlock, 0, st>>>(dx, dy, y, cols, mode);
-    CUDARTS_CHECK_LAUNCH();
+    softmax_rows_bwd<false>(dx, dy, y, rows, cols, mode, "softmax_bwd", st);
 }
 
 void log_softmax_fwd(float* y, const float* x, int rows, int cols, Stream st) {
-    check_matrix(rows, cols, "log_softmax_fwd");
-    if (rows == 0) return;
-    log_softmax_fwd_kernel_v1<<<rows, kRowBlock, 0, st>>>(y, x, cols);
-    CUDARTS_CHECK_LAUNCH();
+    softmax_rows_fwd<true>(y, x, rows, cols, "log_softmax_fwd", st);
 }
 
 void log_softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode,
                      Stream st) {
-    check_matrix(rows, cols, "log_softmax_bwd");
-    if (rows == 0) return;
-    log_softmax_bwd_kernel_v1<<<rows, kRowBlock, 0, st>>>(dx, dy, y, cols, mode);
-    CUDARTS_CHECK_LAUNCH();
+    softmax_rows_bwd<true>(dx, dy, y, rows, cols, mode, "log_softmax_bwd", st);
 }
 
 void nll_loss_fwd(float* loss, const float* logp, const int32_t* labels, int rows, int cols,
@@ -293,7 +297,7 @@ void cross_entropy_fwd(float* loss, float* logp, const float* logits, const int3
     check_matrix(rows, cols, "cross_entropy_fwd");
     check_smoothing(smoothing, "cross_entropy_fwd");
     if (rows > 0) {
-        log_softmax_fwd_kernel_v1<<<rows, kRowBlock, 0, st>>>(logp, logits, cols);
+        softmax_fwd_kernel_v1<true><<<rows, kRowBlock, 0, st>>>(logp, logits, cols);
         CUDARTS_CHECK_LAUNCH();
     }
     // Launched for rows = 0 too: the empty batch's loss is 0, as on the CPU.
