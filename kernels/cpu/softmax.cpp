@@ -52,6 +52,17 @@ double sum_exp(const float* x, int cols, float m) {
     return s;
 }
 
+// f(xr, yr, m, s) for every row: its input xr and output yr, its maximum m and s = sum_j
+// exp(x_j - m), what softmax and log_softmax both start from.
+template <class F>
+void for_each_row_exp_sum(float* y, const float* x, int rows, int cols, const F& f) {
+    for (int r = 0; r < rows; ++r) {
+        const float* xr = x + int64_t(r) * cols;
+        const float m = row_max(xr, cols);
+        f(xr, y + int64_t(r) * cols, m, sum_exp(xr, cols, m));
+    }
+}
+
 // The smoothed target of class k for a row labelled `label`.
 double target(int k, int label, int cols, float smoothing) {
     return (k == label ? 1.0 - smoothing : 0.0) + double(smoothing) / cols;
@@ -61,13 +72,9 @@ double target(int k, int label, int cols, float smoothing) {
 
 void softmax_fwd(float* y, const float* x, int rows, int cols) {
     check_matrix(rows, cols, "softmax_fwd");
-    for (int r = 0; r < rows; ++r) {
-        const float* xr = x + int64_t(r) * cols;
-        float* yr = y + int64_t(r) * cols;
-        const float m = row_max(xr, cols);
-        const double s = sum_exp(xr, cols, m);
+    for_each_row_exp_sum(y, x, rows, cols, [&](const float* xr, float* yr, float m, double s) {
         for (int j = 0; j < cols; ++j) yr[j] = float(std::exp(double(xr[j]) - m) / s);
-    }
+    });
 }
 
 void softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols, GradMode mode) {
@@ -83,13 +90,10 @@ void softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols,
 
 void log_softmax_fwd(float* y, const float* x, int rows, int cols) {
     check_matrix(rows, cols, "log_softmax_fwd");
-    for (int r = 0; r < rows; ++r) {
-        const float* xr = x + int64_t(r) * cols;
-        float* yr = y + int64_t(r) * cols;
-        const float m = row_max(xr, cols);
-        const double log_s = std::log(sum_exp(xr, cols, m));
+    for_each_row_exp_sum(y, x, rows, cols, [&](const float* xr, float* yr, float m, double s) {
+        const double log_s = std::log(s);
         for (int j = 0; j < cols; ++j) yr[j] = float(double(xr[j]) - m - log_s);
-    }
+    });
 }
 
 void log_softmax_bwd(float* dx, const float* dy, const float* y, int rows, int cols,
