@@ -12,9 +12,12 @@ using detail::op_device;
 
 namespace {
 
-void check_same_shape(const Var& a, const Var& b, const char* op) {
+// The device of a binary elementwise op, after checking that a and b share it and their shape.
+Device binary_device(const char* op, const Var& a, const Var& b) {
+    const Device dev = op_device(op, {&a, &b});
     CUDARTS_CHECK(a.shape() == b.shape(), op << ": shapes differ (" << shape_str(a.shape())
                                              << " and " << shape_str(b.shape()) << ")");
+    return dev;
 }
 
 }  // namespace
@@ -38,8 +41,7 @@ CUDARTS_ACTIVATION(sigmoid)
 #undef CUDARTS_ACTIVATION
 
 Var add(const Var& a, const Var& b) {
-    const Device dev = op_device("add", {&a, &b});
-    check_same_shape(a, b, "add");
+    const Device dev = binary_device("add", a, b);
     Var y = new_output(a.shape(), dev);
     CUDARTS_DISPATCH(dev, add_fwd, y.data(), a.data(), b.data(), a.numel());
     record("add", {a, b}, {y}, [a, b, y, dev] {
@@ -52,8 +54,7 @@ Var add(const Var& a, const Var& b) {
 }
 
 Var mul(const Var& a, const Var& b) {
-    const Device dev = op_device("mul", {&a, &b});
-    check_same_shape(a, b, "mul");
+    const Device dev = binary_device("mul", a, b);
     Var y = new_output(a.shape(), dev);
     CUDARTS_DISPATCH(dev, mul_fwd, y.data(), a.data(), b.data(), a.numel());
     record("mul", {a, b}, {y}, [a, b, y, dev] {

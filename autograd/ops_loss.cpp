@@ -23,33 +23,25 @@ static void check_labels(const Tensor& labels, int rows, Device dev, const char*
                   op << ": labels " << labels << " must be " << rows << " int32 on " << dev);
 }
 
-Var softmax(const Var& x) {
-    int rows, cols;
-    rows_cols(x, "softmax", rows, cols);
-    const Device dev = x.device();
-    Var y = new_output(x.shape(), dev);
-    CUDARTS_DISPATCH(dev, softmax_fwd, y.data(), x.data(), rows, cols);
-    record("softmax", {x}, {y}, [x, y, rows, cols, dev] {
-        if (x.needs_grad())
-            CUDARTS_DISPATCH(dev, softmax_bwd, x.grad_data(), y.grad().f32(), y.data(), rows, cols,
-                             x.grad_write_mode());
-    });
-    return y;
-}
-
-Var log_softmax(const Var& x) {
-    int rows, cols;
-    rows_cols(x, "log_softmax", rows, cols);
-    const Device dev = x.device();
-    Var y = new_output(x.shape(), dev);
-    CUDARTS_DISPATCH(dev, log_softmax_fwd, y.data(), x.data(), rows, cols);
-    record("log_softmax", {x}, {y}, [x, y, rows, cols, dev] {
-        if (x.needs_grad())
-            CUDARTS_DISPATCH(dev, log_softmax_bwd, x.grad_data(), y.grad().f32(), y.data(), rows,
-                             cols, x.grad_write_mode());
-    });
-    return y;
-}
+// softmax and log_softmax along the last dimension, the same op but for their kernels; the
+// backward needs only the saved output y.
+#define CUDARTS_SOFTMAX_OP(name)                                                                 \
+    Var name(const Var& x) {                                                                     \
+        int rows, cols;                                                                          \
+        rows_cols(x, #name, rows, cols);                                                         \
+        const Device dev = x.device();                                                           \
+        Var y = new_output(x.shape(), dev);                                                      \
+        CUDARTS_DISPATCH(dev, name##_fwd, y.data(), x.data(), rows, cols);                       \
+        record(#name, {x}, {y}, [x, y, rows, cols, dev] {                                        \
+            if (x.needs_grad())                                                                  \
+                CUDARTS_DISPATCH(dev, name##_bwd, x.grad_data(), y.grad().f32(), y.data(), rows, \
+                                 cols, x.grad_write_mode());                                     \
+        });                                                                                      \
+        return y;                                                                                \
+    }
+CUDARTS_SOFTMAX_OP(softmax)
+CUDARTS_SOFTMAX_OP(log_softmax)
+#undef CUDARTS_SOFTMAX_OP
 
 Var nll_loss(const Var& logp, const Tensor& labels) {
     int rows, cols;
