@@ -91,6 +91,19 @@ void for_each_output(const Pool2dShape& s, F&& f) {
         for (int ow = 0; ow < s.wo(); ++ow) f(int64_t(oh) * s.wo() + ow, window_of(s, oh, ow));
 }
 
+// The forward of both pools: y = pool(xp, window) at every output of every plane, xp the
+// plane's input.
+template <class Pool>
+void pool2d_fwd(float* y, const float* x, const Pool2dShape& s, const Pool& pool) {
+    const Planes pl = planes_of(s);
+    CUDARTS_PARALLEL_FOR(pl.count * pl.in)
+    for (int64_t p = 0; p < pl.count; ++p) {
+        const float* xp = x + p * pl.in;
+        for_each_output(s,
+                        [&](int64_t o, const Window& win) { y[p * pl.out + o] = pool(xp, win); });
+    }
+}
+
 // The global pool's arguments, checked alike in both directions.
 void check_global(int n, int c, int hw) {
     CUDARTS_CHECK(n >= 0 && c >= 0,
@@ -101,14 +114,8 @@ void check_global(int n, int c, int hw) {
 }  // namespace
 
 void max_pool2d_fwd(float* y, const float* x, const Pool2dShape& s) {
-    const Planes pl = planes_of(s);
-    CUDARTS_PARALLEL_FOR(pl.count * pl.in)
-    for (int64_t p = 0; p < pl.count; ++p) {
-        const float* xp = x + p * pl.in;
-        for_each_output(s, [&](int64_t o, const Window& win) {
-            y[p * pl.out + o] = xp[argmax_in(xp, s, win)];
-        });
-    }
+    pool2d_fwd(y, x, s,
+               [&](const float* xp, const Window& win) { return xp[argmax_in(xp, s, win)]; });
 }
 
 void max_pool2d_bwd(float* dx, const float* dy, const float* x, const Pool2dShape& s,
@@ -126,17 +133,12 @@ void max_pool2d_bwd(float* dx, const float* dy, const float* x, const Pool2dShap
 }
 
 void avg_pool2d_fwd(float* y, const float* x, const Pool2dShape& s) {
-    const Planes pl = planes_of(s);
-    CUDARTS_PARALLEL_FOR(pl.count * pl.in)
-    for (int64_t p = 0; p < pl.count; ++p) {
-        const float* xp = x + p * pl.in;
-        for_each_output(s, [&](int64_t o, const Window& win) {
-            double sum = 0;
-            for (int ih = win.h0; ih < win.h1; ++ih)
-                for (int iw = win.w0; iw < win.w1; ++iw) sum += xp[int64_t(ih) * s.w + iw];
-            y[p * pl.out + o] = float(sum / win.count());
-        });
-    }
+    pool2d_fwd(y, x, s, [&](const float* xp, const Window& win) {
+        double sum = 0;
+        for (int ih = win.h0; ih < win.h1; ++ih)
+            for (int iw = win.w0; iw < win.w1; ++iw) sum += xp[int64_t(ih) * s.w + iw];
+        return float(sum / win.count());
+    });
 }
 
 void avg_pool2d_bwd(float* dx, const float* dy, const Pool2dShape& s, GradMode mode) {

@@ -12,6 +12,7 @@
 #include "kernels/check.h"
 #include "kernels/concat.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 
 namespace cudarts::cuda {
 
@@ -20,26 +21,19 @@ namespace {
 constexpr int kBlock = 256;
 constexpr int kMaxGridY = 65535;  // CUDA's limit on gridDim.y
 
-// y[:, c_begin:c_begin+c_part] (op)= x, one thread per element k of a run, every sample.
+// One thread per element k of a run, every sample. kInsert: y[:, c_begin:c_begin+c_part] (op)= x
+// (the whole tensor y gets the part x); otherwise x (op)= y[:, c_begin:c_begin+c_part].
+template <bool kInsert>
 __global__ void __launch_bounds__(kBlock)
-    channel_insert_kernel_v1(float* __restrict__ y, const float* __restrict__ x,
-                             ChannelRangeShape s, GradMode mode) {
+    channel_copy_kernel_v1(float* __restrict__ dst, const float* __restrict__ src,
+                           ChannelRangeShape s, GradMode mode) {
     const int64_t run = int64_t(s.c_part) * s.hw;
-    const int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    const int64_t k = first_index();
     if (k >= run) return;
-    for (int64_t i = blockIdx.y; i < s.n; i += gridDim.y)
-        write_grad(y[(i * s.c_total + s.c_begin) * s.hw + k], x[i * run + k], mode);
-}
-
-// x (op)= y[:, c_begin:c_begin+c_part], the same mapping.
-__global__ void __launch_bounds__(kBlock)
-    channel_extract_kernel_v1(float* __restrict__ x, const float* __restrict__ y,
-                              ChannelRangeShape s, GradMode mode) {
-    const int64_t run = int64_t(s.c_part) * s.hw;
-    const int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (k >= run) return;
-    for (int64_t i = blockIdx.y; i < s.n; i += gridDim.y)
-        write_grad(x[i * run + k], y[(i * s.c_total + s.c_begin) * s.hw + k], mode);
+    for (int64_t i = blockIdx.y; i < s.n; i += gridDim.y) {
+        const int64_t whole = (i * s.c_total + s.c_begin) * s.hw + k, part = i * run + k;
+        write_grad(dst[kInsert ? whole : part], src[kInsert ? part : whole], mode);
+    }
 }
 
 dim3 grid_for(const ChannelRangeShape& s) {
@@ -47,22 +41,26 @@ dim3 grid_for(const ChannelRangeShape& s) {
                 unsigned(std::min(s.n, kMaxGridY)));
 }
 
+// dst (op)= src between the part and the range of the whole tensor, kInsert as in the kernel.
+template <bool kInsert>
+void channel_copy(float* dst, const float* src, const ChannelRangeShape& s, GradMode mode,
+                  Stream st) {
+    s.validate();
+    if (s.part_elems() == 0) return;
+    channel_copy_kernel_v1<kInsert><<<grid_for(s), kBlock, 0, st>>>(dst, src, s, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 void channel_insert(float* y, const float* x, const ChannelRangeShape& s, GradMode mode,
                     Stream st) {
-    s.validate();
-    if (s.part_elems() == 0) return;
-    channel_insert_kernel_v1<<<grid_for(s), kBlock, 0, st>>>(y, x, s, mode);
-    CUDARTS_CHECK_LAUNCH();
+    channel_copy<true>(y, x, s, mode, st);
 }
 
 void channel_extract(float* x, const float* y, const ChannelRangeShape& s, GradMode mode,
                      Stream st) {
-    s.validate();
-    if (s.part_elems() == 0) return;
-    channel_extract_kernel_v1<<<grid_for(s), kBlock, 0, st>>>(x, y, s, mode);
-    CUDARTS_CHECK_LAUNCH();
+    channel_copy<false>(x, y, s, mode, st);
 }
 
 }  // namespace cudarts::cuda

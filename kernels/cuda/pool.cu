@@ -22,6 +22,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/pool.h"
 
 namespace cudarts::cuda {
@@ -90,57 +91,35 @@ __device__ PlaneIndex split_index(int64_t e, int rows, int cols) {
     return {p, r, i, r - i * cols};
 }
 
-// One thread per output: y = x at the window's argmax.
+// One thread per output. max (kMax): y = x at the window's argmax; avg: the mean of the window's
+// in-image taps.
+template <bool kMax>
 __global__ void __launch_bounds__(kBlock)
-    max_pool2d_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, Pool2dShape s,
-                             int64_t outputs) {
-    const int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (o >= outputs) return;
-    const PlaneIndex at = split_index(o, s.ho(), s.wo());
-    const float* xp = x + at.p * s.h * s.w;
-    y[o] = xp[argmax_in(xp, s.w, window_of(s, at.i, at.j))];
-}
-
-// One thread per input element: the sum of dy over the covering outputs whose argmax it is.
-__global__ void __launch_bounds__(kBlock)
-    max_pool2d_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
-                             const float* __restrict__ x, Pool2dShape s, GradMode mode,
-                             int64_t inputs) {
-    const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (e >= inputs) return;
-    const int ho = s.ho(), wo = s.wo();
-    const PlaneIndex at = split_index(e, s.h, s.w);
-    const float* xp = x + at.p * s.h * s.w;
-    const float* dyp = dy + at.p * ho * wo;
-    const Covering rows = outputs_covering(at.i, s.k, s.stride, s.pad, ho);
-    const Covering cols = outputs_covering(at.j, s.k, s.stride, s.pad, wo);
-    float sum = 0.f;
-    for (int oh = rows.lo; oh <= rows.hi; ++oh)
-        for (int ow = cols.lo; ow <= cols.hi; ++ow)
-            if (argmax_in(xp, s.w, window_of(s, oh, ow)) == at.r) sum += dyp[oh * wo + ow];
-    write_grad(dx[e], sum, mode);
-}
-
-// One thread per output: the mean of the window's in-image taps.
-__global__ void __launch_bounds__(kBlock)
-    avg_pool2d_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, Pool2dShape s,
-                             int64_t outputs) {
-    const int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    pool2d_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, Pool2dShape s,
+                         int64_t outputs) {
+    const int64_t o = first_index();
     if (o >= outputs) return;
     const PlaneIndex at = split_index(o, s.ho(), s.wo());
     const float* xp = x + at.p * s.h * s.w;
     const Window win = window_of(s, at.i, at.j);
-    float sum = 0.f;
-    for (int ih = win.h0; ih < win.h1; ++ih)
-        for (int iw = win.w0; iw < win.w1; ++iw) sum += xp[ih * s.w + iw];
-    y[o] = sum / float(win.count());
+    if constexpr (kMax) {
+        y[o] = xp[argmax_in(xp, s.w, win)];
+    } else {
+        float sum = 0.f;
+        for (int ih = win.h0; ih < win.h1; ++ih)
+            for (int iw = win.w0; iw < win.w1; ++iw) sum += xp[ih * s.w + iw];
+        y[o] = sum / float(win.count());
+    }
 }
 
-// One thread per input element: the sum of dy / count over the covering outputs.
+// One thread per input element: the sum over the covering outputs of what each sends it. max
+// (kMax): dy where the element is the output's argmax (x is read only here); avg: dy / count.
+template <bool kMax>
 __global__ void __launch_bounds__(kBlock)
-    avg_pool2d_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, Pool2dShape s,
-                             GradMode mode, int64_t inputs) {
-    const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    pool2d_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
+                         const float* __restrict__ x, Pool2dShape s, GradMode mode,
+                         int64_t inputs) {
+    const int64_t e = first_index();
     if (e >= inputs) return;
     const int ho = s.ho(), wo = s.wo();
     const PlaneIndex at = split_index(e, s.h, s.w);
@@ -148,9 +127,16 @@ __global__ void __launch_bounds__(kBlock)
     const Covering rows = outputs_covering(at.i, s.k, s.stride, s.pad, ho);
     const Covering cols = outputs_covering(at.j, s.k, s.stride, s.pad, wo);
     float sum = 0.f;
-    for (int oh = rows.lo; oh <= rows.hi; ++oh)
-        for (int ow = cols.lo; ow <= cols.hi; ++ow)
-            sum += dyp[oh * wo + ow] / float(window_of(s, oh, ow).count());
+    if constexpr (kMax) {
+        const float* xp = x + at.p * s.h * s.w;
+        for (int oh = rows.lo; oh <= rows.hi; ++oh)
+            for (int ow = cols.lo; ow <= cols.hi; ++ow)
+                if (argmax_in(xp, s.w, window_of(s, oh, ow)) == at.r) sum += dyp[oh * wo + ow];
+    } else {
+        for (int oh = rows.lo; oh <= rows.hi; ++oh)
+            for (int ow = cols.lo; ow <= cols.hi; ++ow)
+                sum += dyp[oh * wo + ow] / float(window_of(s, oh, ow).count());
+    }
     write_grad(dx[e], sum, mode);
 }
 
@@ -175,7 +161,7 @@ __global__ void __launch_bounds__(kBlock)
 __global__ void __launch_bounds__(kBlock)
     global_avg_pool_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, int hw,
                                   GradMode mode, int64_t inputs) {
-    const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    const int64_t e = first_index();
     if (e >= inputs) return;
     write_grad(dx[e], dy[e / hw] / float(hw), mode);
 }
@@ -192,45 +178,47 @@ void check_global(int n, int c, int hw) {
     CUDARTS_CHECK(hw >= 1, "global_avg_pool: hw must be >= 1, got hw=" << hw);
 }
 
-}  // namespace
-
-void max_pool2d_fwd(float* y, const float* x, const Pool2dShape& s, Stream st) {
+// Max (kMax) or average pooling forward.
+template <bool kMax>
+void pool2d_fwd(float* y, const float* x, const Pool2dShape& s, Stream st) {
     s.validate();
     check_planes_fit_int(s);
     const int64_t outputs = s.out_elems();
     if (outputs == 0) return;
-    max_pool2d_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, s, outputs);
+    pool2d_fwd_kernel_v1<kMax><<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, s, outputs);
     CUDARTS_CHECK_LAUNCH();
+}
+
+// Max (kMax, which reads x) or average pooling backward (x unused, may be null).
+template <bool kMax>
+void pool2d_bwd(float* dx, const float* dy, const float* x, const Pool2dShape& s, GradMode mode,
+                Stream st) {
+    s.validate();
+    check_planes_fit_int(s);
+    const int64_t inputs = s.in_elems();
+    if (inputs == 0) return;
+    pool2d_bwd_kernel_v1<kMax>
+        <<<blocks_for(inputs, kBlock), kBlock, 0, st>>>(dx, dy, x, s, mode, inputs);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void max_pool2d_fwd(float* y, const float* x, const Pool2dShape& s, Stream st) {
+    pool2d_fwd<true>(y, x, s, st);
 }
 
 void max_pool2d_bwd(float* dx, const float* dy, const float* x, const Pool2dShape& s, GradMode mode,
                     Stream st) {
-    s.validate();
-    check_planes_fit_int(s);
-    const int64_t inputs = s.in_elems();
-    if (inputs == 0) return;
-    max_pool2d_bwd_kernel_v1<<<blocks_for(inputs, kBlock), kBlock, 0, st>>>(dx, dy, x, s, mode,
-                                                                            inputs);
-    CUDARTS_CHECK_LAUNCH();
+    pool2d_bwd<true>(dx, dy, x, s, mode, st);
 }
 
 void avg_pool2d_fwd(float* y, const float* x, const Pool2dShape& s, Stream st) {
-    s.validate();
-    check_planes_fit_int(s);
-    const int64_t outputs = s.out_elems();
-    if (outputs == 0) return;
-    avg_pool2d_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, s, outputs);
-    CUDARTS_CHECK_LAUNCH();
+    pool2d_fwd<false>(y, x, s, st);
 }
 
 void avg_pool2d_bwd(float* dx, const float* dy, const Pool2dShape& s, GradMode mode, Stream st) {
-    s.validate();
-    check_planes_fit_int(s);
-    const int64_t inputs = s.in_elems();
-    if (inputs == 0) return;
-    avg_pool2d_bwd_kernel_v1<<<blocks_for(inputs, kBlock), kBlock, 0, st>>>(dx, dy, s, mode,
-                                                                            inputs);
-    CUDARTS_CHECK_LAUNCH();
+    pool2d_bwd<false>(dx, dy, nullptr, s, mode, st);
 }
 
 void global_avg_pool_fwd(float* y, const float* x, int n, int c, int hw, Stream st) {

@@ -13,6 +13,7 @@
 
 #include "kernels/check.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/thread_index.h"
 #include "kernels/resample.h"
 
 namespace cudarts::cuda {
@@ -37,20 +38,23 @@ __device__ int sampled_by(int ih, const SubsampleShape& s) {
     return (d >= 0 && d % s.stride == 0) ? d / s.stride : -1;
 }
 
-// One thread per output: y = x at its sample.
+// One thread per output: y = x at its sample, times 0 for zero (kZero: NaN and Inf give NaN,
+// negatives -0).
+template <bool kZero>
 __global__ void __launch_bounds__(kBlock)
-    subsample_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, SubsampleShape s,
-                            int64_t outputs) {
-    const int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    sample_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, SubsampleShape s,
+                         int64_t outputs) {
+    const int64_t o = first_index();
     if (o >= outputs) return;
-    y[o] = x[sample_offset(s, o)];
+    const float v = x[sample_offset(s, o)];
+    y[o] = kZero ? v * 0.f : v;
 }
 
 // One thread per input element: dy of the output sampling it, or 0 where none does.
 __global__ void __launch_bounds__(kBlock)
     subsample_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, SubsampleShape s,
                             GradMode mode, int64_t inputs) {
-    const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    const int64_t e = first_index();
     if (e >= inputs) return;
     const int in_plane = s.h * s.w;
     const int64_t p = e / in_plane;
@@ -62,30 +66,27 @@ __global__ void __launch_bounds__(kBlock)
     write_grad(dx[e], g, mode);
 }
 
-// One thread per output: y = x at its sample times 0 (NaN and Inf give NaN, negatives -0).
-__global__ void __launch_bounds__(kBlock)
-    zero_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, SubsampleShape s,
-                       int64_t outputs) {
-    const int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (o >= outputs) return;
-    y[o] = x[sample_offset(s, o)] * 0.f;
-}
-
 // The kernels index within a plane with int; planes themselves are counted in int64.
 void check_plane_fits_int(const SubsampleShape& s) {
     CUDARTS_CHECK(int64_t(s.h) * s.w <= INT_MAX,
                   "subsample (cuda): a plane must hold at most INT_MAX elements in " << s);
 }
 
-}  // namespace
-
-void subsample_fwd(float* y, const float* x, const SubsampleShape& s, Stream st) {
+// subsample (kZero false) or zero forward.
+template <bool kZero>
+void sample_fwd(float* y, const float* x, const SubsampleShape& s, Stream st) {
     s.validate();
     check_plane_fits_int(s);
     const int64_t outputs = s.out_elems();
     if (outputs == 0) return;
-    subsample_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, s, outputs);
+    sample_fwd_kernel_v1<kZero><<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, s, outputs);
     CUDARTS_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void subsample_fwd(float* y, const float* x, const SubsampleShape& s, Stream st) {
+    sample_fwd<false>(y, x, s, st);
 }
 
 void subsample_bwd(float* dx, const float* dy, const SubsampleShape& s, GradMode mode, Stream st) {
@@ -98,12 +99,7 @@ void subsample_bwd(float* dx, const float* dy, const SubsampleShape& s, GradMode
 }
 
 void zero_fwd(float* y, const float* x, const SubsampleShape& s, Stream st) {
-    s.validate();
-    check_plane_fits_int(s);
-    const int64_t outputs = s.out_elems();
-    if (outputs == 0) return;
-    zero_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, s, outputs);
-    CUDARTS_CHECK_LAUNCH();
+    sample_fwd<true>(y, x, s, st);
 }
 
 }  // namespace cudarts::cuda
