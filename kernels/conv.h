@@ -10,6 +10,7 @@
 // Unsupported: non-square kernels or strides (DARTS needs none; conv_7x1_1x7 is not searched).
 #pragma once
 
+#include <cstddef>
 #include <ostream>
 #include <span>
 
@@ -118,6 +119,15 @@ struct Conv2dBwdWeightVersion {
     void (*launch)(float* dw, const float* dy, const float* x, const Conv2dShape& s, GradMode mode,
                    Stream st);
 };
+// The version a launcher runs: the last of `versions` that supports s. Each table lists its
+// versions from the most general (v1, any shape) to the most specialised (cublas), so this is
+// cuBLAS for pointwise shapes, else v2 where it applies, else v1.
+template <class Version>
+const Version& preferred_version(std::span<const Version> versions, const Conv2dShape& s) {
+    for (size_t i = versions.size() - 1; i > 0; --i)
+        if (versions[i].supports(s)) return versions[i];
+    return versions[0];
+}
 std::span<const Conv2dFwdVersion> conv2d_fwd_versions();
 std::span<const Conv2dBwdDataVersion> conv2d_bwd_data_versions();
 std::span<const Conv2dBwdWeightVersion> conv2d_bwd_weight_versions();

@@ -46,63 +46,26 @@ constexpr int kCluster = 8;  // portable maximum cluster size on sm_90
 bool supports_cublas(const Conv2dShape& s) { return s.is_pointwise(); }
 bool supports_any(const Conv2dShape&) { return true; }
 
-// bwd_data v2 geometry: a th x tw tile of dx and the dy_h x dy_w window of dy it reads. Rows
-// p0 .. p0 + th - 1 read output rows floor((p0 + pad - (k-1) dil) / stride) up to
+// bwd_data v2's tile of dx: its window is the dy the tile reads, staged with the k*k weights.
+// Rows p0 .. p0 + th - 1 read output rows floor((p0 + pad - (k-1) dil) / stride) up to
 // floor((p0 + th - 1 + pad) / stride): at most (th - 1 + (k-1) dil) / stride + 2 of them.
-struct DwDataTile {
-    int th, tw;
-    int dy_h, dy_w;
-    int tiles_h, tiles_w;
-    int threads;
-    size_t smem;  // window plus the k*k weights, bytes
-};
-
-DwDataTile plan_data_tile(const Conv2dShape& s) {
+ConvTile plan_data_tile(const Conv2dShape& s) {
     const auto rows = [&](int edge) { return (edge - 1 + (s.k - 1) * s.dil) / s.stride + 2; };
-    const auto bytes = [&](int th, int tw) {
-        return (size_t(rows(th)) * size_t(rows(tw)) + size_t(s.k) * size_t(s.k)) * sizeof(float);
-    };
-    const ConvTile c = plan_conv_tile(s.h, s.w, bytes);
-    DwDataTile t{};
-    t.th = c.th;
-    t.tw = c.tw;
-    t.dy_h = rows(c.th);
-    t.dy_w = rows(c.tw);
-    t.smem = bytes(c.th, c.tw);
-    t.tiles_h = c.tiles_h;
-    t.tiles_w = c.tiles_w;
-    t.threads = c.threads(kBlock);
-    return t;
+    return plan_conv_tile(s.h, s.w, rows, size_t(s.k) * s.k);
 }
 
-// bwd_weight v2 geometry: a th x tw tile of outputs, the in_h x in_w x window it reads, and how
-// many samples' windows one pass stages (enough to give the 256 threads an output each).
-struct DwWeightTile {
-    int th, tw;
-    int in_h, in_w;
-    int tiles_h, tiles_w;
-    int planes;
-    size_t smem;  // planes windows, bytes
-};
+// bwd_weight v2's tile of the outputs: its window is the x the tile reads.
+ConvTile plan_weight_tile(const Conv2dShape& s) {
+    return plan_conv_tile(
+        s.ho(), s.wo(), [&](int edge) { return input_extent(s, edge); }, 0);
+}
 
-DwWeightTile plan_weight_tile(const Conv2dShape& s) {
-    const auto bytes = [&](int th, int tw) {
-        return size_t(input_extent(s, th)) * size_t(input_extent(s, tw)) * sizeof(float);
-    };
-    const ConvTile c = plan_conv_tile(s.ho(), s.wo(), bytes);
-    DwWeightTile t{};
-    t.th = c.th;
-    t.tw = c.tw;
-    t.in_h = input_extent(s, c.th);
-    t.in_w = input_extent(s, c.tw);
-    t.tiles_h = c.tiles_h;
-    t.tiles_w = c.tiles_w;
+// How many samples' windows one bwd_weight v2 pass stages: enough to give the 256 threads an
+// output each, no more than a cluster rank has samples, and within kSmemMax.
+int weight_planes(const Conv2dShape& s, const ConvTile& t) {
     const int per_rank = std::max(1, (s.n + kCluster - 1) / kCluster);
-    const size_t window = bytes(t.th, t.tw);
-    t.planes = std::max(1, kBlock / (t.th * t.tw));
-    t.planes = std::min({t.planes, per_rank, int(std::max<size_t>(1, kSmemMax / window))});
-    t.smem = size_t(t.planes) * window;
-    return t;
+    const int planes = std::max(1, kBlock / (t.th * t.tw));
+    return std::min({planes, per_rank, int(std::max<size_t>(1, kSmemMax / t.smem))});
 }
 
 bool supports_data_v2(const Conv2dShape& s) {
@@ -140,30 +103,21 @@ __global__ void conv2d_bwd_data_kernel_v1(float* __restrict__ dx, const float* _
 
 // One block per (plane, dx tile); threads stride over the tile's dx elements, q fastest.
 __global__ void conv2d_bwd_data_kernel_v2(float* __restrict__ dx, const float* __restrict__ dy,
-                                          const float* __restrict__ w, Conv2dShape s, DwDataTile t,
+                                          const float* __restrict__ w, Conv2dShape s, ConvTile t,
                                           GradMode mode) {
     extern __shared__ float smem[];
-    float* sdy = smem;                   // dy_h x dy_w window, zero outside dy
-    float* sw = smem + t.dy_h * t.dy_w;  // this channel's k x k weights
-    const int tiles = t.tiles_h * t.tiles_w;
-    const int64_t plane = blockIdx.x / tiles;  // n * c_in + c
-    const int tile = int(blockIdx.x % tiles);
-    const int c = int(plane % s.c_in);
+    const DwBlock blk = dw_block(t, s.c_in);
     const int ho = s.ho(), wo = s.wo();
-    const int p0 = tile / t.tiles_w * t.th, q0 = tile % t.tiles_w * t.tw;
+    const int p0 = blk.row0, q0 = blk.col0;
     // First output row and column the tile reads; every tap's numerator is >= i0 * stride.
     const int i0 = floor_div(p0 + s.pad - (s.k - 1) * s.dil, s.stride);
     const int j0 = floor_div(q0 + s.pad - (s.k - 1) * s.dil, s.stride);
+    stage_window(smem, t, dy + blk.plane * ho * wo, ho, wo, i0, j0, w + int64_t(blk.c) * s.k * s.k,
+                 s.k * s.k);
+    const float* sdy = smem;                     // the window, zero outside dy
+    const float* sw = smem + t.win_h * t.win_w;  // this channel's k x k weights
 
-    const float* dyp = dy + plane * ho * wo;
-    for (int e = threadIdx.x; e < t.dy_h * t.dy_w; e += blockDim.x) {
-        const int i = i0 + e / t.dy_w, j = j0 + e % t.dy_w;
-        sdy[e] = (i >= 0 && i < ho && j >= 0 && j < wo) ? dyp[int64_t(i) * wo + j] : 0.f;
-    }
-    for (int e = threadIdx.x; e < s.k * s.k; e += blockDim.x) sw[e] = w[int64_t(c) * s.k * s.k + e];
-    __syncthreads();
-
-    float* dxp = dx + plane * s.h * s.w;
+    float* dxp = dx + blk.plane * s.h * s.w;
     for (int e = threadIdx.x; e < t.th * t.tw; e += blockDim.x) {
         const int p = p0 + e / t.tw, q = q0 + e % t.tw;
         if (p >= s.h || q >= s.w) continue;
@@ -171,7 +125,7 @@ __global__ void conv2d_bwd_data_kernel_v2(float* __restrict__ dx, const float* _
         for (int a = 0; a < s.k; ++a) {
             const int u = p + s.pad - a * s.dil - i0 * s.stride;  // >= 0 by the choice of i0
             if (u % s.stride != 0) continue;
-            const float* row = sdy + (u / s.stride) * t.dy_w;
+            const float* row = sdy + (u / s.stride) * t.win_w;
             for (int b = 0; b < s.k; ++b) {
                 const int v = q + s.pad - b * s.dil - j0 * s.stride;
                 if (v % s.stride != 0) continue;
@@ -215,29 +169,29 @@ __global__ void __launch_bounds__(kBlock)
 template <int K>
 __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kBlock)
     conv2d_bwd_weight_kernel_v2(float* __restrict__ dw, const float* __restrict__ dy,
-                                const float* __restrict__ x, Conv2dShape s, DwWeightTile t,
+                                const float* __restrict__ x, Conv2dShape s, ConvTile t, int planes,
                                 GradMode mode) {
     using Reduce = cub::BlockReduce<float, kBlock>;
     __shared__ typename Reduce::TempStorage reduce_tmp;
     __shared__ float partial[K * K];  // this block's sum per tap, read by rank 0
-    extern __shared__ float sx[];     // t.planes windows of in_h x in_w, zero outside the image
+    extern __shared__ float sx[];     // `planes` windows of win_h x win_w, zero outside the image
     const cg::cluster_group cluster = cg::this_cluster();
     const int rank = int(cluster.block_rank());
     const int c = int(blockIdx.x / kCluster);
     const int ho = s.ho(), wo = s.wo();
-    const int window = t.in_h * t.in_w, tile_outputs = t.th * t.tw;
+    const int window = t.win_h * t.win_w, tile_outputs = t.th * t.tw;
     const int samples = s.n > rank ? (s.n - rank + kCluster - 1) / kCluster : 0;
 
     float acc[K * K] = {};
-    for (int m0 = 0; m0 < samples; m0 += t.planes) {
-        const int staged = min(t.planes, samples - m0);  // samples rank + kCluster * (m0 + pl)
+    for (int m0 = 0; m0 < samples; m0 += planes) {
+        const int staged = min(planes, samples - m0);  // samples rank + kCluster * (m0 + pl)
         for (int tile = 0; tile < t.tiles_h * t.tiles_w; ++tile) {
             const int i0 = tile / t.tiles_w * t.th, j0 = tile % t.tiles_w * t.tw;
             const int p0 = i0 * s.stride - s.pad, q0 = j0 * s.stride - s.pad;
             __syncthreads();  // the previous pass has finished reading sx
             for (int e = threadIdx.x; e < staged * window; e += kBlock) {
                 const int n = rank + kCluster * (m0 + e / window);
-                const int p = p0 + e % window / t.in_w, q = q0 + e % t.in_w;
+                const int p = p0 + e % window / t.win_w, q = q0 + e % t.win_w;
                 sx[e] = (p >= 0 && p < s.h && q >= 0 && q < s.w)
                             ? x[((int64_t(n) * s.c_in + c) * s.h + p) * s.w + q]
                             : 0.f;
@@ -250,12 +204,12 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kBlock)
                 if (i >= ho || j >= wo) continue;
                 const int n = rank + kCluster * (m0 + pl);
                 const float g = dy[((int64_t(n) * s.c_out + c) * ho + i) * wo + j];
-                const float* base = sx + pl * window + ti * s.stride * t.in_w + tj * s.stride;
+                const float* base = sx + pl * window + ti * s.stride * t.win_w + tj * s.stride;
 #pragma unroll
                 for (int a = 0; a < K; ++a)
 #pragma unroll
                     for (int b = 0; b < K; ++b)
-                        acc[a * K + b] += g * base[a * s.dil * t.in_w + b * s.dil];
+                        acc[a * K + b] += g * base[a * s.dil * t.win_w + b * s.dil];
             }
         }
     }
@@ -276,8 +230,19 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kBlock)
     cluster.sync();  // no block exits while rank 0 may still read its shared memory
 }
 
-void check_supported(bool ok, const char* what, const Conv2dShape& s) {
-    CUDARTS_CHECK(ok, what << " does not support " << s);
+// Validates s, then checks that the version `what` supports it.
+void check_supported(const Conv2dShape& s, bool (*supports)(const Conv2dShape&), const char* what) {
+    s.validate();
+    CUDARTS_CHECK(supports(s), what << " does not support " << s);
+}
+
+// What both cuBLAS versions check: s is valid and pointwise, and its plane h*w (returned) fits
+// a GEMM dimension.
+int64_t checked_gemm_plane(const Conv2dShape& s, const char* what) {
+    check_supported(s, supports_cublas, what);
+    const int64_t hw = int64_t(s.h) * s.w;
+    CUDARTS_CHECK(hw <= INT_MAX, what << ": h*w exceeds a GEMM dimension in " << s);
+    return hw;
 }
 
 // dW for an empty batch: zero under overwrite, untouched under accumulate.
@@ -297,22 +262,18 @@ void conv2d_bwd_data_v1(float* dx, const float* dy, const float* w, const Conv2d
 
 void conv2d_bwd_data_v2(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                         GradMode mode, Stream st) {
-    s.validate();
-    check_supported(supports_data_v2(s), "conv2d_bwd_data v2", s);
+    check_supported(s, supports_data_v2, "conv2d_bwd_data v2");
     if (s.in_elems() == 0) return;
-    const DwDataTile t = plan_data_tile(s);
+    const ConvTile t = plan_data_tile(s);
     const int64_t blocks = int64_t(s.n) * s.c_in * t.tiles_h * t.tiles_w;
-    conv2d_bwd_data_kernel_v2<<<blocks_for(blocks, 1), t.threads, t.smem, st>>>(dx, dy, w, s, t,
-                                                                                mode);
+    conv2d_bwd_data_kernel_v2<<<blocks_for(blocks, 1), t.threads(kBlock), t.smem, st>>>(dx, dy, w,
+                                                                                        s, t, mode);
     CUDARTS_CHECK_LAUNCH();
 }
 
 void conv2d_bwd_data_cublas(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                             GradMode mode, Stream st) {
-    s.validate();
-    check_supported(s.is_pointwise(), "conv2d_bwd_data cublas", s);
-    const int64_t hw = int64_t(s.h) * s.w;
-    CUDARTS_CHECK(hw <= INT_MAX, "conv2d_bwd_data cublas: h*w exceeds a GEMM dimension in " << s);
+    const int64_t hw = checked_gemm_plane(s, "conv2d_bwd_data cublas");
     if (s.in_elems() == 0) return;
     // Row-major dx_n (c_in x hw) = W^T (c_in x c_out) dy_n (c_out x hw).
     gemm_rm_strided_batched(true, false, s.c_in, int(hw), s.c_out, w, s.c_in, 0, dy, int(hw),
@@ -330,23 +291,28 @@ void conv2d_bwd_weight_v1(float* dw, const float* dy, const float* x, const Conv
 
 void conv2d_bwd_weight_v2(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                           GradMode mode, Stream st) {
-    s.validate();
-    check_supported(supports_weight_v2(s), "conv2d_bwd_weight v2", s);
+    check_supported(s, supports_weight_v2, "conv2d_bwd_weight v2");
     if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
-    const DwWeightTile t = plan_weight_tile(s);
+    const ConvTile t = plan_weight_tile(s);
+    const int planes = weight_planes(s, t);
+    const size_t smem = size_t(planes) * t.smem;
     const int blocks = blocks_for(int64_t(s.c_in) * kCluster, 1);
     switch (s.k) {
         case 1:
-            conv2d_bwd_weight_kernel_v2<1><<<blocks, kBlock, t.smem, st>>>(dw, dy, x, s, t, mode);
+            conv2d_bwd_weight_kernel_v2<1>
+                <<<blocks, kBlock, smem, st>>>(dw, dy, x, s, t, planes, mode);
             break;
         case 3:
-            conv2d_bwd_weight_kernel_v2<3><<<blocks, kBlock, t.smem, st>>>(dw, dy, x, s, t, mode);
+            conv2d_bwd_weight_kernel_v2<3>
+                <<<blocks, kBlock, smem, st>>>(dw, dy, x, s, t, planes, mode);
             break;
         case 5:
-            conv2d_bwd_weight_kernel_v2<5><<<blocks, kBlock, t.smem, st>>>(dw, dy, x, s, t, mode);
+            conv2d_bwd_weight_kernel_v2<5>
+                <<<blocks, kBlock, smem, st>>>(dw, dy, x, s, t, planes, mode);
             break;
         default:  // 7, by supports_weight_v2
-            conv2d_bwd_weight_kernel_v2<7><<<blocks, kBlock, t.smem, st>>>(dw, dy, x, s, t, mode);
+            conv2d_bwd_weight_kernel_v2<7>
+                <<<blocks, kBlock, smem, st>>>(dw, dy, x, s, t, planes, mode);
             break;
     }
     CUDARTS_CHECK_LAUNCH();
@@ -354,10 +320,7 @@ void conv2d_bwd_weight_v2(float* dw, const float* dy, const float* x, const Conv
 
 void conv2d_bwd_weight_cublas(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                               GradMode mode, Stream st) {
-    s.validate();
-    check_supported(s.is_pointwise(), "conv2d_bwd_weight cublas", s);
-    const int64_t hw = int64_t(s.h) * s.w;
-    CUDARTS_CHECK(hw <= INT_MAX, "conv2d_bwd_weight cublas: h*w exceeds a GEMM dimension in " << s);
+    const int64_t hw = checked_gemm_plane(s, "conv2d_bwd_weight cublas");
     if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
     // Row-major dW (c_out x c_in) (+)= dy_n (c_out x hw) x_n^T (hw x c_in), samples in order;
     // the first product overwrites under kOverwrite and every later one adds.
@@ -384,23 +347,13 @@ const Conv2dBwdWeightVersion kBwdWeightVersions[] = {
 void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                      GradMode mode, Stream st) {
     s.validate();
-    if (s.is_pointwise())
-        conv2d_bwd_data_cublas(dx, dy, w, s, mode, st);
-    else if (supports_data_v2(s))
-        conv2d_bwd_data_v2(dx, dy, w, s, mode, st);
-    else
-        conv2d_bwd_data_v1(dx, dy, w, s, mode, st);
+    preferred_version(conv2d_bwd_data_versions(), s).launch(dx, dy, w, s, mode, st);
 }
 
 void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                        GradMode mode, Stream st) {
     s.validate();
-    if (s.is_pointwise())
-        conv2d_bwd_weight_cublas(dw, dy, x, s, mode, st);
-    else if (supports_weight_v2(s))
-        conv2d_bwd_weight_v2(dw, dy, x, s, mode, st);
-    else
-        conv2d_bwd_weight_v1(dw, dy, x, s, mode, st);
+    preferred_version(conv2d_bwd_weight_versions(), s).launch(dw, dy, x, s, mode, st);
 }
 
 std::span<const Conv2dBwdDataVersion> conv2d_bwd_data_versions() { return kBwdDataVersions; }

@@ -29,34 +29,11 @@ constexpr int kBlock = 256;
 bool supports_cublas(const Conv2dShape& s) { return s.is_pointwise(); }
 bool supports_any(const Conv2dShape&) { return true; }
 
-// v2 geometry: an output tile of th x tw and the in_h x in_w input window it reads.
-struct DwTile {
-    int th, tw;
-    int in_h, in_w;
-    int tiles_h, tiles_w;
-    int threads;
-    size_t smem;  // window plus the k*k weights, bytes
-};
-
-// The planner's tile of the output plane; its window is the input the tile reads plus the k*k
+// v2's tile of the output plane: its window is the input the tile reads, staged with the k*k
 // weights.
-DwTile plan_tile(const Conv2dShape& s) {
-    const auto bytes = [&](int th, int tw) {
-        return (size_t(input_extent(s, th)) * size_t(input_extent(s, tw)) +
-                size_t(s.k) * size_t(s.k)) *
-               sizeof(float);
-    };
-    const ConvTile c = plan_conv_tile(s.ho(), s.wo(), bytes);
-    DwTile t{};
-    t.th = c.th;
-    t.tw = c.tw;
-    t.in_h = input_extent(s, c.th);
-    t.in_w = input_extent(s, c.tw);
-    t.tiles_h = c.tiles_h;
-    t.tiles_w = c.tiles_w;
-    t.threads = c.threads(kBlock);
-    t.smem = bytes(c.th, c.tw);
-    return t;
+ConvTile plan_tile(const Conv2dShape& s) {
+    return plan_conv_tile(
+        s.ho(), s.wo(), [&](int edge) { return input_extent(s, edge); }, size_t(s.k) * s.k);
 }
 
 bool supports_v2(const Conv2dShape& s) { return s.is_depthwise() && plan_tile(s).smem <= kSmemMax; }
@@ -85,34 +62,24 @@ __global__ void conv2d_fwd_kernel_v1(float* __restrict__ y, const float* __restr
 
 // One block per (plane, tile); threads stride over the tile's outputs, j fastest.
 __global__ void conv2d_fwd_kernel_v2(float* __restrict__ y, const float* __restrict__ x,
-                                     const float* __restrict__ w, Conv2dShape s, DwTile t) {
+                                     const float* __restrict__ w, Conv2dShape s, ConvTile t) {
     extern __shared__ float smem[];
-    float* sx = smem;                    // in_h x in_w window, zero outside the image
-    float* sw = smem + t.in_h * t.in_w;  // this channel's k x k weights
-    const int tiles = t.tiles_h * t.tiles_w;
-    const int64_t plane = blockIdx.x / tiles;  // n * c_in + c
-    const int tile = int(blockIdx.x % tiles);
-    const int c = int(plane % s.c_in);
+    const DwBlock blk = dw_block(t, s.c_in);
     const int ho = s.ho(), wo = s.wo();
-    const int i0 = tile / t.tiles_w * t.th, j0 = tile % t.tiles_w * t.tw;
-    const int p0 = i0 * s.stride - s.pad, q0 = j0 * s.stride - s.pad;
+    const int i0 = blk.row0, j0 = blk.col0;
+    stage_window(smem, t, x + blk.plane * s.h * s.w, s.h, s.w, i0 * s.stride - s.pad,
+                 j0 * s.stride - s.pad, w + int64_t(blk.c) * s.k * s.k, s.k * s.k);
+    const float* sx = smem;                      // the window, zero outside the image
+    const float* sw = smem + t.win_h * t.win_w;  // this channel's k x k weights
 
-    const float* xp = x + plane * s.h * s.w;
-    for (int e = threadIdx.x; e < t.in_h * t.in_w; e += blockDim.x) {
-        const int p = p0 + e / t.in_w, q = q0 + e % t.in_w;
-        sx[e] = (p >= 0 && p < s.h && q >= 0 && q < s.w) ? xp[int64_t(p) * s.w + q] : 0.f;
-    }
-    for (int e = threadIdx.x; e < s.k * s.k; e += blockDim.x) sw[e] = w[int64_t(c) * s.k * s.k + e];
-    __syncthreads();
-
-    float* yp = y + plane * ho * wo;
+    float* yp = y + blk.plane * ho * wo;
     for (int e = threadIdx.x; e < t.th * t.tw; e += blockDim.x) {
         const int ti = e / t.tw, tj = e % t.tw;
         const int i = i0 + ti, j = j0 + tj;
         if (i >= ho || j >= wo) continue;
         float acc = 0.f;
         for (int a = 0; a < s.k; ++a) {
-            const float* row = sx + (ti * s.stride + a * s.dil) * t.in_w + tj * s.stride;
+            const float* row = sx + (ti * s.stride + a * s.dil) * t.win_w + tj * s.stride;
             for (int b = 0; b < s.k; ++b) acc += sw[a * s.k + b] * row[b * s.dil];
         }
         yp[int64_t(i) * wo + j] = acc;
@@ -134,9 +101,9 @@ void conv2d_fwd_v2(float* y, const float* x, const float* w, const Conv2dShape& 
                   "shared memory, got "
                       << s);
     if (s.out_elems() == 0) return;
-    const DwTile t = plan_tile(s);
+    const ConvTile t = plan_tile(s);
     const int64_t blocks = int64_t(s.n) * s.c_in * t.tiles_h * t.tiles_w;
-    conv2d_fwd_kernel_v2<<<blocks_for(blocks, 1), t.threads, t.smem, st>>>(y, x, w, s, t);
+    conv2d_fwd_kernel_v2<<<blocks_for(blocks, 1), t.threads(kBlock), t.smem, st>>>(y, x, w, s, t);
     CUDARTS_CHECK_LAUNCH();
 }
 
@@ -162,12 +129,7 @@ const Conv2dFwdVersion kFwdVersions[] = {
 
 void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
     s.validate();
-    if (s.is_pointwise())
-        conv2d_fwd_cublas(y, x, w, s, st);
-    else if (supports_v2(s))
-        conv2d_fwd_v2(y, x, w, s, st);
-    else
-        conv2d_fwd_v1(y, x, w, s, st);
+    preferred_version(conv2d_fwd_versions(), s).launch(y, x, w, s, st);
 }
 
 std::span<const Conv2dFwdVersion> conv2d_fwd_versions() { return kFwdVersions; }
