@@ -312,37 +312,30 @@ void bench_conv_rows(Runner& run, const Conv2dShape& s, const std::string& op, S
         if (!supports || (std::string(version) == "cublas") != pointwise) return false;
         return run.wanted(op + "." + dir + "." + version, shape);
     };
-    auto any = [&](auto versions, const char* dir) {
+    // One direction's rows: every kept version of `versions`, launched by launch(v) into out,
+    // beside cuDNN's time on (a, b); the baseline is measured only when some version is kept.
+    auto direction = [&](auto versions, const char* dir, ConvDir cudnn_dir, DevBuf& out,
+                         const float* a, const float* b, const auto& launch) {
+        bool any = false;
+        for (const auto& v : versions) any = any || keep(dir, v.name, v.supports(s));
+        if (!any) return;
+        const Baseline base = baseline(cudnn_dir, out, a, b);
         for (const auto& v : versions)
-            if (keep(dir, v.name, v.supports(s))) return true;
-        return false;
+            if (keep(dir, v.name, v.supports(s)))
+                run.add(
+                    op + "." + dir + "." + v.name, shape, bytes, flops, out, [&] { launch(v); },
+                    base);
     };
-    if (any(cuda::conv2d_fwd_versions(), "fwd")) {
-        const Baseline base = baseline(ConvDir::kFwd, y, x.data(), w.data());
-        for (const auto& v : cuda::conv2d_fwd_versions())
-            if (keep("fwd", v.name, v.supports(s)))
-                run.add(
-                    op + ".fwd." + v.name, shape, bytes, flops, y,
-                    [&] { v.launch(y.data(), x.data(), w.data(), s, st); }, base);
-    }
-    if (any(cuda::conv2d_bwd_data_versions(), "bwd_data")) {
-        const Baseline base = baseline(ConvDir::kBwdData, dx, dy.data(), w.data());
-        for (const auto& v : cuda::conv2d_bwd_data_versions())
-            if (keep("bwd_data", v.name, v.supports(s)))
-                run.add(
-                    op + ".bwd_data." + v.name, shape, bytes, flops, dx,
-                    [&] { v.launch(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite, st); },
-                    base);
-    }
-    if (any(cuda::conv2d_bwd_weight_versions(), "bwd_weight")) {
-        const Baseline base = baseline(ConvDir::kBwdWeight, dw, dy.data(), x.data());
-        for (const auto& v : cuda::conv2d_bwd_weight_versions())
-            if (keep("bwd_weight", v.name, v.supports(s)))
-                run.add(
-                    op + ".bwd_weight." + v.name, shape, bytes, flops, dw,
-                    [&] { v.launch(dw.data(), dy.data(), x.data(), s, GradMode::kOverwrite, st); },
-                    base);
-    }
+    direction(cuda::conv2d_fwd_versions(), "fwd", ConvDir::kFwd, y, x.data(), w.data(),
+              [&](const auto& v) { v.launch(y.data(), x.data(), w.data(), s, st); });
+    direction(cuda::conv2d_bwd_data_versions(), "bwd_data", ConvDir::kBwdData, dx, dy.data(),
+              w.data(), [&](const auto& v) {
+                  v.launch(dx.data(), dy.data(), w.data(), s, GradMode::kOverwrite, st);
+              });
+    direction(cuda::conv2d_bwd_weight_versions(), "bwd_weight", ConvDir::kBwdWeight, dw, dy.data(),
+              x.data(), [&](const auto& v) {
+                  v.launch(dw.data(), dy.data(), x.data(), s, GradMode::kOverwrite, st);
+              });
 }
 
 void bench_pool_rows(Runner& run, Stream st) {
