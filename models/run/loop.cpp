@@ -29,6 +29,15 @@ double cosine_lr(double lr0, double lr_min, int epoch, int epochs) {
     return lr_min + (lr0 - lr_min) * (1.0 + std::cos(std::numbers::pi * epoch / epochs)) / 2.0;
 }
 
+std::chrono::steady_clock::time_point begin_epoch(bool done, const char* who, int epochs) {
+    CUDARTS_CHECK(!done, who << ": all " << epochs << " epochs are done");
+    return std::chrono::steady_clock::now();
+}
+
+double epoch_seconds(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 int steps_for(int64_t images, int batch_size) {
     return int((images + batch_size - 1) / batch_size);
 }

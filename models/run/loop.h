@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -35,6 +36,12 @@ std::vector<float> softmax_rows(const std::vector<float>& a, int64_t cols);
 
 // Batches of `batch_size` (the last one smaller) in an epoch over `images` images.
 int steps_for(int64_t images, int batch_size);
+
+// The bracket of every loop's run_epoch: begin_epoch refuses an epoch after the last (`done`; an
+// Error naming `who`, a caller's bug) and starts the clock from which epoch_seconds measures the
+// epoch's `seconds`.
+std::chrono::steady_clock::time_point begin_epoch(bool done, const char* who, int epochs);
+double epoch_seconds(std::chrono::steady_clock::time_point start);
 
 struct StepInfo {  // passed to the progress callback after every step
     int epoch, step, steps;

@@ -1,7 +1,6 @@
 // The DARTS search loop and its checkpoint; see models/run/search.h.
 #include "models/run/search.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -156,8 +155,7 @@ BatchRequest Search::valid_request(int64_t global_step) const {
 }
 
 EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_step) {
-    CUDARTS_CHECK(!done(), "Search::run_epoch: all " << opt_.epochs << " epochs are done");
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t0 = begin_epoch(done(), "Search::run_epoch", opt_.epochs);
     EpochMetrics m;
     m.epoch = epoch_;
     m.lr = cosine_lr(opt_.w_lr, opt_.w_lr_min, epoch_, opt_.epochs);
@@ -212,7 +210,7 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
     m.softmax_normal = softmax_alphas(false);
     m.softmax_reduce = softmax_alphas(true);
     m.genotype = genotype();
-    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m.seconds = epoch_seconds(t0);
     return m;
 }
 

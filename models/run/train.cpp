@@ -1,7 +1,6 @@
 // Training and testing a discovered architecture; see models/run/train.h.
 #include "models/run/train.h"
 
-#include <chrono>
 #include <cmath>
 #include <numbers>
 #include <numeric>
@@ -144,8 +143,7 @@ Trainer::Trainer(TrainRecipe recipe, const ImageDataset& train, const ImageDatas
 int Trainer::steps_per_epoch() const { return steps_for(train_.size(), recipe_.batch_size); }
 
 TrainEpoch Trainer::run_epoch(const std::function<void(const StepInfo&)>& on_step) {
-    CUDARTS_CHECK(!done(), "Trainer::run_epoch: all " << recipe_.epochs << " epochs are done");
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t0 = begin_epoch(done(), "Trainer::run_epoch", recipe_.epochs);
     TrainEpoch m;
     m.epoch = epoch_;
     m.lr = recipe_.lr_at(epoch_);
@@ -184,7 +182,7 @@ TrainEpoch Trainer::run_epoch(const std::function<void(const StepInfo&)>& on_ste
     std::tie(m.test_loss, m.test_acc) = evaluate(net_, test_, recipe_.batch_size);
     require_finite(m.test_loss, "the test loss", {epoch_, -1, m.lr});
     ++epoch_;
-    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m.seconds = epoch_seconds(t0);
     return m;
 }
 
