@@ -1,12 +1,31 @@
 // What the recurrent search's and training's options share (models/rnn/search.h, train.h): the
 // model, the epochs, the batching of the text and the weights' SGD. Each options struct has these
 // members under these names, with its own defaults (the reference's train_search.py and train.py).
+// Also the part of an epoch's report that both loops fill.
 #pragma once
+
+#include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "models/nn/setting.h"
 #include "models/rnn/model.h"
 
 namespace cudarts {
+
+// What both recurrent loops report of an epoch (RnnEpochMetrics and RnnTrainEpoch add their own).
+struct RnnEpoch {
+    int epoch = 0;  // 0-based
+    double lr = 0;
+    double train_loss = 0, valid_loss = 0;  // mean NLL (perplexity = exp)
+    double seconds = 0;
+    // These as JSON, with train_ppl and valid_ppl.
+    nlohmann::json losses_json() const {
+        return {{"epoch", epoch},           {"lr", lr},
+                {"train_loss", train_loss}, {"train_ppl", std::exp(train_loss)},
+                {"valid_loss", valid_loss}, {"valid_ppl", std::exp(valid_loss)},
+                {"seconds", seconds}};
+    }
+};
 
 // The shared keys of the options' field table (models/run/loop.h fields_to_json).
 template <class Options, class Visitor>

@@ -1,7 +1,7 @@
 // The recurrent DARTS search; see models/rnn/search.h and reference/darts.md 7.3-7.5.
 #include "models/rnn/search.h"
 
-#include <chrono>
+#include <algorithm>
 #include <cmath>
 
 #include "data/transforms.h"
@@ -55,15 +55,10 @@ RnnSearchOptions RnnSearchOptions::from_json(const nlohmann::json& j, const std:
 }
 
 nlohmann::json RnnEpochMetrics::to_json() const {
-    return {{"epoch", epoch},
-            {"lr", lr},
-            {"train_loss", train_loss},
-            {"train_ppl", std::exp(train_loss)},
-            {"valid_loss", valid_loss},
-            {"valid_ppl", std::exp(valid_loss)},
-            {"seconds", seconds},
-            {"softmax_alphas", softmax_alphas},
-            {"genotype", to_darts_string(genotype)}};
+    nlohmann::json j = losses_json();
+    j["softmax_alphas"] = softmax_alphas;
+    j["genotype"] = to_darts_string(genotype);
+    return j;
 }
 
 double evaluate_text(RnnModel& model, const Tensor& source, int bptt) {
@@ -79,6 +74,37 @@ double evaluate_text(RnnModel& model, const Tensor& source, int bptt) {
         hidden = out.hidden;
     }
     return total / double(rows);
+}
+
+double walk_rnn_epoch(const Tensor& rows, const std::vector<int64_t>& lens, double lr, int bptt,
+                      int epoch, const std::function<double(const RnnStep&)>& step,
+                      const std::function<void(const StepInfo&)>& on_step) {
+    const int steps = int(lens.size());
+    double loss_sum = 0;
+    int64_t i = 0;
+    for (int s = 0; s < steps; ++s) {
+        const int64_t seq_len = lens[size_t(s)];
+        const double step_lr = lr * double(seq_len) / double(bptt);
+        const double raw =
+            step({s, i, get_batch(rows, i, seq_len), step_lr, StepPlace{epoch, s, step_lr}});
+        loss_sum += raw;
+        if (on_step) on_step({epoch, s, steps, raw, std::exp(loss_sum / double(s + 1))});
+        i += seq_len;
+    }
+    return loss_sum / double(std::max(1, steps));
+}
+
+double rnn_weight_gradient(RnnModel& model, const RnnStep& step, Tensor& hidden, Generator& masks,
+                           int batch_size, float tar_beta, float clip, bool poison) {
+    RnnModel::Output out = model.forward(step.train.input, hidden, {}, masks);
+    hidden = out.hidden;
+    double raw = nll_loss(out.log_probs, step.train.target).value().item();
+    if (poison) raw = std::nan("");
+    require_finite(raw, "loss", step.at);
+    backward(rnn_training_loss(out, step.train.target, batch_size, tar_beta),
+             model.weights().vars());
+    require_finite(clip_grad_norm(model.weights(), clip), "the gradient norm", step.at);
+    return raw;
 }
 
 void add_rnn_weights(CheckpointWriter& w, const RnnModel& model, const Tensor& weights) {
@@ -127,53 +153,38 @@ std::vector<int64_t> RnnSearch::seq_lens(int epoch) const {
 int RnnSearch::steps_per_epoch() const { return int(seq_lens(epoch_).size()); }
 
 RnnEpochMetrics RnnSearch::run_epoch(const std::function<void(const StepInfo&)>& on_step) {
-    CUDARTS_CHECK(!done(), "RnnSearch::run_epoch: all " << opt_.epochs << " epochs are done");
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t0 = begin_epoch(done(), "RnnSearch::run_epoch", opt_.epochs);
     RnnEpochMetrics m;
     m.epoch = epoch_;
     m.lr = opt_.lr;
-    const std::vector<int64_t> lens = seq_lens(epoch_);
-    const int steps = int(lens.size());
     Generator masks(mix64(opt_.seed, kMasks), uint64_t(epoch_) << 40);
     Tensor hidden = model_.init_hidden(opt_.batch_size);
     Tensor search_hidden = model_.init_hidden(opt_.batch_size);
-    double loss_sum = 0;
-    int64_t i = 0;
-    for (int s = 0; s < steps; ++s) {
-        const int64_t seq_len = lens[size_t(s)];
-        const double lr = double(opt_.lr) * double(seq_len) / double(opt_.bptt);
-        const StepPlace at{epoch_, s, lr};
-        sgd_.set_lr(float(lr));
-        const TextSegment search = get_batch(search_, i % (search_.size(0) - 1), opt_.bptt);
-        const TextSegment train = get_batch(train_, i, seq_len);
+    auto step = [&](const RnnStep& st) {
+        sgd_.set_lr(float(st.lr));
+        const TextSegment search = get_batch(search_, st.row % (search_.size(0) - 1), opt_.bptt);
         try {
-            search_hidden = architect_.step(train, hidden, search, search_hidden, float(lr), masks);
+            search_hidden =
+                architect_.step(st.train, hidden, search, search_hidden, float(st.lr), masks);
         } catch (const DivergedError& e) {
-            throw DivergedError(std::string(e.what()) + " at " + at.str());
+            throw DivergedError(std::string(e.what()) + " at " + st.at.str());
         }
-        require_finite(architect_.last_search_loss(), "the architect's search loss", at);
-        require_finite(model_.alphas()[0].value(), "alphas", at);
-
-        RnnModel::Output out = model_.forward(train.input, hidden, {}, masks);
-        hidden = out.hidden;
-        const double raw = nll_loss(out.log_probs, train.target).value().item();
-        require_finite(raw, "loss", at);
-        backward(rnn_training_loss(out, train.target, opt_.batch_size, opt_.tar_beta),
-                 model_.weights().vars());
-        require_finite(clip_grad_norm(model_.weights(), opt_.clip), "the gradient norm", at);
+        require_finite(architect_.last_search_loss(), "the architect's search loss", st.at);
+        require_finite(model_.alphas()[0].value(), "alphas", st.at);
+        const double raw = rnn_weight_gradient(model_, st, hidden, masks, opt_.batch_size,
+                                               opt_.tar_beta, opt_.clip);
         sgd_.step();
-        loss_sum += raw;
-        if (on_step) on_step({epoch_, s, steps, raw, std::exp(loss_sum / double(s + 1))});
-        i += seq_len;
-    }
+        return raw;
+    };
+    m.train_loss =
+        walk_rnn_epoch(train_, seq_lens(epoch_), opt_.lr, opt_.bptt, epoch_, step, on_step);
     sgd_.set_lr(opt_.lr);
-    m.train_loss = loss_sum / double(std::max(1, steps));
     m.valid_loss = validate();
     require_finite(m.valid_loss, "the validation loss", {epoch_, -1, m.lr});
     ++epoch_;
     m.softmax_alphas = softmax_alphas();
     m.genotype = genotype();
-    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m.seconds = epoch_seconds(t0);
     return m;
 }
 

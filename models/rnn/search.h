@@ -22,6 +22,7 @@
 
 #include "data/text_corpus.h"
 #include "models/rnn/architect.h"
+#include "models/rnn/run_settings.h"
 #include "models/run/loop.h"
 
 namespace cudarts {
@@ -43,14 +44,10 @@ struct RnnSearchOptions {
     static RnnSearchOptions from_json(const nlohmann::json& j, const std::string& what);
 };
 
-struct RnnEpochMetrics {
-    int epoch = 0;  // 0-based
-    double lr = 0;
-    double train_loss = 0, valid_loss = 0;  // mean NLL (perplexity = exp)
-    double seconds = 0;
+struct RnnEpochMetrics : RnnEpoch {
     std::vector<float> softmax_alphas;  // edges x 5, row-major
     RecurrentGenotype genotype;
-    nlohmann::json to_json() const;  // with train_ppl and valid_ppl
+    nlohmann::json to_json() const;  // losses_json() and these
 };
 
 // The reference's evaluate(): mean NLL over `source` (rows x batch) in eval mode, segments of
@@ -91,6 +88,30 @@ private:
     RnnArchitect architect_;
     int epoch_ = 0;
 };
+
+// One step of a recurrent epoch, as walk_rnn_epoch hands it to the loop that takes it.
+struct RnnStep {
+    int index;          // 0-based
+    int64_t row;        // where the training segment starts
+    TextSegment train;  // the step's seq_len tokens from `row`
+    double lr;          // the base lr scaled by seq_len / bptt
+    StepPlace at;       // for the divergence checks
+};
+
+// The walk both recurrent loops take through an epoch of the training rows `rows`: step s trains
+// on the lens[s] tokens from row i (i advancing by them) at lr * seq_len / bptt. `step` takes it
+// and returns its NLL; `on_step` (optional) then gets that and the running perplexity. Returns
+// the mean NLL of the steps.
+double walk_rnn_epoch(const Tensor& rows, const std::vector<int64_t>& lens, double lr, int bptt,
+                      int epoch, const std::function<double(const RnnStep&)>& step,
+                      const std::function<void(const StepInfo&)>& on_step);
+
+// The weight gradient of a step as both loops take it: the forward on its segment from `hidden`
+// (replaced by h_T) with dropout masks from `masks`, the NLL (DivergedError at the step unless
+// finite; `poison` makes it NaN, the training's test hook), then the backward of NLL + TAR and the
+// clip to `clip` (a non-finite norm stops the run too). Returns the NLL.
+double rnn_weight_gradient(RnnModel& model, const RnnStep& step, Tensor& hidden, Generator& masks,
+                           int batch_size, float tar_beta, float clip, bool poison = false);
 
 // Checkpoint helpers both recurrent loops use: the weights with decoder.weight beside them, and
 // their restore (encoder.weight, or decoder.weight when a PyTorch export kept only that name).

@@ -2,7 +2,6 @@
 #include "models/rnn/train.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include "data/transforms.h"
@@ -82,12 +81,12 @@ RnnTrainOptions RnnTrainOptions::from_json(const nlohmann::json& j, const std::s
 }
 
 nlohmann::json RnnTrainEpoch::to_json() const {
-    return {{"epoch", epoch},           {"lr", lr},
-            {"train_loss", train_loss}, {"train_ppl", std::exp(train_loss)},
-            {"valid_loss", valid_loss}, {"valid_ppl", std::exp(valid_loss)},
-            {"averaged", averaged},     {"improved", improved},
-            {"switched", switched},     {"rollbacks", rollbacks},
-            {"seconds", seconds}};
+    nlohmann::json j = losses_json();
+    j["averaged"] = averaged;
+    j["improved"] = improved;
+    j["switched"] = switched;
+    j["rollbacks"] = rollbacks;
+    return j;
 }
 
 RnnTrainer::RnnTrainer(RnnTrainOptions opt, const TextCorpus& corpus, Device dev)
@@ -127,37 +126,25 @@ bool nt_asgd_switches(const std::vector<double>& logged, double loss, int nonmon
 }
 
 double RnnTrainer::train_once(int retry, const std::function<void(const StepInfo&)>& on_step) {
-    const std::vector<int64_t> lens = seq_lens(epoch_, retry);
-    const int steps = int(lens.size());
     Generator masks(stream_seed(opt_.seed, kMasks, retry), uint64_t(epoch_) << 40);
     Tensor hidden = model_.init_hidden(opt_.batch_size);
-    double loss_sum = 0;
-    int64_t i = 0;
-    for (int s = 0; s < steps; ++s) {
-        const int64_t seq_len = lens[size_t(s)];
-        const double lr = double(opt_.lr) * double(seq_len) / double(opt_.bptt);
-        const StepPlace at{epoch_, s, lr};
-        const TextSegment train = get_batch(train_, i, seq_len);
-        RnnModel::Output out = model_.forward(train.input, hidden, {}, masks);
-        hidden = out.hidden;
-        double raw = nll_loss(out.log_probs, train.target).value().item();
-        if (nan_at_ == std::pair{epoch_, s}) raw = std::nan(""), nan_at_ = {-1, -1};
-        require_finite(raw, "loss", at);
-        backward(rnn_training_loss(out, train.target, opt_.batch_size, opt_.tar_beta),
-                 model_.weights().vars());
-        require_finite(clip_grad_norm(model_.weights(), opt_.clip), "the gradient norm", at);
+    auto step = [&](const RnnStep& st) {
+        const bool poison = nan_at_ == std::pair{epoch_, st.index};
+        if (poison) nan_at_ = {-1, -1};  // once
+        const double raw = rnn_weight_gradient(model_, st, hidden, masks, opt_.batch_size,
+                                               opt_.tar_beta, opt_.clip, poison);
         if (avg_.on) {
-            averaged_sgd_step(sgd_, model_.weights(), avg_, lr);
+            averaged_sgd_step(sgd_, model_.weights(), avg_, st.lr);
         } else {
-            sgd_.set_lr(float(lr));
+            sgd_.set_lr(float(st.lr));
             sgd_.step();
         }
-        loss_sum += raw;
-        if (on_step) on_step({epoch_, s, steps, raw, std::exp(loss_sum / double(s + 1))});
-        i += seq_len;
-    }
+        return raw;
+    };
+    const double loss =
+        walk_rnn_epoch(train_, seq_lens(epoch_, retry), opt_.lr, opt_.bptt, epoch_, step, on_step);
     sgd_.set_lr(opt_.lr);
-    return loss_sum / double(std::max(1, steps));
+    return loss;
 }
 
 void RnnTrainer::roll_back() {
@@ -169,8 +156,7 @@ void RnnTrainer::roll_back() {
 }
 
 RnnTrainEpoch RnnTrainer::run_epoch(const std::function<void(const StepInfo&)>& on_step) {
-    CUDARTS_CHECK(!done(), "RnnTrainer::run_epoch: all " << opt_.epochs << " epochs are done");
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t0 = begin_epoch(done(), "RnnTrainer::run_epoch", opt_.epochs);
     RnnTrainEpoch m;
     m.epoch = epoch_;
     m.lr = opt_.lr;
@@ -207,7 +193,7 @@ RnnTrainEpoch RnnTrainer::run_epoch(const std::function<void(const StepInfo&)>& 
         logged_.push_back(m.valid_loss);
     }
     ++epoch_;
-    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m.seconds = epoch_seconds(t0);
     return m;
 }
 

@@ -29,6 +29,7 @@
 
 #include "data/text_corpus.h"
 #include "models/rnn/model.h"
+#include "models/rnn/run_settings.h"
 #include "models/run/loop.h"
 
 namespace cudarts {
@@ -53,16 +54,12 @@ struct RnnTrainOptions {
     static RnnTrainOptions from_json(const nlohmann::json& j, const std::string& what);
 };
 
-struct RnnTrainEpoch {
-    int epoch = 0;  // 0-based
-    double lr = 0;
-    double train_loss = 0, valid_loss = 0;  // mean NLL (perplexity = exp)
-    bool averaged = false;                  // validated with the averaged weights
-    bool improved = false;                  // became the best state
-    bool switched = false;                  // switched to averaged SGD after this epoch
-    int rollbacks = 0;                      // retries this epoch took
-    double seconds = 0;
-    nlohmann::json to_json() const;  // with train_ppl and valid_ppl
+struct RnnTrainEpoch : RnnEpoch {
+    bool averaged = false;           // validated with the averaged weights
+    bool improved = false;           // became the best state
+    bool switched = false;           // switched to averaged SGD after this epoch
+    int rollbacks = 0;               // retries this epoch took
+    nlohmann::json to_json() const;  // losses_json() and these
 };
 
 // torch.optim.ASGD with t0 = 0 and lambd = 0 over the weights of `sgd` (weight decay coupled):
