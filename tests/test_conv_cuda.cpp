@@ -7,6 +7,7 @@
 // must still overwrite dw. Runs only with a GPU (tests/main.cpp skips cuda* suites).
 #if CUDARTS_HAS_CUDA
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -31,6 +32,11 @@ std::vector<Conv2dShape> conv2d_cuda_shapes() {
     std::vector<Conv2dShape> shapes = shapes::odd_conv2d();
     for (const Conv2dShape& s : shapes::darts_conv2d(big_batch())) shapes.push_back(s);
     return shapes;
+}
+
+// The seeded inputs x, w and dy on s (seeds 11, 12, 13), the same for every direction's case.
+std::array<std::vector<float>, 3> uniform_inputs(const Conv2dShape& s) {
+    return uniforms({s.in_elems(), s.weight_elems(), s.out_elems()}, 11);
 }
 
 // Integers in [-2, 2]: products and sums stay exact in float (|sum| <= 4 * 65536 < 2^24).
@@ -72,8 +78,49 @@ std::vector<WeightVersion> weight_runs(const Conv2dShape& s) {
                     WeightVersion{"launcher", any_shape, cuda::conv2d_bwd_weight}, s);
 }
 
+// Every forward version on s against the CPU's y `want`, each into a NaN-poisoned output.
+void check_fwd_versions(const Conv2dShape& s, const DeviceVec& x_dev, const DeviceVec& w_dev,
+                        const std::vector<float>& want, double tol) {
+    for (const FwdVersion& v : fwd_runs(s)) {
+        CAPTURE(v.name);
+        const DeviceVec y_dev = DeviceVec::poisoned(s.out_elems());
+        v.launch(y_dev.data(), x_dev.data(), w_dev.data(), s, test_stream());
+        check_close(fetch(y_dev), want, tol, tol, "y");
+    }
+}
+
+// Every version in `runs` of one backward direction, launched as launch(out, dy, other, s, mode,
+// stream), against the CPU's `want` (`what` names it: dx or dw): overwrite into NaN; with
+// `repeat`, a second overwrite must give the same bits; with `start`, accumulate onto it.
+template <class Version>
+void check_bwd_versions(const std::vector<Version>& runs, const Conv2dShape& s,
+                        const DeviceVec& dy_dev, const DeviceVec& other_dev,
+                        const std::vector<float>& want, double tol, const std::string& what,
+                        const std::vector<float>* start = nullptr, bool repeat = false) {
+    const std::vector<float> want_acc = start ? plus(*start, want) : std::vector<float>();
+    for (const Version& v : runs) {
+        CAPTURE(v.name);
+        const DeviceVec out_dev = DeviceVec::poisoned(int64_t(want.size()));
+        v.launch(out_dev.data(), dy_dev.data(), other_dev.data(), s, GradMode::kOverwrite,
+                 test_stream());
+        const std::vector<float> first = fetch(out_dev);
+        check_close(first, want, tol, tol, what + " overwrite");
+        if (repeat) {
+            v.launch(out_dev.data(), dy_dev.data(), other_dev.data(), s, GradMode::kOverwrite,
+                     test_stream());
+            CHECK_MESSAGE(fetch(out_dev) == first, "a second run gave different bits");
+        }
+        if (start) {
+            const DeviceVec acc_dev(*start);
+            v.launch(acc_dev.data(), dy_dev.data(), other_dev.data(), s, GradMode::kAccumulate,
+                     test_stream());
+            check_close(fetch(acc_dev), want_acc, tol, tol, what + " accumulate");
+        }
+    }
+}
+
 // Runs every version of the three directions on s with inputs x, w, dy and compares with the
-// CPU within the given tolerances (0 demands exact equality).
+// CPU within the given tolerances (0 demands exact equality), overwriting only.
 void check_all_directions(const Conv2dShape& s, const std::vector<float>& x,
                           const std::vector<float>& w, const std::vector<float>& dy, double t_fwd,
                           double t_data, double t_weight) {
@@ -83,97 +130,46 @@ void check_all_directions(const Conv2dShape& s, const std::vector<float>& x,
     cpu::conv2d_bwd_data(dx_want.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
     cpu::conv2d_bwd_weight(dw_want.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
     const DeviceVec x_dev(x), w_dev(w), dy_dev(dy);
-    for (const FwdVersion& v : fwd_runs(s)) {
-        CAPTURE(v.name);
-        const DeviceVec y_dev = DeviceVec::poisoned(s.out_elems());
-        v.launch(y_dev.data(), x_dev.data(), w_dev.data(), s, test_stream());
-        check_close(fetch(y_dev), y_want, t_fwd, t_fwd, "y");
-    }
-    for (const DataVersion& v : data_runs(s)) {
-        CAPTURE(v.name);
-        const DeviceVec dx_dev = DeviceVec::poisoned(s.in_elems());
-        v.launch(dx_dev.data(), dy_dev.data(), w_dev.data(), s, GradMode::kOverwrite,
-                 test_stream());
-        check_close(fetch(dx_dev), dx_want, t_data, t_data, "dx");
-    }
-    for (const WeightVersion& v : weight_runs(s)) {
-        CAPTURE(v.name);
-        const DeviceVec dw_dev = DeviceVec::poisoned(s.weight_elems());
-        v.launch(dw_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kOverwrite,
-                 test_stream());
-        check_close(fetch(dw_dev), dw_want, t_weight, t_weight, "dw");
-    }
+    check_fwd_versions(s, x_dev, w_dev, y_want, t_fwd);
+    check_bwd_versions(data_runs(s), s, dy_dev, w_dev, dx_want, t_data, "dx");
+    check_bwd_versions(weight_runs(s), s, dy_dev, x_dev, dw_want, t_weight, "dw");
 }
 
 TEST_SUITE("cuda_conv") {
     TEST_CASE("conv2d fwd cuda: every version matches cpu on odd and DARTS shapes") {
         for (const Conv2dShape& s : conv2d_cuda_shapes()) {
             CAPTURE(s);
-            const std::vector<float> x = uniform(s.in_elems(), 11),
-                                     w = uniform(s.weight_elems(), 12);
+            const auto [x, w, dy] = uniform_inputs(s);
             std::vector<float> want(size_t(s.out_elems()));
             cpu::conv2d_fwd(want.data(), x.data(), w.data(), s);
             const double tol = tol_for_sum(int64_t(s.cin_per_group()) * s.k * s.k);
-            const DeviceVec x_dev(x), w_dev(w);
-            for (const FwdVersion& v : fwd_runs(s)) {
-                CAPTURE(v.name);
-                const DeviceVec y_dev = DeviceVec::poisoned(s.out_elems());
-                v.launch(y_dev.data(), x_dev.data(), w_dev.data(), s, test_stream());
-                check_close(fetch(y_dev), want, tol, tol, "y");
-            }
+            check_fwd_versions(s, DeviceVec(x), DeviceVec(w), want, tol);
         }
     }
 
     TEST_CASE("conv2d bwd_data cuda: every version matches cpu, overwrite and accumulate") {
         for (const Conv2dShape& s : conv2d_cuda_shapes()) {
             CAPTURE(s);
-            const std::vector<float> dy = uniform(s.out_elems(), 13),
-                                     w = uniform(s.weight_elems(), 12);
+            const auto [x, w, dy] = uniform_inputs(s);
             std::vector<float> want(size_t(s.in_elems()));
             cpu::conv2d_bwd_data(want.data(), dy.data(), w.data(), s, GradMode::kOverwrite);
             const std::vector<float> start = uniform(s.in_elems(), 14);
-            const std::vector<float> want_acc = plus(start, want);
             const double tol = tol_for_sum(int64_t(s.cout_per_group()) * s.k * s.k);
-            const DeviceVec dy_dev(dy), w_dev(w);
-            for (const DataVersion& v : data_runs(s)) {
-                CAPTURE(v.name);
-                const DeviceVec dx_dev = DeviceVec::poisoned(s.in_elems());
-                v.launch(dx_dev.data(), dy_dev.data(), w_dev.data(), s, GradMode::kOverwrite,
-                         test_stream());
-                check_close(fetch(dx_dev), want, tol, tol, "dx overwrite");
-                const DeviceVec acc_dev(start);
-                v.launch(acc_dev.data(), dy_dev.data(), w_dev.data(), s, GradMode::kAccumulate,
-                         test_stream());
-                check_close(fetch(acc_dev), want_acc, tol, tol, "dx accumulate");
-            }
+            check_bwd_versions(data_runs(s), s, DeviceVec(dy), DeviceVec(w), want, tol, "dx",
+                               &start);
         }
     }
 
     TEST_CASE("conv2d bwd_weight cuda: every version matches cpu, both modes, bitwise repeatable") {
         for (const Conv2dShape& s : conv2d_cuda_shapes()) {
             CAPTURE(s);
-            const std::vector<float> dy = uniform(s.out_elems(), 13), x = uniform(s.in_elems(), 11);
+            const auto [x, w, dy] = uniform_inputs(s);
             std::vector<float> want(size_t(s.weight_elems()));
             cpu::conv2d_bwd_weight(want.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
             const std::vector<float> start = uniform(s.weight_elems(), 15);
-            const std::vector<float> want_acc = plus(start, want);
             const double tol = tol_for_sum(int64_t(s.n) * s.ho() * s.wo());
-            const DeviceVec dy_dev(dy), x_dev(x);
-            for (const WeightVersion& v : weight_runs(s)) {
-                CAPTURE(v.name);
-                const DeviceVec dw_dev = DeviceVec::poisoned(s.weight_elems());
-                v.launch(dw_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kOverwrite,
-                         test_stream());
-                const std::vector<float> first = fetch(dw_dev);
-                check_close(first, want, tol, tol, "dw overwrite");
-                v.launch(dw_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kOverwrite,
-                         test_stream());
-                CHECK_MESSAGE(fetch(dw_dev) == first, "a second run gave different bits");
-                const DeviceVec acc_dev(start);
-                v.launch(acc_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kAccumulate,
-                         test_stream());
-                check_close(fetch(acc_dev), want_acc, tol, tol, "dw accumulate");
-            }
+            check_bwd_versions(weight_runs(s), s, DeviceVec(dy), DeviceVec(x), want, tol, "dw",
+                               &start, /*repeat=*/true);
         }
     }
 
@@ -192,27 +188,19 @@ TEST_SUITE("cuda_conv") {
         for (const Conv2dShape& s : shapes::darts_conv2d(big_batch())) {
             CAPTURE(s);
             const bool pointwise = s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
-            for (const FwdVersion& v : cuda::conv2d_fwd_versions()) {
-                CAPTURE(v.name);
-                const std::string name = v.name;
-                if (name == "v1") CHECK(v.supports(s));
-                if (name == "v2") CHECK(v.supports(s) == s.is_depthwise());
-                if (name == "cublas") CHECK(v.supports(s) == pointwise);
-            }
-            for (const DataVersion& v : cuda::conv2d_bwd_data_versions()) {
-                CAPTURE(v.name);
-                const std::string name = v.name;
-                if (name == "v1") CHECK(v.supports(s));
-                if (name == "v2") CHECK(v.supports(s) == s.is_depthwise());
-                if (name == "cublas") CHECK(v.supports(s) == pointwise);
-            }
-            for (const WeightVersion& v : cuda::conv2d_bwd_weight_versions()) {
-                CAPTURE(v.name);
-                const std::string name = v.name;
-                if (name == "v1") CHECK(v.supports(s));
-                if (name == "v2") CHECK(v.supports(s) == s.is_depthwise());
-                if (name == "cublas") CHECK(v.supports(s) == pointwise);
-            }
+            // Each direction's v1 takes every shape, v2 the depthwise ones, cublas the 1x1 ones.
+            const auto check_support = [&](const auto& versions) {
+                for (const auto& v : versions) {
+                    CAPTURE(v.name);
+                    const std::string name = v.name;
+                    if (name == "v1") CHECK(v.supports(s));
+                    if (name == "v2") CHECK(v.supports(s) == s.is_depthwise());
+                    if (name == "cublas") CHECK(v.supports(s) == pointwise);
+                }
+            };
+            check_support(cuda::conv2d_fwd_versions());
+            check_support(cuda::conv2d_bwd_data_versions());
+            check_support(cuda::conv2d_bwd_weight_versions());
         }
         CHECK(cuda::conv2d_fwd_versions().size() == 3);
         CHECK(cuda::conv2d_bwd_data_versions().size() == 3);

@@ -6,6 +6,7 @@
 #if CUDARTS_HAS_CUDA
 
 #include "models/run/search.h"
+#include "tests/train_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -15,12 +16,7 @@ TEST_SUITE("cuda_search") {
         const ImageDataset data = make_synthetic(96, 3, 8, 3, 61);
         for (const bool second : {false, true}) {
             CAPTURE(second);
-            SearchOptions o;
-            o.net.init_channels = 4;
-            o.net.layers = 3;
-            o.net.nodes = 2;
-            o.epochs = 1;
-            o.batch_size = 16;
+            SearchOptions o = test::tiny_search_options(3, 1);
             o.second_order = second;
             o.alpha_lr = 3e-3f;
             Search cpu(o, data, Device::cpu()), gpu(o, data, Device::cuda());
