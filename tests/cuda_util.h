@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -73,6 +74,22 @@ inline void check_modes_match(const std::vector<float>& over_start, const ModeWr
     const ModeRuns got = run_both_modes(on_device, over_start);
     check_close(got.over, want.over, over_tol, over_tol, what + " overwrite");
     check_close(got.acc, want.acc, acc_tol, acc_tol, what + " accumulate");
+}
+
+// A forward from host x on both devices, y of out_elems floats: cpu_fwd(y, x) on the host, and
+// cuda_fwd(y_dev, x_dev) into a NaN-poisoned device output. `got` is the device's y (its guard
+// zone checked), `want` the host's.
+using FwdWrite = std::function<void(float* y, const float* x)>;
+struct FwdRuns {
+    std::vector<float> got, want;
+};
+inline FwdRuns run_fwd_both(const std::vector<float>& x, int64_t out_elems, const FwdWrite& cpu_fwd,
+                            const FwdWrite& cuda_fwd) {
+    std::vector<float> want(static_cast<size_t>(out_elems));
+    cpu_fwd(want.data(), x.data());
+    const DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(out_elems);
+    cuda_fwd(y_dev.data(), x_dev.data());
+    return {.got = fetch(y_dev), .want = want};
 }
 
 // The same for int32 inputs (labels, ids), with 4 spare bytes so that an empty list still has an

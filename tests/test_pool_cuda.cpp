@@ -53,6 +53,26 @@ void check_bwd_both_modes(int64_t size, const ModeWrite& cpu_bwd, const ModeWrit
 // Outputs covering one input along an axis, at most: ceil(k / stride).
 int64_t covering(const Pool2dShape& s) { return (s.k + s.stride - 1) / s.stride; }
 
+// The max pool's forward on both devices from x.
+FwdRuns max_pool_fwd_both(const Pool2dShape& s, const std::vector<float>& x) {
+    return run_fwd_both(
+        x, s.out_elems(), [&](float* y, const float* xp) { cpu::max_pool2d_fwd(y, xp, s); },
+        [&](float* y, const float* xp) { cuda::max_pool2d_fwd(y, xp, s, test_stream()); });
+}
+
+// The max pool's backward on both devices in both modes, from input x and upstream gradient dy.
+void check_max_pool_bwd(const Pool2dShape& s, const std::vector<float>& x,
+                        const std::vector<float>& dy, const std::string& what) {
+    const DeviceVec x_dev(x), dy_dev(dy);
+    check_bwd_both_modes(
+        s.in_elems(),
+        [&](float* dx, GradMode m) { cpu::max_pool2d_bwd(dx, dy.data(), x.data(), s, m); },
+        [&](float* dx, GradMode m) {
+            cuda::max_pool2d_bwd(dx, dy_dev.data(), x_dev.data(), s, m, test_stream());
+        },
+        covering(s) * covering(s), what);
+}
+
 // Equal, or both NaN: the max pool's NaN rule.
 void check_same_or_both_nan(const std::vector<float>& got, const std::vector<float>& want) {
     REQUIRE(got.size() == want.size());
@@ -68,28 +88,16 @@ TEST_SUITE("cuda_pool") {
     TEST_CASE("max_pool2d fwd: cuda equals cpu exactly on odd and DARTS shapes") {
         for (const Pool2dShape& s : shapes::pool2d(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> x = away_from_zero(s.in_elems(), 11);
-            std::vector<float> want(size_t(s.out_elems()));
-            cpu::max_pool2d_fwd(want.data(), x.data(), s);
-            DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
-            cuda::max_pool2d_fwd(y_dev.data(), x_dev.data(), s, test_stream());
-            check_close(fetch(y_dev), want, 0, 0, "max_pool2d y");
+            const auto [got, want] = max_pool_fwd_both(s, away_from_zero(s.in_elems(), 11));
+            check_close(got, want, 0, 0, "max_pool2d y");
         }
     }
 
     TEST_CASE("max_pool2d bwd: cuda gather matches cpu scatter in both GradModes") {
         for (const Pool2dShape& s : shapes::pool2d(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> x = away_from_zero(s.in_elems(), 12);
-            const std::vector<float> dy = uniform(s.out_elems(), 13);
-            DeviceVec x_dev(x), dy_dev(dy);
-            check_bwd_both_modes(
-                s.in_elems(),
-                [&](float* dx, GradMode m) { cpu::max_pool2d_bwd(dx, dy.data(), x.data(), s, m); },
-                [&](float* dx, GradMode m) {
-                    cuda::max_pool2d_bwd(dx, dy_dev.data(), x_dev.data(), s, m, test_stream());
-                },
-                covering(s) * covering(s), "max_pool2d dx");
+            check_max_pool_bwd(s, away_from_zero(s.in_elems(), 12), uniform(s.out_elems(), 13),
+                               "max_pool2d dx");
         }
     }
 
@@ -99,33 +107,20 @@ TEST_SUITE("cuda_pool") {
         std::vector<float> x = away_from_zero(s.in_elems(), 14);
         for (int64_t i : {int64_t(0), int64_t(24), int64_t(60), s.in_elems() - 1})
             x[size_t(i)] = NAN;
-        std::vector<float> want(size_t(s.out_elems()));
-        cpu::max_pool2d_fwd(want.data(), x.data(), s);
-        DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
-        cuda::max_pool2d_fwd(y_dev.data(), x_dev.data(), s, test_stream());
-        check_same_or_both_nan(fetch(y_dev), want);
-
-        const std::vector<float> dy = uniform(s.out_elems(), 15);
-        DeviceVec dy_dev(dy);
-        check_bwd_both_modes(
-            s.in_elems(),
-            [&](float* dx, GradMode m) { cpu::max_pool2d_bwd(dx, dy.data(), x.data(), s, m); },
-            [&](float* dx, GradMode m) {
-                cuda::max_pool2d_bwd(dx, dy_dev.data(), x_dev.data(), s, m, test_stream());
-            },
-            covering(s) * covering(s), "max_pool2d dx with NaN");
+        const auto [got, want] = max_pool_fwd_both(s, x);
+        check_same_or_both_nan(got, want);
+        check_max_pool_bwd(s, x, uniform(s.out_elems(), 15), "max_pool2d dx with NaN");
     }
 
     TEST_CASE("avg_pool2d fwd: cuda matches cpu on odd and DARTS shapes") {
         for (const Pool2dShape& s : shapes::pool2d(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> x = uniform(s.in_elems(), 21);
-            std::vector<float> want(size_t(s.out_elems()));
-            cpu::avg_pool2d_fwd(want.data(), x.data(), s);
-            DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
-            cuda::avg_pool2d_fwd(y_dev.data(), x_dev.data(), s, test_stream());
+            const auto [got, want] = run_fwd_both(
+                uniform(s.in_elems(), 21), s.out_elems(),
+                [&](float* y, const float* x) { cpu::avg_pool2d_fwd(y, x, s); },
+                [&](float* y, const float* x) { cuda::avg_pool2d_fwd(y, x, s, test_stream()); });
             const double tol = tol_for_sum(s.k * s.k);
-            check_close(fetch(y_dev), want, tol, tol, "avg_pool2d y");
+            check_close(got, want, tol, tol, "avg_pool2d y");
         }
     }
 
@@ -147,12 +142,13 @@ TEST_SUITE("cuda_pool") {
     TEST_CASE("global_avg_pool fwd: cuda warp sums match cpu") {
         for (const GlobalPoolShape& s : global_pool_cuda_shapes()) {
             CAPTURE(s);
-            const std::vector<float> x = uniform(s.in_elems(), 31);
-            std::vector<float> want(size_t(s.out_elems()));
-            cpu::global_avg_pool_fwd(want.data(), x.data(), s.n, s.c, s.hw);
-            DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
-            cuda::global_avg_pool_fwd(y_dev.data(), x_dev.data(), s.n, s.c, s.hw, test_stream());
-            check_close(fetch(y_dev), want, tol_for_sum(s.hw), tol_for_sum(s.hw), "global_avg y");
+            const auto [got, want] = run_fwd_both(
+                uniform(s.in_elems(), 31), s.out_elems(),
+                [&](float* y, const float* x) { cpu::global_avg_pool_fwd(y, x, s.n, s.c, s.hw); },
+                [&](float* y, const float* x) {
+                    cuda::global_avg_pool_fwd(y, x, s.n, s.c, s.hw, test_stream());
+                });
+            check_close(got, want, tol_for_sum(s.hw), tol_for_sum(s.hw), "global_avg y");
         }
     }
 

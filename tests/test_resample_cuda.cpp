@@ -31,12 +31,11 @@ TEST_SUITE("cuda_resample") {
     TEST_CASE("subsample fwd: cuda equals cpu exactly on odd and DARTS shapes") {
         for (const SubsampleShape& s : shapes::subsample(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> x = uniform(s.in_elems(), 101);
-            std::vector<float> want(size_t(s.out_elems()));
-            cpu::subsample_fwd(want.data(), x.data(), s);
-            DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
-            cuda::subsample_fwd(y_dev.data(), x_dev.data(), s, test_stream());
-            check_close(fetch(y_dev), want, 0, 0, "subsample y");
+            const auto [got, want] = run_fwd_both(
+                uniform(s.in_elems(), 101), s.out_elems(),
+                [&](float* y, const float* x) { cpu::subsample_fwd(y, x, s); },
+                [&](float* y, const float* x) { cuda::subsample_fwd(y, x, s, test_stream()); });
+            check_close(got, want, 0, 0, "subsample y");
         }
     }
 
@@ -63,11 +62,9 @@ TEST_SUITE("cuda_resample") {
             const size_t first = size_t(s.offset * s.w + s.offset);
             x[first] = std::numeric_limits<float>::quiet_NaN();
             x[first + size_t(s.stride)] = std::numeric_limits<float>::infinity();
-            std::vector<float> want(size_t(s.out_elems()));
-            cpu::zero_fwd(want.data(), x.data(), s);
-            DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(s.out_elems());
-            cuda::zero_fwd(y_dev.data(), x_dev.data(), s, test_stream());
-            const std::vector<float> got = fetch(y_dev);
+            const auto [got, want] = run_fwd_both(
+                x, s.out_elems(), [&](float* y, const float* xp) { cpu::zero_fwd(y, xp, s); },
+                [&](float* y, const float* xp) { cuda::zero_fwd(y, xp, s, test_stream()); });
             int bad = 0;
             for (size_t i = 0; i < got.size(); ++i) {
                 // NaN payloads may differ between devices; everything else must match in every bit.
