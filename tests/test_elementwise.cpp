@@ -4,6 +4,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/check.h"
@@ -34,6 +35,21 @@ void check_activation(Unary fwd, UnaryBwd bwd, const std::vector<float>& x, cons
     const std::vector<double> numeric = numeric_grad(loss, x);
     check_grad_modes([&](float* dx, GradMode m) { bwd(dx, r.data(), y.data(), n, m); }, numeric,
                      name);
+}
+
+using Binary = void (*)(float*, const float*, const float*, int64_t);
+
+// Central differences of loss = sum r * fwd(a, b), in a (first) and in b (second).
+std::pair<std::vector<double>, std::vector<double>> binary_numeric_grads(
+    Binary fwd, const std::vector<float>& a, const std::vector<float>& b,
+    const std::vector<float>& r) {
+    const auto loss = [&](const std::vector<float>& av, const std::vector<float>& bv) {
+        std::vector<float> y(av.size());
+        fwd(y.data(), av.data(), bv.data(), int64_t(av.size()));
+        return dot(r, y);
+    };
+    return {numeric_grad([&](const std::vector<float>& av) { return loss(av, b); }, a),
+            numeric_grad([&](const std::vector<float>& bv) { return loss(a, bv); }, b)};
 }
 
 }  // namespace
@@ -110,35 +126,16 @@ TEST_SUITE("elementwise") {
         // add has no backward kernel: the tape sends dy to each input with copy().
         const std::vector<float> a = uniform(kN, /*seed=*/14), b = uniform(kN, /*seed=*/15);
         const std::vector<float> r = uniform(kN, /*seed=*/16);
-        const auto loss_a = [&](const std::vector<float>& av) {
-            std::vector<float> y(av.size());
-            cpu::add_fwd(y.data(), av.data(), b.data(), kN);
-            return dot(r, y);
-        };
-        const auto loss_b = [&](const std::vector<float>& bv) {
-            std::vector<float> y(bv.size());
-            cpu::add_fwd(y.data(), a.data(), bv.data(), kN);
-            return dot(r, y);
-        };
+        const auto [num_a, num_b] = binary_numeric_grads(cpu::add_fwd, a, b, r);
         const auto bwd = [&](float* d, GradMode m) { cpu::copy(d, r.data(), kN, m); };
-        check_grad_modes(bwd, numeric_grad(loss_a, a), "add da");
-        check_grad_modes(bwd, numeric_grad(loss_b, b), "add db");
+        check_grad_modes(bwd, num_a, "add da");
+        check_grad_modes(bwd, num_b, "add db");
     }
 
     TEST_CASE("mul bwd: da and db match central differences, and either may be skipped") {
         const std::vector<float> a = uniform(kN, /*seed=*/17), b = uniform(kN, /*seed=*/18);
         const std::vector<float> r = uniform(kN, /*seed=*/19);
-        const auto loss_a = [&](const std::vector<float>& av) {
-            std::vector<float> y(av.size());
-            cpu::mul_fwd(y.data(), av.data(), b.data(), kN);
-            return dot(r, y);
-        };
-        const auto loss_b = [&](const std::vector<float>& bv) {
-            std::vector<float> y(bv.size());
-            cpu::mul_fwd(y.data(), a.data(), bv.data(), kN);
-            return dot(r, y);
-        };
-        const std::vector<double> num_a = numeric_grad(loss_a, a), num_b = numeric_grad(loss_b, b);
+        const auto [num_a, num_b] = binary_numeric_grads(cpu::mul_fwd, a, b, r);
         check_grad_modes(
             [&](float* da, GradMode m) {
                 cpu::mul_bwd(da, nullptr, r.data(), a.data(), b.data(), kN, m,

@@ -30,6 +30,24 @@ std::vector<double> naive_softmax(const std::vector<float>& x, int rows, int col
     return y;
 }
 
+using RowFwd = void (*)(float*, const float*, int, int);
+using RowBwd = void (*)(float*, const float*, const float*, int, int, GradMode);
+
+// A row-wise op's backward, in both modes, against central differences of loss = sum r * fwd(x),
+// with x and r from seeds seed and seed + 1.
+void check_row_bwd(RowFwd fwd, RowBwd bwd, uint64_t seed, const char* name) {
+    const std::vector<float> x = uniform(kRows * kCols, seed), r = uniform(x.size(), seed + 1);
+    std::vector<float> y(x.size());
+    fwd(y.data(), x.data(), kRows, kCols);
+    const auto loss = [&](const std::vector<float>& xv) {
+        std::vector<float> yv(xv.size());
+        fwd(yv.data(), xv.data(), kRows, kCols);
+        return dot(r, yv);
+    };
+    check_grad_modes([&](float* dx, GradMode m) { bwd(dx, r.data(), y.data(), kRows, kCols, m); },
+                     numeric_grad(loss, x), name);
+}
+
 double row_sum(const std::vector<float>& y, int r, int cols) {
     double s = 0;
     for (int j = 0; j < cols; ++j) s += y[r * cols + j];
@@ -96,35 +114,11 @@ TEST_SUITE("softmax") {
     }
 
     TEST_CASE("softmax bwd: matches central differences") {
-        const std::vector<float> x = uniform(kRows * kCols, /*seed=*/5), r = uniform(x.size(), 6);
-        std::vector<float> y(x.size());
-        cpu::softmax_fwd(y.data(), x.data(), kRows, kCols);
-        const auto loss = [&](const std::vector<float>& xv) {
-            std::vector<float> yv(xv.size());
-            cpu::softmax_fwd(yv.data(), xv.data(), kRows, kCols);
-            return dot(r, yv);
-        };
-        check_grad_modes(
-            [&](float* dx, GradMode m) {
-                cpu::softmax_bwd(dx, r.data(), y.data(), kRows, kCols, m);
-            },
-            numeric_grad(loss, x), "softmax");
+        check_row_bwd(cpu::softmax_fwd, cpu::softmax_bwd, /*seed=*/5, "softmax");
     }
 
     TEST_CASE("log_softmax bwd: matches central differences") {
-        const std::vector<float> x = uniform(kRows * kCols, /*seed=*/7), r = uniform(x.size(), 8);
-        std::vector<float> y(x.size());
-        cpu::log_softmax_fwd(y.data(), x.data(), kRows, kCols);
-        const auto loss = [&](const std::vector<float>& xv) {
-            std::vector<float> yv(xv.size());
-            cpu::log_softmax_fwd(yv.data(), xv.data(), kRows, kCols);
-            return dot(r, yv);
-        };
-        check_grad_modes(
-            [&](float* dx, GradMode m) {
-                cpu::log_softmax_bwd(dx, r.data(), y.data(), kRows, kCols, m);
-            },
-            numeric_grad(loss, x), "log_softmax");
+        check_row_bwd(cpu::log_softmax_fwd, cpu::log_softmax_bwd, /*seed=*/7, "log_softmax");
     }
 
     TEST_CASE("nll_loss: value matches the naive mean and bwd matches central differences") {
