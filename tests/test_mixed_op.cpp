@@ -30,6 +30,34 @@ struct Candidates {
     }
 };
 
+// mixed_sum_bwd or mixed_softmax_sum_bwd: (dys, d weights, dout, ys, weights, K, n, mode).
+using MixedBwd = void (*)(float* const*, float*, const float*, const float* const*, const float*,
+                          int, int64_t, GradMode);
+
+// Every candidate's dy_k, alone (the other dys null), in both modes, against central differences
+// of loss_with(ys, weights) with y_k varied; r is the upstream gradient dout.
+void check_every_dy_k(const Candidates& c, MixedBwd bwd, const std::vector<float>& r,
+                      const std::vector<float>& weights,
+                      const std::function<double(const float* const*, const float*)>& loss_with) {
+    for (int k = 0; k < kK; ++k) {
+        CAPTURE(k);
+        const auto loss = [&](const std::vector<float>& yk) {
+            std::vector<const float*> ys = c.ptrs;
+            ys[size_t(k)] = yk.data();
+            return loss_with(ys.data(), weights.data());
+        };
+        check_grad_modes(
+            [&](float* dyk, GradMode m) {
+                std::vector<float*> dys(kK, nullptr);
+                dys[size_t(k)] = dyk;
+                std::vector<float> dweights(kK);
+                bwd(dys.data(), dweights.data(), r.data(), c.ptrs.data(), weights.data(), kK, kN,
+                    m);
+            },
+            numeric_grad(loss, c.data[size_t(k)]), "dy_k");
+    }
+}
+
 }  // namespace
 
 TEST_SUITE("mixed_op") {
@@ -52,23 +80,7 @@ TEST_SUITE("mixed_op") {
             cpu::mixed_sum_fwd(out.data(), ys, wv, kK, kN);
             return dot(r, out);
         };
-        for (int k = 0; k < kK; ++k) {
-            CAPTURE(k);
-            const auto loss = [&](const std::vector<float>& yk) {
-                std::vector<const float*> ys = c.ptrs;
-                ys[size_t(k)] = yk.data();
-                return loss_with(ys.data(), w.data());
-            };
-            check_grad_modes(
-                [&](float* dyk, GradMode m) {
-                    std::vector<float*> dys(kK, nullptr);
-                    dys[size_t(k)] = dyk;
-                    std::vector<float> dw(kK);
-                    cpu::mixed_sum_bwd(dys.data(), dw.data(), r.data(), c.ptrs.data(), w.data(), kK,
-                                       kN, m);
-                },
-                numeric_grad(loss, c.data[size_t(k)]), "dy_k");
-        }
+        check_every_dy_k(c, cpu::mixed_sum_bwd, r, w, loss_with);
         const auto loss_w = [&](const std::vector<float>& wv) {
             return loss_with(c.ptrs.data(), wv.data());
         };
@@ -164,23 +176,7 @@ TEST_SUITE("mixed_op") {
                                            alpha.data(), kK, kN, m);
             },
             numeric_grad(loss_alpha, alpha), "dalpha");
-        for (int k = 0; k < kK; ++k) {
-            CAPTURE(k);
-            const auto loss = [&](const std::vector<float>& yk) {
-                std::vector<const float*> ys = c.ptrs;
-                ys[size_t(k)] = yk.data();
-                return loss_with(ys.data(), alpha.data());
-            };
-            check_grad_modes(
-                [&](float* dyk, GradMode m) {
-                    std::vector<float*> dys(kK, nullptr);
-                    dys[size_t(k)] = dyk;
-                    std::vector<float> dalpha(kK);
-                    cpu::mixed_softmax_sum_bwd(dys.data(), dalpha.data(), r.data(), c.ptrs.data(),
-                                               alpha.data(), kK, kN, m);
-                },
-                numeric_grad(loss, c.data[size_t(k)]), "dy_k");
-        }
+        check_every_dy_k(c, cpu::mixed_softmax_sum_bwd, r, alpha, loss_with);
     }
 
 }  // TEST_SUITE
