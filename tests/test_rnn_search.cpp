@@ -65,12 +65,11 @@ TEST_SUITE("rnn_search") {
             resumed.load(ckpt);
             CHECK(resumed.epoch() == 1);
             resumed.run_epoch();
-            CHECK(resumed.model().weights().flat_values().to_vector() ==
-                  straight.model().weights().flat_values().to_vector());
-            CHECK(resumed.model().alphas().flat_values().to_vector() ==
-                  straight.model().alphas().flat_values().to_vector());
-            CHECK(resumed.model().buffers().flat_values().to_vector() ==
-                  straight.model().buffers().flat_values().to_vector());
+            test::check_same_values(resumed.model().weights(), straight.model().weights(),
+                                    "weights");
+            test::check_same_values(resumed.model().alphas(), straight.model().alphas(), "alphas");
+            test::check_same_values(resumed.model().buffers(), straight.model().buffers(),
+                                    "buffers");
             CHECK(resumed.genotype() == straight.genotype());
         }
     }

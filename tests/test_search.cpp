@@ -83,12 +83,11 @@ TEST_SUITE("search") {
             CHECK(resumed.epoch() == 1);
             while (!resumed.done()) resumed.run_epoch();
 
-            CHECK(resumed.network().alphas().flat_values().to_vector() ==
-                  full.network().alphas().flat_values().to_vector());
-            CHECK(resumed.network().weights().flat_values().to_vector() ==
-                  full.network().weights().flat_values().to_vector());
-            CHECK(resumed.network().buffers().flat_values().to_vector() ==
-                  full.network().buffers().flat_values().to_vector());
+            test::check_same_values(resumed.network().alphas(), full.network().alphas(), "alphas");
+            test::check_same_values(resumed.network().weights(), full.network().weights(),
+                                    "weights");
+            test::check_same_values(resumed.network().buffers(), full.network().buffers(),
+                                    "buffers");
             CHECK(to_darts_string(resumed.genotype()) == to_darts_string(full.genotype()));
         }
     }

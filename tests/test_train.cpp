@@ -75,10 +75,8 @@ TEST_SUITE("train") {
         resumed.load(ckpt);
         CHECK(resumed.epoch() == 1);
         while (!resumed.done()) resumed.run_epoch();
-        CHECK(resumed.network().weights().flat_values().to_vector() ==
-              full.network().weights().flat_values().to_vector());
-        CHECK(resumed.network().buffers().flat_values().to_vector() ==
-              full.network().buffers().flat_values().to_vector());
+        test::check_same_values(resumed.network().weights(), full.network().weights(), "weights");
+        test::check_same_values(resumed.network().buffers(), full.network().buffers(), "buffers");
     }
 
     TEST_CASE("train: checkpoints of another network are refused naming the file and the entry") {

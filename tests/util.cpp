@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "kernels/check.h"
+#include "models/nn/params.h"
 
 namespace cudarts::test {
 
@@ -201,6 +202,10 @@ void check_names(const std::string& msg, const std::string& path, const std::str
         CHECK(msg.find(path) != std::string::npos);
     CHECK(msg.find(fragment) != std::string::npos);
     CHECK(msg.find('\n') == std::string::npos);
+}
+
+void check_same_values(const ParamStore& got, const ParamStore& want, const std::string& what) {
+    CHECK_MESSAGE(got.flat_values().to_vector() == want.flat_values().to_vector(), what);
 }
 
 std::string error_of(const std::function<void()>& f) {

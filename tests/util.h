@@ -15,6 +15,10 @@
 #include "data/dataset.h"
 #include "kernels/common.h"
 
+namespace cudarts {
+class ParamStore;  // models/nn/params.h
+}
+
 namespace cudarts::test {
 
 // Uniform [lo, hi) from a seeded std::mt19937 (independent of the engine's Philox on purpose).
@@ -106,6 +110,10 @@ ImageDataset noise_images(int n, int channels, int size, int classes, uint64_t s
 // with `path_first`) and holds `fragment`.
 void check_names(const std::string& msg, const std::string& path, const std::string& fragment,
                  bool path_first = false);
+
+// Checks that two parameter stores (on any devices) hold the same values bit for bit; `what`
+// names the store in the failure.
+void check_same_values(const ParamStore& got, const ParamStore& want, const std::string& what);
 
 // The message of the InputError `f` throws, checked to be one line; "" with a failed check when
 // it throws none.
