@@ -187,6 +187,13 @@ ResumeInfo read_resume_info(const std::filesystem::path& checkpoint, const std::
     } catch (const std::logic_error&) {
         throw InputError(r.checkpoint + ": metadata 'subset' is not an integer");
     }
+    if (const auto v = r.metadata.find("valid_portion"); v != r.metadata.end()) {
+        const nlohmann::json p = nlohmann::json::parse(v->second, nullptr, false);
+        if (!p.is_number() || !(p.get<double>() > 0 && p.get<double>() < 1))
+            throw InputError(r.checkpoint +
+                             ": metadata 'valid_portion' is not a fraction in (0, 1)");
+        r.data.valid_portion = p.get<double>();
+    }
     return r;
 }
 
@@ -226,22 +233,33 @@ void RunData::apply_flags(const cxxopts::ParseResult& args) {
         if (dir != data && !(fs::exists(dir, ec) && fs::equivalent(dir, data, ec))) data = dir;
     }
     require_utf8_path(data, "--data");
+    if (args.count("valid-portion")) {
+        valid_portion = args["valid-portion"].as<double>();
+        if (!(valid_portion >= 0 && valid_portion < 1))
+            throw InputError("--valid-portion: expected a fraction in [0, 1), got " +
+                             nlohmann::json(valid_portion).dump());
+    }
 }
 
 void RunData::add_to(nlohmann::json& j) const {
     j["dataset"] = dataset;
     j["data"] = data;
     j["subset"] = subset;
+    if (valid_portion > 0) j["valid_portion"] = valid_portion;
 }
 
 void RunData::name_flags(SettingNames& names) {
     names["dataset"] = "--dataset";
     names["data"] = "--data";
     names["subset"] = "--subset";
+    names["valid_portion"] = "--valid-portion";
 }
 
 std::map<std::string, std::string> RunData::metadata() const {
-    return {{"dataset", dataset}, {"data", data}, {"subset", std::to_string(subset)}};
+    std::map<std::string, std::string> m = {
+        {"dataset", dataset}, {"data", data}, {"subset", std::to_string(subset)}};
+    if (valid_portion > 0) m["valid_portion"] = nlohmann::json(valid_portion).dump();
+    return m;
 }
 
 void refuse_new_run_flags(const cxxopts::ParseResult& args,

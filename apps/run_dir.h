@@ -94,6 +94,10 @@ private:
 struct RunData {
     std::string dataset, data;  // --dataset and --data (defaults: CUDARTS_DATASET, CUDARTS_DATA)
     int64_t subset = 0;         // --subset: the first N images (0 = all)
+    // train's --valid-portion: the last fraction of those training images held out as the
+    // validation split (0 = none, validation on the test split as the reference does). Recorded
+    // only when set, so the other commands' checkpoints and comparisons do not carry it.
+    double valid_portion = 0;
 
     static RunData from_environment();  // fashion-mnist and Debian's copy when unset
     // --dataset, --data and --subset where given; the same directory spelled another way keeps

@@ -3,6 +3,7 @@
 //
 // train writes into --out DIR after every epoch, atomically: checkpoint.safetensors and
 // metrics.jsonl, as search does; test prints `test_loss=` and `test_acc=` in fixed notation.
+#include <cmath>
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <filesystem>
@@ -113,9 +114,23 @@ std::pair<ImageDataset, ImageDataset> load_splits(const std::string& dataset,
     return {std::move(train), std::move(test)};
 }
 
+// The last `portion` of `train` as a validation split, removed from `train`; InputError when
+// either part would be empty.
+ImageDataset hold_out(ImageDataset& train, double portion) {
+    const int64_t n = train.size(), k = std::llround(static_cast<double>(n) * portion);
+    if (k < 1 || k >= n)
+        throw InputError("--valid-portion: " + nlohmann::json(portion).dump() + " of " +
+                         std::to_string(n) +
+                         " training images leaves a part empty (expected at least one image in "
+                         "each)");
+    ImageDataset valid = slice(train, n - k, k);
+    train = slice(train, 0, n - k);
+    return valid;
+}
+
 }  // namespace
 
-int cmd_train(int argc, char** argv) {
+cxxopts::Options train_options() {
     cxxopts::Options opts("cudarts train",
                           "Train a genotype from scratch (the DARTS paper's recipe by default).");
     add_network_flags(opts);
@@ -134,10 +149,17 @@ int cmd_train(int argc, char** argv) {
         ("drop-path-prob", "final drop-path probability (linear ramp)", cxxopts::value<float>())
         ("label-smoothing", "label smoothing of the training losses", cxxopts::value<float>())
         ("seed", "random seed", cxxopts::value<uint64_t>())
+        ("valid-portion", "hold out this fraction of the training images for validation, in "
+                          "place of the test split (0 = off)", cxxopts::value<double>())
         ("out", "output directory (locked while the run lasts)", cxxopts::value<std::string>()->default_value("train-out"))
         ("resume", "continue the training in this directory (only --epochs may change)", cxxopts::value<std::string>())
         ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
     // clang-format on
+    return opts;
+}
+
+int cmd_train(int argc, char** argv) {
+    cxxopts::Options opts = train_options();
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;
 
@@ -187,14 +209,23 @@ int cmd_train(int argc, char** argv) {
     }
 
     auto [train, test] = load_splits(in.data.dataset, in.data.data, in.data.subset);
+    // With --valid-portion the epochs are scored on images held out of the training split, and
+    // the test split is seen once, at the end.
+    const bool held_out = in.data.valid_portion > 0;
+    ImageDataset valid = held_out ? hold_out(train, in.data.valid_portion) : ImageDataset{};
+    const ImageDataset& scored = held_out ? valid : test;
+    const char* scored_name = held_out ? "valid" : "test";
     Trainer trainer =
-        with_input_names(kFlagNames, [&] { return Trainer(in.options, train, test, dev); });
+        with_input_names(kFlagNames, [&] { return Trainer(in.options, train, scored, dev); });
     if (resume) trainer.load(ckpt.string());
     const TrainRecipe& rec = trainer.recipe();
     std::printf("cudarts train: device %s; %s, %lld training / %lld test images, %dx%dx%d\n",
                 describe(dev).c_str(), in.data.dataset.c_str(),
                 static_cast<long long>(train.size()), static_cast<long long>(test.size()),
                 train.channels, train.height, train.width);
+    if (held_out)
+        std::printf("validation: the last %lld training images (--valid-portion %g)\n",
+                    static_cast<long long>(valid.size()), in.data.valid_portion);
     std::printf(
         "network: %s, C=%d, %d cells, auxiliary %s; %lld parameters (%lld without the "
         "auxiliary head); %d epochs of %d steps, batch %d\n",
@@ -217,15 +248,26 @@ int cmd_train(int argc, char** argv) {
         const TrainEpoch m = run_shown_epoch(trainer, progress, rec.epochs, "train", ckpt);
         std::printf(
             "epoch %d/%d lr %.6f drop_path %.4f train_loss %.4f train_acc %.4f "
-            "test_loss %.4f test_acc %.4f (%.1f s)\n",
-            e + 1, rec.epochs, m.lr, m.drop_path_prob, m.train_loss, m.train_acc, m.test_loss,
-            m.test_acc, m.seconds);
+            "%s_loss %.4f %s_acc %.4f (%.1f s)\n",
+            e + 1, rec.epochs, m.lr, m.drop_path_prob, m.train_loss, m.train_acc, scored_name,
+            m.test_loss, scored_name, m.test_acc, m.seconds);
         std::fflush(stdout);
+        nlohmann::json line = m.to_json();
+        if (held_out) {
+            line["valid_loss"] = line.at("test_loss");
+            line["valid_acc"] = line.at("test_acc");
+            line.erase("test_loss");
+            line.erase("test_acc");
+        }
         // The checkpoint first: metrics.jsonl is never ahead of the state a resume restarts from.
-        save_epoch(trainer, ckpt, in.data, m.to_json(), metrics, {}, [] {});
+        save_epoch(trainer, ckpt, in.data, line, metrics, {}, [] {});
+    }
+    std::printf("outputs in %s\n", out.c_str());
+    if (held_out) {  // Katib's metric names, fixed notation
+        const auto [loss, acc] = evaluate(trainer.network(), valid, rec.batch_size);
+        std::printf("Validation-Loss=%.6f\nValidation-Accuracy=%.4f\n", loss, acc);
     }
     const auto [loss, acc] = evaluate(trainer.network(), test, rec.batch_size);
-    std::printf("outputs in %s\n", out.c_str());
     std::printf("test_loss=%.6f\ntest_acc=%.4f\n", loss, acc);
     return 0;
 }
