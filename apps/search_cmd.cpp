@@ -176,7 +176,7 @@ void write_genotypes(const fs::path& out, int epoch, const Genotype& g) {
 
 }  // namespace
 
-int cmd_search(int argc, char** argv) {
+cxxopts::Options search_options() {
     cxxopts::Options opts("cudarts search",
                           "DARTS architecture search (Liu et al. 2019), first or second order.\n"
                           "With no flags: a preset that fits the device on the default data.");
@@ -232,6 +232,11 @@ int cmd_search(int argc, char** argv) {
          cxxopts::value<std::string>())
         ("num-layers", "Katib's number of cells", cxxopts::value<std::string>());
     // clang-format on
+    return opts;
+}
+
+int cmd_search(int argc, char** argv) {
+    cxxopts::Options opts = search_options();
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;
 

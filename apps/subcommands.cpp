@@ -31,6 +31,8 @@ constexpr Subcommand kSubcommands[] = {
      "draw a genotype's cells and a search's alphas (DOT, SVG)"},
     {"train", cmd_train, cmd_rnn_train,
      "train a genotype from scratch (the paper's recipe by default); --task rnn with NT-ASGD"},
+    {"hpsearch", cmd_hpsearch, nullptr,
+     "weighted random hyperparameter search (autoNet's) over train, search or any program"},
     {"test", cmd_test, cmd_rnn_test, "evaluate a checkpoint with the reference's parameter names"},
     {"inspect", cmd_inspect, nullptr, "list the tensors and metadata of a .safetensors file"},
     {"info", cmd_info, nullptr, "show the devices this build can use"},

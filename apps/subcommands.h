@@ -25,6 +25,10 @@ int cmd_search(int argc, char** argv);  // apps/search_cmd.cpp
 int cmd_derive(int argc, char** argv);
 int cmd_visualize(int argc, char** argv);  // apps/visualize_cmd.cpp
 int cmd_train(int argc, char** argv);      // apps/train_cmd.cpp
+int cmd_hpsearch(int argc, char** argv);   // apps/hpsearch_cmd.cpp
+// The flags of search and train (hpsearch checks its parameter names against them).
+cxxopts::Options search_options();
+cxxopts::Options train_options();
 int cmd_test(int argc, char** argv);
 int cmd_bench(int argc, char** argv);       // apps/bench_cmd.cpp
 int cmd_rnn_search(int argc, char** argv);  // apps/rnn_cmd.cpp: search, train, test --task rnn
