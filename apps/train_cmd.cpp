@@ -3,6 +3,7 @@
 //
 // train writes into --out DIR after every epoch, atomically: checkpoint.safetensors and
 // metrics.jsonl, as search does; test prints `test_loss=` and `test_acc=` in fixed notation.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cxxopts.hpp>
@@ -170,7 +171,8 @@ int cmd_train(int argc, char** argv) {
     const fs::path& out = run_dir.dir;
     const fs::path& ckpt = run_dir.checkpoint;
     TrainInput in{.options = {}, .data = RunData::from_environment()};
-    std::string last_metrics;  // the checkpoint's copy of its epoch's metrics.jsonl line
+    std::string last_metrics;   // the checkpoint's copy of its epoch's metrics.jsonl line
+    bool small_preset = false;  // a new run on the cpu-small preset
     if (resume) {
         const ResumeInfo saved = read_resume_info(ckpt, "train");
         in = resumed_input<TrainRecipe>(
@@ -193,7 +195,8 @@ int cmd_train(int argc, char** argv) {
             r.drop_path_prob = 0.f;
             r.label_smoothing = 0.1f;
         }
-        if (preset == "cpu-small" && !r.net.imagenet) {
+        small_preset = preset == "cpu-small" && !r.net.imagenet;
+        if (small_preset) {
             std::printf(
                 "preset: cpu-small (C=8, 6 cells, 2,048 images, 3 epochs, sized for a CPU)\n");
             r.net.init_channels = 8;
@@ -209,6 +212,13 @@ int cmd_train(int argc, char** argv) {
     }
 
     auto [train, test] = load_splits(in.data.dataset, in.data.data, in.data.subset);
+    // The CPU preset drops the auxiliary head where the images are too small for it (28x28
+    // Fashion-MNIST gives 7x7 maps at its cell; the head needs 8x8), unless --auxiliary was given.
+    if (small_preset && !args.count("auxiliary") && std::min(train.height, train.width) / 4 < 8) {
+        in.options.net.auxiliary = false;
+        std::printf("preset: auxiliary head off (%dx%d images are too small for it)\n",
+                    train.height, train.width);
+    }
     // With --valid-portion the epochs are scored on images held out of the training split, and
     // the test split is seen once, at the end.
     const bool held_out = in.data.valid_portion > 0;

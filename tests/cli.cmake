@@ -102,6 +102,12 @@ expect_exit(2 "${WORK}/train/checkpoint.safetensors" test --genotype DARTS_V1
 expect_exit(2 "already holds a training run" train ${tinytrain} --epochs 1 --out "${WORK}/train")
 expect_exit(2 "--genotype" train ${tinytrain} "--genotype=Genotype(normal=[('foo_conv', 0)])")
 expect_exit(2 "--auxiliary" train ${tinytrain} --auxiliary --out "${WORK}/train-aux")
+# The CPU preset on the default data (Fashion-MNIST, 28x28) drops the auxiliary head, which needs
+# 8x8 maps at its cell; asked for, the head is refused in one line.
+expect_stdout("preset: auxiliary head off \\(28x28 .*test_acc=" train --device cpu --epochs 1
+              --subset 64 --out "${WORK}/train-default")
+expect_exit(2 "the auxiliary head needs maps of at least 8x8 at cell 4" train --device cpu
+            --epochs 1 --subset 64 --auxiliary --out "${WORK}/train-default-aux")
 
 # ----- nothing silent, nothing lost -----
 function(require_absent path)
