@@ -179,9 +179,11 @@ inline std::string keys_problem(const nlohmann::json& j, std::initializer_list<c
     if (!j.is_object()) return "not a JSON object";
     std::string expected;
     for (const char* k : keys) expected += (expected.empty() ? "" : ", ") + std::string(k);
-    for (const auto& [key, value] : j.items())
+    for (const auto& item : j.items()) {  // no structured binding: clang 14 cannot capture one
+        const std::string& key = item.key();
         if (std::none_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; }))
             return "unknown key '" + quote_input(key) + "' (expected " + expected + ")";
+    }
     return "";
 }
 
