@@ -21,6 +21,13 @@ Var avg_pool2d(const Var& x, int k, int stride, int pad);  // count_include_pad=
 Var global_avg_pool(const Var& x);                         // (n, c, h, w) -> (n, c)
 Var subsample(const Var& x, int stride, int offset);       // x[:, :, off::s, off::s]
 
+// ----- padding and bias (ops_pad.cpp) -----
+// Zeros around x (n, c, h, w): top/bottom rows, left/right columns, all >= 0 (kernels/pad.h);
+// all four zero returns x itself, nothing recorded.
+Var pad2d(const Var& x, int top, int bottom, int left, int right);
+// x (n, c, ...) + b[c] broadcast over n and every trailing position; b has c elements.
+Var channel_bias(const Var& x, const Var& b);
+
 // ----- batch norm (ops_norm.cpp) -----
 // gamma/beta undefined: affine=False. running_mean/var may be undefined (no tracking); in
 // training they are updated in place with `momentum`. x: (n, c, ...) normalised per channel.
