@@ -18,9 +18,21 @@ static void rows_cols(const Var& x, const char* op, int& rows, int& cols) {
     rows = int(x.numel() / cols);
 }
 
-static void check_labels(const Tensor& labels, int rows, Device dev, const char* op) {
+// A loss's input x seen as rows (every dimension but the last) of cols classes, on dev.
+struct LabelledRows {
+    int rows, cols;
+    Device dev;
+};
+
+// The rows of x, after checking that labels hold one int32 class per row on x's device; shared by
+// nll_loss, cross_entropy and count_correct.
+static LabelledRows labelled_rows(const Var& x, const Tensor& labels, const char* op) {
+    int rows, cols;
+    rows_cols(x, op, rows, cols);
+    const Device dev = x.device();
     CUDARTS_CHECK(labels.dtype() == DType::kI32 && labels.numel() == rows && labels.device() == dev,
                   op << ": labels " << labels << " must be " << rows << " int32 on " << dev);
+    return {rows, cols, dev};
 }
 
 // softmax and log_softmax along the last dimension, the same op but for their kernels; the
@@ -44,61 +56,54 @@ CUDARTS_SOFTMAX_OP(log_softmax)
 #undef CUDARTS_SOFTMAX_OP
 
 Var nll_loss(const Var& logp, const Tensor& labels) {
-    int rows, cols;
-    rows_cols(logp, "nll_loss", rows, cols);
-    const Device dev = logp.device();
-    check_labels(labels, rows, dev, "nll_loss");
-    Var y = new_output({1}, dev);
-    if (dev.is_cpu())
-        y.value().fill_(cpu::nll_loss_fwd(logp.data(), labels.i32(), rows, cols));
+    const LabelledRows r = labelled_rows(logp, labels, "nll_loss");
+    Var y = new_output({1}, r.dev);
+    if (r.dev.is_cpu())
+        y.value().fill_(cpu::nll_loss_fwd(logp.data(), labels.i32(), r.rows, r.cols));
     else
-        CUDARTS_CUDA_CALL(dev, nll_loss_fwd, y.data(), logp.data(), labels.i32(), rows, cols);
-    record("nll_loss", {logp}, {y}, [logp, labels, y, rows, cols, dev] {
+        CUDARTS_CUDA_CALL(r.dev, nll_loss_fwd, y.data(), logp.data(), labels.i32(), r.rows, r.cols);
+    record("nll_loss", {logp}, {y}, [logp, labels, y, r] {
         if (!logp.needs_grad()) return;
-        if (dev.is_cpu())
-            cpu::nll_loss_bwd(logp.grad_data(), y.grad().item(), labels.i32(), rows, cols,
+        if (r.dev.is_cpu())
+            cpu::nll_loss_bwd(logp.grad_data(), y.grad().item(), labels.i32(), r.rows, r.cols,
                               logp.grad_write_mode());
         else
-            CUDARTS_CUDA_CALL(dev, nll_loss_bwd, logp.grad_data(), y.grad().f32(), labels.i32(),
-                              rows, cols, logp.grad_write_mode());
+            CUDARTS_CUDA_CALL(r.dev, nll_loss_bwd, logp.grad_data(), y.grad().f32(), labels.i32(),
+                              r.rows, r.cols, logp.grad_write_mode());
     });
     return y;
 }
 
 Var cross_entropy(const Var& logits, const Tensor& labels, float smoothing) {
-    int rows, cols;
-    rows_cols(logits, "cross_entropy", rows, cols);
-    const Device dev = logits.device();
-    check_labels(labels, rows, dev, "cross_entropy");
-    Tensor logp = Tensor::empty(logits.shape(), dev);
-    Var y = new_output({1}, dev);
-    if (dev.is_cpu())
-        y.value().fill_(
-            cpu::cross_entropy_fwd(logp.f32(), logits.data(), labels.i32(), rows, cols, smoothing));
+    const LabelledRows r = labelled_rows(logits, labels, "cross_entropy");
+    Tensor logp = Tensor::empty(logits.shape(), r.dev);
+    Var y = new_output({1}, r.dev);
+    if (r.dev.is_cpu())
+        y.value().fill_(cpu::cross_entropy_fwd(logp.f32(), logits.data(), labels.i32(), r.rows,
+                                               r.cols, smoothing));
     else
-        CUDARTS_CUDA_CALL(dev, cross_entropy_fwd, y.data(), logp.f32(), logits.data(), labels.i32(),
-                          rows, cols, smoothing);
-    record("cross_entropy", {logits}, {y}, [logits, labels, logp, y, rows, cols, smoothing, dev] {
+        CUDARTS_CUDA_CALL(r.dev, cross_entropy_fwd, y.data(), logp.f32(), logits.data(),
+                          labels.i32(), r.rows, r.cols, smoothing);
+    record("cross_entropy", {logits}, {y}, [logits, labels, logp, y, r, smoothing] {
         if (!logits.needs_grad()) return;
-        if (dev.is_cpu())
+        if (r.dev.is_cpu())
             cpu::cross_entropy_bwd(logits.grad_data(), y.grad().item(), logp.f32(), labels.i32(),
-                                   rows, cols, smoothing, logits.grad_write_mode());
+                                   r.rows, r.cols, smoothing, logits.grad_write_mode());
         else
-            CUDARTS_CUDA_CALL(dev, cross_entropy_bwd, logits.grad_data(), y.grad().f32(),
-                              logp.f32(), labels.i32(), rows, cols, smoothing,
+            CUDARTS_CUDA_CALL(r.dev, cross_entropy_bwd, logits.grad_data(), y.grad().f32(),
+                              logp.f32(), labels.i32(), r.rows, r.cols, smoothing,
                               logits.grad_write_mode());
     });
     return y;
 }
 
 int64_t count_correct(const Var& logits, const Tensor& labels, int topk) {
-    int rows, cols;
-    rows_cols(logits, "count_correct", rows, cols);
-    const Device dev = logits.device();
-    check_labels(labels, rows, dev, "count_correct");
-    if (dev.is_cpu()) return cpu::count_correct(logits.data(), labels.i32(), rows, cols, topk);
-    Tensor out = Tensor::empty({1}, dev, DType::kI32);
-    CUDARTS_CUDA_CALL(dev, count_correct, out.i32(), logits.data(), labels.i32(), rows, cols, topk);
+    const LabelledRows r = labelled_rows(logits, labels, "count_correct");
+    if (r.dev.is_cpu())
+        return cpu::count_correct(logits.data(), labels.i32(), r.rows, r.cols, topk);
+    Tensor out = Tensor::empty({1}, r.dev, DType::kI32);
+    CUDARTS_CUDA_CALL(r.dev, count_correct, out.i32(), logits.data(), labels.i32(), r.rows, r.cols,
+                      topk);
     return out.to_vector_i32()[0];
 }
 
