@@ -32,45 +32,41 @@ int grid_for(int64_t n) { return std::min(blocks_for(n, kBlock), kMaxGrid); }
 
 void check_count(int64_t n, const char* fn) { CUDARTS_CHECK(n >= 0, fn << ": n=" << n); }
 
-// y = max(x, 0), written as the CPU's comparison so that -0 and NaN map the same way.
+// The three activations, each as its forward y = f(x) and its backward dx = f'(x) dy computed from
+// the saved output y; one kernel per direction serves all three.
+struct Relu {
+    // y = max(x, 0), written as the CPU's comparison so that -0 and NaN map the same way.
+    __device__ static float fwd(float x) { return x > 0.f ? x : 0.f; }
+    // dx = dy where the saved output is positive: the derivative at exactly 0 is 0.
+    __device__ static float bwd(float dy, float y) { return y > 0.f ? dy : 0.f; }
+};
+
+struct Tanh {
+    __device__ static float fwd(float x) { return tanhf(x); }
+    // tanh' = 1 - y^2 from the saved output.
+    __device__ static float bwd(float dy, float y) { return dy * (1.f - y * y); }
+};
+
+struct Sigmoid {
+    // 1 / (1 + e^-x): for x << 0 expf overflows to inf and the quotient is exactly 0, as on the
+    // CPU.
+    __device__ static float fwd(float x) { return 1.f / (1.f + expf(-x)); }
+    // sigmoid' = y (1 - y) from the saved output, multiplied in the CPU's order.
+    __device__ static float bwd(float dy, float y) { return dy * y * (1.f - y); }
+};
+
+template <class Act>
 __global__ void __launch_bounds__(kBlock)
-    relu_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
-    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = x[i] > 0.f ? x[i] : 0.f;
+    activation_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
+    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = Act::fwd(x[i]);
 }
 
-// dx = dy where the saved output is positive: the derivative at exactly 0 is 0.
+template <class Act>
 __global__ void __launch_bounds__(kBlock)
-    relu_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
-                       const float* __restrict__ y, int64_t n, GradMode mode) {
+    activation_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
+                             const float* __restrict__ y, int64_t n, GradMode mode) {
     for (int64_t i = first_index(); i < n; i += grid_stride())
-        write_grad(dx[i], y[i] > 0.f ? dy[i] : 0.f, mode);
-}
-
-__global__ void __launch_bounds__(kBlock)
-    tanh_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
-    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = tanhf(x[i]);
-}
-
-// tanh' = 1 - y^2 from the saved output.
-__global__ void __launch_bounds__(kBlock)
-    tanh_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
-                       const float* __restrict__ y, int64_t n, GradMode mode) {
-    for (int64_t i = first_index(); i < n; i += grid_stride())
-        write_grad(dx[i], dy[i] * (1.f - y[i] * y[i]), mode);
-}
-
-// 1 / (1 + e^-x): for x << 0 expf overflows to inf and the quotient is exactly 0, as on the CPU.
-__global__ void __launch_bounds__(kBlock)
-    sigmoid_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, int64_t n) {
-    for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = 1.f / (1.f + expf(-x[i]));
-}
-
-// sigmoid' = y (1 - y) from the saved output, multiplied in the CPU's order.
-__global__ void __launch_bounds__(kBlock)
-    sigmoid_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
-                          const float* __restrict__ y, int64_t n, GradMode mode) {
-    for (int64_t i = first_index(); i < n; i += grid_stride())
-        write_grad(dx[i], dy[i] * y[i] * (1.f - y[i]), mode);
+        write_grad(dx[i], Act::bwd(dy[i], y[i]), mode);
 }
 
 __global__ void __launch_bounds__(kBlock)
@@ -126,48 +122,48 @@ __global__ void __launch_bounds__(kBlock)
     for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = value;
 }
 
+// The launchers of activation Act; fn names the public function in errors.
+template <class Act>
+void activation_fwd(float* y, const float* x, int64_t n, const char* fn, Stream st) {
+    check_count(n, fn);
+    if (n == 0) return;
+    activation_fwd_kernel_v1<Act><<<grid_for(n), kBlock, 0, st>>>(y, x, n);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+template <class Act>
+void activation_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode,
+                    const char* fn, Stream st) {
+    check_count(n, fn);
+    if (n == 0) return;
+    activation_bwd_kernel_v1<Act><<<grid_for(n), kBlock, 0, st>>>(dx, dy, y, n, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 void relu_fwd(float* y, const float* x, int64_t n, Stream st) {
-    check_count(n, "relu_fwd");
-    if (n == 0) return;
-    relu_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, n);
-    CUDARTS_CHECK_LAUNCH();
+    activation_fwd<Relu>(y, x, n, "relu_fwd", st);
 }
 
 void relu_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st) {
-    check_count(n, "relu_bwd");
-    if (n == 0) return;
-    relu_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, y, n, mode);
-    CUDARTS_CHECK_LAUNCH();
+    activation_bwd<Relu>(dx, dy, y, n, mode, "relu_bwd", st);
 }
 
 void tanh_fwd(float* y, const float* x, int64_t n, Stream st) {
-    check_count(n, "tanh_fwd");
-    if (n == 0) return;
-    tanh_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, n);
-    CUDARTS_CHECK_LAUNCH();
+    activation_fwd<Tanh>(y, x, n, "tanh_fwd", st);
 }
 
 void tanh_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st) {
-    check_count(n, "tanh_bwd");
-    if (n == 0) return;
-    tanh_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, y, n, mode);
-    CUDARTS_CHECK_LAUNCH();
+    activation_bwd<Tanh>(dx, dy, y, n, mode, "tanh_bwd", st);
 }
 
 void sigmoid_fwd(float* y, const float* x, int64_t n, Stream st) {
-    check_count(n, "sigmoid_fwd");
-    if (n == 0) return;
-    sigmoid_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, n);
-    CUDARTS_CHECK_LAUNCH();
+    activation_fwd<Sigmoid>(y, x, n, "sigmoid_fwd", st);
 }
 
 void sigmoid_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode, Stream st) {
-    check_count(n, "sigmoid_bwd");
-    if (n == 0) return;
-    sigmoid_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, y, n, mode);
-    CUDARTS_CHECK_LAUNCH();
+    activation_bwd<Sigmoid>(dx, dy, y, n, mode, "sigmoid_bwd", st);
 }
 
 void add_fwd(float* y, const float* a, const float* b, int64_t n, Stream st) {
