@@ -1,0 +1,115 @@
+// The ENAS macro controller of Katib (reference/katib.md 2.6-2.8): an LSTM that samples a whole
+// feed-forward CNN layer by layer, in Katib's architecture encoding, and learns by REINFORCE with a
+// moving-average baseline and Adam. It is tiny (H = 64) and always runs on the CPU.
+//
+// Variables (all U(-0.01, 0.01), no biases), named by their role in Katib's graph:
+//   lstm.w (2H x 4H, gates i, f, o, g)   c' = s(i) tanh(g) + s(f) c,  h' = s(o) tanh(c')
+//   g_emb (1 x H) start input, w_emb (m x H) op embedding, w_soft (H x m) op logits,
+//   attn.w1, attn.w2 (H x H) and attn.v (H x 1) the skip attention.
+// Layer l = 0 .. n-1, starting from c = h = 0 and input g_emb:
+//   op: LSTM step; logits = T(h w_soft); op ~ softmax; LSTM step on w_emb[op].
+//   skips (l > 0): q_j = tanh(h w2 + h_j w1) v for the stored h_0 .. h_{l-1}; logits T([-q_j,
+//   q_j]);
+//     bit_j ~ softmax; layer penalty sum_j,c s(L_jc) log(s(L_jc) / t_c), t = [1 - target, target];
+//     next input sum_j bit_j h_j / (1 + sum_j bit_j)   (l = 0: g_emb). Then h and h w1 are stored.
+//   T(x) = tanh_const * tanh(x / temperature), either part skipped when its setting is None.
+// Totals: log_prob = sum of log-likelihoods (= -Katib's "sum of NLLs"), entropy = sum of
+// p (-log p) of the chosen classes (a number, no gradient), skip penalty = mean over layers 1..n-1.
+// Update: R = reward + entropy_weight * entropy; b <- b - (1 - decay)(b - R); then
+//   loss = -log_prob (R - b) + skip_weight * skip_penalty, one Adam step (the gradient norm is
+//   logged, not clipped). Katib's loss is sum_NLL (R - b): the same number, sign written out.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/var.h"
+#include "engine/rng.h"
+#include "kernels/check.h"  // InputError
+#include "models/nn/optim.h"
+#include "models/nn/params.h"
+
+namespace cudarts::enas {
+
+// Katib's algorithm settings (table in 2.6). std::nullopt = "None" (disabled) where allowed.
+struct ControllerSettings {
+    int hidden_size = 64;
+    std::optional<double> temperature = 5.0, tanh_const = 2.25, entropy_weight = 1e-5;
+    double baseline_decay = 0.999, learning_rate = 5e-5, skip_target = 0.4;
+    std::optional<double> skip_weight = 0.8;
+    int train_steps = 50, log_every_steps = 10;
+};
+
+// name -> value as strings with Katib's setting names (controller_hidden_size, ...); "None" where
+// the table allows it; later pairs override earlier ones. Unknown names, malformed numbers and
+// out-of-range values throw SettingError (an InputError) naming the setting.
+ControllerSettings parse_controller_settings(
+    const std::vector<std::pair<std::string, std::string>>& kv);
+// The range checks of the table, on settings built in code; throws SettingError.
+void validate_controller_settings(const ControllerSettings& s);
+
+// Katib encoding (2.3): row i (0-based) has i + 1 ints, the op (0 .. m-1) and then one 0/1 bit per
+// earlier layer j = 0 .. i-1 (row[1 + j]).
+using Architecture = std::vector<std::vector<int>>;
+
+struct PolicyTerms {       // for one architecture, recorded on the tape (teacher forced)
+    Var log_prob;          // one element: sum of log-likelihoods of all choices (= -sum NLL)
+    double entropy = 0;    // sum of the p*(-log p) terms (gradient stopped, a number)
+    Var skip_penalty;      // one element: mean over layers 1..n-1 (a constant 0 when n == 1)
+    int skip_count = 0;    // number of bits set
+    double skip_rate = 0;  // skip_count / (n(n-1)/2), 0 when n == 1
+};
+
+struct UpdateStats {
+    double reward;     // R: the reward plus the entropy bonus
+    double baseline;   // b after its update (the one the loss used)
+    double loss;       // the REINFORCE loss before the step
+    double grad_norm;  // global L2 norm of the gradient (not clipped)
+};
+
+class Controller {
+public:
+    // U(-0.01, 0.01) init in registration order, deterministic by seed. InputError for
+    // num_layers < 1, num_ops < 1 or invalid settings.
+    Controller(int num_layers, int num_ops, ControllerSettings settings, uint64_t seed);
+
+    // One architecture drawn in Katib's order (per layer the op, then its skip bits j = 0..l-1),
+    // one uniform draw of `gen` per choice. Records nothing (NoGradGuard).
+    Architecture sample(Generator& gen) const;
+    // The same distribution, teacher forced on `arch`, recorded on this thread's tape: call it
+    // right before a backward (which consumes the tape) or clear_tape() afterwards.
+    PolicyTerms score(const Architecture& arch) const;
+    // One REINFORCE step on `arch` with accuracy-like `reward` (higher is better). The loss reads
+    // the baseline after its update (TF's dependency order in Katib's graph; unconfirmed, 2.8).
+    // backward consumes the whole tape of this thread; on an exception the tape is cleared.
+    UpdateStats update(const Architecture& arch, double reward);
+    // InputError unless arch has num_layers rows, row i has i + 1 ints, ops in 0..m-1, bits 0/1.
+    void check(const Architecture& arch) const;
+
+    ParamStore& weights() { return *weights_; }
+    const ParamStore& weights() const { return *weights_; }
+    Adam& optimizer() { return *adam_; }
+    const Adam& optimizer() const { return *adam_; }
+    double baseline() const { return baseline_; }
+    void set_baseline(double b) { baseline_ = b; }  // checkpoint restore
+    const ControllerSettings& settings() const { return settings_; }
+    int num_layers() const { return num_layers_; }
+    int num_ops() const { return num_ops_; }
+
+private:
+    struct Walk;  // one pass through the layers (controller.cpp)
+    PolicyTerms run(Walk& walk) const;
+
+    int num_layers_, num_ops_;
+    ControllerSettings settings_;
+    // Held by pointer so that a moved Controller keeps Adam's reference to the store valid.
+    std::unique_ptr<ParamStore> weights_;
+    std::unique_ptr<Adam> adam_;
+    double baseline_ = 0;
+};
+
+}  // namespace cudarts::enas
