@@ -122,22 +122,29 @@ __global__ void __launch_bounds__(kBlock)
     for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] = value;
 }
 
-// The launchers of activation Act; fn names the public function in errors.
-template <class Act>
-void activation_fwd(float* y, const float* x, int64_t n, const char* fn, Stream st) {
+// What every launcher here does around its launch: checks n, calls launch(grid) with the grid for
+// n elements unless n is 0, and checks the launch; fn names the public function in errors.
+template <class Launch>
+void launch_over(int64_t n, const char* fn, const Launch& launch) {
     check_count(n, fn);
     if (n == 0) return;
-    activation_fwd_kernel_v1<Act><<<grid_for(n), kBlock, 0, st>>>(y, x, n);
+    launch(grid_for(n));
     CUDARTS_CHECK_LAUNCH();
+}
+
+// The launchers of activation Act.
+template <class Act>
+void activation_fwd(float* y, const float* x, int64_t n, const char* fn, Stream st) {
+    launch_over(n, fn,
+                [&](int grid) { activation_fwd_kernel_v1<Act><<<grid, kBlock, 0, st>>>(y, x, n); });
 }
 
 template <class Act>
 void activation_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode mode,
                     const char* fn, Stream st) {
-    check_count(n, fn);
-    if (n == 0) return;
-    activation_bwd_kernel_v1<Act><<<grid_for(n), kBlock, 0, st>>>(dx, dy, y, n, mode);
-    CUDARTS_CHECK_LAUNCH();
+    launch_over(n, fn, [&](int grid) {
+        activation_bwd_kernel_v1<Act><<<grid, kBlock, 0, st>>>(dx, dy, y, n, mode);
+    });
 }
 
 }  // namespace
@@ -167,17 +174,13 @@ void sigmoid_bwd(float* dx, const float* dy, const float* y, int64_t n, GradMode
 }
 
 void add_fwd(float* y, const float* a, const float* b, int64_t n, Stream st) {
-    check_count(n, "add_fwd");
-    if (n == 0) return;
-    add_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, a, b, n);
-    CUDARTS_CHECK_LAUNCH();
+    launch_over(n, "add_fwd",
+                [&](int grid) { add_fwd_kernel_v1<<<grid, kBlock, 0, st>>>(y, a, b, n); });
 }
 
 void mul_fwd(float* y, const float* a, const float* b, int64_t n, Stream st) {
-    check_count(n, "mul_fwd");
-    if (n == 0) return;
-    mul_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, a, b, n);
-    CUDARTS_CHECK_LAUNCH();
+    launch_over(n, "mul_fwd",
+                [&](int grid) { mul_fwd_kernel_v1<<<grid, kBlock, 0, st>>>(y, a, b, n); });
 }
 
 void mul_bwd(float* da, float* db, const float* dy, const float* a, const float* b, int64_t n,
@@ -189,38 +192,28 @@ void mul_bwd(float* da, float* db, const float* dy, const float* a, const float*
 }
 
 void scale_fwd(float* y, const float* x, float alpha, int64_t n, Stream st) {
-    check_count(n, "scale_fwd");
-    if (n == 0) return;
-    scale_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, alpha, n);
-    CUDARTS_CHECK_LAUNCH();
+    launch_over(n, "scale_fwd",
+                [&](int grid) { scale_fwd_kernel_v1<<<grid, kBlock, 0, st>>>(y, x, alpha, n); });
 }
 
 void scale_bwd(float* dx, const float* dy, float alpha, int64_t n, GradMode mode, Stream st) {
-    check_count(n, "scale_bwd");
-    if (n == 0) return;
-    scale_bwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(dx, dy, alpha, n, mode);
-    CUDARTS_CHECK_LAUNCH();
+    launch_over(n, "scale_bwd", [&](int grid) {
+        scale_bwd_kernel_v1<<<grid, kBlock, 0, st>>>(dx, dy, alpha, n, mode);
+    });
 }
 
 void axpy(float* y, float alpha, const float* x, int64_t n, Stream st) {
-    check_count(n, "axpy");
-    if (n == 0) return;
-    axpy_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, alpha, x, n);
-    CUDARTS_CHECK_LAUNCH();
+    launch_over(n, "axpy",
+                [&](int grid) { axpy_kernel_v1<<<grid, kBlock, 0, st>>>(y, alpha, x, n); });
 }
 
 void copy(float* y, const float* x, int64_t n, GradMode mode, Stream st) {
-    check_count(n, "copy");
-    if (n == 0) return;
-    copy_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, x, n, mode);
-    CUDARTS_CHECK_LAUNCH();
+    launch_over(n, "copy",
+                [&](int grid) { copy_kernel_v1<<<grid, kBlock, 0, st>>>(y, x, n, mode); });
 }
 
 void fill(float* y, float value, int64_t n, Stream st) {
-    check_count(n, "fill");
-    if (n == 0) return;
-    fill_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(y, value, n);
-    CUDARTS_CHECK_LAUNCH();
+    launch_over(n, "fill", [&](int grid) { fill_kernel_v1<<<grid, kBlock, 0, st>>>(y, value, n); });
 }
 
 }  // namespace cudarts::cuda
