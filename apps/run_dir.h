@@ -108,6 +108,15 @@ struct RunData {
     std::map<std::string, std::string> metadata() const;  // for the checkpoint
 };
 
+// The training and test splits of a data set, each cut to its first `subset` images when
+// subset > 0 (InputError for subset < 0).
+std::pair<ImageDataset, ImageDataset> load_splits(const std::string& dataset,
+                                                  const std::string& dir, int64_t subset);
+
+// The last `portion` of `train` as a validation split, removed from `train`; InputError naming
+// --valid-portion when either part would be empty.
+ImageDataset hold_out(ImageDataset& train, double portion);
+
 // The metadata of DIR/checkpoint.safetensors that a resume needs; InputError naming the file when
 // it is missing or lacks a key, or when its options are not a JSON object (engine/json's bounded
 // parse). `command` names who writes such directories ("search", "train"). The options' own

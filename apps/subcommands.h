@@ -23,9 +23,11 @@ int cmd_inspect(int argc, char** argv);
 int cmd_info(int argc, char** argv);
 int cmd_search(int argc, char** argv);  // apps/search_cmd.cpp
 int cmd_derive(int argc, char** argv);
-int cmd_visualize(int argc, char** argv);  // apps/visualize_cmd.cpp
-int cmd_train(int argc, char** argv);      // apps/train_cmd.cpp
-int cmd_hpsearch(int argc, char** argv);   // apps/hpsearch_cmd.cpp
+int cmd_visualize(int argc, char** argv);   // apps/visualize_cmd.cpp
+int cmd_train(int argc, char** argv);       // apps/train_cmd.cpp
+int cmd_hpsearch(int argc, char** argv);    // apps/hpsearch_cmd.cpp
+int cmd_enas_trial(int argc, char** argv);  // apps/enas_trial_cmd.cpp: Katib's ENAS trial
+int cmd_enas(int argc, char** argv);        // apps/enas_cmd.cpp: the ENAS search
 // The flags of search and train (hpsearch checks its parameter names against them).
 cxxopts::Options search_options();
 cxxopts::Options train_options();

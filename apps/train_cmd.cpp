@@ -106,29 +106,6 @@ SettingNames resume_names() {
     return names;
 }
 
-std::pair<ImageDataset, ImageDataset> load_splits(const std::string& dataset,
-                                                  const std::string& dir, int64_t subset) {
-    ImageDataset train = load_dataset(dataset, dir, true), test = load_dataset(dataset, dir, false);
-    if (subset < 0) throw InputError("--subset: expected 0 or more, got " + std::to_string(subset));
-    if (subset > 0 && subset < train.size()) train = slice(train, 0, subset);
-    if (subset > 0 && subset < test.size()) test = slice(test, 0, subset);
-    return {std::move(train), std::move(test)};
-}
-
-// The last `portion` of `train` as a validation split, removed from `train`; InputError when
-// either part would be empty.
-ImageDataset hold_out(ImageDataset& train, double portion) {
-    const int64_t n = train.size(), k = std::llround(static_cast<double>(n) * portion);
-    if (k < 1 || k >= n)
-        throw InputError("--valid-portion: " + nlohmann::json(portion).dump() + " of " +
-                         std::to_string(n) +
-                         " training images leaves a part empty (expected at least one image in "
-                         "each)");
-    ImageDataset valid = slice(train, n - k, k);
-    train = slice(train, 0, n - k);
-    return valid;
-}
-
 }  // namespace
 
 cxxopts::Options train_options() {
