@@ -6,7 +6,8 @@
 // and big ones at big_batch(): the stride-2 'same' pad of a C=16 32x32 map and a bias over C=64
 // 8x8 and C=300 17x34 (many blocks, and many loads per thread in db). Outputs start as NaN,
 // accumulation starts from non-zero values, and the guard zone of tests/cuda_util.h catches
-// overruns. Runs only with a GPU (tests/main.cpp skips the cuda* suites otherwise).
+// overruns. Last, both ops through the tape on CUDA against the same graph on the CPU.
+// Runs only with a GPU (tests/main.cpp skips the cuda* suites otherwise).
 #if CUDARTS_HAS_CUDA
 
 #include <bit>
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "autograd/ops.h"
 #include "kernels/check.h"
 #include "kernels/pad.h"
 #include "tests/cuda_util.h"
@@ -121,6 +123,28 @@ TEST_SUITE("cuda_pad") {
             cuda_db(second.data(), kOverwrite);
             CHECK(same_bits(fetch(first), fetch(second)));
         }
+    }
+
+    TEST_CASE("pad2d and channel_bias ops: the tape on cuda gives the cpu's values and gradients") {
+        // loss = sum(r * (channel_bias(pad2d(x), b) + pad2d(x))): the padded map reaches the loss
+        // twice, so its gradient is written once and then accumulated.
+        const auto [x0, b0, r0] = uniforms({3 * 4 * 7 * 5, 4, 3 * 4 * 8 * 6}, 207);
+        struct Run {
+            std::vector<float> y, dx, db;
+        };
+        const auto run = [&](Device dev) {
+            Var x(Tensor::from_vector(x0, {3, 4, 7, 5}).to(dev), true, "x");
+            Var b(Tensor::from_vector(b0, {4}).to(dev), true, "b");
+            const Var r(Tensor::from_vector(r0, {3, 4, 8, 6}).to(dev));
+            const Var p = pad2d(x, 0, 1, 0, 1);
+            const Var y = add(channel_bias(p, b), p);
+            backward(sum(mul(y, r)));
+            return Run{y.value().to_vector(), x.grad().to_vector(), b.grad().to_vector()};
+        };
+        const Run want = run(Device::cpu()), got = run(Device::cuda());
+        check_close(got.y, want.y, 0, 0, "y");
+        check_close(got.dx, want.dx, 0, 0, "dx");
+        check_close(got.db, want.db, tol_for_sum(3 * 8 * 6), tol_for_sum(3 * 8 * 6), "db");
     }
 
     TEST_CASE(
