@@ -1,5 +1,6 @@
 // The ENAS controller (models/enas/controller.h): score's log-probability, entropy and skip
-// penalty against the walk of 2.7 written out in double, a normalised distribution over every
+// penalty against the walk of 2.7 written out in double and, at Katib's size, the uniform policy of
+// zero weights by hand, a normalised distribution over every
 // architecture, central-difference gradients for every parameter, sampled architectures that are
 // valid, seeded and distributed as score says, the REINFORCE step worked out by hand (baseline,
 // loss, Adam's first step), a bandit it learns, and Katib's settings and their errors.
@@ -186,6 +187,31 @@ TEST_SUITE("enas_controller") {
         CHECK(t.skip_rate == 0.0);
     }
 
+    TEST_CASE("enas_controller score: zero weights at Katib's size give the uniform policy") {
+        // All weights 0: every gate is 1/2 and g = 0, so h = 0, every logit is 0, each op has
+        // probability 1/106 and each bit 1/2; the penalty of layer l is l (1/2 log(0.5 / 0.6) +
+        // 1/2 log(0.5 / 0.4)).
+        Controller ctl(8, 106, ControllerSettings{}, 1);
+        ctl.weights().flat_values().zero_();
+        const Architecture arch = {{27},
+                                   {29, 0},
+                                   {22, 1, 0},
+                                   {13, 0, 0, 0},
+                                   {26, 1, 1, 0, 0},
+                                   {30, 1, 0, 1, 0, 0},
+                                   {11, 0, 1, 1, 0, 1, 1},
+                                   {9, 1, 0, 0, 1, 0, 0, 0}};  // the example of 2.3
+        const PolicyTerms t = ctl.score(arch);
+        const double lm = std::log(106.0), l2 = std::log(2.0);
+        CHECK(value(t.log_prob) == doctest::Approx(-8 * lm - 28 * l2).epsilon(1e-5));
+        CHECK(t.entropy == doctest::Approx(8 * lm / 106 + 28 * l2 / 2).epsilon(1e-5));
+        const double per_bit = 0.5 * std::log(0.5 / 0.6) + 0.5 * std::log(0.5 / 0.4);
+        CHECK(value(t.skip_penalty) == doctest::Approx(28 * per_bit / 7).epsilon(1e-4));
+        CHECK(t.skip_count == 11);
+        CHECK(t.skip_rate == doctest::Approx(11 / 28.0));
+        clear_tape();  // scored with grad and not back-propagated
+    }
+
     TEST_CASE("enas_controller score: exp(log-prob) sums to 1 over all 512 architectures") {
         for (const ControllerSettings& s : {small(), small(std::nullopt, std::nullopt)}) {
             Controller ctl(3, 4, s, 9);
@@ -224,6 +250,15 @@ TEST_SUITE("enas_controller") {
             for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].size() == i + 1);
             CHECK_NOTHROW(ctl.check(a));
         }
+        CHECK(tape_size() == 0);
+        // Katib's size: 8 layers, 106 ops, H = 64; one step gives finite numbers.
+        Controller katib(8, 106, ControllerSettings{}, 3);
+        Generator gk(1);
+        const Architecture ak = katib.sample(gk);
+        CHECK_NOTHROW(katib.check(ak));
+        const UpdateStats st = katib.update(ak, 0.7);
+        CHECK(std::isfinite(st.loss));
+        CHECK(st.grad_norm > 0);
         CHECK(tape_size() == 0);
         Generator g1(42), g2(42), g3(43);
         bool differ = false;
