@@ -1,9 +1,9 @@
 // The ENAS controller (models/enas/controller.h): score's log-probability, entropy and skip
-// penalty against the walk of 2.7 written out in double and, at Katib's size, the uniform policy of
-// zero weights by hand, a normalised distribution over every
-// architecture, central-difference gradients for every parameter, sampled architectures that are
-// valid, seeded and distributed as score says, the REINFORCE step worked out by hand (baseline,
-// loss, Adam's first step), a bandit it learns, and Katib's settings and their errors.
+// penalty against the walk of 2.7 written out in double, and by hand for zero weights at Katib's
+// size (the uniform policy); a normalised distribution over every architecture; central-difference
+// gradients for every parameter; sampled architectures that are valid, seeded and distributed as
+// score says; the REINFORCE step worked out by hand (baseline, loss, Adam's first step); a bandit
+// it learns; Katib's settings and their errors.
 #include <cmath>
 #include <map>
 #include <string>
