@@ -87,7 +87,8 @@ public:
     // the baseline after its update (TF's dependency order in Katib's graph; unconfirmed, 2.8).
     // backward consumes the whole tape of this thread; on an exception the tape is cleared.
     UpdateStats update(const Architecture& arch, double reward);
-    // InputError unless arch has num_layers rows, row i has i + 1 ints, ops in 0..m-1, bits 0/1.
+    // InputError unless arch has num_layers rows, row i has i + 1 ints, ops in 0..m-1, bits 0/1;
+    // the message names rows 1-based, as 2.3 does ("architecture row 3: ...").
     void check(const Architecture& arch) const;
 
     ParamStore& weights() { return *weights_; }
