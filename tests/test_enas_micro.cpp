@@ -1,0 +1,308 @@
+// ENAS micro mode: the micro controller (models/enas/micro.h) against the walk of micro.h written
+// out in double, a normalised distribution, central-difference gradients, valid sampled cells
+// whose genotypes the DARTS parser and an EvalNetwork accept, and a bandit it learns.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "autograd/grad_check.h"
+#include "autograd/ops.h"
+#include "models/darts/eval_network.h"
+#include "models/enas/micro.h"
+#include "tests/util.h"
+
+using namespace cudarts;
+using namespace cudarts::enas;
+
+namespace {
+
+ControllerSettings tiny_settings(std::optional<double> temperature = 5.0,
+                                 std::optional<double> tanh_const = 2.25) {
+    ControllerSettings s;
+    s.hidden_size = 3;
+    s.temperature = temperature;
+    s.tanh_const = tanh_const;
+    return s;
+}
+
+const std::vector<std::string> kThreeOps = {"none", "max_pool_3x3", "sep_conv_3x3", "skip_connect"};
+
+// Replaces the U(-0.01, 0.01) init with U(-bound, bound), so the choices are far from uniform.
+void randomize(MicroController& c, float bound, uint64_t seed) {
+    const Tensor& flat = c.weights().flat_values();
+    flat.copy_(Tensor::from_vector(test::uniform(flat.numel(), seed, -bound, bound), flat.shape()));
+}
+
+// ----- the walk of micro.h in double -----
+
+using Vec = std::vector<double>;
+
+Vec vecmat(const Vec& x, const std::vector<float>& w, size_t cols) {
+    Vec y(cols, 0.0);
+    for (size_t r = 0; r < x.size(); ++r)
+        for (size_t c = 0; c < cols; ++c) y[c] += x[r] * double(w[r * cols + c]);
+    return y;
+}
+double sig(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+Vec log_softmax_d(const Vec& x) {
+    double mx = x[0], s = 0;
+    for (double v : x) mx = std::max(mx, v);
+    for (double v : x) s += std::exp(v - mx);
+    Vec y;
+    for (double v : x) y.push_back(v - mx - std::log(s));
+    return y;
+}
+
+struct Ref {
+    double log_prob = 0, entropy = 0;
+};
+
+Ref reference(const MicroController& ctl, const MicroArch& arch) {
+    const ControllerSettings& s = ctl.settings();
+    const size_t H = size_t(s.hidden_size), m = ctl.ops().size();
+    auto w = [&](const char* name) { return ctl.weights().get(name).value().to_vector(); };
+    const std::vector<float> lstm = w("lstm.w"), g_emb = w("g_emb"), w_emb = w("w_emb"),
+                             w_soft = w("w_soft"), w1 = w("attn.w1"), w2 = w("attn.w2"),
+                             v = w("attn.v");
+    auto T = [&](double x) {
+        if (s.temperature) x /= *s.temperature;
+        if (s.tanh_const) x = *s.tanh_const * std::tanh(x);
+        return x;
+    };
+    Vec c(H, 0.0), h(H, 0.0);
+    auto step = [&](const Vec& x) {
+        Vec xh = x;
+        xh.insert(xh.end(), h.begin(), h.end());
+        const Vec z = vecmat(xh, lstm, 4 * H);
+        for (size_t k = 0; k < H; ++k) {
+            c[k] = sig(z[k]) * std::tanh(z[3 * H + k]) + sig(z[H + k]) * c[k];
+            h[k] = sig(z[2 * H + k]) * std::tanh(c[k]);
+        }
+    };
+    Ref r;
+    auto choice = [&](Vec logits, int k) {
+        for (double& x : logits) x = T(x);
+        const Vec lp = log_softmax_d(logits);
+        r.log_prob += lp[size_t(k)];
+        for (double q : lp) r.entropy -= std::exp(q) * q;
+    };
+    const Vec g(g_emb.begin(), g_emb.end());
+    for (const std::vector<MicroNode>* cell : {&arch.normal, &arch.reduce}) {
+        std::vector<Vec> anchors, keys;
+        Vec input = g;
+        for (int k = 0; k < 2; ++k) {
+            step(input);
+            anchors.push_back(Vec(H, 0.0));
+            keys.push_back(vecmat(h, w1, H));
+        }
+        for (const MicroNode& n : *cell) {
+            for (int idx : {n.input1, n.input2}) {
+                step(input);
+                const Vec hw2 = vecmat(h, w2, H);
+                Vec q(keys.size(), 0.0);
+                for (size_t j = 0; j < keys.size(); ++j)
+                    for (size_t k = 0; k < H; ++k)
+                        q[j] += std::tanh(keys[j][k] + hw2[k]) * double(v[k]);
+                choice(q, idx);
+                input = anchors[size_t(idx)];
+            }
+            for (int op : {n.op1, n.op2}) {
+                step(input);
+                choice(vecmat(h, w_soft, m), op);
+                input = Vec(w_emb.begin() + op * long(H), w_emb.begin() + (op + 1) * long(H));
+            }
+            step(input);
+            anchors.push_back(h);
+            keys.push_back(vecmat(h, w1, H));
+            input = g;
+        }
+    }
+    return r;
+}
+
+double value(const Var& v) { return v.value().item(); }
+
+double prob(const MicroController& c, const MicroArch& arch) {
+    NoGradGuard no_grad;
+    return std::exp(value(c.score(arch).log_prob));
+}
+
+// Every cell of one node over m ops: inputs 0..1 twice, ops twice.
+std::vector<MicroNode> all_nodes0(int m) {
+    std::vector<MicroNode> out;
+    for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b)
+            for (int x = 0; x < m; ++x)
+                for (int y = 0; y < m; ++y) out.push_back({a, b, x, y});
+    return out;
+}
+
+}  // namespace
+
+TEST_SUITE("enas_micro") {
+    TEST_CASE("enas_micro score: log-prob and entropy match the walk in double") {
+        const std::vector<MicroArch> archs = {{{{0, 1, 0, 2}, {2, 0, 1, 1}, {3, 3, 2, 0}},
+                                               {{1, 1, 2, 2}, {0, 2, 0, 1}, {1, 2, 1, 0}}},
+                                              {{{1, 0, 2, 2}, {1, 1, 0, 0}, {0, 3, 1, 2}},
+                                               {{0, 0, 0, 0}, {2, 2, 2, 2}, {3, 2, 0, 1}}}};
+        for (const ControllerSettings& s :
+             {tiny_settings(), tiny_settings(std::nullopt), tiny_settings(5.0, std::nullopt)}) {
+            MicroController ctl(3, kThreeOps, s, 3);
+            randomize(ctl, 0.9f, 17);
+            for (const MicroArch& a : archs) {
+                NoGradGuard no_grad;
+                const MicroPolicyTerms t = ctl.score(a);
+                const Ref r = reference(ctl, a);
+                CHECK(value(t.log_prob) == doctest::Approx(r.log_prob).epsilon(1e-5));
+                CHECK(t.entropy == doctest::Approx(r.entropy).epsilon(1e-5));
+                CHECK(r.log_prob < -1.0);  // far from a sure choice: the check can fail
+            }
+        }
+    }
+
+    TEST_CASE("enas_micro score: zero weights give the uniform policy and its full entropy") {
+        MicroController ctl(4, darts_primitives(), ControllerSettings{}, 1);
+        ctl.weights().flat_values().zero_();
+        MicroArch a;
+        a.normal = {{0, 1, 3, 4}, {2, 0, 0, 6}, {3, 1, 2, 2}, {4, 3, 1, 0}};
+        a.reduce = a.normal;
+        NoGradGuard no_grad;
+        const MicroPolicyTerms t = ctl.score(a);
+        // Per cell: node i chooses two of i + 2 inputs and two of 7 ops.
+        double lp = 0;
+        for (int i = 0; i < 4; ++i) lp += 2 * std::log(1.0 / (i + 2)) + 2 * std::log(1.0 / 7);
+        CHECK(value(t.log_prob) == doctest::Approx(2 * lp).epsilon(1e-6));
+        CHECK(t.entropy == doctest::Approx(-2 * lp).epsilon(1e-6));
+        CHECK(ctl.ops() ==
+              std::vector<std::string>(darts_primitives().begin() + 1, darts_primitives().end()));
+    }
+
+    TEST_CASE("enas_micro score: exp(log-prob) sums to 1 over every one-node architecture") {
+        MicroController ctl(1, kThreeOps, tiny_settings(), 2);
+        randomize(ctl, 1.f, 5);
+        const std::vector<MicroNode> nodes = all_nodes0(3);
+        double total = 0;
+        for (const MicroNode& n : nodes)
+            for (const MicroNode& r : nodes) total += prob(ctl, {{n}, {r}});
+        CHECK(total == doctest::Approx(1.0).epsilon(1e-5));
+    }
+
+    TEST_CASE("enas_micro score: gradients of log_prob against central differences") {
+        for (const ControllerSettings& s : {tiny_settings(), tiny_settings(std::nullopt, {})}) {
+            MicroController ctl(2, kThreeOps, s, 4);
+            randomize(ctl, 0.6f, 8);
+            const MicroArch a{{{0, 1, 2, 0}, {2, 1, 1, 2}}, {{1, 1, 0, 0}, {0, 2, 2, 1}}};
+            const GradCheckResult r = grad_check([&] { return scale(ctl.score(a).log_prob, 0.7f); },
+                                                 ctl.weights().vars());
+            CHECK_MESSAGE(r.ok, r.report);
+            CHECK(r.checked == ctl.weights().total());
+        }
+        CHECK(tape_size() == 0);
+    }
+
+    TEST_CASE("enas_micro sample: valid cells, deterministic by seed, genotypes parse and build") {
+        MicroController ctl(4, darts_primitives(), ControllerSettings{}, 7);
+        randomize(ctl, 0.5f, 3);
+        int distinct_ops = 0;
+        std::vector<int> seen(ctl.ops().size(), 0);
+        for (uint64_t seed = 0; seed < 100; ++seed) {
+            Generator gen(seed), again(seed);
+            const MicroArch a = ctl.sample(gen);
+            CHECK(a == ctl.sample(again));
+            CHECK(tape_size() == 0);
+            CHECK_NOTHROW(ctl.check(a));
+            for (const auto* cell : {&a.normal, &a.reduce})
+                for (int i = 0; i < 4; ++i) {
+                    const MicroNode& n = (*cell)[size_t(i)];
+                    CHECK(n.input1 < i + 2);
+                    CHECK(n.input2 < i + 2);
+                    seen[size_t(n.op1)]++;
+                }
+            const Genotype g = ctl.genotype(a);
+            CHECK(parse_genotype(to_darts_string(g)) == g);
+            CHECK(genotype_from_json(to_json(g), "g") == g);
+            for (const Gene& gene : g.normal) CHECK(gene.op != "none");
+        }
+        for (int k : seen) distinct_ops += k > 0;
+        CHECK(distinct_ops == 7);
+
+        // One of them as a tiny evaluation network.
+        Generator gen(42);
+        EvalNetConfig cfg;
+        cfg.init_channels = 4;
+        cfg.layers = 3;
+        cfg.classes = 5;
+        cfg.genotype = ctl.genotype(ctl.sample(gen));
+        EvalNetwork net(cfg, Device::cpu(), 1);
+        Generator drop(0);
+        const Var x(Tensor::from_vector(test::uniform(2 * 3 * 8 * 8, 5), {2, 3, 8, 8}));
+        const Tensor y = net.forward(x, {.training = false}, 0.f, drop).logits.value();
+        CHECK(y.shape() == Shape{2, 5});
+        for (float v : y.to_vector()) CHECK(std::isfinite(v));
+    }
+
+    TEST_CASE("enas_micro genotype: the DARTS form of a hand-made cell") {
+        MicroController ctl(2, kThreeOps, tiny_settings(), 1);
+        const MicroArch a{{{1, 0, 1, 2}, {2, 2, 0, 1}}, {{0, 0, 2, 2}, {2, 1, 1, 0}}};
+        const Genotype g = ctl.genotype(a);
+        CHECK(to_darts_string(g) ==
+              "Genotype(normal=[('sep_conv_3x3', 1), ('skip_connect', 0), ('max_pool_3x3', 2), "
+              "('sep_conv_3x3', 2)], normal_concat=range(2, 4), reduce=[('skip_connect', 0), "
+              "('skip_connect', 0), ('sep_conv_3x3', 2), ('max_pool_3x3', 1)], "
+              "reduce_concat=range(2, 4))");
+        const Genotype one = ctl.genotype(a, false);
+        CHECK(one.reduce.empty());
+        CHECK_FALSE(one.has_reduce);
+    }
+
+    TEST_CASE("enas_micro update: a bandit on the normal cell's first op is learned") {
+        ControllerSettings s;
+        s.hidden_size = 8;
+        s.learning_rate = 0.05;
+        s.baseline_decay = 0.9;
+        MicroController ctl(2, darts_primitives(), s, 21);
+        const int planted = 3;  // sep_conv_3x3 among the 7 ops without none
+        // P(op1 of node 0 == planted): the first three choices do not depend on it.
+        auto p_planted = [&] {
+            Generator gen(1234);
+            int hits = 0;
+            for (int i = 0; i < 400; ++i) hits += ctl.sample(gen).normal[0].op1 == planted;
+            return hits / 400.0;
+        };
+        const double start = p_planted();
+        CHECK(start == doctest::Approx(1.0 / 7).epsilon(0.4));
+        Generator gen(5);
+        for (int step = 0; step < 200; ++step) {
+            const MicroArch a = ctl.sample(gen);
+            ctl.update(a, a.normal[0].op1 == planted ? 1.0 : 0.0);
+        }
+        const double end = p_planted();
+        CHECK(end > 0.5);
+        CHECK(ctl.baseline() > 0.3);
+        CHECK(ctl.optimizer().steps() == 200);
+    }
+
+    TEST_CASE("enas_micro check and constructor: one-line InputErrors") {
+        MicroController ctl(2, kThreeOps, tiny_settings(), 1);
+        const MicroArch good{{{0, 1, 0, 2}, {2, 1, 1, 2}}, {{1, 1, 0, 0}, {0, 2, 2, 1}}};
+        CHECK_NOTHROW(ctl.check(good));
+        MicroArch a = good;
+        a.reduce.pop_back();
+        test::check_names(test::error_of([&] { ctl.check(a); }), "micro architecture",
+                          "reduce cell has 1 nodes, expected 2", true);
+        a = good;
+        a.normal[1].input2 = 4;
+        test::check_names(test::error_of([&] { ctl.check(a); }),
+                          "micro architecture: normal node 1", "input 4 outside 0..2", true);
+        a = good;
+        a.reduce[0].op2 = 3;
+        test::check_names(test::error_of([&] { ctl.check(a); }),
+                          "micro architecture: reduce node 0", "op 3 outside 0..2", true);
+        test::check_names(test::error_of([&] { MicroController(0, kThreeOps, {}, 1); }), "nodes",
+                          "expected 1..16", true);
+        test::check_names(test::error_of([&] { MicroController(2, {"none"}, {}, 1); }),
+                          "primitives", "besides 'none'", true);
+        test::check_names(test::error_of([&] { ctl.update(good, std::nan("")); }), "reward",
+                          "finite", true);
+    }
+}
