@@ -1,13 +1,18 @@
 // ENAS micro mode: the micro controller (models/enas/micro.h) against the walk of micro.h written
 // out in double, a normalised distribution, central-difference gradients, valid sampled cells
-// whose genotypes the DARTS parser and an EvalNetwork accept, and a bandit it learns.
+// whose genotypes the DARTS parser and an EvalNetwork accept, and a bandit it learns; the child
+// inside the supernet (SearchNetwork::forward_discrete) against the supernet's own forward with
+// one-hot α, and the ops its gradient reaches.
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "autograd/grad_check.h"
 #include "autograd/ops.h"
 #include "models/darts/eval_network.h"
+#include "models/darts/search_network.h"
 #include "models/enas/micro.h"
 #include "tests/util.h"
 
@@ -135,6 +140,51 @@ std::vector<MicroNode> all_nodes0(int m) {
             for (int x = 0; x < m; ++x)
                 for (int y = 0; y < m; ++y) out.push_back({a, b, x, y});
     return out;
+}
+
+// ----- the child inside the supernet -----
+
+SearchNetConfig tiny_net() {
+    SearchNetConfig cfg;
+    cfg.classes = 4;
+    cfg.init_channels = 4;
+    cfg.layers = 3;  // cells 1 and 2 reduce
+    cfg.nodes = 2;   // 5 edges
+    return cfg;
+}
+
+// Two nodes per cell, no edge used twice, convolutions where gradients can be seen.
+Genotype tiny_genotype() {
+    Genotype g;
+    g.normal = {{"sep_conv_3x3", 1}, {"dil_conv_3x3", 0}, {"skip_connect", 2}, {"sep_conv_5x5", 0}};
+    g.reduce = {{"skip_connect", 0}, {"max_pool_3x3", 1}, {"dil_conv_5x5", 2}, {"sep_conv_3x3", 1}};
+    g.normal_concat = g.reduce_concat = {2, 3};
+    return g;
+}
+
+// α that makes forward() compute the genotype's child exactly: on a gene's edge the gene's op
+// gets 0 and every other op -1e4, on an unused edge `none` gets 0. exp(-1e4) underflows to 0 in
+// float, so each softmax row is exactly one-hot and the mixed sums add exact zeros.
+void one_hot_alphas(SearchNetwork& net, const Genotype& g) {
+    const std::vector<std::string>& prims = net.config().primitives;
+    const int64_t k = int64_t(prims.size()), edges = net.config().edges();
+    for (int cell = 0; cell < 2; ++cell) {
+        const std::vector<Gene>& genes = cell == 0 ? g.normal : g.reduce;
+        std::vector<float> a(size_t(edges * k), -1e4f);
+        for (int64_t e = 0; e < edges; ++e) a[size_t(e * k)] = 0.f;  // none
+        for (size_t i = 0; i < genes.size(); ++i) {
+            const int64_t e = edges_for(int64_t(i / 2)) + genes[i].input;
+            const int64_t op = std::find(prims.begin(), prims.end(), genes[i].op) - prims.begin();
+            a[size_t(e * k)] = -1e4f;
+            a[size_t(e * k + op)] = 0.f;
+        }
+        net.alphas()[cell].value().copy_(Tensor::from_vector(a, {edges, k}));
+    }
+}
+
+// (cell, edge, primitive) of a weight named cells.C._ops.E._ops.P...; false for other weights.
+bool op_of(const std::string& name, int& cell, int& edge, int& prim) {
+    return std::sscanf(name.c_str(), "cells.%d._ops.%d._ops.%d.", &cell, &edge, &prim) == 3;
 }
 
 }  // namespace
@@ -304,5 +354,94 @@ TEST_SUITE("enas_micro") {
                           "primitives", "besides 'none'", true);
         test::check_names(test::error_of([&] { ctl.update(good, std::nan("")); }), "reward",
                           "finite", true);
+    }
+
+    TEST_CASE("enas_micro forward_discrete: the supernet's forward with one-hot alphas, exactly") {
+        NoGradGuard no_grad;
+        SearchNetwork net(tiny_net(), Device::cpu(), 3), sup(tiny_net(), Device::cpu(), 3);
+        const Genotype g = tiny_genotype();
+        one_hot_alphas(sup, g);
+        const Var x(Tensor::from_vector(test::uniform(3 * 3 * 8 * 8, 9), {3, 3, 8, 8}));
+        for (bool training : {true, false}) {
+            CAPTURE(training);
+            const std::vector<float> got =
+                net.forward_discrete(x, g, {.training = training}).value().to_vector();
+            const std::vector<float> want =
+                sup.forward(x, {.training = training}).value().to_vector();
+            CHECK(test::check_close(got, want, 0, 0, "logits"));
+            // Another genotype gives other logits: the comparison can fail.
+            Genotype other = g;
+            other.normal[0].input = 0;
+            const std::vector<float> moved =
+                net.forward_discrete(x, other, {.training = training, .track_stats = false})
+                    .value()
+                    .to_vector();
+            CHECK(std::abs(moved[0] - want[0]) > 1e-6);
+        }
+        // Training mode moved the BN statistics of the used ops alike in both networks.
+        const std::vector<float> a =
+            net.buffers().get("cells.0._ops.1._ops.4.op.3.running_mean").value().to_vector();
+        CHECK(a ==
+              sup.buffers().get("cells.0._ops.1._ops.4.op.3.running_mean").value().to_vector());
+        CHECK(a != std::vector<float>(a.size(), 0.f));
+        CHECK(tape_size() == 0);
+    }
+
+    TEST_CASE("enas_micro forward_discrete: the gradient reaches exactly the genes' ops") {
+        SearchNetwork net(tiny_net(), Device::cpu(), 5);
+        const Genotype g = tiny_genotype();
+        const Var x(Tensor::from_vector(test::uniform(2 * 3 * 8 * 8, 4), {2, 3, 8, 8}));
+        const Tensor y = Tensor::from_vector(std::vector<int32_t>{1, 3}, {2});
+        // A supernet backward first, so that every op holds a gradient that must not survive.
+        backward(cross_entropy(net.forward(x), y), net.weights().vars());
+        backward(cross_entropy(net.forward_discrete(x, g), y), net.weights().vars());
+        int used = 0, unused = 0;
+        for (int i = 0; i < net.weights().size(); ++i) {
+            const std::string& name = net.weights().names()[size_t(i)];
+            CAPTURE(name);
+            double sq = 0;
+            for (float v : net.weights()[i].grad().to_vector()) sq += double(v) * v;
+            int cell = 0, edge = 0, prim = 0;
+            if (!op_of(name, cell, edge, prim)) {
+                CHECK(sq > 0);  // stem, preprocessing, classifier
+                continue;
+            }
+            const std::vector<Gene>& genes = net.config().is_reduction(cell) ? g.reduce : g.normal;
+            bool chosen = false;
+            for (size_t k = 0; k < genes.size(); ++k)
+                chosen = chosen || (edges_for(int64_t(k / 2)) + genes[k].input == edge &&
+                                    net.config().primitives[size_t(prim)] == genes[k].op);
+            if (chosen) {
+                CHECK(sq > 0);
+                ++used;
+            } else {
+                CHECK(sq == 0);
+                ++unused;
+            }
+        }
+        CHECK(used > 10);
+        CHECK(unused > used);
+    }
+
+    TEST_CASE("enas_micro forward_discrete: genotypes that do not fit are InputErrors") {
+        SearchNetwork net(tiny_net(), Device::cpu(), 1);
+        const Var x(Tensor::from_vector(test::uniform(1 * 3 * 8 * 8, 4), {1, 3, 8, 8}));
+        Genotype g = tiny_genotype();
+        g.normal.pop_back();
+        test::check_names(test::error_of([&] { net.forward_discrete(x, g); }), "genotype: normal",
+                          "expected 4 genes (two per node of this search network), got 3", true);
+        g = tiny_genotype();
+        g.reduce[2].input = 3;
+        test::check_names(test::error_of([&] { net.forward_discrete(x, g); }),
+                          "genotype: reduce gene 2 (node 1)", "input 3 outside 0..2", true);
+        g = tiny_genotype();
+        g.normal[1].op = "none";
+        test::check_names(test::error_of([&] { net.forward_discrete(x, g); }),
+                          "genotype: normal gene 1 (node 0)", "op 'none'", true);
+        g = tiny_genotype();
+        g.normal_concat = {3};
+        test::check_names(test::error_of([&] { net.forward_discrete(x, g); }),
+                          "genotype: normal_concat", "range(2, 4)", true);
+        clear_tape();
     }
 }

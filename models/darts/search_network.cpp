@@ -1,6 +1,8 @@
 // The DARTS search network; see models/darts/search_network.h and reference/darts.md section 2.
 #include "models/darts/search_network.h"
 
+#include <algorithm>
+
 #include "kernels/check.h"
 #include "models/darts/genotype.h"
 #include "models/nn/setting.h"
@@ -31,6 +33,48 @@ void SearchNetConfig::require_fits(int height, int width) const {
     require_halvable(height, width, height, width, reductions, "this search network",
                      "height and width multiples of " + std::to_string(1 << reductions));
 }
+
+namespace {
+
+// One gene of a discrete cell as the search network numbers it: primitive `op` (column of α) of
+// edge `edge`, applied to state `input`.
+struct DiscretePick {
+    int edge, op, input;
+};
+
+// The picks of one cell's genes, node i's at 2i and 2i + 1; InputError naming `kind`'s genes.
+std::vector<DiscretePick> discrete_picks(const SearchNetConfig& cfg, const std::vector<Gene>& genes,
+                                         const std::vector<int>& concat, const char* kind) {
+    const std::string what = std::string("genotype: ") + kind;
+    if (int(genes.size()) != 2 * cfg.nodes)
+        throw InputError(what + ": expected " + std::to_string(2 * cfg.nodes) +
+                         " genes (two per node of this search network), got " +
+                         std::to_string(genes.size()));
+    std::vector<int> all_nodes;
+    for (int c = 2; c < 2 + cfg.nodes; ++c) all_nodes.push_back(c);
+    if (!concat.empty() && concat != all_nodes)
+        throw InputError(what + "_concat: expected range(2, " + std::to_string(2 + cfg.nodes) +
+                         ") (the search cell concatenates every node)");
+    std::vector<DiscretePick> picks;
+    for (int g = 0; g < int(genes.size()); ++g) {
+        const int node = g / 2;
+        const Gene& gene = genes[size_t(g)];
+        const std::string at =
+            what + " gene " + std::to_string(g) + " (node " + std::to_string(node) + ")";
+        if (gene.input < 0 || gene.input > node + 1)
+            throw InputError(at + ": input " + std::to_string(gene.input) + " outside 0.." +
+                             std::to_string(node + 1));
+        const auto it = std::find(cfg.primitives.begin(), cfg.primitives.end(), gene.op);
+        if (gene.op == "none" || it == cfg.primitives.end())
+            throw InputError(at + ": op '" + gene.op +
+                             "' is not one of this search network's primitives other than none");
+        picks.push_back(
+            {int(edges_for(node)) + gene.input, int(it - cfg.primitives.begin()), gene.input});
+    }
+    return picks;
+}
+
+}  // namespace
 
 // One search cell; its modules are registered under `cells.<i>`.
 struct SearchNetwork::Cell {
@@ -76,6 +120,23 @@ struct SearchNetwork::Cell {
                     ys.push_back(op->forward(states[size_t(j)], f));
                 const Var mixed = mixed_softmax_sum(ys, narrow(alphas, edge * k, {k}));
                 node = node.defined() ? add(node, mixed) : mixed;
+            }
+            states.push_back(node);
+        }
+        return concat_channels({states.begin() + 2, states.end()});
+    }
+
+    // The discrete child: node i = op_2i(states[in_2i]) + op_2i+1(states[in_2i+1]).
+    Var forward_discrete(const Var& s0, const Var& s1, const std::vector<DiscretePick>& picks,
+                         const Forward& f) const {
+        std::vector<Var> states{pre0->forward(s0, f), pre1->forward(s1, f)};
+        for (int i = 0; i < nodes; ++i) {
+            Var node;
+            for (int g = 2 * i; g < 2 * i + 2; ++g) {
+                const DiscretePick& p = picks[size_t(g)];
+                const Var y =
+                    edges[size_t(p.edge)][size_t(p.op)]->forward(states[size_t(p.input)], f);
+                node = node.defined() ? add(node, y) : y;
             }
             states.push_back(node);
         }
@@ -127,6 +188,25 @@ Var SearchNetwork::forward(const Var& x, ForwardMode mode) {
     Var s1 = s0;
     for (const auto& cell : cells_) {
         Var out = cell->forward(s0, s1, cell->reduction ? alphas_reduce() : alphas_normal(), f);
+        s0 = s1;
+        s1 = out;
+    }
+    return f.linear(global_avg_pool(s1), classifier_);
+}
+
+Var SearchNetwork::forward_discrete(const Var& x, const Genotype& g, ForwardMode mode) {
+    CUDARTS_CHECK(
+        x.value().ndim() == 4 && x.size(1) == cfg_.in_channels,
+        "SearchNetwork: expected images (n, " << cfg_.in_channels << ", h, w), got " << x.value());
+    const std::vector<DiscretePick> normal =
+        discrete_picks(cfg_, g.normal, g.normal_concat, "normal");
+    std::vector<DiscretePick> reduce;
+    if (cfg_.has_reduction()) reduce = discrete_picks(cfg_, g.reduce, g.reduce_concat, "reduce");
+    const Forward f{weights_, buffers_, mode};
+    Var s0 = f.bn(conv2d(x, f.w(stem_conv_), 1, 1), stem_bn_);
+    Var s1 = s0;
+    for (const auto& cell : cells_) {
+        Var out = cell->forward_discrete(s0, s1, cell->reduction ? reduce : normal, f);
         s0 = s1;
         s1 = out;
     }

@@ -11,6 +11,10 @@
 // alphas_normal / alphas_reduce (edges x primitives, init 1e-3 N(0,1)) are shared by all cells of
 // a kind and live in their own store, outside the weights (no weight decay, clipping or SGD).
 // All BNs except the stem's are affine=False; every pool is followed by a BN.
+//
+// forward_discrete runs the child network of one genotype inside this supernet (ENAS micro's
+// shared weights): node i of a cell sums only its two genes, gene (op, input) running primitive
+// `op` of edge edges_for(i) + input, with the supernet's weights and BN buffers; α is not read.
 #pragma once
 
 #include <memory>
@@ -20,6 +24,8 @@
 #include "models/darts/ops.h"
 
 namespace cudarts {
+
+struct Genotype;  // models/darts/genotype.h
 
 struct SearchNetConfig {
     int in_channels = 3;
@@ -50,6 +56,14 @@ public:
 
     // Logits (n, classes) for images (n, in_channels, h, w) on the network's device.
     Var forward(const Var& x, ForwardMode mode = {});
+    // The logits of the child that genotype `g` names (see the note above). The backward of a
+    // loss on them reaches only the ops the genes use (and the stem, preprocessing and
+    // classifier); a backward to weights().vars() writes zeros to every other op's gradient. Two
+    // genes of a node may name the same edge and op: the module then runs twice and both add up.
+    // InputError ("genotype: ...") unless g has `nodes` nodes of two genes in each cell the
+    // network has, inputs 0..i+1, ops among the primitives other than `none`, and concats empty or
+    // range(2, 2 + nodes) (the search cell concatenates every node).
+    Var forward_discrete(const Var& x, const Genotype& g, ForwardMode mode = {});
 
     const SearchNetConfig& config() const { return cfg_; }
     ParamStore& alphas() { return alphas_; }  // "alphas_normal", "alphas_reduce"
