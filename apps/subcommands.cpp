@@ -33,6 +33,8 @@ constexpr Subcommand kSubcommands[] = {
      "train a genotype from scratch (the paper's recipe by default); --task rnn with NT-ASGD"},
     {"hpsearch", cmd_hpsearch, nullptr,
      "weighted random hyperparameter search (autoNet's) over train, search or any program"},
+    {"enas", cmd_enas, nullptr,
+     "ENAS search with Katib's controller and shared child weights (--mode micro: a DARTS cell)"},
     {"enas-trial", cmd_enas_trial, nullptr,
      "train one ENAS child from Katib's --architecture and --nn_config (Katib's trial)"},
     {"test", cmd_test, cmd_rnn_test, "evaluate a checkpoint with the reference's parameter names"},

@@ -1,0 +1,200 @@
+// `cudarts enas`: the whole ENAS loop on one device (reference/katib.md 2.6-2.9). Katib's
+// controller, encoding, setting names and defaults, over Katib's search space (a nasConfig JSON
+// file, or the operations of Katib's GPU example fitted to the data), with shared child weights;
+// each child's own reward drives its log-probability (--katib-reward reproduces Katib's averaged
+// reward). Output directory: checkpoint.safetensors after every epoch (resume with --resume DIR),
+// metrics.jsonl, best.json (the best child's architecture and nn_config, ready for enas-trial).
+// The last lines are Validation-Accuracy= of the best child and Best-Architecture=.
+#include <cstdio>
+#include <cxxopts.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "apps/katib.h"
+#include "apps/progress.h"
+#include "apps/run_dir.h"
+#include "apps/subcommands.h"
+#include "engine/device.h"
+#include "engine/json.h"
+#include "kernels/check.h"
+#include "models/enas/search.h"
+#include "models/enas/trial.h"
+
+namespace cudarts::apps {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace cudarts::enas;
+
+// The flags that describe a new run; a resume keeps the checkpoint's (only --epochs may change).
+constexpr std::initializer_list<const char*> kNewRunFlags = {
+    "space",         "num-layers",   "algorithm-settings",
+    "child-steps",   "batch-size",   "child-learning-rate",
+    "eval-children", "katib-reward", "seed",
+    "dataset",       "data",         "subset",
+    "valid-portion"};
+
+SearchSpace read_space(const cxxopts::ParseResult& args, const ImageDataset& train) {
+    SearchSpace s;
+    if (args.count("space")) {
+        const std::string path = args["space"].as<std::string>();
+        std::ifstream in(path);
+        if (!in) throw InputError("--space: cannot read " + path);
+        std::stringstream text;
+        text << in.rdbuf();
+        const nlohmann::json j = parse_json(text.str(), "--space " + path);
+        // Katib's Experiment puts these under nasConfig; either form is read.
+        s = parse_search_space(j.is_object() && j.contains("nasConfig") ? j.at("nasConfig") : j,
+                               "--space " + path);
+    } else {  // Katib's GPU example's operations, its graph fitted to the data
+        s = katib_gpu_space();
+        s.height = train.height, s.width = train.width, s.channels = train.channels;
+        s.classes = train.classes;
+    }
+    if (args.count("num-layers")) {
+        s.num_layers = parse_num_layers(args["num-layers"].as<std::string>());
+        if (s.num_layers > 64) throw InputError("--num-layers: expected 1..64");
+    }
+    return s;
+}
+
+void apply_flags(const cxxopts::ParseResult& args, EnasOptions& o) {
+    if (args.count("algorithm-settings")) {
+        const auto kv = parse_algorithm_settings(args["algorithm-settings"].as<std::string>());
+        o.controller = parse_controller_settings({kv.begin(), kv.end()});
+    }
+    if (args.count("epochs")) o.epochs = args["epochs"].as<int>();
+    if (args.count("child-steps")) o.child_steps = args["child-steps"].as<int>();
+    if (args.count("batch-size")) o.batch_size = args["batch-size"].as<int>();
+    if (args.count("child-learning-rate")) o.child_lr = args["child-learning-rate"].as<float>();
+    if (args.count("eval-children")) o.eval_children = args["eval-children"].as<int>();
+    if (args.count("katib-reward")) o.katib_reward = args["katib-reward"].as<bool>();
+    if (args.count("seed")) o.seed = args["seed"].as<uint64_t>();
+}
+
+const SettingNames kFlagNames = {{"epochs", "--epochs"},
+                                 {"child_steps", "--child-steps"},
+                                 {"batch_size", "--batch-size"},
+                                 {"child_lr", "--child-learning-rate"},
+                                 {"eval_children", "--eval-children"}};
+
+}  // namespace
+
+int cmd_enas(int argc, char** argv) {
+    cxxopts::Options opts("cudarts enas",
+                          "ENAS search (Katib's controller and encoding) with shared child "
+                          "weights; prints Best-Architecture= at the end.");
+    // clang-format off
+    opts.add_options("search space")
+        ("space", "Katib's nasConfig as JSON (graphConfig and operations); default: the operations "
+                  "of Katib's GPU example on the data's image size", cxxopts::value<std::string>())
+        ("num-layers", "layers of the child networks (graphConfig numLayers)", cxxopts::value<std::string>())
+        ("algorithm-settings", "Katib's ENAS settings, e.g. {'controller_train_steps': '20'}",
+         cxxopts::value<std::string>());
+    opts.add_options("search")
+        ("epochs", "epochs", cxxopts::value<int>())
+        ("child-steps", "shared-weight training batches per epoch, one sampled child each", cxxopts::value<int>())
+        ("batch-size", "batch size", cxxopts::value<int>())
+        ("child-learning-rate", "Adam learning rate of the shared weights", cxxopts::value<float>())
+        ("eval-children", "children scored on the whole held-out split after each epoch", cxxopts::value<int>())
+        ("katib-reward", "Katib's reward: the mean of all children so far, on fresh samples",
+         cxxopts::value<bool>()->implicit_value("true"))
+        ("seed", "random seed", cxxopts::value<uint64_t>())
+        ("valid-portion", "fraction of the training images held out to score children (default 0.1)",
+         cxxopts::value<double>())
+        ("out", "output directory (locked while the run lasts)", cxxopts::value<std::string>()->default_value("enas-out"))
+        ("resume", "continue the search in this directory (only --epochs may change)", cxxopts::value<std::string>())
+        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
+    opts.add_options("data")
+        ("dataset", "cifar10, cifar100, mnist, fashion-mnist, synthetic or folder (env CUDARTS_DATASET)",
+         cxxopts::value<std::string>())
+        ("data", "directory with the data set's files (env CUDARTS_DATA)", cxxopts::value<std::string>())
+        ("subset", "use only the first N images of each split (0 = all)", cxxopts::value<int64_t>())
+        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"));
+    // clang-format on
+    cxxopts::ParseResult args;
+    if (!parse_args(opts, argc, argv, args)) return 0;
+    const Device dev = parse_device(args["device"].as<std::string>(), "--device");
+    const RunDirectory run(args, kNewRunFlags, "an ENAS search");
+
+    EnasOptions options;
+    RunData data = RunData::from_environment();
+    data.valid_portion = 0.1;
+    nlohmann::json saved_space;
+    std::string last_metrics;
+    if (run.resume) {
+        const ResumeInfo info = read_resume_info(run.checkpoint, "enas");
+        options = EnasOptions::from_json(info.options, metadata_name(info.checkpoint, "options"));
+        data = info.data;
+        saved_space = checkpoint_json(read_safetensors(info.checkpoint), "space");
+        last_metrics = info.last_metrics();
+        if (args.count("epochs")) options.epochs = args["epochs"].as<int>();
+    } else {
+        data.apply_flags(args);
+        apply_flags(args, options);
+    }
+    with_input_names(kFlagNames, [&] { options.validate(); });
+    if (!(data.valid_portion > 0))
+        throw InputError("--valid-portion: expected a fraction in (0, 1)");
+
+    auto [train, test] = load_splits(data.dataset, data.data, data.subset);
+    ImageDataset valid = hold_out(train, data.valid_portion);
+    for (ImageDataset* s : {&train, &valid, &test}) scale_pixels_once(*s);
+    const SearchSpace space = run.resume ? parse_search_space(saved_space, "checkpoint 'space'")
+                                         : read_space(args, train);
+    EnasSearch search(space, options, train, valid, dev);
+    if (run.resume) search.load(run.checkpoint.string());
+
+    std::printf("cudarts enas: device %s; %s, %lld training / %lld held-out images, %dx%dx%d\n",
+                describe(dev).c_str(), data.dataset.c_str(), static_cast<long long>(train.size()),
+                static_cast<long long>(valid.size()), train.channels, train.height, train.width);
+    std::printf(
+        "space: %d layers, %zu operations; %d epochs of %d child steps and %d controller "
+        "updates (%s reward), batch %d\n",
+        space.num_layers, space.ops.size(), options.epochs, options.child_steps,
+        options.controller.train_steps, options.katib_reward ? "Katib's averaged" : "per-child",
+        options.batch_size);
+    if (run.resume)
+        std::printf("resuming %s after epoch %d of %d\n", run.dir.c_str(), search.epoch(),
+                    options.epochs);
+    std::fflush(stdout);
+
+    MetricsLog metrics(run.dir / "metrics.jsonl");
+    if (run.resume && search.epoch() > 0) metrics.resume(search.epoch(), last_metrics);
+    Progress progress(args["print-step"].as<int>());
+    auto write_best = [&] {
+        const nlohmann::json nn_config = space.nn_config(search.best()).to_katib();
+        const nlohmann::json best = {{"architecture", architecture_text(search.best())},
+                                     {"nn_config", nn_config},
+                                     {"valid_acc", search.best_acc()}};
+        write_text(run.dir / "best.json", best.dump(2) + "\n");
+        write_text(run.dir / "best_nn_config.json", nn_config.dump() + "\n");
+    };
+    while (!search.done()) {
+        const int e = search.epoch();
+        const EnasEpoch m =
+            run_shown_epoch(search, progress, options.epochs, "enas", run.checkpoint);
+        std::printf(
+            "epoch %d/%d child_loss %.4f child_acc %.4f reward %.4f baseline %.4f "
+            "entropy %.3f skip_rate %.3f best %.4f %s (%d unbuildable; %zu blocks, %lld "
+            "shared parameters; %.1f s)\n",
+            e + 1, options.epochs, m.child_loss, m.child_acc, m.reward_mean, m.baseline, m.entropy,
+            m.skip_rate, m.best_acc, architecture_text(m.best).c_str(), m.unbuildable,
+            m.shared_blocks, static_cast<long long>(m.shared_parameters), m.seconds);
+        std::fflush(stdout);
+        save_epoch(search, run.checkpoint, data, m.to_json(), metrics, {}, write_best);
+    }
+    std::printf(
+        "outputs in %s; train the best child alone with:\n  cudarts enas-trial "
+        "--architecture '%s' --nn_config \"$(cat %s)\"\n",
+        run.dir.c_str(), architecture_text(search.best()).c_str(),
+        (run.dir / "best_nn_config.json").c_str());
+    std::printf("Validation-Accuracy=%.6f\n", search.best_acc());
+    std::string text = architecture_text(search.best());
+    std::erase(text, ' ');
+    std::printf("Best-Architecture=%s\n", text.c_str());
+    return 0;
+}
+
+}  // namespace cudarts::apps
