@@ -184,8 +184,9 @@ NnConfig parse_nn_config(const json& j, const std::string& flag) {
     NnConfig c;
     c.num_layers = int_value(field(j, "num_layers", flag), flag + ": num_layers");
     in_range(c.num_layers, 1, 64, flag + ": num_layers");
-    read_sizes(field(j, "input_sizes", flag), field(j, "output_sizes", flag), c.height, c.width,
-               c.channels, c.classes, flag);
+    const json& in = field(j, "input_sizes", flag);  // in this order
+    const json& out = field(j, "output_sizes", flag);
+    read_sizes(in, out, c.height, c.width, c.channels, c.classes, flag);
     const json& emb = field(j, "embedding", flag);
     if (!emb.is_object() || emb.empty())
         throw InputError(flag + ": embedding: expected an object of op ids, got " +
@@ -304,9 +305,9 @@ SearchSpace parse_search_space(const json& j, const std::string& what) {
     s.num_layers =
         int_value(field(graph, "numLayers", what + ": graphConfig"), what + ": numLayers");
     in_range(s.num_layers, 1, 64, what + ": numLayers");
-    read_sizes(field(graph, "inputSizes", what + ": graphConfig"),
-               field(graph, "outputSizes", what + ": graphConfig"), s.height, s.width, s.channels,
-               s.classes, what + ": graphConfig");
+    const json& in = field(graph, "inputSizes", what + ": graphConfig");  // in this order
+    const json& out = field(graph, "outputSizes", what + ": graphConfig");
+    read_sizes(in, out, s.height, s.width, s.channels, s.classes, what + ": graphConfig");
     const json& operations = field(j, "operations", what);
     if (!operations.is_array() || operations.empty())
         throw InputError(what + ": operations: expected a non-empty list");

@@ -1,0 +1,92 @@
+# Command-line contract of `cudarts enas-trial` (Katib's ENAS trial flags and formats, the four
+# metric lines after every epoch, a metric line last) and `cudarts enas` (the run directory's files,
+# a resume that ends where the whole run ends, Best-Architecture= last), and one-line errors
+# (exit 2). Run by CTest as the `cli_enas` test:
+#   cmake -DCUDARTS=<path to cudarts> -DWORK=<scratch dir> -P tests/cli_enas.cmake
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+
+include("${CMAKE_CURRENT_LIST_DIR}/cli_common.cmake")
+
+# Katib's default metrics regex since v0.13 (reference/katib.md 1.8) must read every metric line
+# as a number in fixed notation.
+set(number "[0-9]+\\.[0-9]+")
+set(metrics "Training-Accuracy=${number}\nTraining-Loss=${number}\nValidation-Accuracy=${number}\nValidation-Loss=${number}\n")
+
+# ----- enas-trial: Katib's spelling (underscores, single quotes inside double quotes) -----
+set(nn "\"{'num_layers': 3, 'input_sizes': [16, 16, 3], 'output_sizes': [4], 'embedding': {\
+'0': {'opt_id': 0, 'opt_type': 'convolution', 'opt_params': {'filter_size': '3', 'num_filter': '8', 'stride': '2'}}, \
+'5': {'opt_id': 5, 'opt_type': 'separable_convolution', 'opt_params': {'filter_size': '5', 'num_filter': '6', 'stride': '1', 'depth_multiplier': '2'}}, \
+'9': {'opt_id': 9, 'opt_type': 'reduction', 'opt_params': {'reduction_type': 'max_pooling', 'pool_size': 2}}}}\"")
+set(arch "--architecture=\"[[0], [9, 1], [5, 0, 1]]\"")
+expect_stdout("layer 2: max 2x2 /2 <- 1\\+0: 11x16x16 -> 11x8x8\n.*${metrics}.*${metrics}$"
+              enas-trial ${arch} --nn_config=${nn} --num_epochs=2 --dataset synthetic --subset 200
+              --batch-size 32 --device cpu --save "${WORK}/child.safetensors")
+expect_files("enas-trial --save" "${WORK}" child.safetensors)
+# Our spelling with dashes takes the same values.
+expect_stdout("${metrics}$" enas-trial ${arch} --nn-config ${nn} --num-epochs 1
+              --dataset synthetic --subset 100 --device cpu)
+
+# ----- enas-trial errors -----
+expect_exit(2 "expected --architecture and --nn_config" enas-trial --nn_config=${nn} --dataset synthetic)
+expect_exit(2 "--architecture: row 2: op 4 is not in the nn_config's embedding"
+            enas-trial --architecture "[[0], [4, 1], [5, 0, 1]]" --nn_config=${nn} --dataset synthetic)
+expect_exit(2 "--nn_config: expected JSON in single or double quotes" enas-trial ${arch} --nn_config "{'num_layers': 3" --dataset synthetic)
+expect_exit(2 "input_sizes [16, 16, 3], but fashion-mnist images are 28x28x1"
+            enas-trial ${arch} --nn_config=${nn} --dataset fashion-mnist --subset 64)
+expect_exit(2 "--valid-portion: expected a fraction in (0, 1)"
+            enas-trial ${arch} --nn_config=${nn} --dataset synthetic --valid-portion 1.5)
+
+# ----- enas: a tiny search space, a whole run, then the same run stopped after one epoch -----
+file(WRITE "${WORK}/space.json" [=[
+{"nasConfig": {"graphConfig": {"numLayers": 2, "inputSizes": [16, 16, 3], "outputSizes": [4]},
+ "operations": [
+  {"operationType": "convolution", "parameters": [
+    {"name": "filter_size", "parameterType": "categorical", "feasibleSpace": {"list": ["3"]}},
+    {"name": "num_filter", "parameterType": "categorical", "feasibleSpace": {"list": ["4", "8"]}}]},
+  {"operationType": "reduction", "parameters": [
+    {"name": "reduction_type", "parameterType": "categorical", "feasibleSpace": {"list": ["avg_pooling"]}},
+    {"name": "pool_size", "parameterType": "int", "feasibleSpace": {"min": "2", "max": "2"}}]}]}}
+]=])
+set(run --space "${WORK}/space.json" --dataset synthetic --subset 160 --device cpu --batch-size 16
+    --child-steps 4 --eval-children 2 --algorithm-settings "{'controller_train_steps': '3', 'controller_learning_rate': 0.01}")
+set(last "Validation-Accuracy=${number}\nBest-Architecture=\\[\\[[0-9]\\],\\[[0-9],[01]\\]\\]\n$")
+expect_stdout("space: 2 layers, 3 operations.*${last}" enas ${run} --epochs 2 --out "${WORK}/whole")
+expect_files("enas" "${WORK}/whole" checkpoint.safetensors metrics.jsonl best.json best_nn_config.json)
+expect_stdout("${last}" enas ${run} --epochs 1 --out "${WORK}/parts")
+expect_stdout("resuming .* after epoch 1 of 2.*${last}" enas --resume "${WORK}/parts" --epochs 2)
+file(STRINGS "${WORK}/whole/metrics.jsonl" whole_lines)
+file(STRINGS "${WORK}/parts/metrics.jsonl" parts_lines)
+list(LENGTH parts_lines n)
+if(NOT n EQUAL 2)
+  message(FATAL_ERROR "the resumed run's metrics.jsonl holds ${n} lines, expected 2")
+endif()
+foreach(i 0 1)  # the same numbers; only the seconds differ
+  list(GET whole_lines ${i} a)
+  list(GET parts_lines ${i} b)
+  string(REGEX REPLACE ",\"seconds\":[^,}]*" "" a "${a}")
+  string(REGEX REPLACE ",\"seconds\":[^,}]*" "" b "${b}")
+  if(NOT a STREQUAL b)
+    message(FATAL_ERROR "epoch ${i}: resumed ${b}\nwhole run ${a}")
+  endif()
+endforeach()
+# The best child trains alone with the files the search wrote.
+file(READ "${WORK}/whole/best_nn_config.json" best_nn)
+file(READ "${WORK}/whole/best.json" best)
+string(REGEX MATCH "\"architecture\": \"([^\"]*)\"" _ "${best}")
+expect_stdout("${metrics}$" enas-trial --architecture "${CMAKE_MATCH_1}" --nn_config "${best_nn}"
+              --num_epochs 1 --dataset synthetic --subset 100 --device cpu)
+# Katib's averaged reward runs too.
+expect_stdout("Katib's averaged reward.*${last}" enas ${run} --epochs 1 --katib-reward --out "${WORK}/katib")
+
+# ----- enas errors -----
+expect_exit(2 "already holds an ENAS search" enas ${run} --epochs 1 --out "${WORK}/whole")
+expect_exit(2 "controller_temperature" enas --space "${WORK}/space.json" --dataset synthetic
+            --algorithm-settings "{'controller_temperature': '-1'}" --out "${WORK}/bad")
+expect_exit(2 "controller_hiden_size" enas --space "${WORK}/space.json" --dataset synthetic
+            --algorithm-settings "{'controller_hiden_size': '8'}" --out "${WORK}/bad")
+file(WRITE "${WORK}/bad_space.json" "{\"graphConfig\": {\"numLayers\": 2}, \"operations\": []}")
+expect_exit(2 "bad_space.json: graphConfig: missing 'inputSizes'" enas --space "${WORK}/bad_space.json"
+            --dataset synthetic --out "${WORK}/bad")
+expect_exit(2 "inputSizes [16, 16, 3], but the images are 28x28x1" enas --space "${WORK}/space.json"
+            --dataset fashion-mnist --subset 64 --out "${WORK}/bad")
