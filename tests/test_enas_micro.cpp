@@ -2,7 +2,8 @@
 // out in double, a normalised distribution, central-difference gradients, valid sampled cells
 // whose genotypes the DARTS parser and an EvalNetwork accept, and a bandit it learns; the child
 // inside the supernet (SearchNetwork::forward_discrete) against the supernet's own forward with
-// one-hot α, and the ops its gradient reaches.
+// one-hot α, and the ops its gradient reaches; a tiny MicroSearch that runs, resumes bit for bit
+// from its checkpoint in both reward modes, and writes and reads its options.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "models/darts/eval_network.h"
 #include "models/darts/search_network.h"
 #include "models/enas/micro.h"
+#include "models/enas/micro_search.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -185,6 +187,54 @@ void one_hot_alphas(SearchNetwork& net, const Genotype& g) {
 // (cell, edge, primitive) of a weight named cells.C._ops.E._ops.P...; false for other weights.
 bool op_of(const std::string& name, int& cell, int& edge, int& prim) {
     return std::sscanf(name.c_str(), "cells.%d._ops.%d._ops.%d.", &cell, &edge, &prim) == 3;
+}
+
+// ----- the search loop -----
+
+MicroOptions tiny_search(bool katib) {
+    MicroOptions o;
+    o.net = tiny_net();
+    o.controller = tiny_settings();
+    o.controller.train_steps = 3;
+    o.controller.learning_rate = 0.01;
+    o.epochs = 2;
+    o.child_steps = 3;
+    o.batch_size = 8;
+    o.eval_children = 2;
+    o.katib_reward = katib;
+    o.seed = 11;
+    o.augment.crop_pad = 1;
+    return o;
+}
+
+const ImageDataset& tiny_data() {
+    static const ImageDataset d = make_synthetic(40, 3, 8, 4, 3);  // 20 + 20 images
+    return d;
+}
+
+// Everything a resumed run must reproduce.
+void check_same_state(MicroSearch& got, MicroSearch& want) {
+    test::check_same_values(got.network().weights(), want.network().weights(), "weights");
+    test::check_same_values(got.network().buffers(), want.network().buffers(), "buffers");
+    test::check_same_values(got.controller().weights(), want.controller().weights(), "controller");
+    CHECK(got.weight_optimizer().momentum_buffer().to_vector() ==
+          want.weight_optimizer().momentum_buffer().to_vector());
+    CHECK(got.controller().optimizer().exp_avg().to_vector() ==
+          want.controller().optimizer().exp_avg().to_vector());
+    CHECK(got.controller().optimizer().exp_avg_sq().to_vector() ==
+          want.controller().optimizer().exp_avg_sq().to_vector());
+    CHECK(got.controller().optimizer().steps() == want.controller().optimizer().steps());
+    CHECK(got.controller().baseline() == want.controller().baseline());
+    CHECK(got.reward_history() == want.reward_history());
+    CHECK(got.best() == want.best());
+    CHECK(got.best_acc() == want.best_acc());
+    CHECK(got.epoch() == want.epoch());
+}
+
+nlohmann::json without_seconds(const MicroEpoch& e) {
+    nlohmann::json j = e.to_json();
+    j.erase("seconds");
+    return j;
 }
 
 }  // namespace
@@ -443,5 +493,105 @@ TEST_SUITE("enas_micro") {
         test::check_names(test::error_of([&] { net.forward_discrete(x, g); }),
                           "genotype: normal_concat", "range(2, 4)", true);
         clear_tape();
+    }
+
+    TEST_CASE("enas_micro search: two epochs train, score and return a genotype train accepts") {
+        MicroSearch run(tiny_search(false), tiny_data(), Device::cpu());
+        CHECK(run.train_images() == 20);
+        CHECK(run.valid_images() == 20);
+        int calls = 0;
+        std::vector<MicroEpoch> epochs;
+        while (!run.done())
+            epochs.push_back(run.run_epoch([&](const StepInfo& s) {
+                CHECK(s.steps == 3);
+                CHECK(std::isfinite(s.loss));
+                ++calls;
+            }));
+        CHECK(calls == 6);
+        CHECK(run.epoch() == 2);
+        for (const MicroEpoch& e : epochs) {
+            CHECK(std::isfinite(e.child_loss));
+            CHECK(e.child_loss > 0.5);  // about log 4 for an untrained 4-class net
+            CHECK(e.best_acc >= 0);
+            CHECK(e.best_acc <= 1);
+            CHECK(e.reward_mean >= 0);
+            CHECK(e.reward_mean <= 1);
+            // The best child's accuracy counts whole images of the 20 held out.
+            CHECK(std::abs(e.best_acc * 20 - std::round(e.best_acc * 20)) < 1e-9);
+            CHECK(e.baseline != 0);
+        }
+        CHECK(epochs[0].lr == doctest::Approx(0.025));
+        CHECK(epochs[1].lr == doctest::Approx(0.013));
+        CHECK(run.best() == epochs[1].best);
+        CHECK(run.best_acc() == epochs[1].best_acc);
+        const Genotype parsed = parse_genotype(to_darts_string(run.best()));
+        CHECK(parsed == run.best());
+        CHECK(parsed.nodes() == 2);
+        CHECK(run.controller().optimizer().steps() == 6);
+        CHECK(run.reward_history().empty());
+        CHECK(tape_size() == 0);
+    }
+
+    TEST_CASE("enas_micro search: save, load and run equals the uninterrupted run bit for bit") {
+        for (bool katib : {false, true}) {
+            CAPTURE(katib);
+            test::TempDir dir("enas_micro");
+            const MicroOptions opt = tiny_search(katib);
+            MicroSearch whole(opt, tiny_data(), Device::cpu());
+            whole.run_epoch();
+            const MicroEpoch last = whole.run_epoch();
+
+            MicroSearch first(opt, tiny_data(), Device::cpu());
+            first.run_epoch();
+            first.save(dir.file("ckpt.safetensors"), {{"note", "x"}});
+            MicroSearch resumed(opt, tiny_data(), Device::cpu());
+            resumed.load(dir.file("ckpt.safetensors"));
+            CHECK(resumed.epoch() == 1);
+            check_same_state(resumed, first);
+            const MicroEpoch again = resumed.run_epoch();
+            check_same_state(resumed, whole);
+            CHECK(without_seconds(again) == without_seconds(last));
+            CHECK(resumed.done());
+            if (katib) CHECK(whole.reward_history().size() == 6);
+        }
+    }
+
+    TEST_CASE("enas_micro search: options as JSON and their errors") {
+        MicroOptions o = tiny_search(true);
+        o.controller.temperature = std::nullopt;
+        o.controller.entropy_weight = 0.1;
+        o.net.primitives = {"none", "skip_connect", "sep_conv_3x3"};
+        const MicroOptions back = MicroOptions::from_json(o.to_json(), "opts");
+        CHECK(back.to_json() == o.to_json());
+        CHECK_FALSE(back.controller.temperature.has_value());
+        CHECK(back.controller.entropy_weight == 0.1);
+        CHECK(back.katib_reward);
+        CHECK(back.child_steps == 3);
+
+        nlohmann::json j = o.to_json();
+        j["controller"]["controller_tanh_const"] = "-1";
+        test::check_names(test::error_of([&] { MicroOptions::from_json(j, "opts"); }),
+                          "opts: controller: controller_tanh_const", "expected a number > 0", true);
+        j = o.to_json();
+        j["child_steps"] = "many";
+        test::check_names(test::error_of([&] { MicroOptions::from_json(j, "opts"); }), "opts",
+                          "'child_steps'", true);
+        o = tiny_search(false);
+        o.eval_children = 0;
+        test::check_names(test::error_of([&] { o.validate(); }), "eval_children",
+                          "expected at least 1", true);
+        o = tiny_search(false);
+        o.train_portion = 0.01;
+        test::check_names(test::error_of([&] { MicroSearch(o, tiny_data(), Device::cpu()); }),
+                          "train_portion", "leaves one half empty", true);
+        // A checkpoint of another model is refused with the file's name.
+        test::TempDir dir("enas_micro_opts");
+        MicroSearch a(tiny_search(false), tiny_data(), Device::cpu());
+        a.save(dir.file("a.safetensors"));
+        MicroOptions wider = tiny_search(false);
+        wider.net.init_channels = 6;
+        MicroSearch b(wider, tiny_data(), Device::cpu());
+        test::check_names(test::error_of([&] { b.load(dir.file("a.safetensors")); }),
+                          dir.file("a.safetensors"), "'init_channels' is 4", true);
     }
 }
