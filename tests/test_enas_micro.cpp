@@ -488,6 +488,18 @@ TEST_SUITE("enas_micro") {
         g.normal[1].op = "none";
         test::check_names(test::error_of([&] { net.forward_discrete(x, g); }),
                           "genotype: normal gene 1 (node 0)", "op 'none'", true);
+        // Katib's names in the genotype or in the network's list name the same columns.
+        g = tiny_genotype();
+        g.normal[0].op = "separable_convolution_3x3";
+        CHECK(net.forward_discrete(x, g, {.training = false}).value().to_vector() ==
+              net.forward_discrete(x, tiny_genotype(), {.training = false}).value().to_vector());
+        // A one-cell network reads no reduce genes.
+        SearchNetConfig one = tiny_net();
+        one.layers = 1;
+        SearchNetwork single(one, Device::cpu(), 1);
+        g = tiny_genotype();
+        g.reduce.clear();
+        CHECK(single.forward_discrete(x, g).value().shape() == Shape{1, 4});
         g = tiny_genotype();
         g.normal_concat = {3};
         test::check_names(test::error_of([&] { net.forward_discrete(x, g); }),

@@ -1,8 +1,6 @@
 // The DARTS search network; see models/darts/search_network.h and reference/darts.md section 2.
 #include "models/darts/search_network.h"
 
-#include <algorithm>
-
 #include "kernels/check.h"
 #include "models/darts/genotype.h"
 #include "models/nn/setting.h"
@@ -64,12 +62,16 @@ std::vector<DiscretePick> discrete_picks(const SearchNetConfig& cfg, const std::
         if (gene.input < 0 || gene.input > node + 1)
             throw InputError(at + ": input " + std::to_string(gene.input) + " outside 0.." +
                              std::to_string(node + 1));
-        const auto it = std::find(cfg.primitives.begin(), cfg.primitives.end(), gene.op);
-        if (gene.op == "none" || it == cfg.primitives.end())
+        // The column of the gene's op; names compared in official form (either list may use
+        // Katib's names).
+        const PrimitiveSpec* spec = find_primitive(gene.op);
+        int column = -1;
+        for (size_t k = 0; k < cfg.primitives.size() && spec; ++k)
+            if (find_primitive(cfg.primitives[k]) == spec) column = int(k);
+        if (gene.op == "none" || column < 0)
             throw InputError(at + ": op '" + gene.op +
                              "' is not one of this search network's primitives other than none");
-        picks.push_back(
-            {int(edges_for(node)) + gene.input, int(it - cfg.primitives.begin()), gene.input});
+        picks.push_back({int(edges_for(node)) + gene.input, column, gene.input});
     }
     return picks;
 }
