@@ -5,6 +5,9 @@
 // reward). Output directory: checkpoint.safetensors after every epoch (resume with --resume DIR),
 // metrics.jsonl, best.json (the best child's architecture and nn_config, ready for enas-trial).
 // The last lines are Validation-Accuracy= of the best child and Best-Architecture=.
+// --mode micro (Katib's missing "micro" mode): the controller samples a DARTS cell, the children
+// run inside the DARTS search network and share its weights (models/enas/micro_search.h), and the
+// result is a genotype in the DARTS form (genotype.txt, Best-Genotype=) that `cudarts train` takes.
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <filesystem>
@@ -18,6 +21,8 @@
 #include "engine/device.h"
 #include "engine/json.h"
 #include "kernels/check.h"
+#include "models/darts/genotype.h"
+#include "models/enas/micro_search.h"
 #include "models/enas/search.h"
 #include "models/enas/trial.h"
 
@@ -28,12 +33,26 @@ namespace fs = std::filesystem;
 using namespace cudarts::enas;
 
 // The flags that describe a new run; a resume keeps the checkpoint's (only --epochs may change).
-constexpr std::initializer_list<const char*> kNewRunFlags = {
-    "space",         "num-layers",   "algorithm-settings",
-    "child-steps",   "batch-size",   "child-learning-rate",
-    "eval-children", "katib-reward", "seed",
-    "dataset",       "data",         "subset",
-    "valid-portion"};
+constexpr std::initializer_list<const char*> kNewRunFlags = {"space",
+                                                             "num-layers",
+                                                             "algorithm-settings",
+                                                             "child-steps",
+                                                             "batch-size",
+                                                             "child-learning-rate",
+                                                             "eval-children",
+                                                             "katib-reward",
+                                                             "seed",
+                                                             "dataset",
+                                                             "data",
+                                                             "subset",
+                                                             "valid-portion",
+                                                             "mode",
+                                                             "init-channels",
+                                                             "layers",
+                                                             "nodes",
+                                                             "primitives",
+                                                             "learning-rate",
+                                                             "learning-rate-min"};
 
 SearchSpace read_space(const cxxopts::ParseResult& args, const ImageDataset& train) {
     SearchSpace s;
@@ -73,51 +92,25 @@ void apply_flags(const cxxopts::ParseResult& args, EnasOptions& o) {
     if (args.count("seed")) o.seed = args["seed"].as<uint64_t>();
 }
 
+const SettingNames kMicroFlagNames = {{"epochs", "--epochs"},
+                                      {"child_steps", "--child-steps"},
+                                      {"batch_size", "--batch-size"},
+                                      {"eval_children", "--eval-children"},
+                                      {"lr", "--learning-rate"},
+                                      {"lr_min", "--learning-rate-min"},
+                                      {"init_channels", "--init-channels"},
+                                      {"layers", "--layers"},
+                                      {"nodes", "--nodes"},
+                                      {"primitives", "--primitives"}};
+
 const SettingNames kFlagNames = {{"epochs", "--epochs"},
                                  {"child_steps", "--child-steps"},
                                  {"batch_size", "--batch-size"},
                                  {"child_lr", "--child-learning-rate"},
                                  {"eval_children", "--eval-children"}};
 
-}  // namespace
-
-int cmd_enas(int argc, char** argv) {
-    cxxopts::Options opts("cudarts enas",
-                          "ENAS search (Katib's controller and encoding) with shared child "
-                          "weights; prints Best-Architecture= at the end.");
-    // clang-format off
-    opts.add_options("search space")
-        ("space", "Katib's nasConfig as JSON (graphConfig and operations); default: the operations "
-                  "of Katib's GPU example on the data's image size", cxxopts::value<std::string>())
-        ("num-layers", "layers of the child networks (graphConfig numLayers)", cxxopts::value<std::string>())
-        ("algorithm-settings", "Katib's ENAS settings, e.g. {'controller_train_steps': '20'}",
-         cxxopts::value<std::string>());
-    opts.add_options("search")
-        ("epochs", "epochs", cxxopts::value<int>())
-        ("child-steps", "shared-weight training batches per epoch, one sampled child each", cxxopts::value<int>())
-        ("batch-size", "batch size", cxxopts::value<int>())
-        ("child-learning-rate", "Adam learning rate of the shared weights", cxxopts::value<float>())
-        ("eval-children", "children scored on the whole held-out split after each epoch", cxxopts::value<int>())
-        ("katib-reward", "Katib's reward: the mean of all children so far, on fresh samples",
-         cxxopts::value<bool>()->implicit_value("true"))
-        ("seed", "random seed", cxxopts::value<uint64_t>())
-        ("valid-portion", "fraction of the training images held out to score children (default 0.1)",
-         cxxopts::value<double>())
-        ("out", "output directory (locked while the run lasts)", cxxopts::value<std::string>()->default_value("enas-out"))
-        ("resume", "continue the search in this directory (only --epochs may change)", cxxopts::value<std::string>())
-        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
-    opts.add_options("data")
-        ("dataset", "cifar10, cifar100, mnist, fashion-mnist, synthetic or folder (env CUDARTS_DATASET)",
-         cxxopts::value<std::string>())
-        ("data", "directory with the data set's files (env CUDARTS_DATA)", cxxopts::value<std::string>())
-        ("subset", "use only the first N images of each split (0 = all)", cxxopts::value<int64_t>())
-        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"));
-    // clang-format on
-    cxxopts::ParseResult args;
-    if (!parse_args(opts, argc, argv, args)) return 0;
-    const Device dev = parse_device(args["device"].as<std::string>(), "--device");
-    const RunDirectory run(args, kNewRunFlags, "an ENAS search");
-
+// Macro mode: whole networks in Katib's encoding over Katib's search space.
+int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, Device dev) {
     EnasOptions options;
     RunData data = RunData::from_environment();
     data.valid_portion = 0.1;
@@ -197,4 +190,148 @@ int cmd_enas(int argc, char** argv) {
     return 0;
 }
 
+// Micro mode: a DARTS cell inside the DARTS search network, whose weights the children share.
+int run_micro(const cxxopts::ParseResult& args, const RunDirectory& run, Device dev) {
+    MicroOptions options;
+    RunData data = RunData::from_environment();
+    std::string last_metrics;
+    if (run.resume) {
+        const ResumeInfo info = read_resume_info(run.checkpoint, "enas --mode micro");
+        options = MicroOptions::from_json(info.options, metadata_name(info.checkpoint, "options"));
+        data = info.data;
+        last_metrics = info.last_metrics();
+        if (args.count("epochs")) options.epochs = args["epochs"].as<int>();
+    } else {
+        data.apply_flags(args);
+        if (args.count("algorithm-settings")) {
+            const auto kv = parse_algorithm_settings(args["algorithm-settings"].as<std::string>());
+            options.controller = parse_controller_settings({kv.begin(), kv.end()});
+        }
+        if (args.count("epochs")) options.epochs = args["epochs"].as<int>();
+        if (args.count("child-steps")) options.child_steps = args["child-steps"].as<int>();
+        if (args.count("batch-size")) options.batch_size = args["batch-size"].as<int>();
+        if (args.count("eval-children")) options.eval_children = args["eval-children"].as<int>();
+        if (args.count("katib-reward")) options.katib_reward = args["katib-reward"].as<bool>();
+        if (args.count("seed")) options.seed = args["seed"].as<uint64_t>();
+        if (args.count("learning-rate")) options.lr = args["learning-rate"].as<float>();
+        if (args.count("learning-rate-min")) options.lr_min = args["learning-rate-min"].as<float>();
+        if (args.count("init-channels"))
+            options.net.init_channels = args["init-channels"].as<int>();
+        if (args.count("layers")) options.net.layers = args["layers"].as<int>();
+        if (args.count("nodes")) options.net.nodes = args["nodes"].as<int>();
+        if (args.count("primitives"))
+            options.net.primitives = parse_primitive_list(args["primitives"].as<std::string>());
+        if (args.count("valid-portion")) options.train_portion = 1 - data.valid_portion;
+        data.valid_portion = 0;  // MicroSearch splits the training images itself
+    }
+    auto [train, test] = load_splits(data.dataset, data.data, data.subset);
+    options.net.in_channels = train.channels;
+    options.net.classes = train.classes;
+    with_input_names(kMicroFlagNames, [&] {
+        options.validate();
+        options.net.require_fits(train.height, train.width);
+    });
+    MicroSearch search(options, train, dev);
+    if (run.resume) search.load(run.checkpoint.string());
+    std::printf(
+        "cudarts enas --mode micro: device %s; %s, %lld training / %lld held-out images, "
+        "%dx%dx%d\n",
+        describe(dev).c_str(), data.dataset.c_str(), static_cast<long long>(search.train_images()),
+        static_cast<long long>(search.valid_images()), train.channels, train.height, train.width);
+    std::printf(
+        "supernet: C=%d, %d cells, %d nodes, %zu ops; %d epochs of %d child steps and %d "
+        "controller updates (%s reward), batch %d\n",
+        options.net.init_channels, options.net.layers, options.net.nodes,
+        search.controller().ops().size(), options.epochs, options.child_steps,
+        options.controller.train_steps, options.katib_reward ? "Katib's averaged" : "per-child",
+        options.batch_size);
+    if (run.resume)
+        std::printf("resuming %s after epoch %d of %d\n", run.dir.c_str(), search.epoch(),
+                    options.epochs);
+    std::fflush(stdout);
+
+    MetricsLog metrics(run.dir / "metrics.jsonl");
+    if (run.resume && search.epoch() > 0) metrics.resume(search.epoch(), last_metrics);
+    Progress progress(args["print-step"].as<int>());
+    auto write_best = [&] {
+        write_text(run.dir / "genotype.txt", to_darts_string(search.best()) + "\n");
+        write_text(run.dir / "genotype.json", to_json_string(search.best()) + "\n");
+    };
+    while (!search.done()) {
+        const int e = search.epoch();
+        const MicroEpoch m =
+            run_shown_epoch(search, progress, options.epochs, "enas", run.checkpoint);
+        std::printf(
+            "epoch %d/%d lr %.6f child_loss %.4f child_acc %.4f reward %.4f baseline "
+            "%.4f entropy %.3f best %.4f (%.1f s)\ngenotype %s\n",
+            e + 1, options.epochs, m.lr, m.child_loss, m.child_acc, m.reward_mean, m.baseline,
+            m.entropy, m.best_acc, m.seconds, to_darts_string(m.best).c_str());
+        std::fflush(stdout);
+        save_epoch(search, run.checkpoint, data, m.to_json(), metrics, {}, write_best);
+    }
+    std::printf("outputs in %s; train the cell with: cudarts train --genotype %s\n",
+                run.dir.c_str(), (run.dir / "genotype.txt").c_str());
+    std::printf("Validation-Accuracy=%.6f\n", search.best_acc());
+    std::printf("Best-Genotype=%s\n", to_darts_string(search.best()).c_str());
+    return 0;
+}
+}  // namespace
+
+int cmd_enas(int argc, char** argv) {
+    cxxopts::Options opts("cudarts enas",
+                          "ENAS search (Katib's controller and encoding) with shared child "
+                          "weights; prints Best-Architecture= at the end.");
+    // clang-format off
+    opts.add_options("mode")
+        ("mode", "macro (whole networks in Katib's encoding) or micro (a DARTS cell)",
+         cxxopts::value<std::string>()->default_value("macro"));
+    opts.add_options("micro")
+        ("init-channels", "micro: the supernet's C", cxxopts::value<int>())
+        ("layers", "micro: the supernet's cells", cxxopts::value<int>())
+        ("nodes", "micro: intermediate nodes per cell", cxxopts::value<int>())
+        ("primitives", "micro: comma-separated candidate ops, official or Katib names", cxxopts::value<std::string>())
+        ("learning-rate", "micro: SGD learning rate of the supernet (cosine)", cxxopts::value<float>())
+        ("learning-rate-min", "micro: cosine floor", cxxopts::value<float>());
+    opts.add_options("search space")
+        ("space", "Katib's nasConfig as JSON (graphConfig and operations); default: the operations "
+                  "of Katib's GPU example on the data's image size", cxxopts::value<std::string>())
+        ("num-layers", "layers of the child networks (graphConfig numLayers)", cxxopts::value<std::string>())
+        ("algorithm-settings", "Katib's ENAS settings, e.g. {'controller_train_steps': '20'}",
+         cxxopts::value<std::string>());
+    opts.add_options("search")
+        ("epochs", "epochs", cxxopts::value<int>())
+        ("child-steps", "shared-weight training batches per epoch, one sampled child each", cxxopts::value<int>())
+        ("batch-size", "batch size", cxxopts::value<int>())
+        ("child-learning-rate", "Adam learning rate of the shared weights", cxxopts::value<float>())
+        ("eval-children", "children scored on the whole held-out split after each epoch", cxxopts::value<int>())
+        ("katib-reward", "Katib's reward: the mean of all children so far, on fresh samples",
+         cxxopts::value<bool>()->implicit_value("true"))
+        ("seed", "random seed", cxxopts::value<uint64_t>())
+        ("valid-portion", "fraction of the training images held out to score children (default 0.1)",
+         cxxopts::value<double>())
+        ("out", "output directory (locked while the run lasts)", cxxopts::value<std::string>()->default_value("enas-out"))
+        ("resume", "continue the search in this directory (only --epochs may change)", cxxopts::value<std::string>())
+        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
+    opts.add_options("data")
+        ("dataset", "cifar10, cifar100, mnist, fashion-mnist, synthetic or folder (env CUDARTS_DATASET)",
+         cxxopts::value<std::string>())
+        ("data", "directory with the data set's files (env CUDARTS_DATA)", cxxopts::value<std::string>())
+        ("subset", "use only the first N images of each split (0 = all)", cxxopts::value<int64_t>())
+        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"));
+    // clang-format on
+    cxxopts::ParseResult args;
+    if (!parse_args(opts, argc, argv, args)) return 0;
+    const Device dev = parse_device(args["device"].as<std::string>(), "--device");
+    const RunDirectory run(args, kNewRunFlags, "an ENAS search");
+    // A resumed run keeps its mode, which its checkpoint's format names.
+    const std::string mode =
+        run.resume
+            ? (read_safetensors(run.checkpoint.string()).metadata["format"] == "cudarts-enas-micro"
+                   ? "micro"
+                   : "macro")
+            : args["mode"].as<std::string>();
+    if (mode != "macro" && mode != "micro")
+        throw InputError("--mode: expected macro or micro, got '" + quote_input(mode) + "'");
+    return mode == "micro" ? run_micro(args, run, dev) : run_macro(args, run, dev);
+}
 }  // namespace cudarts::apps

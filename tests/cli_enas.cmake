@@ -90,3 +90,29 @@ expect_exit(2 "bad_space.json: graphConfig: missing 'inputSizes'" enas --space "
             --dataset synthetic --out "${WORK}/bad")
 expect_exit(2 "inputSizes [16, 16, 3], but the images are 28x28x1" enas --space "${WORK}/space.json"
             --dataset fashion-mnist --subset 64 --out "${WORK}/bad")
+
+# ----- enas --mode micro: a DARTS cell in the shared supernet, its genotype trained by train -----
+set(micro --mode micro --dataset synthetic --subset 192 --device cpu --layers 2 --init-channels 4
+    --nodes 2 --child-steps 3 --batch-size 16 --eval-children 2
+    --algorithm-settings "{'controller_train_steps': '2'}")
+set(micro_last "Validation-Accuracy=${number}\nBest-Genotype=Genotype\\(normal=\\[\\('[a-z_0-9]+', [0-2]\\).*normal_concat=range\\(2, 4\\).*\\)\n$")
+expect_stdout("supernet: C=4, 2 cells, 2 nodes, 7 ops.*${micro_last}" enas ${micro} --epochs 2 --out "${WORK}/micro")
+expect_files("enas --mode micro" "${WORK}/micro" checkpoint.safetensors metrics.jsonl genotype.txt genotype.json)
+expect_stdout("${micro_last}" enas ${micro} --epochs 1 --out "${WORK}/micro_parts")
+expect_stdout("resuming .* after epoch 1 of 2.*${micro_last}" enas --resume "${WORK}/micro_parts" --epochs 2)
+file(STRINGS "${WORK}/micro/metrics.jsonl" whole_lines)
+file(STRINGS "${WORK}/micro_parts/metrics.jsonl" parts_lines)
+foreach(i 0 1)
+  list(GET whole_lines ${i} a)
+  list(GET parts_lines ${i} b)
+  string(REGEX REPLACE ",\"seconds\":[^,}]*" "" a "${a}")
+  string(REGEX REPLACE ",\"seconds\":[^,}]*" "" b "${b}")
+  if(NOT a STREQUAL b)
+    message(FATAL_ERROR "micro epoch ${i}: resumed ${b}\nwhole run ${a}")
+  endif()
+endforeach()
+expect_stdout("test_acc=${number}\n$" train --genotype "${WORK}/micro/genotype.txt" --dataset synthetic
+              --subset 64 --epochs 1 --layers 3 --init-channels 4 --auxiliary=false --batch-size 16
+              --device cpu --out "${WORK}/micro_train")
+expect_exit(2 "--mode: expected macro or micro, got 'mezzo'" enas --mode mezzo --dataset synthetic --out "${WORK}/bad")
+expect_exit(2 "--primitives" enas ${micro} --primitives sep_conv_3x3,bogus_op --out "${WORK}/bad")
