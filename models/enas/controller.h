@@ -21,36 +21,13 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
-#include <utility>
 #include <vector>
 
 #include "autograd/var.h"
 #include "engine/rng.h"
-#include "kernels/check.h"  // InputError
-#include "models/nn/optim.h"
-#include "models/nn/params.h"
+#include "models/enas/policy.h"  // ControllerSettings, UpdateStats, PolicyCore
 
 namespace cudarts::enas {
-
-// Katib's algorithm settings (table in 2.6). std::nullopt = "None" (disabled) where allowed.
-struct ControllerSettings {
-    int hidden_size = 64;
-    std::optional<double> temperature = 5.0, tanh_const = 2.25, entropy_weight = 1e-5;
-    double baseline_decay = 0.999, learning_rate = 5e-5, skip_target = 0.4;
-    std::optional<double> skip_weight = 0.8;
-    int train_steps = 50, log_every_steps = 10;
-};
-
-// name -> value as strings with Katib's setting names (controller_hidden_size, ...); "None" where
-// the table allows it; later pairs override earlier ones. Unknown names, malformed numbers and
-// out-of-range values throw SettingError (an InputError) naming the setting.
-ControllerSettings parse_controller_settings(
-    const std::vector<std::pair<std::string, std::string>>& kv);
-// The range checks of the table, on settings built in code; throws SettingError.
-void validate_controller_settings(const ControllerSettings& s);
 
 // Katib encoding (2.3): row i (0-based) has i + 1 ints, the op (0 .. m-1) and then one 0/1 bit per
 // earlier layer j = 0 .. i-1 (row[1 + j]).
@@ -64,14 +41,9 @@ struct PolicyTerms {       // for one architecture, recorded on the tape (teache
     double skip_rate = 0;  // skip_count / (n(n-1)/2), 0 when n == 1
 };
 
-struct UpdateStats {
-    double reward;     // R: the reward plus the entropy bonus
-    double baseline;   // b after its update (the one the loss used)
-    double loss;       // the REINFORCE loss before the step
-    double grad_norm;  // global L2 norm of the gradient (not clipped)
-};
-
-class Controller {
+// The settings, variables, Adam and baseline with their accessors (weights(), optimizer(),
+// baseline(), set_baseline(), settings()) come from PolicyCore (policy.h).
+class Controller : public PolicyCore {
 public:
     // U(-0.01, 0.01) init in registration order, deterministic by seed. InputError for
     // num_layers < 1, num_ops < 1 or invalid settings.
@@ -91,13 +63,6 @@ public:
     // the message names rows 1-based, as 2.3 does ("architecture row 3: ...").
     void check(const Architecture& arch) const;
 
-    ParamStore& weights() { return *weights_; }
-    const ParamStore& weights() const { return *weights_; }
-    Adam& optimizer() { return *adam_; }
-    const Adam& optimizer() const { return *adam_; }
-    double baseline() const { return baseline_; }
-    void set_baseline(double b) { baseline_ = b; }  // checkpoint restore
-    const ControllerSettings& settings() const { return settings_; }
     int num_layers() const { return num_layers_; }
     int num_ops() const { return num_ops_; }
 
@@ -106,11 +71,6 @@ private:
     PolicyTerms run(Walk& walk) const;
 
     int num_layers_, num_ops_;
-    ControllerSettings settings_;
-    // Held by pointer so that a moved Controller keeps Adam's reference to the store valid.
-    std::unique_ptr<ParamStore> weights_;
-    std::unique_ptr<Adam> adam_;
-    double baseline_ = 0;
 };
 
 }  // namespace cudarts::enas

@@ -4,25 +4,12 @@
 #include "models/enas/micro.h"
 
 #include <cmath>
-#include <cstdio>
 
 #include "autograd/ops.h"
 
 namespace cudarts::enas {
 
 namespace {
-
-Var zeros(int64_t rows, int64_t cols) {
-    return Var(Tensor::from_vector(std::vector<float>(size_t(rows * cols), 0.f), {rows, cols}));
-}
-
-// (1, H) rows stacked into (rows, H): concatenation along dim 1 lays them out row after row.
-Var stack_rows(const std::vector<Var>& rows, int64_t hidden) {
-    return reshape(concat_channels(rows), {int64_t(rows.size()), hidden});
-}
-
-// One uniform draw in [0, 1) with 53 random bits.
-double uniform01(Generator& gen) { return double(gen.next_u64() >> 11) * 0x1p-53; }
 
 // The four choices of a node in walk order.
 int& slot_of(MicroNode& n, int slot) {
@@ -57,17 +44,7 @@ struct MicroController::Walk {
             MicroNode n = (cell == 0 ? forced->normal : forced->reduce)[size_t(node)];
             k = slot_of(n, slot);
         } else {
-            const float* lp = logp.data();
-            const double u = uniform01(*gen);
-            double cdf = 0;
-            k = int(classes - 1);  // rounding: a u above the float sum of p lands on the last
-            for (int64_t c = 0; c < classes; ++c) {
-                cdf += std::exp(double(lp[c]));
-                if (u < cdf) {
-                    k = int(c);
-                    break;
-                }
-            }
+            k = draw_class(logp.data(), classes, *gen);
         }
         slot_of((cell == 0 ? arch.normal : arch.reduce)[size_t(node)], slot) = k;
         return k;
@@ -76,7 +53,7 @@ struct MicroController::Walk {
 
 MicroController::MicroController(int nodes, const std::vector<std::string>& primitives,
                                  ControllerSettings settings, uint64_t seed)
-    : nodes_(nodes), settings_(settings) {
+    : PolicyCore(settings), nodes_(nodes) {
     if (nodes < 1 || nodes > 16)
         throw InputError("nodes: expected 1..16 intermediate nodes per cell, got " +
                          std::to_string(nodes));
@@ -86,27 +63,8 @@ MicroController::MicroController(int nodes, const std::vector<std::string>& prim
     }
     if (ops_.empty())
         throw InputError("primitives: expected at least one primitive besides 'none'");
-    validate_controller_settings(settings_);
-    const int64_t h = settings_.hidden_size, m = int64_t(ops_.size());
-    weights_ = std::make_unique<ParamStore>();
-    ParamStore& p = *weights_;
-    // The macro controller's variables in its creation order.
-    p.add("lstm.w", {2 * h, 4 * h});
-    p.add("g_emb", {1, h});
-    p.add("w_emb", {m, h});
-    p.add("w_soft", {h, m});
-    p.add("attn.w1", {h, h});
-    p.add("attn.w2", {h, h});
-    p.add("attn.v", {h, 1});
-    p.finalize(Device::cpu());
-    Generator gen(seed);
-    for (int i = 0; i < p.size(); ++i) p.init_uniform(i, 0.01f, gen);
-    // TF's Adam defaults, as in the macro controller (controller.cpp explains the formula).
-    adam_ = std::make_unique<Adam>(p, AdamOptions{.lr = float(settings_.learning_rate),
-                                                  .beta1 = 0.9f,
-                                                  .beta2 = 0.999f,
-                                                  .eps = 1e-8f,
-                                                  .weight_decay = 0.f});
+    validate_controller_settings(settings);
+    build(int64_t(ops_.size()), seed);  // the macro controller's variables and Adam
 }
 
 void MicroController::check(const MicroArch& arch) const {
@@ -154,31 +112,10 @@ Genotype MicroController::genotype(const MicroArch& arch, bool has_reduce) const
 }
 
 MicroPolicyTerms MicroController::run(Walk& walk) const {
-    const int64_t hidden = settings_.hidden_size;
-    const ParamStore& p = *weights_;
-    const Var& w_lstm = p.get("lstm.w");
-    const Var& g_emb = p.get("g_emb");
-    const Var& w_emb = p.get("w_emb");
-    const Var& w_soft = p.get("w_soft");
-    const Var& w1 = p.get("attn.w1");
-    const Var& w2 = p.get("attn.w2");
-    const Var& v = p.get("attn.v");
-    auto transform = [&](Var logits) {
-        if (settings_.temperature) logits = scale(logits, float(1.0 / *settings_.temperature));
-        if (settings_.tanh_const) logits = scale(tanh(logits), float(*settings_.tanh_const));
-        return logits;
-    };
-
-    Var c = zeros(1, hidden);
-    Var h = c;
-    auto lstm_step = [&](const Var& x) {
-        const Var ifog = matmul(concat_channels({x, h}), w_lstm);  // (1, 4H)
-        auto gate = [&](int k) { return narrow(ifog, k * hidden, {1, hidden}); };
-        const Var i = sigmoid(gate(0)), f = sigmoid(gate(1)), o = sigmoid(gate(2));
-        const Var g = tanh(gate(3));
-        c = add(mul(i, g), mul(f, c));
-        h = mul(o, tanh(c));
-    };
+    const ControllerSettings& s = settings();
+    const int64_t hidden = s.hidden_size;
+    const Vars p = vars();
+    LstmCell lstm(p.lstm, hidden);
 
     MicroPolicyTerms t;
     Var log_prob;
@@ -194,34 +131,34 @@ MicroPolicyTerms MicroController::run(Walk& walk) const {
     walk.arch.reduce.assign(size_t(nodes_), {});
     for (int cell = 0; cell < 2; ++cell) {
         std::vector<Var> anchors, keys;  // per available input: value fed when chosen, h w1
-        Var input = g_emb;
+        Var input = p.g_emb;
         for (int k = 0; k < 2; ++k) {
-            lstm_step(input);
+            lstm.step(input);
             anchors.push_back(zeros(1, hidden));
-            keys.push_back(matmul(h, w1));
+            keys.push_back(matmul(lstm.h, p.w1));
         }
         for (int node = 0; node < nodes_; ++node) {
             const int64_t n = node + 2;
             for (int slot = 0; slot < 2; ++slot) {
-                lstm_step(input);
-                const Var ones(Tensor::from_vector(std::vector<float>(size_t(n), 1.f), {n, 1}));
-                const Var query = tanh(add(stack_rows(keys, hidden), matmul(ones, matmul(h, w2))));
-                const Var logp = log_softmax(transform(reshape(matmul(query, v), {1, n})));
+                lstm.step(input);
+                const Var q = attention(keys, lstm.h, p.w2, p.v, hidden);  // (n, 1)
+                const Var logp = log_softmax(transform_logits(reshape(q, {1, n}), s));
                 const int j = walk.choose(logp, cell, node, slot);
                 take(logp, j);
                 input = anchors[size_t(j)];
             }
             for (int slot = 2; slot < 4; ++slot) {
-                lstm_step(input);
-                const Var logp = log_softmax(transform(matmul(h, w_soft)));  // (1, m)
+                lstm.step(input);
+                const Var logp =
+                    log_softmax(transform_logits(matmul(lstm.h, p.w_soft), s));  // (1, m)
                 const int op = walk.choose(logp, cell, node, slot);
                 take(logp, op);
-                input = narrow(w_emb, int64_t(op) * hidden, {1, hidden});
+                input = narrow(p.w_emb, int64_t(op) * hidden, {1, hidden});
             }
-            lstm_step(input);
-            anchors.push_back(h);
-            keys.push_back(matmul(h, w1));
-            input = g_emb;
+            lstm.step(input);
+            anchors.push_back(lstm.h);
+            keys.push_back(matmul(lstm.h, p.w1));
+            input = p.g_emb;
         }
     }
     t.log_prob = log_prob;
@@ -244,29 +181,16 @@ MicroPolicyTerms MicroController::score(const MicroArch& arch) const {
 }
 
 UpdateStats MicroController::update(const MicroArch& arch, double reward) {
-    if (!std::isfinite(reward)) {
-        char buf[48];
-        std::snprintf(buf, sizeof buf, "%g", reward);
-        throw InputError(std::string("reward: expected a finite number, got ") + buf);
-    }
+    check_reward(reward);
     check(arch);
-    try {
+    // The macro controller's step without the skip penalty.
+    return reinforce(reward, [&] {
         const MicroPolicyTerms t = score(arch);
-        const double r =
-            reward + (settings_.entropy_weight ? *settings_.entropy_weight * t.entropy : 0.0);
-        // b <- b - (1 - decay)(b - R); the loss reads the updated b, as the macro controller's.
-        const double b = baseline_ - (1.0 - settings_.baseline_decay) * (baseline_ - r);
-        const Var loss = scale(t.log_prob, float(-(r - b)));
-        const double loss_value = loss.value().item();
-        backward(loss, weights_->vars());
-        const double grad_norm = std::sqrt(squared_norm(weights_->flat_grads()));
-        adam_->step();
-        baseline_ = b;
-        return {r, b, loss_value, grad_norm};
-    } catch (...) {
-        clear_tape();  // score's entries, if backward never ran
-        throw;
-    }
+        ScoredChoices scored;
+        scored.log_prob = t.log_prob;
+        scored.entropy = t.entropy;
+        return scored;
+    });
 }
 
 }  // namespace cudarts::enas

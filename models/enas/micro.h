@@ -4,11 +4,11 @@
 // DARTS genotype (models/darts/genotype.h) that `cudarts train` accepts, and the child it names
 // is a sub-network of the DARTS search network (SearchNetwork::forward_discrete).
 //
-// Variables and settings are the macro controller's (models/enas/controller.h; U(-0.01, 0.01), no
-// biases; temperature, tanh_const, entropy_weight, baseline_decay, learning_rate; the skip
-// settings are unused): lstm.w (2H x 4H), g_emb (1 x H), w_emb (m x H), w_soft (H x m), attn.w1,
-// attn.w2 (H x H), attn.v (H x 1), for m primitives. One walk, c = h = 0 at the start, the state
-// carried from the normal into the reduce cell; per cell:
+// Variables and settings are the macro controller's (controller.h, shared through
+// policy.h; U(-0.01, 0.01), no biases; temperature, tanh_const, entropy_weight, baseline_decay,
+// learning_rate; the skip settings are unused): lstm.w (2H x 4H), g_emb (1 x H), w_emb (m x H),
+// w_soft (H x m), attn.w1, attn.w2 (H x H), attn.v (H x 1), for m primitives. One walk, c = h = 0
+// at the start, the state carried from the normal into the reduce cell; per cell:
 //   input = g_emb; two LSTM steps, after each an anchor 0 (the value fed when the input is
 //   chosen) and its key h w1 (inputs 0 = c_{k-2}, 1 = c_{k-1});
 //   node i = 0 .. nodes-1 (inputs 0 .. i+1 available), four choices in ENAS's order:
@@ -25,16 +25,13 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "autograd/var.h"
 #include "engine/rng.h"
 #include "models/darts/genotype.h"
-#include "models/enas/controller.h"  // ControllerSettings, UpdateStats
-#include "models/nn/optim.h"
-#include "models/nn/params.h"
+#include "models/enas/controller.h"  // ControllerSettings, UpdateStats, PolicyCore (policy.h)
 
 namespace cudarts::enas {
 
@@ -55,7 +52,9 @@ struct MicroPolicyTerms {  // for one architecture, recorded on the tape (teache
     double entropy = 0;    // sum of the choices' distribution entropies (a number)
 };
 
-class MicroController {
+// The settings, variables, Adam and baseline with their accessors (weights(), optimizer(),
+// baseline(), set_baseline(), settings()) come from PolicyCore (policy.h).
+class MicroController : public PolicyCore {
 public:
     // `primitives`: official or Katib names (e.g. the search network's list); `none` is dropped,
     // the rest keep their order as the op classes. U(-0.01, 0.01) init in registration order,
@@ -81,13 +80,6 @@ public:
     // range(2, 2 + nodes). has_reduce false (a one-cell network) leaves reduce empty.
     Genotype genotype(const MicroArch& arch, bool has_reduce = true) const;
 
-    ParamStore& weights() { return *weights_; }
-    const ParamStore& weights() const { return *weights_; }
-    Adam& optimizer() { return *adam_; }
-    const Adam& optimizer() const { return *adam_; }
-    double baseline() const { return baseline_; }
-    void set_baseline(double b) { baseline_ = b; }  // checkpoint restore
-    const ControllerSettings& settings() const { return settings_; }
     int nodes() const { return nodes_; }
     const std::vector<std::string>& ops() const { return ops_; }  // official names, no `none`
 
@@ -97,11 +89,6 @@ private:
 
     int nodes_;
     std::vector<std::string> ops_;
-    ControllerSettings settings_;
-    // Held by pointer so that a moved controller keeps Adam's reference to the store valid.
-    std::unique_ptr<ParamStore> weights_;
-    std::unique_ptr<Adam> adam_;
-    double baseline_ = 0;
 };
 
 }  // namespace cudarts::enas
