@@ -191,7 +191,8 @@ int cmd_train(int argc, char** argv) {
     auto [train, test] = load_splits(in.data.dataset, in.data.data, in.data.subset);
     // The CPU preset drops the auxiliary head where the images are too small for it (28x28
     // Fashion-MNIST gives 7x7 maps at its cell; the head needs 8x8), unless --auxiliary was given.
-    if (small_preset && !args.count("auxiliary") && std::min(train.height, train.width) / 4 < 8) {
+    if (small_preset && !args.count("auxiliary") &&
+        !auxiliary_fits(in.options.net, train.height, train.width)) {
         in.options.net.auxiliary = false;
         std::printf("preset: auxiliary head off (%dx%d images are too small for it)\n",
                     train.height, train.width);

@@ -1,6 +1,6 @@
 // The evaluation networks against the reference's numbers (reference/darts.md 6.3, 6.5, 8.3):
-// parameter counts, state-dict keys, the auxiliary head, drop path, and gradients through whole
-// cells (drop path included) against central differences.
+// parameter counts, state-dict keys, the auxiliary head and the image sizes it fits, drop path, and
+// gradients through whole cells (drop path included) against central differences.
 #include "kernels/check.h"
 #include "models/darts/eval_network.h"
 #include "tests/util.h"
@@ -121,6 +121,27 @@ TEST_SUITE("eval_network") {
                 w.to_vector(), 1e-3);
             CHECK(test::check_grad(analytic, numeric, name, 5e-2, 2e-2));
         }
+    }
+
+    TEST_CASE("eval_network: the auxiliary head fits CIFAR's 32x32 and ImageNet's 224x224 only") {
+        EvalNetConfig net = cifar("DARTS_V2");
+        CHECK(auxiliary_map_needed(net) == 8);
+        CHECK(auxiliary_map_side(net, 32, 32) == 8);
+        CHECK(auxiliary_fits(net, 32, 32));
+        CHECK(auxiliary_map_side(net, 28, 28) == 7);  // Fashion-MNIST
+        CHECK_FALSE(auxiliary_fits(net, 28, 28));
+        CHECK_FALSE(auxiliary_fits(net, 32, 28));  // the shorter side counts
+        CHECK(auxiliary_fits(net, 35, 34));        // 34 / 4 = 8, rounded down
+        net.imagenet = true;
+        CHECK(auxiliary_map_needed(net) == 7);
+        CHECK(auxiliary_map_side(net, 224, 224) == 7);
+        CHECK(auxiliary_fits(net, 224, 224));
+        CHECK(auxiliary_fits(net, 256, 224));
+        CHECK_FALSE(auxiliary_fits(net, 223, 224));  // 223 / 32 = 6
+        CHECK_FALSE(auxiliary_fits(net, 192, 192));
+        CHECK_FALSE(auxiliary_fits(net, 32, 32));
+        net.auxiliary = true;  // the rule is about the sizes, not whether the head is on
+        CHECK(auxiliary_fits(net, 224, 224));
     }
 
     TEST_CASE("eval_network: a genotype with a node reading a later state is refused") {

@@ -1,6 +1,8 @@
 // The DARTS evaluation networks; see models/darts/eval_network.h and reference/darts.md section 6.
 #include "models/darts/eval_network.h"
 
+#include <algorithm>
+
 #include "kernels/check.h"
 #include "models/nn/setting.h"
 
@@ -27,6 +29,16 @@ void EvalNetConfig::require_fits(int height, int width) const {
     else
         require_halvable(height, width, height, width, 2, "NetworkCIFAR",
                          "height and width multiples of 4");
+}
+
+int auxiliary_map_side(const EvalNetConfig& net, int height, int width) {
+    return std::min(height, width) / (net.imagenet ? 32 : 4);  // the stride down to cell aux_cell()
+}
+
+int auxiliary_map_needed(const EvalNetConfig& net) { return net.imagenet ? 7 : 8; }
+
+bool auxiliary_fits(const EvalNetConfig& net, int height, int width) {
+    return auxiliary_map_side(net, height, width) >= auxiliary_map_needed(net);
 }
 
 struct EvalNetwork::Cell {

@@ -40,6 +40,16 @@ struct EvalNetConfig {
     void require_fits(int height, int width) const;
 };
 
+// Whether the auxiliary head can read cell aux_cell()'s output for height x width images. It pools
+// 5x5 windows with stride 3 (CIFAR) or 2 (ImageNet), then its 2x2 convolution needs 2x2 of them:
+// square maps of at least auxiliary_map_needed() = 8 (CIFAR) or 7 (ImageNet) on a side, where
+// auxiliary_map_side() = min(height, width) / 4 (CIFAR) or / 32 (ImageNet), rounded down. CIFAR's
+// 32x32 fits (8x8), 28x28 Fashion-MNIST does not (7x7); ImageNet's 224x224 fits (7x7), 192x192
+// does not (6x6). `net.auxiliary` is not looked at.
+int auxiliary_map_side(const EvalNetConfig& net, int height, int width);
+int auxiliary_map_needed(const EvalNetConfig& net);
+bool auxiliary_fits(const EvalNetConfig& net, int height, int width);
+
 class EvalNetwork : public ModelStores {
 public:
     EvalNetwork(EvalNetConfig cfg, Device dev, uint64_t seed);

@@ -26,18 +26,17 @@ TrainRecipe prepared(TrainRecipe r, const ImageDataset& train, const ImageDatase
     r.validate();
     r.net.require_fits(train.height, train.width);
     r.net.require_fits(test.height, test.width);
-    // The auxiliary head pools 5x5 windows of cell 2L/3's output (H/4 for CIFAR, H/32 for
-    // ImageNet) with stride 3 (CIFAR) or 2 (ImageNet), then a 2x2 convolution needs 2x2 of them.
-    const int at_aux = std::min(train.height, train.width) / (r.net.imagenet ? 32 : 4);
-    const int need = r.net.imagenet ? 7 : 8;
-    if (r.net.auxiliary && at_aux < need)
+    if (r.net.auxiliary && !auxiliary_fits(r.net, train.height, train.width)) {
+        const int side = auxiliary_map_side(r.net, train.height, train.width);
+        const int need = auxiliary_map_needed(r.net);
         throw SettingError("auxiliary", "the auxiliary head needs maps of at least " +
                                             std::to_string(need) + "x" + std::to_string(need) +
                                             " at cell " + std::to_string(r.net.aux_cell()) +
                                             ", these " + std::to_string(train.height) + "x" +
                                             std::to_string(train.width) + " images give " +
-                                            std::to_string(at_aux) + "x" + std::to_string(at_aux) +
+                                            std::to_string(side) + "x" + std::to_string(side) +
                                             " (drop the auxiliary head or use larger images)");
+    }
     return r;
 }
 
