@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "engine/fileio.h"
+#include "engine/format.h"
 #include "engine/json.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
@@ -204,11 +205,7 @@ namespace cudarts::apps {
 namespace {
 // A setting's value as a user would type it: floats in %g (0.025, not 0.02500000037252903).
 std::string shown(const nlohmann::json& v) {
-    if (v.is_number_float()) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%g", v.get<double>());
-        return buf;
-    }
+    if (v.is_number_float()) return short_number(v.get<double>());
     if (v.is_string()) return "'" + quote_input(v.get<std::string>()) + "'";
     return quote_json(v);
 }

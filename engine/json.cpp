@@ -4,6 +4,7 @@
 // a private exception type, caught here and turned into the one-line InputError.
 #include "engine/json.h"
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -43,6 +44,23 @@ std::string quote_input(std::string_view text) {
 }
 
 std::string quote_json(const json& v) { return quote_input(v.dump()); }
+
+std::optional<std::string> unknown_key(const json& obj,
+                                       std::initializer_list<const char*> allowed) {
+    if (!obj.is_object()) return std::nullopt;
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+        const std::string& key = it.key();  // a plain name: clang 14 cannot capture a binding
+        if (std::none_of(allowed.begin(), allowed.end(), [&](const char* k) { return key == k; }))
+            return key;
+    }
+    return std::nullopt;
+}
+
+std::string name_list(std::initializer_list<const char*> names) {
+    std::string s;
+    for (const char* n : names) s += std::string(s.empty() ? "" : ", ") + n;
+    return s;
+}
 
 json parse_json(std::string_view text, const std::string& what, const std::string& expected) {
     // One set of keys per open object, to see the duplicates that parsing would merge.

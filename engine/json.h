@@ -7,10 +7,13 @@
 //     out_of_range, which callers would report as an internal error;
 //   - a key repeated within one object is refused (nlohmann would keep the last silently);
 //   - input is quoted in messages at most kMaxQuoted characters long, non-printable bytes as '?'.
+// unknown_key and name_list serve the readers that refuse keys they do not know.
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,5 +38,13 @@ std::string quote_input(std::string_view text);
 // A parsed value for a message, e.g. a shape entry the caller rejects: quote_input(v.dump()).
 // Safe on anything parse_json returned (its depth is bounded).
 std::string quote_json(const nlohmann::json& v);
+
+// The first key of `obj` not among `allowed`, in the object's order (nlohmann's: sorted), or
+// nullopt when every key is allowed or `obj` is not an object. The key is returned unquoted.
+std::optional<std::string> unknown_key(const nlohmann::json& obj,
+                                       std::initializer_list<const char*> allowed);
+
+// The names separated by ", " for a message: name_list({"a", "b"}) == "a, b".
+std::string name_list(std::initializer_list<const char*> names);
 
 }  // namespace cudarts

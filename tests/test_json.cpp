@@ -2,14 +2,17 @@
 // capped at kMaxJsonDepth (exactly 64 levels parse, 65 do not, and 60,000 fail without touching
 // the stack), numbers beyond double's range and repeated keys are refused, and a message quotes
 // at most kMaxQuoted characters of the input however long the offending token. The safetensors
-// reader goes through it, and refuses FIFOs and devices before reading.
+// reader goes through it, and refuses FIFOs and devices before reading. unknown_key finds the first
+// key outside an allowed list; engine/format.h prints numbers for messages and tables.
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "engine/fileio.h"
+#include "engine/format.h"
 #include "engine/json.h"
 #include "engine/safetensors.h"
 #include "kernels/check.h"
@@ -107,6 +110,37 @@ TEST_SUITE("json") {
                                           std::string(5000, 'x') + R"("],"data_offsets":[0,0]}})");
         CHECK(msg.size() < 200);
         CHECK(msg.find("expected non-negative integers") != std::string::npos);
+    }
+
+    TEST_CASE("unknown_key: the first key outside the allowed list, in sorted order") {
+        const nlohmann::json j = parse_json(R"({"b": 1, "zz": 2, "a": 3, "": 4})", "x");
+        CHECK(unknown_key(j, {"a", "b", "zz", ""}) == std::nullopt);
+        CHECK(unknown_key(j, {"a", "b", "zz"}) == "");  // the empty key is a key like any other
+        CHECK(unknown_key(j, {"a", "b", ""}) == "zz");
+        CHECK(unknown_key(j, {"zz", ""}) == "a");
+        CHECK(unknown_key(j, {}) == "");
+        CHECK(unknown_key(parse_json("[1, 2]", "x"), {"a"}) == std::nullopt);
+        CHECK(unknown_key(parse_json("{}", "x"), {}) == std::nullopt);
+        CHECK(name_list({"normal", "reduce", "concat"}) == "normal, reduce, concat");
+        CHECK(name_list({"one"}) == "one");
+        CHECK(name_list({}) == "");
+    }
+
+    TEST_CASE("format_number: printf's text for one double, however long") {
+        CHECK(short_number(0.025f) == "0.025");  // a float shown as typed, not 0.0250000004
+        CHECK(short_number(1e-5) == "1e-05");
+        CHECK(short_number(123456.7) == "123457");
+        CHECK(short_number(1e6) == "1e+06");
+        CHECK(short_number(-0.5) == "-0.5");
+        CHECK(short_number(std::numeric_limits<double>::infinity()) == "inf");
+        CHECK(format_number("%.4f", 0.5) == "0.5000");
+        CHECK(format_number("%5.0f", 3) == "    3");
+        CHECK(format_number("  %10.4f", 1.25) == "      1.2500");
+        CHECK(format_number("%.1f,", 2.25) == "2.2,");
+        const std::string huge = format_number("%.4f", 1e300);  // 301 digits, a point and 4 more
+        CHECK(huge.size() == 306);
+        CHECK(huge.substr(0, 4) == "1000");
+        CHECK(huge.substr(huge.size() - 5) == ".0000");
     }
 
     TEST_CASE("safetensors: /dev/zero and a FIFO without a writer are refused up front") {

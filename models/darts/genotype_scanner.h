@@ -177,13 +177,8 @@ inline const nlohmann::json& unwrap_json(const nlohmann::json& j, const char* ma
 
 inline std::string keys_problem(const nlohmann::json& j, std::initializer_list<const char*> keys) {
     if (!j.is_object()) return "not a JSON object";
-    std::string expected;
-    for (const char* k : keys) expected += (expected.empty() ? "" : ", ") + std::string(k);
-    for (const auto& item : j.items()) {  // no structured binding: clang 14 cannot capture one
-        const std::string& key = item.key();
-        if (std::none_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; }))
-            return "unknown key '" + quote_input(key) + "' (expected " + expected + ")";
-    }
+    if (const std::optional<std::string> key = unknown_key(j, keys))
+        return "unknown key '" + quote_input(*key) + "' (expected " + name_list(keys) + ")";
     return "";
 }
 

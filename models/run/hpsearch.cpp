@@ -3,22 +3,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <set>
 
+#include "engine/format.h"
 #include "models/nn/setting.h"
 
 namespace cudarts {
 
 namespace {
-
-std::string shown(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
-}
 
 double scaled(const HyperParameter& p, double x) { return p.log ? std::log(x) : x; }
 
@@ -55,9 +49,7 @@ double HyperParameter::from_unit(double u) const {
     if (integer) {
         x = std::round(x);
     } else {  // 6 significant digits: the value printed and passed to a trial is the value kept
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.6g", x);
-        x = std::strtod(buf, nullptr);
+        x = std::strtod(format_number("%.6g", x).c_str(), nullptr);
     }
     return std::clamp(x, lo, hi);
 }
@@ -65,12 +57,13 @@ double HyperParameter::from_unit(double u) const {
 void HyperParameter::validate() const {
     const std::string what = name.empty() ? std::string("a parameter") : name;
     if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi))
-        throw SettingError(what, "expected min < max, both finite, got min " + shown(lo) +
-                                     " and max " + shown(hi));
-    if (log && lo <= 0) throw SettingError(what, "a log scale needs min > 0, got min " + shown(lo));
+        throw SettingError(what, "expected min < max, both finite, got min " + short_number(lo) +
+                                     " and max " + short_number(hi));
+    if (log && lo <= 0)
+        throw SettingError(what, "a log scale needs min > 0, got min " + short_number(lo));
     if (integer && (lo != std::floor(lo) || hi != std::floor(hi)))
-        throw SettingError(what, "an integer parameter needs whole min and max, got " + shown(lo) +
-                                     " and " + shown(hi));
+        throw SettingError(what, "an integer parameter needs whole min and max, got " +
+                                     short_number(lo) + " and " + short_number(hi));
 }
 
 WeightedRandomSearch::WeightedRandomSearch(std::vector<HyperParameter> box, uint64_t seed)
