@@ -1,8 +1,10 @@
-// `cudarts hpsearch`; see apps/hpsearch.h.
+// `cudarts hpsearch`: the command, its trials (cudarts train or search in a child process, or any
+// program) and the run loop with its trials.jsonl; see apps/hpsearch.h. The config is read in
+// apps/hpsearch_config.cpp, the table and the SVG are drawn in apps/hpsearch_report.cpp.
 #include "apps/hpsearch.h"
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,23 +12,20 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <cxxopts.hpp>
-#include <initializer_list>
-#include <limits>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 
+#include "apps/hpsearch_parts.h"
 #include "apps/run_dir.h"
 #include "apps/subcommands.h"
 #include "engine/fileio.h"
+#include "engine/format.h"
 #include "engine/json.h"
 #include "kernels/check.h"
-#include "models/nn/setting.h"
-
-extern char** environ;
 
 namespace fs = std::filesystem;
 
@@ -34,112 +33,7 @@ namespace cudarts::apps {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-std::string printed(const char* format, double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, format, v);
-    return buf;
-}
-
-// "<what>: <key>: <problem>", the one line every config error is.
-[[noreturn]] void refuse(const std::string& what, const std::string& key,
-                         const std::string& problem) {
-    throw InputError(what + ": " + key + ": " + problem);
-}
-
-std::string joined(std::initializer_list<const char*> names) {
-    std::string s;
-    for (const char* n : names) s += std::string(s.empty() ? "" : ", ") + n;
-    return s;
-}
-
-// Refuses a key of `obj` that is not in `known`; `at` is the object's path ("" at the top).
-void refuse_unknown_keys(const nlohmann::json& obj, const std::string& what, const std::string& at,
-                         std::initializer_list<const char*> known) {
-    for (auto it = obj.begin(); it != obj.end(); ++it) {
-        const bool ok =
-            std::any_of(known.begin(), known.end(), [&](const char* k) { return it.key() == k; });
-        if (!ok)
-            refuse(what, at.empty() ? "'" + quote_input(it.key()) + "'" : at,
-                   (at.empty() ? std::string("unknown key")
-                               : "unknown key '" + quote_input(it.key()) + "'") +
-                       " (expected one of " + joined(known) + ")");
-    }
-}
-
-double number_at(const nlohmann::json& v, const std::string& what, const std::string& key) {
-    if (!v.is_number()) refuse(what, key, "expected a number, got " + quote_json(v));
-    return v.get<double>();
-}
-
-int64_t whole_at(const nlohmann::json& v, const std::string& what, const std::string& key,
-                 int64_t lo, int64_t hi) {
-    if (!v.is_number_integer() || v.get<double>() < static_cast<double>(lo) ||
-        v.get<double>() > static_cast<double>(hi))
-        refuse(what, key,
-               "expected a whole number in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                   "], got " + quote_json(v));
-    return v.get<int64_t>();
-}
-
-std::string string_at(const nlohmann::json& v, const std::string& what, const std::string& key) {
-    if (!v.is_string()) refuse(what, key, "expected a string, got " + quote_json(v));
-    return v.get<std::string>();
-}
-
-// A flag name as a trial command takes it: letters, digits, '-' and '_', not starting with '-'.
-bool is_flag_name(const std::string& name) {
-    return !name.empty() && name[0] != '-' &&
-           std::all_of(name.begin(), name.end(),
-                       [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
-}
-
-HyperParameter parse_parameter(const nlohmann::json& j, const std::string& what,
-                               const std::string& key) {
-    if (!j.is_object())
-        refuse(what, key,
-               "expected an object like {\"name\": \"learning-rate\", \"min\": 0.001, \"max\": "
-               "0.1, \"scale\": \"log\"}, got " +
-                   quote_json(j));
-    refuse_unknown_keys(j, what, key, {"name", "min", "max", "scale", "type"});
-    for (const char* required : {"name", "min", "max"})
-        if (!j.contains(required)) refuse(what, key, std::string("missing '") + required + "'");
-    HyperParameter p;
-    p.name = string_at(j["name"], what, key + ".name");
-    if (!is_flag_name(p.name))
-        refuse(what, key + ".name",
-               "expected a flag name without '--' (letters, digits, '-', '_'), got '" +
-                   quote_input(p.name) + "'");
-    p.lo = number_at(j["min"], what, key + ".min");
-    p.hi = number_at(j["max"], what, key + ".max");
-    const std::string scale =
-        j.contains("scale") ? string_at(j["scale"], what, key + ".scale") : "linear";
-    if (scale != "linear" && scale != "log")
-        refuse(what, key + ".scale", "expected linear or log, got '" + quote_input(scale) + "'");
-    p.log = scale == "log";
-    const std::string type =
-        j.contains("type") ? string_at(j["type"], what, key + ".type") : "real";
-    if (type != "real" && type != "integer")
-        refuse(what, key + ".type", "expected real or integer, got '" + quote_input(type) + "'");
-    p.integer = type == "integer";
-    try {
-        p.validate();
-    } catch (const SettingError& e) {
-        refuse(what, key, e.detail());
-    }
-    return p;
-}
-
-// A fixed flag's value as text: strings as they are, numbers in JSON's shortest round-trip form,
-// booleans as true/false.
-std::string flag_text(const nlohmann::json& v, const std::string& what, const std::string& key) {
-    if (v.is_string()) return v.get<std::string>();
-    if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-    if (v.is_number()) return v.dump();
-    refuse(what, key, "expected a string, a number or true/false, got " + quote_json(v));
-}
+using namespace hpsearch_parts;
 
 // "learning-rate=0.00464 layers=5"
 std::string point_text(const std::vector<HyperParameter>& box, const std::vector<double>& x) {
@@ -216,29 +110,60 @@ std::vector<HpTrial> read_trials(const fs::path& path, const std::vector<HyperPa
 }
 
 // Runs `args` with stdout and stderr into `log_path` (stdin from /dev/null) and waits; its exit
-// status, or 128 + the signal that ended it. `search_path`: look the program up in PATH.
+// status, or 128 + the signal that ended it. `search_path`: look the program up in PATH. The child
+// asks the kernel (Linux's PR_SET_PDEATHSIG) for SIGKILL when the thread that started it ends, so
+// a trial dies with an hpsearch killed even by SIGKILL instead of running on orphaned. InputError
+// "exec: cannot start 'PROGRAM' (<errno's text>)" when the log cannot be opened or the program
+// not started.
 int spawn_logged(const std::vector<std::string>& args, const fs::path& log_path, bool search_path) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    // Everything the child needs is made before fork: from fork to exec it may only make
+    // async-signal-safe calls (another thread may hold the allocator's lock).
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    pid_t pid = 0;
-    const int rc = search_path
-                       ? posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ)
-                       : posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0)
-        throw InputError("exec: cannot start '" + quote_input(args[0]) + "' (" + std::strerror(rc) +
-                         ")");
+    const std::string log = log_path.string();
+    const pid_t parent = getpid();
+    int report[2];  // the child writes its errno here if it cannot start; exec closes it
+    if (pipe2(report, O_CLOEXEC) != 0)
+        throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    const pid_t pid = fork();
+    if (pid < 0) {
+        const int err = errno;
+        close(report[0]);
+        close(report[1]);
+        throw std::runtime_error(std::string("fork: ") + std::strerror(err));
+    }
+    if (pid == 0) {
+        close(report[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);  // hpsearch ended before the request was made
+        const int in = open("/dev/null", O_RDONLY);
+        const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in >= 0 && out >= 0 && dup2(in, 0) >= 0 && dup2(out, 1) >= 0 && dup2(1, 2) >= 0) {
+            if (in > 2) close(in);
+            if (out > 2) close(out);
+            if (search_path)
+                execvp(argv[0], argv.data());
+            else
+                execv(argv[0], argv.data());
+        }
+        const int err = errno;
+        (void)!write(report[1], &err, sizeof err);
+        _exit(127);
+    }
+    close(report[1]);
+    int err = 0;
+    ssize_t got = 0;
+    do got = read(report[0], &err, sizeof err);
+    while (got < 0 && errno == EINTR);
+    close(report[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             throw std::runtime_error(std::string("waitpid: ") + std::strerror(errno));
+    if (got == static_cast<ssize_t>(sizeof err))  // exec did not happen
+        throw InputError("exec: cannot start '" + quote_input(args[0]) + "' (" +
+                         std::strerror(err) + ")");
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -328,124 +253,15 @@ HpTrialResult run_exec_trial(const HpSearchConfig& c, const fs::path& dir, int i
 
 }  // namespace
 
-size_t best_trial(const std::vector<HpTrial>& trials) {
+std::vector<HpEvaluation> evaluations(std::span<const HpTrial> trials) {
     std::vector<HpEvaluation> history;
     for (const HpTrial& t : trials) history.push_back({t.values, t.result.valid_loss});
-    if (history.size() == 1) return 0;
-    return WeightedRandomSearch::two_best(history).first;
+    return history;
 }
 
-std::string flag_value(const HyperParameter& p, double v) {
-    if (p.integer) return std::to_string(std::llround(v));
-    return printed("%.6g", v);
-}
-
-HpSearchConfig parse_hpsearch_config(std::string_view text, const std::string& what) {
-    const nlohmann::json j = parse_json(text, what);
-    if (!j.is_object())
-        throw InputError(what +
-                         ": expected a JSON object like {\"command\": \"train\", \"parameters\": "
-                         "[...]}");
-    refuse_unknown_keys(
-        j, what, "", {"command", "exec", "trials", "seed", "flags", "valid_portion", "parameters"});
-    HpSearchConfig c;
-    if (!j.contains("command")) refuse(what, "command", "missing (expected train, search or exec)");
-    c.command = string_at(j["command"], what, "command");
-    if (c.command != "train" && c.command != "search" && c.command != "exec")
-        refuse(what, "command",
-               "expected train, search or exec, got '" + quote_input(c.command) + "'");
-    if (c.command == "exec") {
-        if (!j.contains("exec"))
-            refuse(what, "exec",
-                   "missing (expected the program and its arguments, e.g. [\"python3\", \"f.py\", "
-                   "\"--lr\", \"{lr}\"])");
-        const nlohmann::json& e = j["exec"];
-        if (!e.is_array() || e.empty())
-            refuse(what, "exec", "expected a non-empty list of strings, got " + quote_json(e));
-        for (size_t i = 0; i < e.size(); ++i)
-            c.exec.push_back(string_at(e[i], what, "exec[" + std::to_string(i) + "]"));
-    } else if (j.contains("exec")) {
-        refuse(what, "exec", "only with \"command\": \"exec\"");
-    }
-    if (j.contains("trials"))
-        c.trials = static_cast<int>(whole_at(j["trials"], what, "trials", 2, 100000));
-    if (j.contains("seed"))
-        c.seed = static_cast<uint64_t>(
-            whole_at(j["seed"], what, "seed", 0, std::numeric_limits<int64_t>::max()));
-    if (j.contains("flags")) {
-        if (c.command == "exec")
-            refuse(what, "flags",
-                   "only for train and search (an exec trial's arguments are in exec)");
-        const nlohmann::json& f = j["flags"];
-        if (!f.is_object())
-            refuse(
-                what, "flags",
-                "expected an object like {\"epochs\": 2, \"subset\": 2048}, got " + quote_json(f));
-        for (auto it = f.begin(); it != f.end(); ++it) {
-            const std::string key = "flags." + quote_input(it.key());
-            if (!is_flag_name(it.key()))
-                refuse(what, key, "expected a flag name without '--' (letters, digits, '-', '_')");
-            c.flags.emplace_back(it.key(), flag_text(it.value(), what, key));
-        }
-    }
-    if (j.contains("valid_portion")) {
-        if (c.command != "train")
-            refuse(what, "valid_portion",
-                   "only for \"command\": \"train\" (search holds out its own split: "
-                   "flags.train-portion)");
-        c.valid_portion = number_at(j["valid_portion"], what, "valid_portion");
-        if (!(c.valid_portion > 0 && c.valid_portion < 1))
-            refuse(what, "valid_portion",
-                   "expected a fraction in (0, 1), got " + quote_json(j["valid_portion"]));
-    }
-    if (!j.contains("parameters"))
-        refuse(what, "parameters", "missing (expected a list of {name, min, max, scale, type})");
-    const nlohmann::json& params = j["parameters"];
-    if (!params.is_array() || params.empty())
-        refuse(what, "parameters", "expected a non-empty list, got " + quote_json(params));
-    std::set<std::string> names;
-    for (size_t i = 0; i < params.size(); ++i) {
-        const std::string key = "parameters[" + std::to_string(i) + "]";
-        HyperParameter p = parse_parameter(params[i], what, key);
-        if (!names.insert(p.name).second)
-            refuse(what, key + ".name", "'" + quote_input(p.name) + "' is named twice");
-        for (const auto& [flag, value] : c.flags)
-            if (flag == p.name)
-                refuse(what, key + ".name", "'" + quote_input(p.name) + "' is also in flags");
-        c.box.push_back(std::move(p));
-    }
-    return c;
-}
-
-void check_trial_flags(const HpSearchConfig& c, const std::string& what) {
-    if (c.command == "exec") return;
-    cxxopts::Options opts = c.command == "train" ? train_options() : search_options();
-    const auto check = [&](const std::string& key, const std::string& name,
-                           const std::string& value) {
-        for (const char* own : {"out", "resume", "help", "valid-portion"})
-            if (name == own)
-                refuse(what, key,
-                       "--" + name + " is set by hpsearch itself" +
-                           (name == "valid-portion" ? " (use \"valid_portion\")" : ""));
-        const std::string arg = "--" + name + "=" + value;
-        std::vector<char*> argv = {const_cast<char*>("cudarts"), const_cast<char*>(arg.c_str()),
-                                   nullptr};
-        try {
-            (void)opts.parse(2, argv.data());
-        } catch (const cxxopts::exceptions::exception& e) {
-            refuse(what, key,
-                   "cudarts " + c.command + " does not take " + quote_input(arg) + " (" + e.what() +
-                       ")");
-        }
-    };
-    for (const auto& [name, value] : c.flags) check("flags." + name, name, value);
-    for (size_t i = 0; i < c.box.size(); ++i) {
-        const HyperParameter& p = c.box[i];
-        const std::string key = "parameters[" + std::to_string(i) + "]";
-        // The bounds, and a value between them with a fraction unless the parameter is an integer.
-        for (const double u : {0.0, 1.0 / 3.0, 1.0})
-            check(key, p.name, flag_value(p, p.from_unit(u)));
-    }
+size_t best_trial(const std::vector<HpTrial>& trials) {
+    if (trials.size() == 1) return 0;
+    return WeightedRandomSearch::two_best(evaluations(trials)).first;
 }
 
 std::vector<HpTrial> run_hpsearch(const HpSearchConfig& config, const fs::path& dir,
@@ -453,22 +269,24 @@ std::vector<HpTrial> run_hpsearch(const HpSearchConfig& config, const fs::path& 
     WeightedRandomSearch search(config.box, config.seed);
     const fs::path jsonl = dir / "trials.jsonl";
     std::vector<HpTrial> trials = read_trials(jsonl, config.box);
-    std::vector<HpEvaluation> history;
-    for (const HpTrial& t : trials) {  // replay: the generator ends where the killed run left it
-        const std::vector<double> expected = search.propose(history);
+    // Replay: each finished trial's proposal from the trials before it, so the generator ends
+    // where the killed run left it.
+    for (size_t i = 0; i < trials.size(); ++i) {
+        const HpTrial& t = trials[i];
+        const std::vector<double> expected =
+            search.propose(evaluations(std::span<const HpTrial>(trials).first(i)));
         if (expected != t.values)
             throw InputError(jsonl.string() + ": trial " + std::to_string(t.index) + " (" +
                              point_text(config.box, t.values) +
                              ") does not follow from config.json and its seed (expected " +
                              point_text(config.box, expected) + ")");
-        history.push_back({t.values, t.result.valid_loss});
     }
     if (!trials.empty())
         std::fprintf(log, "resuming: %zu of %d trials finished\n", trials.size(), config.trials);
     for (int k = static_cast<int>(trials.size()); k < config.trials; ++k) {
         HpTrial t;
         t.index = k;
-        t.values = search.propose(history);
+        t.values = search.propose(evaluations(trials));
         std::fprintf(log, "trial %d/%d: %s%s\n", k + 1, config.trials,
                      point_text(config.box, t.values).c_str(),
                      k < 2 ? " (fixed, on the diagonal)" : "");
@@ -477,98 +295,17 @@ std::vector<HpTrial> run_hpsearch(const HpSearchConfig& config, const fs::path& 
         t.result = objective(k, t.values);
         t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         trials.push_back(t);
-        history.push_back({t.values, t.result.valid_loss});
         std::string lines;
         for (const HpTrial& done : trials) lines += trial_json(config.box, done).dump() + "\n";
         write_text(jsonl, lines);
         write_text(dir / "hpsearch.svg", hpsearch_svg(trials));
         std::fprintf(log, "trial %d/%d: valid_loss %s valid_acc %s %s (%.1f s)\n", k + 1,
-                     config.trials, printed("%.4f", t.result.valid_loss).c_str(),
-                     printed("%.4f", t.result.valid_acc).c_str(), t.result.status.c_str(),
+                     config.trials, format_number("%.4f", t.result.valid_loss).c_str(),
+                     format_number("%.4f", t.result.valid_acc).c_str(), t.result.status.c_str(),
                      t.seconds);
         std::fflush(log);
     }
     return trials;
-}
-
-std::string trials_table(const HpSearchConfig& config, const std::vector<HpTrial>& trials) {
-    std::vector<int> width;
-    std::string out = "trial";
-    for (const HyperParameter& p : config.box) {
-        width.push_back(std::max<int>(12, static_cast<int>(p.name.size())));
-        out += "  " + std::string(width.back() - p.name.size(), ' ') + p.name;
-    }
-    out += "  valid_loss  valid_acc  status\n";
-    const size_t best = best_trial(trials);
-    for (const HpTrial& t : trials) {
-        out += printed("%5.0f", static_cast<double>(t.index));
-        for (size_t i = 0; i < config.box.size(); ++i) {
-            const std::string v = flag_value(config.box[i], t.values[i]);
-            out += "  " +
-                   std::string(std::max<int>(0, width[i] - static_cast<int>(v.size())), ' ') + v;
-        }
-        out += printed("  %10.4f", t.result.valid_loss) + printed("  %9.4f", t.result.valid_acc) +
-               "  " + t.result.status + (static_cast<size_t>(t.index) == best ? "  (best)" : "") +
-               "\n";
-    }
-    return out;
-}
-
-std::string hpsearch_svg(const std::vector<HpTrial>& trials) {
-    constexpr double kWidth = 640, kPanel = 260, kLeft = 64, kRight = 20, kTop = 34, kBottom = 40;
-    const size_t n = trials.size();
-    std::ostringstream svg;
-    svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\""
-        << 2 * kPanel << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    // One panel: the trials' values against their index, the best so far as a step line.
-    const auto panel = [&](double y0, const char* title, bool lower_better,
-                           const std::function<double(const HpTrial&)>& value) {
-        double lo = kInf, hi = -kInf;
-        for (const HpTrial& t : trials)
-            if (std::isfinite(value(t))) lo = std::min(lo, value(t)), hi = std::max(hi, value(t));
-        if (!(lo <= hi)) lo = 0, hi = 1;
-        if (hi - lo < 1e-12) lo -= 0.5, hi += 0.5;
-        const double plot_w = kWidth - kLeft - kRight, plot_h = kPanel - kTop - kBottom;
-        const auto px = [&](double i) { return kLeft + (n > 1 ? i / (n - 1) : 0.5) * plot_w; };
-        const auto py = [&](double v) { return y0 + kTop + (hi - v) / (hi - lo) * plot_h; };
-        svg << "<text x=\"" << kLeft << "\" y=\"" << y0 + 20 << "\" font-weight=\"bold\">" << title
-            << "</text>\n"
-            << "<rect x=\"" << kLeft << "\" y=\"" << y0 + kTop << "\" width=\"" << plot_w
-            << "\" height=\"" << plot_h << "\" fill=\"none\" stroke=\"#888\"/>\n";
-        for (const double v : {lo, hi})
-            svg << "<text x=\"" << kLeft - 6 << "\" y=\"" << py(v) + 4 << "\" text-anchor=\"end\">"
-                << printed("%.4g", v) << "</text>\n";
-        for (size_t i = 0; i < n; i += std::max<size_t>(1, n / 10))
-            svg << "<text x=\"" << px(static_cast<double>(i)) << "\" y=\""
-                << y0 + kPanel - kBottom + 16 << "\" text-anchor=\"middle\">" << i << "</text>\n";
-        svg << "<text x=\"" << kLeft + plot_w / 2 << "\" y=\"" << y0 + kPanel - 6
-            << "\" text-anchor=\"middle\">trial</text>\n";
-        std::string steps;
-        double best = kNaN;
-        for (size_t i = 0; i < n; ++i) {
-            const double v = value(trials[i]);
-            if (std::isfinite(v) && (!std::isfinite(best) || (lower_better ? v < best : v > best)))
-                best = v;
-            if (std::isfinite(best))
-                steps += printed("%.1f,", px(static_cast<double>(i))) + printed("%.1f ", py(best));
-            if (std::isfinite(v))
-                svg << "<circle cx=\"" << px(static_cast<double>(i)) << "\" cy=\"" << py(v)
-                    << "\" r=\"3.5\" fill=\"" << (i < 2 ? "#2a7" : "#37c") << "\"/>\n";
-            else  // a diverged or failed trial, at the top edge
-                svg << "<text x=\"" << px(static_cast<double>(i)) << "\" y=\"" << y0 + kTop + 4
-                    << "\" text-anchor=\"middle\" fill=\"#c33\">x</text>\n";
-        }
-        if (!steps.empty())
-            svg << "<polyline points=\"" << steps
-                << "\" fill=\"none\" stroke=\"#e80\" stroke-width=\"1.5\"/>\n";
-    };
-    panel(0, "validation loss (green: the two fixed points; orange: best so far)", true,
-          [](const HpTrial& t) { return t.result.valid_loss; });
-    panel(kPanel, "validation accuracy", false,
-          [](const HpTrial& t) { return t.result.valid_acc; });
-    svg << "</svg>\n";
-    return svg.str();
 }
 
 int cmd_hpsearch(int argc, char** argv) {

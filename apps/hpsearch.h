@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,6 +79,9 @@ using HpObjective = std::function<HpTrialResult(int index, const std::vector<dou
 // After each trial: trials.jsonl and hpsearch.svg; one line per trial on `log`.
 std::vector<HpTrial> run_hpsearch(const HpSearchConfig& config, const std::filesystem::path& dir,
                                   const HpObjective& objective, std::FILE* log);
+
+// The trials as the search's history: each one's point and validation loss, in order.
+std::vector<HpEvaluation> evaluations(std::span<const HpTrial> trials);
 
 // The index of the lowest validation loss (the earliest on ties); `trials` not empty.
 size_t best_trial(const std::vector<HpTrial>& trials);
