@@ -1,7 +1,9 @@
 # Command-line contract of `cudarts hpsearch`: an exec trial on an analytic objective (a shell
 # script here), the run directory's files, a resume after a kill that reruns no finished trial and
 # ends where the whole run ends, two tiny `cudarts train` trials scored on their held-out split,
-# and one-line errors (exit 2). Run by CTest as the `cli_hpsearch` test:
+# train's --valid-portion rule ([0, 1), 0: no held-out split), one-line errors (exit 2) for bad
+# configs and a malformed trials.jsonl on --resume, and a trial that dies with an hpsearch killed
+# by SIGKILL. Run by CTest as the `cli_hpsearch` test:
 #   cmake -DCUDARTS=<path to cudarts> -DWORK=<scratch dir> -P tests/cli_hpsearch.cmake
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
@@ -63,6 +65,22 @@ if(NOT metrics MATCHES "\"valid_loss\"" OR metrics MATCHES "\"test_loss\"")
   message(FATAL_ERROR "a train trial is scored on its held-out split: ${metrics}")
 endif()
 
+# ----- train's --valid-portion: a fraction in [0, 1); 0 scores the epochs on the test split -----
+set(tinytrain train --device cpu --epochs 1 --subset 96 --layers 3 --init-channels 4
+    --auxiliary=false --batch-size 16)
+foreach(portion 1.5 1 -0.1)
+  expect_exit(2 "--valid-portion: expected a fraction in [0, 1), got ${portion}" ${tinytrain}
+              --valid-portion=${portion} --out "${WORK}/portion")
+endforeach()
+expect_exit(2 "--valid-portion: 0.001 of 96 training images leaves a part empty" ${tinytrain}
+            --valid-portion 0.001 --out "${WORK}/portion")
+expect_stdout("\ntest_loss=[0-9]+\\.[0-9]+\ntest_acc=[01]\\.[0-9]+\n$" ${tinytrain}
+              --valid-portion 0 --out "${WORK}/portion-0")
+file(READ "${WORK}/portion-0/metrics.jsonl" metrics)
+if(NOT metrics MATCHES "\"test_loss\"" OR metrics MATCHES "\"valid_loss\"")
+  message(FATAL_ERROR "--valid-portion 0 holds nothing out: ${metrics}")
+endif()
+
 # ----- errors: one line, exit 2 -----
 expect_exit(2 "already holds an hpsearch" hpsearch --config "${WORK}/exec.json" --out "${WORK}/whole")
 expect_exit(2 "holds no config.json" hpsearch --resume "${WORK}/nothing")
@@ -79,3 +97,54 @@ file(WRITE "${WORK}/refused.json" [=[
  "parameters": [{"name": "layers", "min": 0, "max": 1, "type": "integer"}]}
 ]=])
 expect_exit(2 "trial 0 (cudarts train layers=0" hpsearch --config "${WORK}/refused.json" --out "${WORK}/refused")
+
+# A malformed trials.jsonl line on --resume: one line naming the file and the line.
+execute_process(COMMAND "${CUDARTS}" hpsearch --config "${WORK}/exec.json" --out "${WORK}/jsonl"
+                --trials 2 OUTPUT_QUIET RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "hpsearch --trials 2: exit ${rc}")
+endif()
+file(READ "${WORK}/jsonl/trials.jsonl" two_trials)
+file(WRITE "${WORK}/jsonl/trials.jsonl" "${two_trials}{\"trial\": 2, ")
+expect_exit(2 "${WORK}/jsonl/trials.jsonl:3 is not valid JSON" hpsearch --resume "${WORK}/jsonl")
+file(WRITE "${WORK}/jsonl/trials.jsonl" "${two_trials}{\"trial\": 2, \"colour\": 1}\n")
+expect_exit(2 "${WORK}/jsonl/trials.jsonl:3: 'colour': unknown key" hpsearch --resume "${WORK}/jsonl")
+string(REPLACE "\"status\"" "\"state\"" renamed "${two_trials}")
+file(WRITE "${WORK}/jsonl/trials.jsonl" "${renamed}")
+expect_exit(2 "${WORK}/jsonl/trials.jsonl:1: 'state': unknown key" hpsearch --resume "${WORK}/jsonl")
+
+# ----- an hpsearch killed by SIGKILL takes its running trial with it -----
+# The trial writes its pid and sleeps for a minute; the script kills hpsearch once the pid is
+# there, then waits (5 s at most) for the trial to be gone or a zombie. Polling, not timing: a
+# trial that outlives its search is killed here and the test fails.
+file(WRITE "${WORK}/sleeper.sh" [=[
+echo $$ > "$1.tmp" && mv "$1.tmp" "$1"
+exec sleep 60
+]=])
+file(WRITE "${WORK}/sleeper.json" "{\"command\": \"exec\", \"trials\": 2,
+ \"exec\": [\"sh\", \"${WORK}/sleeper.sh\", \"${WORK}/trial.pid\", \"{x}\"],
+ \"parameters\": [{\"name\": \"x\", \"min\": 0, \"max\": 1}]}")
+file(WRITE "${WORK}/kill.sh" [=[
+"$1" hpsearch --config "$2" --out "$3" > /dev/null 2>&1 &
+search=$!
+i=0
+while [ ! -s "$4" ]; do
+  i=$((i + 1)); [ $i -gt 200 ] && { kill -9 $search; echo "no trial started"; exit 1; }
+  sleep 0.05
+done
+kill -9 $search
+wait $search
+trial=$(cat "$4")
+i=0
+while kill -0 "$trial" 2> /dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$trial/status"; do
+  i=$((i + 1)); [ $i -gt 100 ] && { kill -9 "$trial"; echo "trial $trial outlived hpsearch"; exit 1; }
+  sleep 0.05
+done
+echo "trial $trial ended with hpsearch"
+]=])
+execute_process(COMMAND sh "${WORK}/kill.sh" "${CUDARTS}" "${WORK}/sleeper.json" "${WORK}/killed"
+                "${WORK}/trial.pid" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "ended with hpsearch")
+  message(FATAL_ERROR "SIGKILL of hpsearch: exit ${rc}: ${out}${err}")
+endif()
+message(STATUS "ok: ${out}")
