@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "apps/flags.h"
 #include "apps/katib.h"
 #include "apps/progress.h"
 #include "apps/run_dir.h"
@@ -78,18 +79,19 @@ SearchSpace read_space(const cxxopts::ParseResult& args, const ImageDataset& tra
     return s;
 }
 
-void apply_flags(const cxxopts::ParseResult& args, EnasOptions& o) {
+// The flags both modes take, into EnasOptions or MicroOptions.
+template <class Options>
+void apply_search_flags(const cxxopts::ParseResult& args, Options& o) {
     if (args.count("algorithm-settings")) {
         const auto kv = parse_algorithm_settings(args["algorithm-settings"].as<std::string>());
         o.controller = parse_controller_settings({kv.begin(), kv.end()});
     }
-    if (args.count("epochs")) o.epochs = args["epochs"].as<int>();
-    if (args.count("child-steps")) o.child_steps = args["child-steps"].as<int>();
-    if (args.count("batch-size")) o.batch_size = args["batch-size"].as<int>();
-    if (args.count("child-learning-rate")) o.child_lr = args["child-learning-rate"].as<float>();
-    if (args.count("eval-children")) o.eval_children = args["eval-children"].as<int>();
-    if (args.count("katib-reward")) o.katib_reward = args["katib-reward"].as<bool>();
-    if (args.count("seed")) o.seed = args["seed"].as<uint64_t>();
+    set_from_flag(args, "epochs", o.epochs);
+    set_from_flag(args, "child-steps", o.child_steps);
+    set_from_flag(args, "batch-size", o.batch_size);
+    set_from_flag(args, "eval-children", o.eval_children);
+    set_from_flag(args, "katib-reward", o.katib_reward);
+    set_from_flag(args, "seed", o.seed);
 }
 
 const SettingNames kMicroFlagNames = {{"epochs", "--epochs"},
@@ -122,10 +124,11 @@ int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, Device 
         data = info.data;
         saved_space = checkpoint_json(read_safetensors(info.checkpoint), "space");
         last_metrics = info.last_metrics();
-        if (args.count("epochs")) options.epochs = args["epochs"].as<int>();
+        set_from_flag(args, "epochs", options.epochs);
     } else {
         data.apply_flags(args);
-        apply_flags(args, options);
+        apply_search_flags(args, options);
+        set_from_flag(args, "child-learning-rate", options.child_lr);
     }
     with_input_names(kFlagNames, [&] { options.validate(); });
     if (!(data.valid_portion > 0))
@@ -200,25 +203,15 @@ int run_micro(const cxxopts::ParseResult& args, const RunDirectory& run, Device 
         options = MicroOptions::from_json(info.options, metadata_name(info.checkpoint, "options"));
         data = info.data;
         last_metrics = info.last_metrics();
-        if (args.count("epochs")) options.epochs = args["epochs"].as<int>();
+        set_from_flag(args, "epochs", options.epochs);
     } else {
         data.apply_flags(args);
-        if (args.count("algorithm-settings")) {
-            const auto kv = parse_algorithm_settings(args["algorithm-settings"].as<std::string>());
-            options.controller = parse_controller_settings({kv.begin(), kv.end()});
-        }
-        if (args.count("epochs")) options.epochs = args["epochs"].as<int>();
-        if (args.count("child-steps")) options.child_steps = args["child-steps"].as<int>();
-        if (args.count("batch-size")) options.batch_size = args["batch-size"].as<int>();
-        if (args.count("eval-children")) options.eval_children = args["eval-children"].as<int>();
-        if (args.count("katib-reward")) options.katib_reward = args["katib-reward"].as<bool>();
-        if (args.count("seed")) options.seed = args["seed"].as<uint64_t>();
-        if (args.count("learning-rate")) options.lr = args["learning-rate"].as<float>();
-        if (args.count("learning-rate-min")) options.lr_min = args["learning-rate-min"].as<float>();
-        if (args.count("init-channels"))
-            options.net.init_channels = args["init-channels"].as<int>();
-        if (args.count("layers")) options.net.layers = args["layers"].as<int>();
-        if (args.count("nodes")) options.net.nodes = args["nodes"].as<int>();
+        apply_search_flags(args, options);
+        set_from_flag(args, "learning-rate", options.lr);
+        set_from_flag(args, "learning-rate-min", options.lr_min);
+        set_from_flag(args, "init-channels", options.net.init_channels);
+        set_from_flag(args, "layers", options.net.layers);
+        set_from_flag(args, "nodes", options.net.nodes);
         if (args.count("primitives"))
             options.net.primitives = parse_primitive_list(args["primitives"].as<std::string>());
         if (args.count("valid-portion")) options.train_portion = 1 - data.valid_portion;

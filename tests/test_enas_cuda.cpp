@@ -64,14 +64,12 @@ TEST_SUITE("cuda_enas") {
         ImageDataset train = make_synthetic(64, 3, 8, 4, 5), valid = make_synthetic(32, 3, 8, 4, 6);
         scale_pixels_once(train);
         scale_pixels_once(valid);
-        EnasOptions o;
-        o.epochs = 1;
-        o.child_steps = 3;
-        o.batch_size = 16;
-        o.eval_children = 2;
-        o.controller.train_steps = 2;
-        o.controller.learning_rate = 0.01;
-        o.seed = 2;
+        const EnasOptions o{.controller = {.learning_rate = 0.01, .train_steps = 2},
+                            .epochs = 1,
+                            .child_steps = 3,
+                            .batch_size = 16,
+                            .eval_children = 2,
+                            .seed = 2};
         EnasSearch cpu(small_space(), o, train, valid, Device::cpu());
         EnasSearch gpu(small_space(), o, train, valid, Device::cuda());
         const EnasEpoch mc = cpu.run_epoch(), mg = gpu.run_epoch();

@@ -137,14 +137,12 @@ TEST_SUITE("enas_search") {
         "checkpoint: save after one epoch, load, run on equals the uninterrupted run bit for bit") {
         const ImageDataset train = noise_images(48, 2, 8, 3, 1),
                            valid = noise_images(24, 2, 8, 3, 2);
-        EnasOptions o;
-        o.epochs = 2;
-        o.child_steps = 3;
-        o.batch_size = 8;
-        o.eval_children = 2;
-        o.controller.train_steps = 3;
-        o.controller.learning_rate = 0.01;
-        o.seed = 3;
+        const EnasOptions o{.controller = {.learning_rate = 0.01, .train_steps = 3},
+                            .epochs = 2,
+                            .child_steps = 3,
+                            .batch_size = 8,
+                            .eval_children = 2,
+                            .seed = 3};
         TempDir dir("enas_resume");
         EnasSearch whole(small_space(3), o, train, valid, Device::cpu());
         whole.run_epoch();
@@ -184,16 +182,14 @@ TEST_SUITE("enas_search") {
                      valid = make_synthetic(128, 3, 16, 4, 2);
         scale_pixels_once(train);
         scale_pixels_once(valid);
-        EnasOptions o;
-        o.epochs = 4;
-        o.child_steps = 40;
-        o.batch_size = 32;
-        o.child_lr = 1e-2f;
-        o.eval_children = 1;
-        o.controller.train_steps = 20;
-        o.controller.learning_rate = 0.05;
-        o.controller.baseline_decay = 0.9;
-        o.seed = 1;
+        const EnasOptions o{
+            .controller = {.baseline_decay = 0.9, .learning_rate = 0.05, .train_steps = 20},
+            .epochs = 4,
+            .child_steps = 40,
+            .batch_size = 32,
+            .child_lr = 1e-2f,
+            .eval_children = 1,
+            .seed = 1};
         EnasSearch search(space, o, train, valid, Device::cpu());
         const auto p_convs = [&] {
             NoGradGuard no_grad;
