@@ -6,22 +6,13 @@
 #include "engine/json.h"
 #include "models/enas/child.h"
 #include "models/enas/trial.h"
+#include "tests/enas_cases.h"  // kKatibExample
 #include "tests/util.h"
 
 namespace cudarts::test {
 namespace {
 
 using namespace cudarts::enas;
-
-// The example architecture of Katib's documentation (reference/katib.md 2.3).
-const Architecture kKatibExample = {{27},
-                                    {29, 0},
-                                    {22, 1, 0},
-                                    {13, 0, 0, 0},
-                                    {26, 1, 1, 0, 0},
-                                    {30, 1, 0, 1, 0, 0},
-                                    {11, 0, 1, 1, 0, 1, 1},
-                                    {9, 1, 0, 0, 1, 0, 0, 0}};
 
 NnConfig config_of(const std::string& text) {
     return parse_nn_config(parse_json(text, "test nn_config"), "--nn_config");

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_check.h"
 #include "autograd/ops.h"
 #include "models/enas/controller.h"
+#include "tests/enas_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -19,19 +19,11 @@ using namespace cudarts::enas;
 
 namespace {
 
+using namespace cudarts::test;
+
 ControllerSettings small(std::optional<double> temperature = 5.0,
                          std::optional<double> tanh_const = 2.25) {
-    ControllerSettings s;
-    s.hidden_size = 4;
-    s.temperature = temperature;
-    s.tanh_const = tanh_const;
-    return s;
-}
-
-// Replaces the U(-0.01, 0.01) init with U(-bound, bound), so the choices are far from uniform.
-void randomize(Controller& c, float bound, uint64_t seed) {
-    const Tensor& flat = c.weights().flat_values();
-    flat.copy_(Tensor::from_vector(test::uniform(flat.numel(), seed, -bound, bound), flat.shape()));
+    return small_settings(4, temperature, tanh_const);
 }
 
 // ----- the walk of reference/katib.md 2.7 in double -----
@@ -41,72 +33,31 @@ struct Ref {
     int skips = 0;
 };
 
-using Vec = std::vector<double>;
-
-// x (len rows) times w (rows x cols, row-major).
-Vec vecmat(const Vec& x, const std::vector<float>& w, size_t cols) {
-    Vec y(cols, 0.0);
-    for (size_t r = 0; r < x.size(); ++r)
-        for (size_t c = 0; c < cols; ++c) y[c] += x[r] * double(w[r * cols + c]);
-    return y;
-}
-double sig(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-Vec log_softmax_d(const Vec& x) {
-    double mx = x[0];
-    for (double v : x) mx = std::max(mx, v);
-    double s = 0;
-    for (double v : x) s += std::exp(v - mx);
-    Vec y;
-    for (double v : x) y.push_back(v - mx - std::log(s));
-    return y;
-}
-
 Ref reference(const Controller& ctl, const Architecture& arch) {
-    const ControllerSettings& s = ctl.settings();
-    const size_t H = size_t(s.hidden_size), m = size_t(ctl.num_ops());
-    auto w = [&](const char* name) { return ctl.weights().get(name).value().to_vector(); };
-    const std::vector<float> lstm = w("lstm.w"), g_emb = w("g_emb"), w_emb = w("w_emb"),
-                             w_soft = w("w_soft"), w1 = w("attn.w1"), w2 = w("attn.w2"),
-                             v = w("attn.v");
-    auto T = [&](double x) {
-        if (s.temperature) x /= *s.temperature;
-        if (s.tanh_const) x = *s.tanh_const * std::tanh(x);
-        return x;
-    };
-    Vec c(H, 0.0), h(H, 0.0);
-    auto step = [&](const Vec& x) {
-        Vec xh = x;
-        xh.insert(xh.end(), h.begin(), h.end());
-        const Vec z = vecmat(xh, lstm, 4 * H);
-        for (size_t k = 0; k < H; ++k) {
-            c[k] = sig(z[k]) * std::tanh(z[3 * H + k]) + sig(z[H + k]) * c[k];
-            h[k] = sig(z[2 * H + k]) * std::tanh(c[k]);
-        }
-    };
+    RefPolicy p(ctl.settings(), ctl.weights());
+    const size_t H = p.H, m = size_t(ctl.num_ops());
     auto choice = [](Ref& r, const Vec& logp, int k) {
         r.log_prob += logp[size_t(k)];
         r.entropy += -logp[size_t(k)] * std::exp(logp[size_t(k)]);
     };
     Ref r;
-    Vec input(g_emb.begin(), g_emb.end());
+    Vec input(p.g_emb.begin(), p.g_emb.end());
     std::vector<Vec> hs, hw1s;
-    const double t[2] = {1 - s.skip_target, s.skip_target};
+    const double t[2] = {1 - p.s.skip_target, p.s.skip_target};
     for (size_t l = 0; l < arch.size(); ++l) {
-        step(input);
-        Vec logits = vecmat(h, w_soft, m);
-        for (double& x : logits) x = T(x);
+        p.step(input);
+        Vec logits = vecmat(p.h, p.w_soft, m);
+        for (double& x : logits) x = p.T(x);
         const int op = arch[l][0];
         choice(r, log_softmax_d(logits), op);
-        step(Vec(w_emb.begin() + op * long(H), w_emb.begin() + (op + 1) * long(H)));
-        input = Vec(g_emb.begin(), g_emb.end());
+        p.step(p.embedding(op));
+        input = Vec(p.g_emb.begin(), p.g_emb.end());
         if (l > 0) {
-            const Vec hw2 = vecmat(h, w2, H);
+            const Vec q = p.attention(hw1s);
             Vec sum_h(H, 0.0);
             int count = 0;
             for (size_t j = 0; j < l; ++j) {
-                double q = 0;
-                for (size_t k = 0; k < H; ++k) q += std::tanh(hw2[k] + hw1s[j][k]) * double(v[k]);
-                const Vec L = {T(-q), T(q)};
+                const Vec L = {p.T(-q[j]), p.T(q[j])};
                 const int bit = arch[l][j + 1];
                 choice(r, log_softmax_d(L), bit);
                 for (int cl = 0; cl < 2; ++cl)
@@ -120,18 +71,10 @@ Ref reference(const Controller& ctl, const Architecture& arch) {
             r.skips += count;
             for (size_t k = 0; k < H; ++k) input[k] = sum_h[k] / (1.0 + count);
         }
-        hs.push_back(h);
-        hw1s.push_back(vecmat(h, w1, H));
+        hs.push_back(p.h);
+        hw1s.push_back(vecmat(p.h, p.w1, H));
     }
     return r;
-}
-
-double value(const Var& v) { return v.value().item(); }
-
-// The probability score assigns to arch (no tape).
-double prob(const Controller& c, const Architecture& arch) {
-    NoGradGuard no_grad;
-    return std::exp(value(c.score(arch).log_prob));
 }
 
 // Every architecture of n layers over m ops, in order.
@@ -167,11 +110,8 @@ TEST_SUITE("enas_controller") {
             Controller ctl(3, 4, variants[vi], 17);
             randomize(ctl, 1.f, 100 + vi);
             for (const Architecture& a : archs) {
-                NoGradGuard no_grad;
-                const PolicyTerms t = ctl.score(a);
                 const Ref r = reference(ctl, a);
-                CHECK(value(t.log_prob) == doctest::Approx(r.log_prob).epsilon(1e-5));
-                CHECK(t.entropy == doctest::Approx(r.entropy).epsilon(1e-5));
+                const PolicyTerms t = check_score(ctl, a, r);
                 CHECK(value(t.skip_penalty) == doctest::Approx(r.penalty).epsilon(1e-5));
                 CHECK(t.skip_count == r.skips);
                 CHECK(t.skip_rate == doctest::Approx(r.skips / 3.0));
@@ -193,14 +133,7 @@ TEST_SUITE("enas_controller") {
         // 1/2 log(0.5 / 0.4)).
         Controller ctl(8, 106, ControllerSettings{}, 1);
         ctl.weights().flat_values().zero_();
-        const Architecture arch = {{27},
-                                   {29, 0},
-                                   {22, 1, 0},
-                                   {13, 0, 0, 0},
-                                   {26, 1, 1, 0, 0},
-                                   {30, 1, 0, 1, 0, 0},
-                                   {11, 0, 1, 1, 0, 1, 1},
-                                   {9, 1, 0, 0, 1, 0, 0, 0}};  // the example of 2.3
+        const Architecture& arch = kKatibExample;  // the example of 2.3
         const PolicyTerms t = ctl.score(arch);
         const double lm = std::log(106.0), l2 = std::log(2.0);
         CHECK(value(t.log_prob) == doctest::Approx(-8 * lm - 28 * l2).epsilon(1e-5));
@@ -228,14 +161,10 @@ TEST_SUITE("enas_controller") {
             randomize(ctl, 0.6f, 8);
             for (const Architecture& a :
                  {Architecture{{2}, {1, 1}, {3, 1, 1}}, Architecture{{0}, {3, 0}, {1, 0, 1}}}) {
-                const GradCheckResult r = grad_check(
-                    [&] {
-                        const PolicyTerms t = ctl.score(a);
-                        return add(scale(t.log_prob, 0.7f), t.skip_penalty);
-                    },
-                    ctl.weights().vars());
-                CHECK_MESSAGE(r.ok, r.report);
-                CHECK(r.checked == ctl.weights().total());
+                check_controller_gradients(ctl, [&] {
+                    const PolicyTerms t = ctl.score(a);
+                    return add(scale(t.log_prob, 0.7f), t.skip_penalty);
+                });
             }
         }
         CHECK(tape_size() == 0);
@@ -382,10 +311,7 @@ TEST_SUITE("enas_controller") {
     }
 
     TEST_CASE("enas_controller update: a bandit on layer 0's op is learned") {
-        ControllerSettings s;
-        s.hidden_size = 8;
-        s.learning_rate = 0.05;
-        s.baseline_decay = 0.9;
+        const ControllerSettings s = bandit_settings();
         Controller ctl(3, 4, s, 21), probe(1, 4, s, 0);
         const int planted = 2;
         auto p_planted = [&] {
@@ -394,11 +320,7 @@ TEST_SUITE("enas_controller") {
         };
         const double start = p_planted();
         CHECK(start == doctest::Approx(0.25).epsilon(0.05));
-        Generator gen(5);
-        for (int step = 0; step < 300; ++step) {
-            const Architecture a = ctl.sample(gen);
-            ctl.update(a, a[0][0] == planted ? 1.0 : 0.0);
-        }
+        train_bandit(ctl, 300, [&](const Architecture& a) { return a[0][0] == planted; });
         const double end = p_planted();
         CHECK(end > 0.5);
         CHECK(end > start + 0.25);

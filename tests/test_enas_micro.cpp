@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_check.h"
 #include "autograd/ops.h"
 #include "models/darts/eval_network.h"
 #include "models/darts/search_network.h"
 #include "models/enas/micro.h"
 #include "models/enas/micro_search.h"
+#include "tests/enas_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -23,115 +23,53 @@ using namespace cudarts::enas;
 
 namespace {
 
-ControllerSettings tiny_settings(std::optional<double> temperature = 5.0,
-                                 std::optional<double> tanh_const = 2.25) {
-    ControllerSettings s;
-    s.hidden_size = 3;
-    s.temperature = temperature;
-    s.tanh_const = tanh_const;
-    return s;
-}
+using namespace cudarts::test;
 
 const std::vector<std::string> kThreeOps = {"none", "max_pool_3x3", "sep_conv_3x3", "skip_connect"};
 
-// Replaces the U(-0.01, 0.01) init with U(-bound, bound), so the choices are far from uniform.
-void randomize(MicroController& c, float bound, uint64_t seed) {
-    const Tensor& flat = c.weights().flat_values();
-    flat.copy_(Tensor::from_vector(test::uniform(flat.numel(), seed, -bound, bound), flat.shape()));
-}
-
 // ----- the walk of micro.h in double -----
-
-using Vec = std::vector<double>;
-
-Vec vecmat(const Vec& x, const std::vector<float>& w, size_t cols) {
-    Vec y(cols, 0.0);
-    for (size_t r = 0; r < x.size(); ++r)
-        for (size_t c = 0; c < cols; ++c) y[c] += x[r] * double(w[r * cols + c]);
-    return y;
-}
-double sig(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-Vec log_softmax_d(const Vec& x) {
-    double mx = x[0], s = 0;
-    for (double v : x) mx = std::max(mx, v);
-    for (double v : x) s += std::exp(v - mx);
-    Vec y;
-    for (double v : x) y.push_back(v - mx - std::log(s));
-    return y;
-}
 
 struct Ref {
     double log_prob = 0, entropy = 0;
 };
 
 Ref reference(const MicroController& ctl, const MicroArch& arch) {
-    const ControllerSettings& s = ctl.settings();
-    const size_t H = size_t(s.hidden_size), m = ctl.ops().size();
-    auto w = [&](const char* name) { return ctl.weights().get(name).value().to_vector(); };
-    const std::vector<float> lstm = w("lstm.w"), g_emb = w("g_emb"), w_emb = w("w_emb"),
-                             w_soft = w("w_soft"), w1 = w("attn.w1"), w2 = w("attn.w2"),
-                             v = w("attn.v");
-    auto T = [&](double x) {
-        if (s.temperature) x /= *s.temperature;
-        if (s.tanh_const) x = *s.tanh_const * std::tanh(x);
-        return x;
-    };
-    Vec c(H, 0.0), h(H, 0.0);
-    auto step = [&](const Vec& x) {
-        Vec xh = x;
-        xh.insert(xh.end(), h.begin(), h.end());
-        const Vec z = vecmat(xh, lstm, 4 * H);
-        for (size_t k = 0; k < H; ++k) {
-            c[k] = sig(z[k]) * std::tanh(z[3 * H + k]) + sig(z[H + k]) * c[k];
-            h[k] = sig(z[2 * H + k]) * std::tanh(c[k]);
-        }
-    };
+    RefPolicy p(ctl.settings(), ctl.weights());
+    const size_t H = p.H, m = ctl.ops().size();
     Ref r;
     auto choice = [&](Vec logits, int k) {
-        for (double& x : logits) x = T(x);
+        for (double& x : logits) x = p.T(x);
         const Vec lp = log_softmax_d(logits);
         r.log_prob += lp[size_t(k)];
         for (double q : lp) r.entropy -= std::exp(q) * q;
     };
-    const Vec g(g_emb.begin(), g_emb.end());
+    const Vec g(p.g_emb.begin(), p.g_emb.end());
     for (const std::vector<MicroNode>* cell : {&arch.normal, &arch.reduce}) {
         std::vector<Vec> anchors, keys;
         Vec input = g;
         for (int k = 0; k < 2; ++k) {
-            step(input);
+            p.step(input);
             anchors.push_back(Vec(H, 0.0));
-            keys.push_back(vecmat(h, w1, H));
+            keys.push_back(vecmat(p.h, p.w1, H));
         }
         for (const MicroNode& n : *cell) {
             for (int idx : {n.input1, n.input2}) {
-                step(input);
-                const Vec hw2 = vecmat(h, w2, H);
-                Vec q(keys.size(), 0.0);
-                for (size_t j = 0; j < keys.size(); ++j)
-                    for (size_t k = 0; k < H; ++k)
-                        q[j] += std::tanh(keys[j][k] + hw2[k]) * double(v[k]);
-                choice(q, idx);
+                p.step(input);
+                choice(p.attention(keys), idx);
                 input = anchors[size_t(idx)];
             }
             for (int op : {n.op1, n.op2}) {
-                step(input);
-                choice(vecmat(h, w_soft, m), op);
-                input = Vec(w_emb.begin() + op * long(H), w_emb.begin() + (op + 1) * long(H));
+                p.step(input);
+                choice(vecmat(p.h, p.w_soft, m), op);
+                input = p.embedding(op);
             }
-            step(input);
-            anchors.push_back(h);
-            keys.push_back(vecmat(h, w1, H));
+            p.step(input);
+            anchors.push_back(p.h);
+            keys.push_back(vecmat(p.h, p.w1, H));
             input = g;
         }
     }
     return r;
-}
-
-double value(const Var& v) { return v.value().item(); }
-
-double prob(const MicroController& c, const MicroArch& arch) {
-    NoGradGuard no_grad;
-    return std::exp(value(c.score(arch).log_prob));
 }
 
 // Every cell of one node over m ops: inputs 0..1 twice, ops twice.
@@ -194,7 +132,7 @@ bool op_of(const std::string& name, int& cell, int& edge, int& prim) {
 MicroOptions tiny_search(bool katib) {
     MicroOptions o;
     o.net = tiny_net();
-    o.controller = tiny_settings();
+    o.controller = small_settings(3);
     o.controller.train_steps = 3;
     o.controller.learning_rate = 0.01;
     o.epochs = 2;
@@ -245,16 +183,13 @@ TEST_SUITE("enas_micro") {
                                                {{1, 1, 2, 2}, {0, 2, 0, 1}, {1, 2, 1, 0}}},
                                               {{{1, 0, 2, 2}, {1, 1, 0, 0}, {0, 3, 1, 2}},
                                                {{0, 0, 0, 0}, {2, 2, 2, 2}, {3, 2, 0, 1}}}};
-        for (const ControllerSettings& s :
-             {tiny_settings(), tiny_settings(std::nullopt), tiny_settings(5.0, std::nullopt)}) {
+        for (const ControllerSettings& s : {small_settings(3), small_settings(3, std::nullopt),
+                                            small_settings(3, 5.0, std::nullopt)}) {
             MicroController ctl(3, kThreeOps, s, 3);
             randomize(ctl, 0.9f, 17);
             for (const MicroArch& a : archs) {
-                NoGradGuard no_grad;
-                const MicroPolicyTerms t = ctl.score(a);
                 const Ref r = reference(ctl, a);
-                CHECK(value(t.log_prob) == doctest::Approx(r.log_prob).epsilon(1e-5));
-                CHECK(t.entropy == doctest::Approx(r.entropy).epsilon(1e-5));
+                check_score(ctl, a, r);
                 CHECK(r.log_prob < -1.0);  // far from a sure choice: the check can fail
             }
         }
@@ -278,7 +213,7 @@ TEST_SUITE("enas_micro") {
     }
 
     TEST_CASE("enas_micro score: exp(log-prob) sums to 1 over every one-node architecture") {
-        MicroController ctl(1, kThreeOps, tiny_settings(), 2);
+        MicroController ctl(1, kThreeOps, small_settings(3), 2);
         randomize(ctl, 1.f, 5);
         const std::vector<MicroNode> nodes = all_nodes0(3);
         double total = 0;
@@ -288,14 +223,12 @@ TEST_SUITE("enas_micro") {
     }
 
     TEST_CASE("enas_micro score: gradients of log_prob against central differences") {
-        for (const ControllerSettings& s : {tiny_settings(), tiny_settings(std::nullopt, {})}) {
+        for (const ControllerSettings& s :
+             {small_settings(3), small_settings(3, std::nullopt, {})}) {
             MicroController ctl(2, kThreeOps, s, 4);
             randomize(ctl, 0.6f, 8);
             const MicroArch a{{{0, 1, 2, 0}, {2, 1, 1, 2}}, {{1, 1, 0, 0}, {0, 2, 2, 1}}};
-            const GradCheckResult r = grad_check([&] { return scale(ctl.score(a).log_prob, 0.7f); },
-                                                 ctl.weights().vars());
-            CHECK_MESSAGE(r.ok, r.report);
-            CHECK(r.checked == ctl.weights().total());
+            check_controller_gradients(ctl, [&] { return scale(ctl.score(a).log_prob, 0.7f); });
         }
         CHECK(tape_size() == 0);
     }
@@ -342,7 +275,7 @@ TEST_SUITE("enas_micro") {
     }
 
     TEST_CASE("enas_micro genotype: the DARTS form of a hand-made cell") {
-        MicroController ctl(2, kThreeOps, tiny_settings(), 1);
+        MicroController ctl(2, kThreeOps, small_settings(3), 1);
         const MicroArch a{{{1, 0, 1, 2}, {2, 2, 0, 1}}, {{0, 0, 2, 2}, {2, 1, 1, 0}}};
         const Genotype g = ctl.genotype(a);
         CHECK(to_darts_string(g) ==
@@ -356,11 +289,7 @@ TEST_SUITE("enas_micro") {
     }
 
     TEST_CASE("enas_micro update: a bandit on the normal cell's first op is learned") {
-        ControllerSettings s;
-        s.hidden_size = 8;
-        s.learning_rate = 0.05;
-        s.baseline_decay = 0.9;
-        MicroController ctl(2, darts_primitives(), s, 21);
+        MicroController ctl(2, darts_primitives(), bandit_settings(), 21);
         const int planted = 3;  // sep_conv_3x3 among the 7 ops without none
         // P(op1 of node 0 == planted): the first three choices do not depend on it.
         auto p_planted = [&] {
@@ -371,11 +300,7 @@ TEST_SUITE("enas_micro") {
         };
         const double start = p_planted();
         CHECK(start == doctest::Approx(1.0 / 7).epsilon(0.4));
-        Generator gen(5);
-        for (int step = 0; step < 200; ++step) {
-            const MicroArch a = ctl.sample(gen);
-            ctl.update(a, a.normal[0].op1 == planted ? 1.0 : 0.0);
-        }
+        train_bandit(ctl, 200, [&](const MicroArch& a) { return a.normal[0].op1 == planted; });
         const double end = p_planted();
         CHECK(end > 0.5);
         CHECK(ctl.baseline() > 0.3);
@@ -383,7 +308,7 @@ TEST_SUITE("enas_micro") {
     }
 
     TEST_CASE("enas_micro check and constructor: one-line InputErrors") {
-        MicroController ctl(2, kThreeOps, tiny_settings(), 1);
+        MicroController ctl(2, kThreeOps, small_settings(3), 1);
         const MicroArch good{{{0, 1, 0, 2}, {2, 1, 1, 2}}, {{1, 1, 0, 0}, {0, 2, 2, 1}}};
         CHECK_NOTHROW(ctl.check(good));
         MicroArch a = good;
