@@ -6,6 +6,7 @@
 //                 (left, right, top, bottom), mode "constant", value 0). Backward: dx is the
 //                 window of dy the forward wrote x into, dx[n, c, i, j] = dy[n, c, top + i,
 //                 left + j]; the border of dy is dropped. Negative pads (cropping) are refused.
+//                 It is the plane window at (-top, -left), stride 1, of kernels/resample.h.
 //   channel_bias: y[n, c, p] = x[n, c, p] + b[c] for x viewed as (n, c, hw) (hw = 1 for a
 //                 (n, c) matrix). Backward: dx = dy, db[c] = sum over n and p of dy[n, c, p].
 // Backwards write in a GradMode (kernels/common.h). Shapes are checked by validate(), which
@@ -15,6 +16,7 @@
 #include <ostream>
 
 #include "kernels/common.h"
+#include "kernels/resample.h"  // PlaneWindow
 
 namespace cudarts {
 
@@ -25,6 +27,11 @@ struct Pad2dShape {
     CUDARTS_HD int wo() const { return w + left + right; }
     int64_t in_elems() const { return int64_t(n) * c * h * w; }
     int64_t out_elems() const { return int64_t(n) * c * ho() * wo(); }
+    // The window pad2d copies through (kernels/resample.h), after validate().
+    PlaneWindow window() const {
+        validate();
+        return {int64_t(n) * c, h, w, ho(), wo(), -top, -left, 1};
+    }
     void validate() const;  // every field >= 0
 };
 std::ostream& operator<<(std::ostream& os, const Pad2dShape& s);

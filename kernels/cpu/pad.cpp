@@ -1,7 +1,7 @@
 // CPU reference for zero padding and the per-channel bias add (kernels/pad.h).
-// pad2d_fwd walks the output rows: a row above or below x is all zeros, a row through x is
-// `left` zeros, a copy of x's row, `right` zeros. pad2d_bwd walks dx, so each dx element is
-// written exactly once from the dy position the forward copied it to.
+// pad2d is the plane window of kernels/cpu/resample.cpp at (-top, -left), stride 1: the forward
+// walks the output, zeros outside x; the backward walks dx, so each dx element is written exactly
+// once from the dy position the forward copied it to.
 // channel_bias_bwd_bias adds each channel's n * hw terms in double, sample by sample and position
 // by position, and rounds once: the reference the CUDA tree sum is compared with.
 #include "kernels/pad.h"
@@ -56,34 +56,11 @@ std::ostream& operator<<(std::ostream& os, const ChannelBiasShape& s) {
 namespace cpu {
 
 void pad2d_fwd(float* y, const float* x, const Pad2dShape& s) {
-    s.validate();
-    const int64_t planes = int64_t(s.n) * s.c;
-    const int ho = s.ho(), wo = s.wo();
-    for (int64_t p = 0; p < planes; ++p) {
-        const float* xp = x + p * s.h * s.w;
-        float* yp = y + p * ho * wo;
-        for (int i = 0; i < ho; ++i) {
-            const int ih = i - s.top;  // the row of x this output row shows, if any
-            const bool inside = ih >= 0 && ih < s.h;
-            for (int j = 0; j < wo; ++j) {
-                const int iw = j - s.left;
-                yp[i * wo + j] = (inside && iw >= 0 && iw < s.w) ? xp[ih * s.w + iw] : 0.f;
-            }
-        }
-    }
+    plane_window_fwd(y, x, s.window());
 }
 
 void pad2d_bwd(float* dx, const float* dy, const Pad2dShape& s, GradMode mode) {
-    s.validate();
-    const int64_t planes = int64_t(s.n) * s.c;
-    const int ho = s.ho(), wo = s.wo();
-    for (int64_t p = 0; p < planes; ++p) {
-        const float* dyp = dy + p * ho * wo;
-        float* dxp = dx + p * s.h * s.w;
-        for (int ih = 0; ih < s.h; ++ih)
-            for (int iw = 0; iw < s.w; ++iw)
-                write_grad(dxp[ih * s.w + iw], dyp[(s.top + ih) * wo + s.left + iw], mode);
-    }
+    plane_window_bwd(dx, dy, s.window(), mode);
 }
 
 void channel_bias_fwd(float* y, const float* x, const float* b, const ChannelBiasShape& s) {

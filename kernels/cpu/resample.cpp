@@ -1,9 +1,9 @@
-// CPU reference for strided sampling (kernels/resample.h): subsample, its scatter backward, and
-// the DARTS `none` op.
-// Forward walks the outputs and reads x at (offset + i*stride, offset + j*stride). Backward walks
-// the inputs instead (a gather), so each dx element is written exactly once and overwrite mode
-// needs no separate clearing pass: an input that no output sampled gets 0, or is left alone when
-// accumulating.
+// CPU reference for strided sampling (kernels/resample.h): the plane window, subsample and its
+// scatter backward on it, and the DARTS `none` op.
+// The window forward walks the outputs and reads x at (row0 + i*stride, col0 + j*stride), 0 outside
+// x. Its backward walks the inputs instead (a gather), so each dx element is written exactly once
+// and overwrite mode needs no separate clearing pass: an input that no output shows gets 0, or is
+// left alone when accumulating.
 // zero_fwd multiplies the sample by 0 rather than storing 0, matching the reference x.mul(0.):
 // NaN and Inf become NaN, and a negative value gives -0.
 #include "kernels/resample.h"
@@ -27,46 +27,50 @@ std::ostream& operator<<(std::ostream& os, const SubsampleShape& s) {
               << " stride=" << s.stride << " offset=" << s.offset << "}";
 }
 
+std::ostream& operator<<(std::ostream& os, const PlaneWindow& g) {
+    return os << "PlaneWindow{planes=" << g.planes << " h=" << g.h << " w=" << g.w << " ho=" << g.ho
+              << " wo=" << g.wo << " row0=" << g.row0 << " col0=" << g.col0
+              << " stride=" << g.stride << "}";
+}
+
 namespace cpu {
-namespace {
 
-// The output row (or column) that samples input row ih, or -1 when none does.
-int sampled_by(int ih, const SubsampleShape& s) {
-    const int d = ih - s.offset;
-    return (d >= 0 && d % s.stride == 0) ? d / s.stride : -1;
-}
-
-}  // namespace
-
-void subsample_fwd(float* y, const float* x, const SubsampleShape& s) {
-    s.validate();
-    const int64_t planes = int64_t(s.n) * s.c;
-    const int ho = s.ho(), wo = s.wo();
-    for (int64_t p = 0; p < planes; ++p) {
-        const float* xp = x + p * s.h * s.w;
-        float* yp = y + p * ho * wo;
-        for (int i = 0; i < ho; ++i)
-            for (int j = 0; j < wo; ++j)
-                yp[i * wo + j] = xp[(s.offset + i * s.stride) * s.w + s.offset + j * s.stride];
-    }
-}
-
-void subsample_bwd(float* dx, const float* dy, const SubsampleShape& s, GradMode mode) {
-    s.validate();
-    const int64_t planes = int64_t(s.n) * s.c;
-    const int ho = s.ho(), wo = s.wo();
-    for (int64_t p = 0; p < planes; ++p) {
-        const float* dyp = dy + p * ho * wo;
-        float* dxp = dx + p * s.h * s.w;
-        for (int ih = 0; ih < s.h; ++ih) {
-            const int i = sampled_by(ih, s);
-            for (int iw = 0; iw < s.w; ++iw) {
-                const int j = sampled_by(iw, s);
-                const float g = (i >= 0 && j >= 0) ? dyp[i * wo + j] : 0.f;
-                write_grad(dxp[ih * s.w + iw], g, mode);
+void plane_window_fwd(float* y, const float* x, const PlaneWindow& g) {
+    for (int64_t p = 0; p < g.planes; ++p) {
+        const float* xp = x + p * g.h * g.w;
+        float* yp = y + p * g.ho * g.wo;
+        for (int i = 0; i < g.ho; ++i) {
+            const int ih = g.row0 + i * g.stride;  // the row of x this output row shows, if any
+            const bool inside = ih >= 0 && ih < g.h;
+            for (int j = 0; j < g.wo; ++j) {
+                const int iw = g.col0 + j * g.stride;
+                yp[i * g.wo + j] = (inside && iw >= 0 && iw < g.w) ? xp[ih * g.w + iw] : 0.f;
             }
         }
     }
+}
+
+void plane_window_bwd(float* dx, const float* dy, const PlaneWindow& g, GradMode mode) {
+    for (int64_t p = 0; p < g.planes; ++p) {
+        const float* dyp = dy + p * g.ho * g.wo;
+        float* dxp = dx + p * g.h * g.w;
+        for (int ih = 0; ih < g.h; ++ih) {
+            const int i = PlaneWindow::shown_at(ih, g.row0, g.stride, g.ho);
+            for (int iw = 0; iw < g.w; ++iw) {
+                const int j = PlaneWindow::shown_at(iw, g.col0, g.stride, g.wo);
+                const float d = (i >= 0 && j >= 0) ? dyp[i * g.wo + j] : 0.f;
+                write_grad(dxp[ih * g.w + iw], d, mode);
+            }
+        }
+    }
+}
+
+void subsample_fwd(float* y, const float* x, const SubsampleShape& s) {
+    plane_window_fwd(y, x, s.window());
+}
+
+void subsample_bwd(float* dx, const float* dy, const SubsampleShape& s, GradMode mode) {
+    plane_window_bwd(dx, dy, s.window(), mode);
 }
 
 void zero_fwd(float* y, const float* x, const SubsampleShape& s) {

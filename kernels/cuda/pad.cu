@@ -1,8 +1,7 @@
 // Zero padding and the per-channel bias add on the GPU, NCHW fp32: the CUDA twins of
 // kernels/cpu/pad.cpp (kernels/pad.h).
-// pad2d forward: one thread per output element, x's value inside the window and 0 outside it.
-// pad2d backward: one thread per dx element, the dy at its place in the window (a gather), so
-// every dx element is written exactly once and both GradModes need no clearing pass.
+// pad2d: the plane window kernels of kernels/cuda/resample.cu at (-top, -left), stride 1 (forward
+// one thread per output, x inside the window and 0 outside; backward a gather, one thread per dx).
 // channel_bias forward and dx: one thread per element. db: one block of kReduceBlock threads per
 // channel; thread t adds the channel's terms t, t + kReduceBlock, ... in that order
 // (block_stride_partial, thread_index.h), then cub::BlockReduce combines the partials in a fixed
@@ -11,7 +10,6 @@
 // when accumulating): bandwidth-bound. db runs only c blocks (16 to 64 in a child network), fewer
 // than the device's SMs; a split over several blocks per channel is the next step if it shows up.
 //   v1  one thread per element; one block per channel for db (the only version)
-#include <climits>
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
 
 #include "kernels/check.h"
@@ -26,35 +24,6 @@ namespace {
 constexpr int kBlock = 256;        // elementwise kernels
 constexpr int kReduceBlock = 256;  // threads per channel in the db reduction
 constexpr int kUnroll = 4;         // loads in flight per thread in the db reduction
-
-// One thread per output: x at (i - top, j - left) inside the window, 0 outside.
-__global__ void __launch_bounds__(kBlock)
-    pad2d_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, Pad2dShape s,
-                        int64_t outputs) {
-    const int64_t o = first_index();
-    if (o >= outputs) return;
-    const int wo = s.wo();
-    const int out_plane = s.ho() * wo;
-    const int64_t p = o / out_plane;
-    const int r = int(o - p * out_plane);
-    const int ih = r / wo - s.top, iw = r % wo - s.left;  // the x position shown, if inside
-    const bool inside = ih >= 0 && ih < s.h && iw >= 0 && iw < s.w;
-    y[o] = inside ? x[p * s.h * s.w + ih * s.w + iw] : 0.f;
-}
-
-// One thread per input element: dy at its place in the padded plane.
-__global__ void __launch_bounds__(kBlock)
-    pad2d_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, Pad2dShape s,
-                        GradMode mode, int64_t inputs) {
-    const int64_t e = first_index();
-    if (e >= inputs) return;
-    const int in_plane = s.h * s.w;
-    const int64_t p = e / in_plane;
-    const int r = int(e - p * in_plane);
-    const int ih = r / s.w, iw = r - ih * s.w;
-    const int wo = s.wo();
-    write_grad(dx[e], dy[p * s.ho() * wo + (s.top + ih) * wo + s.left + iw], mode);
-}
 
 // One thread per element: y = x + b[channel].
 __global__ void __launch_bounds__(kBlock)
@@ -91,30 +60,14 @@ __global__ void __launch_bounds__(kReduceBlock)
     if (threadIdx.x == 0) write_grad(db[ch], total, mode);
 }
 
-// The pad kernels index within a plane with int; planes themselves are counted in int64.
-void check_planes_fit_int(const Pad2dShape& s) {
-    CUDARTS_CHECK(int64_t(s.ho()) * s.wo() <= INT_MAX,
-                  "pad2d (cuda): a padded plane must hold at most INT_MAX elements in " << s);
-}
-
 }  // namespace
 
 void pad2d_fwd(float* y, const float* x, const Pad2dShape& s, Stream st) {
-    s.validate();
-    check_planes_fit_int(s);
-    const int64_t outputs = s.out_elems();
-    if (outputs == 0) return;
-    pad2d_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, s, outputs);
-    CUDARTS_CHECK_LAUNCH();
+    plane_window_fwd(y, x, s.window(), st);
 }
 
 void pad2d_bwd(float* dx, const float* dy, const Pad2dShape& s, GradMode mode, Stream st) {
-    s.validate();
-    check_planes_fit_int(s);
-    const int64_t inputs = s.in_elems();
-    if (inputs == 0) return;
-    pad2d_bwd_kernel_v1<<<blocks_for(inputs, kBlock), kBlock, 0, st>>>(dx, dy, s, mode, inputs);
-    CUDARTS_CHECK_LAUNCH();
+    plane_window_bwd(dx, dy, s.window(), mode, st);
 }
 
 void channel_bias_fwd(float* y, const float* x, const float* b, const ChannelBiasShape& s,

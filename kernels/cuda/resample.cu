@@ -1,13 +1,14 @@
-// Strided sampling on the GPU, NCHW fp32: the CUDA twins of kernels/cpu/resample.cpp.
-// Forward (subsample, zero): one thread per output reads x at (offset + i*stride,
-// offset + j*stride). zero multiplies that sample by 0 instead of storing 0, as the reference
-// x.mul(0.) does, so NaN and Inf in x come out NaN (nvcc without fast-math keeps x * 0.f).
-// Backward is a gather over dx, one thread per input element: it either is a sampled position and
-// takes its dy, or gets 0; each dx element is written exactly once, so overwrite needs no clearing
-// pass and accumulate adds 0 where nothing was sampled.
-// Traffic: forward reads one float of x per output and writes y once (8 B per output; at stride
-// 2 a 32 B sector of x holds only four sampled floats, so DRAM moves twice what is used);
-// backward reads dy once and writes dx once (plus dx read in accumulate). Bandwidth-bound.
+// The plane window and strided sampling on the GPU, NCHW fp32: the CUDA twins of
+// kernels/cpu/resample.cpp, and the kernels behind pad2d (kernels/cuda/pad.cu) too.
+// Forward (window, subsample, zero): one thread per output reads x at (row0 + i*stride,
+// col0 + j*stride), 0 outside x. zero multiplies that sample by 0 instead of storing 0, as the
+// reference x.mul(0.) does, so NaN and Inf in x come out NaN (nvcc without fast-math keeps x *
+// 0.f). Backward is a gather over dx, one thread per input element: it either is a position an
+// output shows and takes its dy, or gets 0; each dx element is written exactly once, so overwrite
+// needs no clearing pass and accumulate adds 0 where nothing was shown. Traffic: forward reads one
+// float of x per output and writes y once (8 B per output; at stride 2 a 32 B sector of x holds
+// only four sampled floats, so DRAM moves twice what is used); backward reads dy once and writes dx
+// once (plus dx read in accumulate). Bandwidth-bound.
 //   v1  one thread per output (fwd) or per input (bwd), a direct port (the only version)
 #include <climits>
 
@@ -22,84 +23,87 @@ namespace {
 
 constexpr int kBlock = 256;
 
-// Offset of output o's sample in x: plane o / (ho*wo), row i, column j of the output plane.
-__device__ int64_t sample_offset(const SubsampleShape& s, int64_t o) {
-    const int wo = s.wo();
-    const int out_plane = s.ho() * wo;
-    const int64_t p = o / out_plane;
-    const int r = int(o - p * out_plane);
-    const int i = r / wo, j = r - i * wo;
-    return p * s.h * s.w + int64_t(s.offset + i * s.stride) * s.w + s.offset + j * s.stride;
+// Flat index e over planes of rows x cols: plane p, row i, column j.
+struct PlanePos {
+    int64_t p;
+    int i, j;
+};
+__device__ PlanePos plane_pos(int64_t e, int rows, int cols) {
+    const int64_t p = e / (int64_t(rows) * cols);
+    const int r = int(e - p * rows * cols);
+    return {p, r / cols, r % cols};
 }
 
-// The output row (or column) that samples input row ih, or -1 when none does.
-__device__ int sampled_by(int ih, const SubsampleShape& s) {
-    const int d = ih - s.offset;
-    return (d >= 0 && d % s.stride == 0) ? d / s.stride : -1;
-}
-
-// One thread per output: y = x at its sample, times 0 for zero (kZero: NaN and Inf give NaN,
-// negatives -0).
+// One thread per output: x at the position it shows (0 outside x), times 0 for zero (kZero: NaN
+// and Inf give NaN, negatives -0).
 template <bool kZero>
 __global__ void __launch_bounds__(kBlock)
-    sample_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, SubsampleShape s,
-                         int64_t outputs) {
+    plane_window_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x, PlaneWindow g,
+                               int64_t outputs) {
     const int64_t o = first_index();
     if (o >= outputs) return;
-    const float v = x[sample_offset(s, o)];
+    const PlanePos at = plane_pos(o, g.ho, g.wo);
+    const int ih = g.row0 + at.i * g.stride, iw = g.col0 + at.j * g.stride;  // the x shown
+    const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+    const float v = inside ? x[at.p * g.h * g.w + ih * g.w + iw] : 0.f;
     y[o] = kZero ? v * 0.f : v;
 }
 
-// One thread per input element: dy of the output sampling it, or 0 where none does.
+// One thread per input element: dy of the output showing it, or 0 where none does.
 __global__ void __launch_bounds__(kBlock)
-    subsample_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, SubsampleShape s,
-                            GradMode mode, int64_t inputs) {
+    plane_window_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, PlaneWindow g,
+                               GradMode mode, int64_t inputs) {
     const int64_t e = first_index();
     if (e >= inputs) return;
-    const int in_plane = s.h * s.w;
-    const int64_t p = e / in_plane;
-    const int r = int(e - p * in_plane);
-    const int ih = r / s.w, iw = r - ih * s.w;
-    const int i = sampled_by(ih, s), j = sampled_by(iw, s);
-    const int wo = s.wo();
-    const float g = (i >= 0 && j >= 0) ? dy[p * s.ho() * wo + i * wo + j] : 0.f;
-    write_grad(dx[e], g, mode);
+    const PlanePos at = plane_pos(e, g.h, g.w);
+    const int i = PlaneWindow::shown_at(at.i, g.row0, g.stride, g.ho);
+    const int j = PlaneWindow::shown_at(at.j, g.col0, g.stride, g.wo);
+    const float d = (i >= 0 && j >= 0) ? dy[at.p * g.ho * g.wo + i * g.wo + j] : 0.f;
+    write_grad(dx[e], d, mode);
 }
 
 // The kernels index within a plane with int; planes themselves are counted in int64.
-void check_plane_fits_int(const SubsampleShape& s) {
-    CUDARTS_CHECK(int64_t(s.h) * s.w <= INT_MAX,
-                  "subsample (cuda): a plane must hold at most INT_MAX elements in " << s);
+void check_planes_fit_int(const PlaneWindow& g) {
+    CUDARTS_CHECK(int64_t(g.h) * g.w <= INT_MAX && int64_t(g.ho) * g.wo <= INT_MAX,
+                  "plane window (cuda): a plane must hold at most INT_MAX elements in " << g);
 }
 
-// subsample (kZero false) or zero forward.
+// The window forward, times 0 for zero (kZero).
 template <bool kZero>
-void sample_fwd(float* y, const float* x, const SubsampleShape& s, Stream st) {
-    s.validate();
-    check_plane_fits_int(s);
-    const int64_t outputs = s.out_elems();
+void window_fwd(float* y, const float* x, const PlaneWindow& g, Stream st) {
+    check_planes_fit_int(g);
+    const int64_t outputs = g.planes * g.ho * g.wo;
     if (outputs == 0) return;
-    sample_fwd_kernel_v1<kZero><<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, s, outputs);
+    plane_window_fwd_kernel_v1<kZero>
+        <<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, g, outputs);
     CUDARTS_CHECK_LAUNCH();
 }
 
 }  // namespace
 
-void subsample_fwd(float* y, const float* x, const SubsampleShape& s, Stream st) {
-    sample_fwd<false>(y, x, s, st);
+void plane_window_fwd(float* y, const float* x, const PlaneWindow& g, Stream st) {
+    window_fwd<false>(y, x, g, st);
 }
 
-void subsample_bwd(float* dx, const float* dy, const SubsampleShape& s, GradMode mode, Stream st) {
-    s.validate();
-    check_plane_fits_int(s);
-    const int64_t inputs = s.in_elems();
+void plane_window_bwd(float* dx, const float* dy, const PlaneWindow& g, GradMode mode, Stream st) {
+    check_planes_fit_int(g);
+    const int64_t inputs = g.planes * g.h * g.w;
     if (inputs == 0) return;
-    subsample_bwd_kernel_v1<<<blocks_for(inputs, kBlock), kBlock, 0, st>>>(dx, dy, s, mode, inputs);
+    plane_window_bwd_kernel_v1<<<blocks_for(inputs, kBlock), kBlock, 0, st>>>(dx, dy, g, mode,
+                                                                              inputs);
     CUDARTS_CHECK_LAUNCH();
 }
 
+void subsample_fwd(float* y, const float* x, const SubsampleShape& s, Stream st) {
+    plane_window_fwd(y, x, s.window(), st);
+}
+
+void subsample_bwd(float* dx, const float* dy, const SubsampleShape& s, GradMode mode, Stream st) {
+    plane_window_bwd(dx, dy, s.window(), mode, st);
+}
+
 void zero_fwd(float* y, const float* x, const SubsampleShape& s, Stream st) {
-    sample_fwd<true>(y, x, s, st);
+    window_fwd<true>(y, x, s.window(), st);
 }
 
 }  // namespace cudarts::cuda
