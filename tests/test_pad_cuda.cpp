@@ -13,6 +13,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "autograd/ops.h"
@@ -52,6 +53,22 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
     return true;
 }
 
+// A backward pair (outputs, inputs, shape, mode[, stream]) run on both devices: dy of dy_elems
+// seeded floats, dx of dx_elems floats overwritten from NaN; CUDA must match the CPU within
+// over_tol and acc_tol in both GradModes (check_modes_match).
+template <class Shape>
+void check_bwd_match(void (*cpu_bwd)(float*, const float*, const Shape&, GradMode),
+                     void (*cuda_bwd)(float*, const float*, const Shape&, GradMode, Stream),
+                     const Shape& s, int64_t dx_elems, int64_t dy_elems, uint64_t seed,
+                     double over_tol, double acc_tol, const std::string& what) {
+    const std::vector<float> dy = uniform(dy_elems, seed);
+    const DeviceVec dy_dev(dy);
+    check_modes_match(
+        nans(dx_elems), [&](float* dx, GradMode m) { cpu_bwd(dx, dy.data(), s, m); },
+        [&](float* dx, GradMode m) { cuda_bwd(dx, dy_dev.data(), s, m, test_stream()); }, over_tol,
+        acc_tol, what);
+}
+
 TEST_SUITE("cuda_pad") {
     TEST_CASE("pad2d fwd: cuda equals cpu exactly on odd, asymmetric and big shapes") {
         for (const Pad2dShape& s : pad_shapes()) {
@@ -67,15 +84,8 @@ TEST_SUITE("cuda_pad") {
     TEST_CASE("pad2d bwd: cuda equals cpu exactly in both GradModes") {
         for (const Pad2dShape& s : pad_shapes()) {
             CAPTURE(s);
-            const std::vector<float> dy = uniform(s.out_elems(), 202);
-            const DeviceVec dy_dev(dy);
-            check_modes_match(
-                nans(s.in_elems()),
-                [&](float* dx, GradMode m) { cpu::pad2d_bwd(dx, dy.data(), s, m); },
-                [&](float* dx, GradMode m) {
-                    cuda::pad2d_bwd(dx, dy_dev.data(), s, m, test_stream());
-                },
-                0, 0, "pad2d dx");
+            check_bwd_match(cpu::pad2d_bwd, cuda::pad2d_bwd, s, s.in_elems(), s.out_elems(), 202, 0,
+                            0, "pad2d dx");
         }
     }
 
@@ -92,35 +102,23 @@ TEST_SUITE("cuda_pad") {
                 });
             check_close(got, want, 0, 0, "channel_bias y");
 
-            const std::vector<float> dy = uniform(s.elems(), 205);
-            const DeviceVec dy_dev(dy);
-            check_modes_match(
-                nans(s.elems()),
-                [&](float* dx, GradMode m) { cpu::channel_bias_bwd_data(dx, dy.data(), s, m); },
-                [&](float* dx, GradMode m) {
-                    cuda::channel_bias_bwd_data(dx, dy_dev.data(), s, m, test_stream());
-                },
-                0, 0, "channel_bias dx");
+            check_bwd_match(cpu::channel_bias_bwd_data, cuda::channel_bias_bwd_data, s, s.elems(),
+                            s.elems(), 205, 0, 0, "channel_bias dx");
         }
     }
 
     TEST_CASE("channel_bias db: cuda tree sum within tol_for_sum of cpu, the same bits twice") {
         for (const ChannelBiasShape& s : bias_shapes()) {
             CAPTURE(s);
-            const std::vector<float> dy = uniform(s.elems(), 206);
-            const DeviceVec dy_dev(dy);
-            const auto cpu_db = [&](float* db, GradMode m) {
-                cpu::channel_bias_bwd_bias(db, dy.data(), s, m);
-            };
-            const auto cuda_db = [&](float* db, GradMode m) {
-                cuda::channel_bias_bwd_bias(db, dy_dev.data(), s, m, test_stream());
-            };
-            check_modes_match(nans(s.c), cpu_db, cuda_db, tol_for_sum(s.per_channel()),
-                              tol_for_sum(s.per_channel() + 1), "channel_bias db");
+            check_bwd_match(cpu::channel_bias_bwd_bias, cuda::channel_bias_bwd_bias, s, s.c,
+                            s.elems(), 206, tol_for_sum(s.per_channel()),
+                            tol_for_sum(s.per_channel() + 1), "channel_bias db");
             // Deterministic: a second overwrite run gives the same bits as the first.
+            const DeviceVec dy_dev(uniform(s.elems(), 206));
             DeviceVec first = DeviceVec::poisoned(s.c), second = DeviceVec::poisoned(s.c);
-            cuda_db(first.data(), kOverwrite);
-            cuda_db(second.data(), kOverwrite);
+            for (DeviceVec* db : {&first, &second})
+                cuda::channel_bias_bwd_bias(db->data(), dy_dev.data(), s, kOverwrite,
+                                            test_stream());
             CHECK(same_bits(fetch(first), fetch(second)));
         }
     }
