@@ -2,12 +2,15 @@
 // that needs device memory without a Tensor: the CUDA test suites and the kernel benchmark. It is
 // never copied by accident: a second buffer with the same bytes comes only from clone().
 // upload/download copy bytes between the buffer and host memory, synchronously as copy_bytes.
+// A buffer on a CUDA device counts its bytes in the runtime counters' bytes_in_use
+// (engine/counters.h) while it holds them; raw_alloc counts the cudaMalloc.
 #pragma once
 
 #include <cstddef>
 #include <utility>
 #include <vector>
 
+#include "engine/counters.h"
 #include "engine/device.h"
 #include "engine/memory.h"
 #include "kernels/check.h"
@@ -18,13 +21,15 @@ class DeviceBuffer {
 public:
     DeviceBuffer() = default;
     // `bytes` uninitialised bytes on d.
-    DeviceBuffer(Device d, size_t bytes) : dev_(d), p_(raw_alloc(d, bytes)), bytes_(bytes) {}
-    ~DeviceBuffer() { raw_free(dev_, p_); }
+    DeviceBuffer(Device d, size_t bytes) : dev_(d), p_(raw_alloc(d, bytes)), bytes_(bytes) {
+        count_bytes(+1);
+    }
+    ~DeviceBuffer() { release(); }
     DeviceBuffer(DeviceBuffer&& o) noexcept
         : dev_(o.dev_), p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
     DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
         if (this != &o) {
-            raw_free(dev_, p_);
+            release();
             dev_ = o.dev_;
             p_ = std::exchange(o.p_, nullptr);
             bytes_ = std::exchange(o.bytes_, 0);
@@ -76,6 +81,14 @@ public:
 
 private:
     void* at(size_t offset) const { return static_cast<char*>(p_) + offset; }
+    // Adds (sign +1) or removes (-1) this buffer's bytes from the counters' bytes_in_use.
+    void count_bytes(int sign) const noexcept {
+        if (p_ != nullptr && dev_.is_cuda()) detail::add_device_bytes(sign * int64_t(bytes_));
+    }
+    void release() noexcept {
+        count_bytes(-1);
+        raw_free(dev_, p_);
+    }
     void check_range(size_t bytes, size_t offset, const char* what) const {
         CUDARTS_CHECK(offset <= bytes_ && bytes <= bytes_ - offset,
                       "DeviceBuffer " << what << ": " << bytes << " bytes at offset " << offset

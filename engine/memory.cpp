@@ -9,6 +9,8 @@
 // The 2x bound keeps a small tensor from pinning a huge block, and with fixed shapes every request
 // after the first step finds its exact size. One mutex guards the whole allocator: allocations of
 // persistent tensors are rare, so contention is not worth a finer scheme.
+// The runtime counters (engine/counters.h) are taken here: every cudaMalloc, the CUDA bytes the
+// allocator hands out and takes back, and every copy between host and device by direction.
 #include "engine/memory.h"
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "engine/counters.h"
 #include "kernels/check.h"
 
 #if CUDARTS_HAS_CUDA
@@ -72,6 +75,7 @@ void* raw_alloc(Device d, size_t bytes) {
     DeviceGuard guard(d.index);
     void* p = nullptr;
     CUDARTS_CUDA_CHECK(cudaMalloc(&p, bytes));
+    detail::count_device_alloc();
     return p;
 #else
     no_cuda("raw_alloc", d);
@@ -153,6 +157,7 @@ void* CachingAllocator::alloc(Device d, size_t bytes) {
     pool.handed_out.emplace(p, block);
     pool.stats.bytes_in_use += int64_t(block);
     pool.stats.peak_in_use = std::max(pool.stats.peak_in_use, pool.stats.bytes_in_use);
+    if (d.is_cuda()) detail::add_device_bytes(int64_t(block));
     return p;
 }
 
@@ -172,6 +177,7 @@ void CachingAllocator::free(Device d, void* p, size_t bytes) noexcept {
         const size_t block = it->second;
         pool.handed_out.erase(it);
         pool.stats.bytes_in_use -= int64_t(block);
+        if (d.is_cuda()) detail::add_device_bytes(-int64_t(block));
         pool.cached.emplace(block, p);
         pool.stats.bytes_cached += int64_t(block);
     } catch (const std::exception& e) {
@@ -205,6 +211,10 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
     const cudaMemcpyKind kind = src_dev.is_cpu()   ? cudaMemcpyHostToDevice
                                 : dst_dev.is_cpu() ? cudaMemcpyDeviceToHost
                                                    : cudaMemcpyDeviceToDevice;
+    // cudaMemcpy returns to a host reading device memory only once the copy, and everything
+    // queued before it, has finished: a host synchronisation.
+    if (kind == cudaMemcpyDeviceToHost) detail::count_host_sync();
+    if (kind == cudaMemcpyHostToDevice) detail::count_h2d_copy();
     DeviceGuard guard(dst_dev.is_cuda() ? dst_dev.index : src_dev.index);
     CUDARTS_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
 #else

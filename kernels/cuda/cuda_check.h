@@ -3,6 +3,8 @@
 // reads "cudaMalloc(&p, bytes) failed: out of memory (engine/memory.cpp:57)". With
 // CUDARTS_SYNC_DEBUG defined the launch check also synchronizes the device, so a fault inside an
 // asynchronous kernel is reported at its own launch rather than at some later call.
+// Both checks also count (engine/counters.h): every launch check is one kernel launch, every
+// checked cuBLAS compute call one BLAS call (handle setup calls are not counted).
 // Include only from CUDA translation units (.cu files, or .cpp files built with CUDARTS_HAS_CUDA):
 // it needs the CUDA runtime and cuBLAS headers.
 #pragma once
@@ -15,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "engine/counters.h"
 #include "kernels/check.h"
 
 namespace cudarts::detail {
@@ -33,14 +36,31 @@ inline void check_cuda(cudaError_t err, const char* call, const char* file, int 
     throw_library_error(call, cudaGetErrorString(err), file, line);
 }
 
+// Whether the call text `call` (as written in the source) starts with `prefix`.
+constexpr bool call_starts_with(const char* call, const char* prefix) {
+    for (; *prefix != '\0'; ++call, ++prefix)
+        if (*call != *prefix) return false;
+    return true;
+}
+
+// Whether a checked cuBLAS call does work on the device (a GEMM and the like) rather than set up
+// the handle (cublasCreate, cublasDestroy, cublasSet*, cublasGet*).
+constexpr bool is_blas_work(const char* call) {
+    return !call_starts_with(call, "cublasCreate") && !call_starts_with(call, "cublasDestroy") &&
+           !call_starts_with(call, "cublasSet") && !call_starts_with(call, "cublasGet");
+}
+
 inline void check_cublas(cublasStatus_t st, const char* call, const char* file, int line) {
+    if (is_blas_work(call)) count_blas_call();
     if (st != CUBLAS_STATUS_SUCCESS)
         throw_library_error(call, cublasGetStatusString(st), file, line);
 }
 
 inline void check_launch(const char* file, int line) {
+    count_launch();
     check_cuda(cudaGetLastError(), "kernel launch", file, line);
 #if defined(CUDARTS_SYNC_DEBUG)
+    count_host_sync();
     check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize after kernel launch", file, line);
 #endif
 }
