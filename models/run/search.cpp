@@ -184,22 +184,7 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
         const StepPlace at{epoch_, s, m.lr};
         const Batch train = loader.next();
         const Batch val = loader.next();
-        try {
-            architect_.step(train, val, float(m.lr), sgd_.momentum_buffer());
-        } catch (const DivergedError& e) {
-            throw DivergedError(std::string(e.what()) + " at " + at.str());
-        }
-        require_finite(architect_.last_val_loss(), "the architect's validation loss", at);
-        require_finite(net_.alphas_normal().value(), "alphas_normal", at);
-        require_finite(net_.alphas_reduce().value(), "alphas_reduce", at);
-
-        const Var logits = net_.forward(Var(train.images));
-        const Var loss = cross_entropy(logits, train.labels);
-        const double l = sums.add(loss, logits, train.labels);
-        require_finite(l, "loss", at);
-        backward(loss, net_.weights().vars());
-        require_finite(clip_grad_norm(net_.weights(), opt_.w_grad_clip), "the gradient norm", at);
-        sgd_.step();
+        const double l = step(train, val, at, sums);
         if (on_step) on_step({epoch_, s, steps, l, sums.acc()});
     }
     m.train_loss = sums.loss();
@@ -212,6 +197,27 @@ EpochMetrics Search::run_epoch(const std::function<void(const StepInfo&)>& on_st
     m.genotype = genotype();
     m.seconds = epoch_seconds(t0);
     return m;
+}
+
+double Search::step(const Batch& train, const Batch& val, const StepPlace& at,
+                    EpochAccumulator& sums) {
+    try {
+        architect_.step(train, val, float(at.lr), sgd_.momentum_buffer());
+    } catch (const DivergedError& e) {
+        throw DivergedError(std::string(e.what()) + " at " + at.str());
+    }
+    require_finite(architect_.last_val_loss(), "the architect's validation loss", at);
+    require_finite(net_.alphas_normal().value(), "alphas_normal", at);
+    require_finite(net_.alphas_reduce().value(), "alphas_reduce", at);
+
+    const Var logits = net_.forward(Var(train.images));
+    const Var loss = cross_entropy(logits, train.labels);
+    const double l = sums.add(loss, logits, train.labels);
+    require_finite(l, "loss", at);
+    backward(loss, net_.weights().vars());
+    require_finite(clip_grad_norm(net_.weights(), opt_.w_grad_clip), "the gradient norm", at);
+    sgd_.step();
+    return l;
 }
 
 std::pair<double, double> Search::validate() {

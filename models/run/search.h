@@ -66,6 +66,12 @@ public:
 
     // Runs the next epoch; `on_step` (optional) is called after every step.
     EpochMetrics run_epoch(const std::function<void(const StepInfo&)>& on_step = {});
+    // One search step, the body of run_epoch's loop: the architect's α step on `val` (first or
+    // second order, with weight learning rate at.lr), then the weight step on `train` (forward,
+    // cross-entropy, backward, clip to w_grad_clip, SGD at the optimizer's current learning
+    // rate). Adds the training batch to `sums` and returns its loss. A non-finite loss, gradient
+    // norm or α throws DivergedError naming `at`.
+    double step(const Batch& train, const Batch& val, const StepPlace& at, EpochAccumulator& sums);
     // Validation over the α half in eval mode: (mean loss, top-1 accuracy).
     std::pair<double, double> validate();
 
