@@ -1,14 +1,19 @@
 // The kernel benchmark's host-side pieces (the timing itself needs a GPU): medians, the peak
 // bandwidth table, the DARTS depthwise shapes ("same" padding), the row filter, the table and the
 // JSON (missing baselines as null), and the refusal of too few timed runs; the shared shape lists
-// of bench/shapes.h at any batch, and the CUDARTS_TEST_BIG_BATCH rule of tests/util.h.
+// of bench/shapes.h at any batch, and the CUDARTS_TEST_BIG_BATCH rule of tests/util.h. The step
+// benchmark (bench/step_bench.h) on the CPU at tiny shapes: its steps, its refusals, its table and
+// JSON.
+#include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <string>
 
 #include "bench/kernel_bench.h"
 #include "bench/shapes.h"
+#include "bench/step_bench.h"
 #include "kernels/check.h"
+#include "tests/train_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -146,5 +151,58 @@ TEST_SUITE("bench") {
         BenchOptions few;
         few.runs = 5;
         CHECK_THROWS_AS(run_kernel_bench(few), InputError);
+    }
+
+    TEST_CASE("bench step: tiny CPU steps are timed, count nothing, and reach the table and JSON") {
+        bench::StepBenchOptions o;
+        o.batch = 2;
+        o.warmup = 1;
+        o.steps = 3;
+        o.net = test::tiny_search_net(3);
+        o.net.nodes = 1;
+        o.image_size = 8;
+        o.classes = 3;
+        const StepBenchReport r = run_step_bench(o);
+        REQUIRE(r.warmup_steps.size() == 1);
+        REQUIRE(r.timed_steps.size() == 3);
+        for (const StepSample& s : r.timed_steps) {
+            CHECK(std::isfinite(s.loss));
+            CHECK(s.loss > 0);
+            CHECK(s.seconds > 0);
+            CHECK(s.counts.launches + s.counts.device_allocs + s.counts.host_syncs == 0);
+        }
+        CHECK(r.min_s <= r.median_s);
+        CHECK(r.median_s <= r.max_s);
+        CHECK(r.per_step.launches == 0);
+        const std::string table = format_step_table(r);
+        CHECK(table.find("first order, batch 2, C=4, 3 cells, 1 nodes, 3x8x8, 3 classes") !=
+              std::string::npos);
+        CHECK(table.find("kernel launches") != std::string::npos);
+        const nlohmann::json j = step_to_json(r);
+        CHECK(j["order"] == 1);
+        CHECK(j["timed_steps"].size() == 3);
+        CHECK(j["warmup_steps"].size() == 1);
+        CHECK(j["per_step"]["device_allocs"] == 0);
+        CHECK(j["median_s"] == r.median_s);
+        CHECK(j["timed_steps"][2]["loss"] == r.timed_steps[2].loss);
+    }
+
+    TEST_CASE("bench step: a bad batch, step count, warm-up or image size is one InputError") {
+        const auto error = [](auto change) {
+            bench::StepBenchOptions o;
+            change(o);
+            return test::error_of([&] { o.validate(); });
+        };
+        CHECK(error([](StepBenchOptions& o) { o.batch = 1; }) ==
+              "--batch: expected at least 2 images, got 1");
+        CHECK(error([](StepBenchOptions& o) { o.steps = 0; }) ==
+              "--steps: expected at least 1 timed step, got 0");
+        CHECK(error([](StepBenchOptions& o) { o.warmup = -1; }) ==
+              "--warmup: expected 0 or more steps, got -1");
+        CHECK(error([](StepBenchOptions& o) { o.image_size = 4; }) ==
+              "--image-size: expected at least 8 pixels, got 4");
+        bench::StepBenchOptions bad;
+        bad.steps = 0;
+        CHECK_THROWS_AS(run_step_bench(bad), InputError);
     }
 }

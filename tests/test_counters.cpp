@@ -1,0 +1,112 @@
+// The runtime counters' arithmetic (engine/counters.h), on the CPU: a reset zeroes the events and
+// brings the peak down to the bytes in use, the peak follows the highest level since, snapshots
+// subtract, and CPU tensors and host copies count nothing (only CUDA work is counted).
+#include <doctest/doctest.h>
+
+#include "engine/counters.h"
+#include "engine/memory.h"
+#include "engine/tensor.h"
+
+using namespace cudarts;
+
+TEST_SUITE("counters") {
+    TEST_CASE("counters: reset zeroes the events and sets the peak to the bytes in use") {
+        // Other suites may hold device memory: every level is taken relative to `base`.
+        const int64_t base = runtime_counters().bytes_in_use;
+        detail::count_launch();
+        detail::count_launch();
+        detail::count_blas_call();
+        detail::count_device_alloc();
+        detail::count_host_sync();
+        detail::count_h2d_copy();
+        detail::add_device_bytes(1000);
+        detail::add_device_bytes(-400);
+        RuntimeCounters c = runtime_counters();
+        CHECK(c.launches >= 2);
+        CHECK(c.bytes_in_use == base + 600);
+        CHECK(c.peak_bytes >= base + 1000);
+
+        reset_runtime_counters();
+        c = runtime_counters();
+        CHECK(c.launches == 0);
+        CHECK(c.blas_calls == 0);
+        CHECK(c.device_allocs == 0);
+        CHECK(c.host_syncs == 0);
+        CHECK(c.h2d_copies == 0);
+        CHECK(c.bytes_in_use == base + 600);  // a level, kept
+        CHECK(c.peak_bytes == base + 600);    // down to the current level
+
+        detail::count_launch();
+        detail::count_blas_call();
+        detail::count_blas_call();
+        detail::count_device_alloc();
+        detail::count_host_sync();
+        detail::count_host_sync();
+        detail::count_host_sync();
+        detail::count_h2d_copy();
+        c = runtime_counters();
+        CHECK(c.launches == 1);
+        CHECK(c.blas_calls == 2);
+        CHECK(c.device_allocs == 1);
+        CHECK(c.host_syncs == 3);
+        CHECK(c.h2d_copies == 1);
+
+        // The peak is the highest level reached, not the sum of the increments.
+        detail::add_device_bytes(300);   // base + 900
+        detail::add_device_bytes(-800);  // base + 100
+        detail::add_device_bytes(500);   // base + 600
+        c = runtime_counters();
+        CHECK(c.bytes_in_use == base + 600);
+        CHECK(c.peak_bytes == base + 900);
+        detail::add_device_bytes(-600);
+        reset_runtime_counters();
+        CHECK(runtime_counters().bytes_in_use == base);
+        CHECK(runtime_counters().peak_bytes == base);
+    }
+
+    TEST_CASE("counters: counters_since subtracts the events and keeps the later levels") {
+        const RuntimeCounters before{.launches = 10,
+                                     .blas_calls = 4,
+                                     .device_allocs = 3,
+                                     .host_syncs = 7,
+                                     .h2d_copies = 2,
+                                     .bytes_in_use = 512,
+                                     .peak_bytes = 1024};
+        const RuntimeCounters after{.launches = 25,
+                                    .blas_calls = 9,
+                                    .device_allocs = 3,
+                                    .host_syncs = 8,
+                                    .h2d_copies = 6,
+                                    .bytes_in_use = 2048,
+                                    .peak_bytes = 4096};
+        const RuntimeCounters d = counters_since(before, after);
+        CHECK(d.launches == 15);
+        CHECK(d.blas_calls == 5);
+        CHECK(d.device_allocs == 0);
+        CHECK(d.host_syncs == 1);
+        CHECK(d.h2d_copies == 4);
+        CHECK(d.bytes_in_use == 2048);
+        CHECK(d.peak_bytes == 4096);
+    }
+
+    TEST_CASE("counters: CPU tensors, fills and copies count nothing") {
+        reset_runtime_counters();
+        const RuntimeCounters before = runtime_counters();
+        {
+            const Tensor t = Tensor::from_vector(std::vector<float>{1, 2, 3}, {3}, Device::cpu());
+            const Tensor u = Tensor::full({1000}, 2.f, Device::cpu());
+            CHECK(t.to_vector() == std::vector<float>{1, 2, 3});
+            CHECK(u.to_vector()[999] == 2.f);
+            void* p = raw_alloc(Device::cpu(), 4096);
+            raw_free(Device::cpu(), p);
+        }
+        const RuntimeCounters d = counters_since(before, runtime_counters());
+        CHECK(d.launches == 0);
+        CHECK(d.blas_calls == 0);
+        CHECK(d.device_allocs == 0);
+        CHECK(d.host_syncs == 0);
+        CHECK(d.h2d_copies == 0);
+        CHECK(d.bytes_in_use == before.bytes_in_use);
+        CHECK(d.peak_bytes == before.peak_bytes);
+    }
+}
