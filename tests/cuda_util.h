@@ -57,6 +57,9 @@ inline std::vector<float> fetch(const DeviceVec& v) {
     return v.to_host();
 }
 
+// Tests launch on the legacy default stream and synchronise through the blocking copies.
+inline Stream test_stream() { return nullptr; }
+
 // A GradMode write on both devices in both modes, through test::run_both_modes: overwrite onto
 // over_start (NaN wherever every element must be written), accumulate onto the same non-zero start
 // on both; the device's results must match the host's within over_tol and acc_tol (relative and
@@ -74,6 +77,22 @@ inline void check_modes_match(const std::vector<float>& over_start, const ModeWr
     const ModeRuns got = run_both_modes(on_device, over_start);
     check_close(got.over, want.over, over_tol, over_tol, what + " overwrite");
     check_close(got.acc, want.acc, acc_tol, acc_tol, what + " accumulate");
+}
+
+// A backward pair (outputs, inputs, shape, mode[, stream]) run on both devices: dy of dy_elems
+// seeded floats, dx of dx_elems floats overwritten from NaN; CUDA must match the CPU within
+// over_tol and acc_tol in both GradModes (check_modes_match).
+template <class Shape>
+inline void check_bwd_match(void (*cpu_bwd)(float*, const float*, const Shape&, GradMode),
+                            void (*cuda_bwd)(float*, const float*, const Shape&, GradMode, Stream),
+                            const Shape& s, int64_t dx_elems, int64_t dy_elems, uint64_t seed,
+                            double over_tol, double acc_tol, const std::string& what) {
+    const std::vector<float> dy = uniform(dy_elems, seed);
+    const DeviceVec dy_dev(dy);
+    check_modes_match(
+        nans(dx_elems), [&](float* dx, GradMode m) { cpu_bwd(dx, dy.data(), s, m); },
+        [&](float* dx, GradMode m) { cuda_bwd(dx, dy_dev.data(), s, m, test_stream()); }, over_tol,
+        acc_tol, what);
 }
 
 // A forward from host x on both devices, y of out_elems floats: cpu_fwd(y, x) on the host, and
@@ -107,9 +126,6 @@ private:
 // The two write modes by short names, for suites that loop over both.
 inline constexpr GradMode kOverwrite = GradMode::kOverwrite;
 inline constexpr GradMode kAccumulate = GradMode::kAccumulate;
-
-// Tests launch on the legacy default stream and synchronise through the blocking copies.
-inline Stream test_stream() { return nullptr; }
 
 }  // namespace cudarts::test
 

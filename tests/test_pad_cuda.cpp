@@ -53,22 +53,6 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
     return true;
 }
 
-// A backward pair (outputs, inputs, shape, mode[, stream]) run on both devices: dy of dy_elems
-// seeded floats, dx of dx_elems floats overwritten from NaN; CUDA must match the CPU within
-// over_tol and acc_tol in both GradModes (check_modes_match).
-template <class Shape>
-void check_bwd_match(void (*cpu_bwd)(float*, const float*, const Shape&, GradMode),
-                     void (*cuda_bwd)(float*, const float*, const Shape&, GradMode, Stream),
-                     const Shape& s, int64_t dx_elems, int64_t dy_elems, uint64_t seed,
-                     double over_tol, double acc_tol, const std::string& what) {
-    const std::vector<float> dy = uniform(dy_elems, seed);
-    const DeviceVec dy_dev(dy);
-    check_modes_match(
-        nans(dx_elems), [&](float* dx, GradMode m) { cpu_bwd(dx, dy.data(), s, m); },
-        [&](float* dx, GradMode m) { cuda_bwd(dx, dy_dev.data(), s, m, test_stream()); }, over_tol,
-        acc_tol, what);
-}
-
 TEST_SUITE("cuda_pad") {
     TEST_CASE("pad2d fwd: cuda equals cpu exactly on odd, asymmetric and big shapes") {
         for (const Pad2dShape& s : pad_shapes()) {

@@ -42,15 +42,8 @@ TEST_SUITE("cuda_resample") {
     TEST_CASE("subsample bwd: cuda gather equals cpu in both GradModes, zeros where not sampled") {
         for (const SubsampleShape& s : shapes::subsample(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> dy = uniform(s.out_elems(), 102);
-            DeviceVec dy_dev(dy);
-            check_modes_match(
-                nans(s.in_elems()),
-                [&](float* dx, GradMode m) { cpu::subsample_bwd(dx, dy.data(), s, m); },
-                [&](float* dx, GradMode m) {
-                    cuda::subsample_bwd(dx, dy_dev.data(), s, m, test_stream());
-                },
-                0, 0, "subsample dx");
+            check_bwd_match(cpu::subsample_bwd, cuda::subsample_bwd, s, s.in_elems(), s.out_elems(),
+                            102, 0, 0, "subsample dx");
         }
     }
 
@@ -103,15 +96,8 @@ TEST_SUITE("cuda_resample") {
     TEST_CASE("channel_extract: cuda equals cpu in both GradModes") {
         for (const ChannelRangeShape& s : shapes::channel_range(big_batch())) {
             CAPTURE(s);
-            const std::vector<float> y = uniform(int64_t(s.n) * s.c_total * s.hw, 113);
-            DeviceVec y_dev(y);
-            check_modes_match(
-                nans(s.part_elems()),
-                [&](float* x, GradMode m) { cpu::channel_extract(x, y.data(), s, m); },
-                [&](float* x, GradMode m) {
-                    cuda::channel_extract(x, y_dev.data(), s, m, test_stream());
-                },
-                0, 0, "channel_extract x");
+            check_bwd_match(cpu::channel_extract, cuda::channel_extract, s, s.part_elems(),
+                            int64_t(s.n) * s.c_total * s.hw, 113, 0, 0, "channel_extract x");
         }
     }
 

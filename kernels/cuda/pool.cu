@@ -76,21 +76,6 @@ __device__ Covering outputs_covering(int i, int k, int stride, int pad, int out)
     return {lo, hi};
 }
 
-// A flat NCHW index split into its plane p (n*C + c), its offset r within a plane of `rows` x
-// `cols` elements, and r's row i and column j.
-struct PlaneIndex {
-    int64_t p;
-    int r, i, j;
-};
-
-__device__ PlaneIndex split_index(int64_t e, int rows, int cols) {
-    const int plane = rows * cols;
-    const int64_t p = e / plane;
-    const int r = int(e - p * plane);
-    const int i = r / cols;
-    return {p, r, i, r - i * cols};
-}
-
 // One thread per output. max (kMax): y = x at the window's argmax; avg: the mean of the window's
 // in-image taps.
 template <bool kMax>

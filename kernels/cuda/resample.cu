@@ -23,17 +23,6 @@ namespace {
 
 constexpr int kBlock = 256;
 
-// Flat index e over planes of rows x cols: plane p, row i, column j.
-struct PlanePos {
-    int64_t p;
-    int i, j;
-};
-__device__ PlanePos plane_pos(int64_t e, int rows, int cols) {
-    const int64_t p = e / (int64_t(rows) * cols);
-    const int r = int(e - p * rows * cols);
-    return {p, r / cols, r % cols};
-}
-
 // One thread per output: x at the position it shows (0 outside x), times 0 for zero (kZero: NaN
 // and Inf give NaN, negatives -0).
 template <bool kZero>
@@ -42,7 +31,7 @@ __global__ void __launch_bounds__(kBlock)
                                int64_t outputs) {
     const int64_t o = first_index();
     if (o >= outputs) return;
-    const PlanePos at = plane_pos(o, g.ho, g.wo);
+    const PlaneIndex at = split_index(o, g.ho, g.wo);
     const int ih = g.row0 + at.i * g.stride, iw = g.col0 + at.j * g.stride;  // the x shown
     const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
     const float v = inside ? x[at.p * g.h * g.w + ih * g.w + iw] : 0.f;
@@ -55,7 +44,7 @@ __global__ void __launch_bounds__(kBlock)
                                GradMode mode, int64_t inputs) {
     const int64_t e = first_index();
     if (e >= inputs) return;
-    const PlanePos at = plane_pos(e, g.h, g.w);
+    const PlaneIndex at = split_index(e, g.h, g.w);
     const int i = PlaneWindow::shown_at(at.i, g.row0, g.stride, g.ho);
     const int j = PlaneWindow::shown_at(at.j, g.col0, g.stride, g.wo);
     const float d = (i >= 0 && j >= 0) ? dy[at.p * g.ho * g.wo + i * g.wo + j] : 0.f;

@@ -15,6 +15,21 @@ inline constexpr int kWarpSize = 32;
 __device__ inline int64_t first_index() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
 __device__ inline int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 
+// A flat NCHW index split into its plane p (n*C + c), its offset r within a plane of `rows` x
+// `cols` elements, and r's row i and column j.
+struct PlaneIndex {
+    int64_t p;
+    int r, i, j;
+};
+
+__device__ inline PlaneIndex split_index(int64_t e, int rows, int cols) {
+    const int plane = rows * cols;
+    const int64_t p = e / plane;
+    const int r = int(e - p * plane);
+    const int i = r / cols;
+    return {p, r, i, r - i * cols};
+}
+
 __device__ inline float warp_sum(float v) {
 #pragma unroll
     for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
