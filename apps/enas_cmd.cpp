@@ -111,6 +111,27 @@ const SettingNames kFlagNames = {{"epochs", "--epochs"},
                                  {"child_lr", "--child-learning-rate"},
                                  {"eval_children", "--eval-children"}};
 
+// The epoch loop both modes share: the resume line, metrics.jsonl, progress, and after every
+// epoch its line (`print(epoch, metrics)`), the checkpoint, then the text outputs (`write_best`).
+template <class Search, class Print, class WriteBest>
+void run_epochs(Search& search, int epochs, const RunDirectory& run, const RunData& data,
+                const cxxopts::ParseResult& args, const std::string& last_metrics,
+                const Print& print, const WriteBest& write_best) {
+    if (run.resume)
+        std::printf("resuming %s after epoch %d of %d\n", run.dir.c_str(), search.epoch(), epochs);
+    std::fflush(stdout);
+    MetricsLog metrics(run.dir / "metrics.jsonl");
+    if (run.resume && search.epoch() > 0) metrics.resume(search.epoch(), last_metrics);
+    Progress progress(args["print-step"].as<int>());
+    while (!search.done()) {
+        const int e = search.epoch();
+        const auto m = run_shown_epoch(search, progress, epochs, "enas", run.checkpoint);
+        print(e, m);
+        std::fflush(stdout);
+        save_epoch(search, run.checkpoint, data, m.to_json(), metrics, {}, write_best);
+    }
+}
+
 // Macro mode: whole networks in Katib's encoding over Katib's search space.
 int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, Device dev) {
     EnasOptions options;
@@ -151,14 +172,6 @@ int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, Device 
         space.num_layers, space.ops.size(), options.epochs, options.child_steps,
         options.controller.train_steps, options.katib_reward ? "Katib's averaged" : "per-child",
         options.batch_size);
-    if (run.resume)
-        std::printf("resuming %s after epoch %d of %d\n", run.dir.c_str(), search.epoch(),
-                    options.epochs);
-    std::fflush(stdout);
-
-    MetricsLog metrics(run.dir / "metrics.jsonl");
-    if (run.resume && search.epoch() > 0) metrics.resume(search.epoch(), last_metrics);
-    Progress progress(args["print-step"].as<int>());
     auto write_best = [&] {
         const nlohmann::json nn_config = space.nn_config(search.best()).to_katib();
         const nlohmann::json best = {{"architecture", architecture_text(search.best())},
@@ -167,20 +180,19 @@ int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, Device 
         write_text(run.dir / "best.json", best.dump(2) + "\n");
         write_text(run.dir / "best_nn_config.json", nn_config.dump() + "\n");
     };
-    while (!search.done()) {
-        const int e = search.epoch();
-        const EnasEpoch m =
-            run_shown_epoch(search, progress, options.epochs, "enas", run.checkpoint);
-        std::printf(
-            "epoch %d/%d child_loss %.4f child_acc %.4f reward %.4f baseline %.4f "
-            "entropy %.3f skip_rate %.3f best %.4f %s (%d unbuildable; %zu blocks, %lld "
-            "shared parameters; %.1f s)\n",
-            e + 1, options.epochs, m.child_loss, m.child_acc, m.reward_mean, m.baseline, m.entropy,
-            m.skip_rate, m.best_acc, architecture_text(m.best).c_str(), m.unbuildable,
-            m.shared_blocks, static_cast<long long>(m.shared_parameters), m.seconds);
-        std::fflush(stdout);
-        save_epoch(search, run.checkpoint, data, m.to_json(), metrics, {}, write_best);
-    }
+    run_epochs(
+        search, options.epochs, run, data, args, last_metrics,
+        [&](int e, const EnasEpoch& m) {
+            std::printf(
+                "epoch %d/%d child_loss %.4f child_acc %.4f reward %.4f baseline %.4f "
+                "entropy %.3f skip_rate %.3f best %.4f %s (%d unbuildable; %zu blocks, %lld "
+                "shared parameters; %.1f s)\n",
+                e + 1, options.epochs, m.child_loss, m.child_acc, m.reward_mean, m.baseline,
+                m.entropy, m.skip_rate, m.best_acc, architecture_text(m.best).c_str(),
+                m.unbuildable, m.shared_blocks, static_cast<long long>(m.shared_parameters),
+                m.seconds);
+        },
+        write_best);
     std::printf(
         "outputs in %s; train the best child alone with:\n  cudarts enas-trial "
         "--architecture '%s' --nn_config \"$(cat %s)\"\n",
@@ -238,30 +250,20 @@ int run_micro(const cxxopts::ParseResult& args, const RunDirectory& run, Device 
         search.controller().ops().size(), options.epochs, options.child_steps,
         options.controller.train_steps, options.katib_reward ? "Katib's averaged" : "per-child",
         options.batch_size);
-    if (run.resume)
-        std::printf("resuming %s after epoch %d of %d\n", run.dir.c_str(), search.epoch(),
-                    options.epochs);
-    std::fflush(stdout);
-
-    MetricsLog metrics(run.dir / "metrics.jsonl");
-    if (run.resume && search.epoch() > 0) metrics.resume(search.epoch(), last_metrics);
-    Progress progress(args["print-step"].as<int>());
     auto write_best = [&] {
         write_text(run.dir / "genotype.txt", to_darts_string(search.best()) + "\n");
         write_text(run.dir / "genotype.json", to_json_string(search.best()) + "\n");
     };
-    while (!search.done()) {
-        const int e = search.epoch();
-        const MicroEpoch m =
-            run_shown_epoch(search, progress, options.epochs, "enas", run.checkpoint);
-        std::printf(
-            "epoch %d/%d lr %.6f child_loss %.4f child_acc %.4f reward %.4f baseline "
-            "%.4f entropy %.3f best %.4f (%.1f s)\ngenotype %s\n",
-            e + 1, options.epochs, m.lr, m.child_loss, m.child_acc, m.reward_mean, m.baseline,
-            m.entropy, m.best_acc, m.seconds, to_darts_string(m.best).c_str());
-        std::fflush(stdout);
-        save_epoch(search, run.checkpoint, data, m.to_json(), metrics, {}, write_best);
-    }
+    run_epochs(
+        search, options.epochs, run, data, args, last_metrics,
+        [&](int e, const MicroEpoch& m) {
+            std::printf(
+                "epoch %d/%d lr %.6f child_loss %.4f child_acc %.4f reward %.4f baseline "
+                "%.4f entropy %.3f best %.4f (%.1f s)\ngenotype %s\n",
+                e + 1, options.epochs, m.lr, m.child_loss, m.child_acc, m.reward_mean, m.baseline,
+                m.entropy, m.best_acc, m.seconds, to_darts_string(m.best).c_str());
+        },
+        write_best);
     std::printf("outputs in %s; train the cell with: cudarts train --genotype %s\n",
                 run.dir.c_str(), (run.dir / "genotype.txt").c_str());
     std::printf("Validation-Accuracy=%.6f\n", search.best_acc());
