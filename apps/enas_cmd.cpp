@@ -307,13 +307,8 @@ int cmd_enas(int argc, char** argv) {
         ("out", "output directory (locked while the run lasts)", cxxopts::value<std::string>()->default_value("enas-out"))
         ("resume", "continue the search in this directory (only --epochs may change)", cxxopts::value<std::string>())
         ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
-    opts.add_options("data")
-        ("dataset", "cifar10, cifar100, mnist, fashion-mnist, synthetic or folder (env CUDARTS_DATASET)",
-         cxxopts::value<std::string>())
-        ("data", "directory with the data set's files (env CUDARTS_DATA)", cxxopts::value<std::string>())
-        ("subset", "use only the first N images of each split (0 = all)", cxxopts::value<int64_t>())
-        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"));
     // clang-format on
+    add_data_flags(opts);
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;
     const Device dev = parse_device(args["device"].as<std::string>(), "--device");

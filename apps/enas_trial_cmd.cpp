@@ -8,6 +8,7 @@
 #include <cxxopts.hpp>
 #include <filesystem>
 
+#include "apps/flags.h"
 #include "apps/katib.h"
 #include "apps/progress.h"
 #include "apps/run_dir.h"
@@ -66,13 +67,8 @@ int cmd_enas_trial(int argc, char** argv) {
         ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"))
         ("save", "write the trained child's weights here (.safetensors)", cxxopts::value<std::string>())
         ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
-    opts.add_options("data")
-        ("dataset", "cifar10, cifar100, mnist, fashion-mnist, synthetic or folder (env CUDARTS_DATASET)",
-         cxxopts::value<std::string>())
-        ("data", "directory with the data set's files (env CUDARTS_DATA)", cxxopts::value<std::string>())
-        ("subset", "use only the first N images of each split (0 = all)", cxxopts::value<int64_t>()->default_value("0"))
-        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"));
     // clang-format on
+    add_data_flags(opts);
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;
 
