@@ -1,7 +1,8 @@
 // Test pieces shared by the ENAS suites (test_enas_controller.cpp, test_enas_micro.cpp,
-// test_enas_child.cpp): Katib's example architecture, small settings, the controllers' LSTM and
-// logit transform written out in double for the reference walks, the central-difference check of
-// a controller's gradients and the bandit loop both controllers must learn.
+// test_enas_child.cpp, test_enas_search.cpp, test_enas_cuda.cpp): a small search space, Katib's
+// example architecture, small settings, the controllers' LSTM and logit transform written out in
+// double for the reference walks, the central-difference check of a controller's gradients and the
+// bandit loop both controllers must learn.
 #pragma once
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "autograd/grad_check.h"
 #include "models/enas/controller.h"
+#include "models/enas/space.h"
 #include "tests/util.h"
 
 namespace cudarts::test {
@@ -26,6 +28,30 @@ inline const enas::Architecture kKatibExample = {{27},
                                                  {30, 1, 0, 1, 0, 0},
                                                  {11, 0, 1, 1, 0, 1, 1},
                                                  {9, 1, 0, 0, 1, 0, 0, 0}};
+
+// A convolution op of the search space.
+inline enas::OpSpec conv_op(int k, int filters, int stride = 1) {
+    return {.type = enas::OpType::convolution,
+            .filter_size = k,
+            .num_filter = filters,
+            .stride = stride};
+}
+
+// A small space over every op type on 8x8x2 images, 3 classes: 0 conv 3x3 x4, 1 conv 3x3 x5 /2
+// (Keras pads it asymmetrically), 2 sep 3x3 x3 m2, 3 dw 3x3 m2, 4 avg 2x2.
+inline enas::SearchSpace small_space(int layers) {
+    enas::SearchSpace s{
+        .num_layers = layers, .height = 8, .width = 8, .channels = 2, .classes = 3, .ops = {}};
+    s.ops = {conv_op(3, 4),
+             conv_op(3, 5, 2),
+             {.type = enas::OpType::separable_convolution,
+              .filter_size = 3,
+              .num_filter = 3,
+              .depth_multiplier = 2},
+             {.type = enas::OpType::depthwise_convolution, .filter_size = 3, .depth_multiplier = 2},
+             {.type = enas::OpType::reduction, .max_pool = false, .pool_size = 2}};
+    return s;
+}
 
 // Katib's defaults with a small hidden size and the given logit transform.
 inline enas::ControllerSettings small_settings(int hidden, std::optional<double> temperature = 5.0,

@@ -7,34 +7,19 @@
 
 #include "models/enas/search.h"
 #include "models/enas/trial.h"
+#include "tests/enas_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
 using namespace cudarts::enas;
 
-namespace {
-
-SearchSpace small_space() {
-    SearchSpace s{.num_layers = 3, .height = 8, .width = 8, .channels = 3, .classes = 4, .ops = {}};
-    s.ops = {{.type = OpType::convolution, .filter_size = 3, .num_filter = 4, .stride = 2},
-             {.type = OpType::separable_convolution,
-              .filter_size = 3,
-              .num_filter = 5,
-              .depth_multiplier = 2},
-             {.type = OpType::depthwise_convolution, .filter_size = 3, .depth_multiplier = 2},
-             {.type = OpType::reduction, .max_pool = true, .pool_size = 2}};
-    return s;
-}
-
-}  // namespace
-
 TEST_SUITE("cuda_enas") {
     TEST_CASE("cuda enas: a trial child trains on the GPU as on the CPU") {
-        ImageDataset train = make_synthetic(64, 3, 8, 4, 3), valid = make_synthetic(32, 3, 8, 4, 4);
+        ImageDataset train = make_synthetic(64, 2, 8, 3, 3), valid = make_synthetic(32, 2, 8, 3, 4);
         scale_pixels_once(train);
         scale_pixels_once(valid);
-        const SearchSpace space = small_space();
-        const Architecture arch = {{0}, {1, 1}, {2, 0, 1}};
+        const SearchSpace space = test::small_space(3);
+        const Architecture arch = {{1}, {2, 1}, {3, 1, 1}};  // conv /2, sep, dw, skips
         const ChildPlan plan = plan_child(space.nn_config(arch), arch, "t");
         ChildNetwork cpu(plan, Device::cpu(), 2), gpu(plan, Device::cuda(), 2);
         CHECK(cpu.weights().flat_values().to_vector() == gpu.weights().flat_values().to_vector());
@@ -61,7 +46,7 @@ TEST_SUITE("cuda_enas") {
     }
 
     TEST_CASE("cuda enas: one search epoch with shared weights on the GPU matches the CPU") {
-        ImageDataset train = make_synthetic(64, 3, 8, 4, 5), valid = make_synthetic(32, 3, 8, 4, 6);
+        ImageDataset train = make_synthetic(64, 2, 8, 3, 5), valid = make_synthetic(32, 2, 8, 3, 6);
         scale_pixels_once(train);
         scale_pixels_once(valid);
         const EnasOptions o{.controller = {.learning_rate = 0.01, .train_steps = 2},
@@ -70,8 +55,8 @@ TEST_SUITE("cuda_enas") {
                             .batch_size = 16,
                             .eval_children = 2,
                             .seed = 2};
-        EnasSearch cpu(small_space(), o, train, valid, Device::cpu());
-        EnasSearch gpu(small_space(), o, train, valid, Device::cuda());
+        EnasSearch cpu(test::small_space(3), o, train, valid, Device::cpu());
+        EnasSearch gpu(test::small_space(3), o, train, valid, Device::cuda());
         const EnasEpoch mc = cpu.run_epoch(), mg = gpu.run_epoch();
         CHECK(mg.child_loss == doctest::Approx(mc.child_loss).epsilon(1e-3));
         CHECK(mg.shared_blocks == mc.shared_blocks);

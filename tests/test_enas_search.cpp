@@ -6,31 +6,13 @@
 #include "autograd/ops.h"
 #include "models/enas/search.h"
 #include "models/enas/trial.h"
+#include "tests/enas_cases.h"
 #include "tests/util.h"
 
 namespace cudarts::test {
 namespace {
 
 using namespace cudarts::enas;
-
-OpSpec conv(int k, int filters, int stride = 1) {
-    return {.type = OpType::convolution, .filter_size = k, .num_filter = filters, .stride = stride};
-}
-
-// A small space over every op type on 8x8x2 images, 3 classes.
-SearchSpace small_space(int layers) {
-    SearchSpace s{
-        .num_layers = layers, .height = 8, .width = 8, .channels = 2, .classes = 3, .ops = {}};
-    s.ops = {conv(3, 4),
-             conv(3, 5, 2),
-             {.type = OpType::separable_convolution,
-              .filter_size = 3,
-              .num_filter = 3,
-              .depth_multiplier = 2},
-             {.type = OpType::depthwise_convolution, .filter_size = 3, .depth_multiplier = 2},
-             {.type = OpType::reduction, .max_pool = false, .pool_size = 2}};
-    return s;
-}
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     double d = 0;
@@ -177,7 +159,7 @@ TEST_SUITE("enas_search") {
         // average pool, which leaves nothing of the bar's orientation. Only [[1], [1, *]] learns.
         SearchSpace space{
             .num_layers = 2, .height = 16, .width = 16, .channels = 3, .classes = 4, .ops = {}};
-        space.ops = {{.type = OpType::reduction, .max_pool = false, .pool_size = 2}, conv(3, 8)};
+        space.ops = {{.type = OpType::reduction, .max_pool = false, .pool_size = 2}, conv_op(3, 8)};
         ImageDataset train = make_synthetic(512, 3, 16, 4, 1),
                      valid = make_synthetic(128, 3, 16, 4, 2);
         scale_pixels_once(train);
