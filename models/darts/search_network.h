@@ -49,6 +49,19 @@ struct SearchNetConfig {
     void require_fits(int height, int width) const;
 };
 
+// The keys of a SearchNetConfig in the options tables that write and read a run's options as JSON
+// (models/run/loop.h fields_to_json; the DARTS search and ENAS micro mode): visitor(key, member).
+template <class Net, class Visitor>
+void search_net_fields(Net& net, const Visitor& f) {
+    f("in_channels", net.in_channels);
+    f("classes", net.classes);
+    f("init_channels", net.init_channels);
+    f("layers", net.layers);
+    f("nodes", net.nodes);
+    f("stem_multiplier", net.stem_multiplier);
+    f("primitives", net.primitives);
+}
+
 class SearchNetwork : public ModelStores {
 public:
     SearchNetwork(SearchNetConfig cfg, Device dev, uint64_t seed);

@@ -37,13 +37,7 @@ uint64_t at(int epoch, int step) { return (uint64_t(epoch) << 32) + uint64_t(ste
 
 template <class Options, class Visitor>
 void micro_fields(Options& o, const Visitor& f) {
-    f("in_channels", o.net.in_channels);
-    f("classes", o.net.classes);
-    f("init_channels", o.net.init_channels);
-    f("layers", o.net.layers);
-    f("nodes", o.net.nodes);
-    f("stem_multiplier", o.net.stem_multiplier);
-    f("primitives", o.net.primitives);
+    search_net_fields(o.net, f);
     f("epochs", o.epochs);
     f("child_steps", o.child_steps);
     f("batch_size", o.batch_size);

@@ -25,13 +25,7 @@ enum SeedStream : uint64_t { kOrder = 1, kAlphaBatch = 2, kAugment = 3, kValidKe
 
 template <class Options, class Visitor>
 void search_fields(Options& o, const Visitor& f) {
-    f("in_channels", o.net.in_channels);
-    f("classes", o.net.classes);
-    f("init_channels", o.net.init_channels);
-    f("layers", o.net.layers);
-    f("nodes", o.net.nodes);
-    f("stem_multiplier", o.net.stem_multiplier);
-    f("primitives", o.net.primitives);
+    search_net_fields(o.net, f);
     f("epochs", o.epochs);
     f("batch_size", o.batch_size);
     f("train_portion", o.train_portion);
