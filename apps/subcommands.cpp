@@ -40,7 +40,9 @@ constexpr Subcommand kSubcommands[] = {
     {"test", cmd_test, cmd_rnn_test, "evaluate a checkpoint with the reference's parameter names"},
     {"inspect", cmd_inspect, nullptr, "list the tensors and metadata of a .safetensors file"},
     {"info", cmd_info, nullptr, "show the devices this build can use"},
-    {"bench", cmd_bench, nullptr, "time the CUDA kernels on the DARTS shapes (bench kernels)"},
+    {"bench", cmd_bench, nullptr,
+     "time the CUDA kernels on the DARTS shapes (bench kernels) and a whole search step with its "
+     "launch, allocation and sync counts (bench step)"},
 };
 
 // The value of --task (as "--task X" or "--task=X"), removed from argv; "cnn" when absent.
