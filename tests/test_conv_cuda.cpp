@@ -1,6 +1,7 @@
 // CUDA convolution against the CPU reference (kernels/conv.h). Every registered version of each
-// direction (v1 direct, v2 depthwise tiled, cublas 1x1) and the dispatching launcher run on the
-// odd shapes and the DARTS depthwise and 1x1 shapes of bench/shapes.h, in both write modes: outputs
+// direction (v1 direct, v2 depthwise tiled, cublas 1x1, and for the weight gradient v3, the 1x1
+// one-launch cluster kernel) and the dispatching launcher run on the odd shapes, odd 1x1 shapes
+// and the DARTS depthwise and 1x1 shapes of bench/shapes.h, in both write modes: outputs
 // start as NaN under overwrite and as non-zero values under accumulate, and a guard zone after
 // every output catches overruns. Small-integer inputs must match exactly (every partial sum is an
 // integer below 2^24), the weight gradient must be bitwise reproducible, and an empty batch
@@ -32,6 +33,19 @@ std::vector<Conv2dShape> conv2d_cuda_shapes() {
     std::vector<Conv2dShape> shapes = shapes::odd_conv2d();
     for (const Conv2dShape& s : shapes::darts_conv2d(big_batch())) shapes.push_back(s);
     return shapes;
+}
+
+// 1x1 shapes for the pointwise weight gradient (cublas, v3): batches of 1, 3 and 64, channel
+// counts that are multiples of neither 32 nor v3's 16-wide dW tile (so edge tiles are partial,
+// and 45 x 70 needs several tiles each way), odd planes (h*w = 63, 55, 9) so the columns each
+// cluster rank takes straddle samples.
+std::vector<Conv2dShape> odd_pointwise_shapes() {
+    return {
+        {.n = 1, .c_in = 37, .h = 7, .w = 9, .c_out = 19, .k = 1},
+        {.n = 3, .c_in = 70, .h = 5, .w = 11, .c_out = 45, .k = 1},
+        {.n = 64, .c_in = 21, .h = 3, .w = 3, .c_out = 35, .k = 1},
+        {.n = 3, .c_in = 5, .h = 1, .w = 1, .c_out = 3, .k = 1},  // fewer columns than ranks
+    };
 }
 
 // The seeded inputs x, w and dy on s (seeds 11, 12, 13), the same for every direction's case.
@@ -173,8 +187,45 @@ TEST_SUITE("cuda_conv") {
         }
     }
 
+    TEST_CASE("conv2d bwd_weight cuda 1x1: odd channels and planes, n = 1, 3, 64, both modes") {
+        for (const Conv2dShape& s : odd_pointwise_shapes()) {
+            CAPTURE(s);
+            const auto [x, w, dy] = uniform_inputs(s);
+            std::vector<float> want(size_t(s.weight_elems()));
+            cpu::conv2d_bwd_weight(want.data(), dy.data(), x.data(), s, GradMode::kOverwrite);
+            const std::vector<float> start = uniform(s.weight_elems(), 16);
+            const double tol = tol_for_sum(int64_t(s.n) * s.h * s.w);
+            const std::vector<WeightVersion> runs = weight_runs(s);
+            CHECK(runs.size() == 4);  // v1, cublas, v3 and the launcher
+            check_bwd_versions(runs, s, DeviceVec(dy), DeviceVec(x), want, tol, "dw", &start,
+                               /*repeat=*/true);
+        }
+    }
+
+    TEST_CASE("conv2d bwd_weight cuda 1x1: v3 accumulating twice onto one start repeats") {
+        const Conv2dShape s{.n = 64, .c_in = 21, .h = 3, .w = 3, .c_out = 35, .k = 1};
+        const WeightVersion* v3 = nullptr;
+        for (const WeightVersion& v : cuda::conv2d_bwd_weight_versions())
+            if (std::string(v.name) == "v3") v3 = &v;
+        REQUIRE(v3 != nullptr);
+        const auto [x, w, dy] = uniform_inputs(s);
+        const std::vector<float> start = uniform(s.weight_elems(), 17);
+        const DeviceVec x_dev(x), dy_dev(dy);
+        // Two independent accumulations onto the same random start must agree bit for bit.
+        std::vector<float> results[2];
+        for (std::vector<float>& r : results) {
+            const DeviceVec dw_dev(start);
+            v3->launch(dw_dev.data(), dy_dev.data(), x_dev.data(), s, GradMode::kAccumulate,
+                       test_stream());
+            r = fetch(dw_dev);
+        }
+        CHECK(results[0] == results[1]);
+        CHECK(results[0] != start);  // the gradient was added
+    }
+
     TEST_CASE("conv2d cuda: small-integer inputs give exactly the cpu result in every version") {
         std::vector<Conv2dShape> shapes = shapes::odd_conv2d();
+        for (const Conv2dShape& s : odd_pointwise_shapes()) shapes.push_back(s);
         for (const Conv2dShape& s : shapes::darts_conv2d(big_batch()))
             if (s.c_in == 16 || s.k == 1 || !s.is_depthwise()) shapes.push_back(s);
         for (const Conv2dShape& s : shapes) {
@@ -195,7 +246,7 @@ TEST_SUITE("cuda_conv") {
                     const std::string name = v.name;
                     if (name == "v1") CHECK(v.supports(s));
                     if (name == "v2") CHECK(v.supports(s) == s.is_depthwise());
-                    if (name == "cublas") CHECK(v.supports(s) == pointwise);
+                    if (name == "cublas" || name == "v3") CHECK(v.supports(s) == pointwise);
                 }
             };
             check_support(cuda::conv2d_fwd_versions());
@@ -204,7 +255,7 @@ TEST_SUITE("cuda_conv") {
         }
         CHECK(cuda::conv2d_fwd_versions().size() == 3);
         CHECK(cuda::conv2d_bwd_data_versions().size() == 3);
-        CHECK(cuda::conv2d_bwd_weight_versions().size() == 3);
+        CHECK(cuda::conv2d_bwd_weight_versions().size() == 4);  // v1, v2, cublas, v3
     }
 
     TEST_CASE("conv2d cuda: an empty batch writes nothing but still overwrites dw with zeros") {
