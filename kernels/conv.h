@@ -99,7 +99,8 @@ void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dS
                        GradMode mode, Stream st);
 
 // Every implementation of each direction, so tests check them all against cpu:: and the
-// benchmark times them side by side (names "v1", "v2", "cublas"; see kernels/cuda/conv_*.cu).
+// benchmark times them side by side (names "v1", "v2", "cublas", and for the weight gradient also
+// "v3", the 1x1 one-kernel version; see kernels/cuda/conv_*.cu).
 // `supports` takes a valid shape; `launch` has the launcher's contract and throws on a shape its
 // version does not support.
 struct Conv2dFwdVersion {
@@ -121,7 +122,8 @@ struct Conv2dBwdWeightVersion {
 };
 // The version a launcher runs: the last of `versions` that supports s. Each table lists its
 // versions from the most general (v1, any shape) to the most specialised (cublas), so this is
-// cuBLAS for pointwise shapes, else v2 where it applies, else v1.
+// cuBLAS for pointwise shapes, else v2 where it applies, else v1. The weight gradient's v3 (1x1
+// only) sits before cublas, so it is tested and benchmarked but not yet chosen.
 template <class Version>
 const Version& preferred_version(std::span<const Version> versions, const Conv2dShape& s) {
     for (size_t i = versions.size() - 1; i > 0; --i)
