@@ -12,6 +12,7 @@
 #include <cxxopts.hpp>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "apps/flags.h"
@@ -133,17 +134,18 @@ void run_epochs(Search& search, int epochs, const RunDirectory& run, const RunDa
 }
 
 // Macro mode: whole networks in Katib's encoding over Katib's search space.
-int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, Device dev) {
+int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, const ResumeInfo* resumed,
+              Device dev) {
     EnasOptions options;
     RunData data = RunData::from_environment();
     data.valid_portion = 0.1;
     nlohmann::json saved_space;
     std::string last_metrics;
-    if (run.resume) {
-        const ResumeInfo info = read_resume_info(run.checkpoint, "enas");
+    if (resumed) {
+        const ResumeInfo& info = *resumed;
         options = EnasOptions::from_json(info.options, metadata_name(info.checkpoint, "options"));
         data = info.data;
-        saved_space = checkpoint_json(read_safetensors(info.checkpoint), "space");
+        saved_space = parse_json(info.at("space"), metadata_name(info.checkpoint, "space"));
         last_metrics = info.last_metrics();
         set_from_flag(args, "epochs", options.epochs);
     } else {
@@ -158,8 +160,8 @@ int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, Device 
     auto [train, test] = load_splits(data.dataset, data.data, data.subset);
     ImageDataset valid = hold_out(train, data.valid_portion);
     for (ImageDataset* s : {&train, &valid, &test}) scale_pixels_once(*s);
-    const SearchSpace space = run.resume ? parse_search_space(saved_space, "checkpoint 'space'")
-                                         : read_space(args, train);
+    const SearchSpace space =
+        resumed ? parse_search_space(saved_space, "checkpoint 'space'") : read_space(args, train);
     EnasSearch search(space, options, train, valid, dev);
     if (run.resume) search.load(run.checkpoint.string());
 
@@ -206,12 +208,13 @@ int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, Device 
 }
 
 // Micro mode: a DARTS cell inside the DARTS search network, whose weights the children share.
-int run_micro(const cxxopts::ParseResult& args, const RunDirectory& run, Device dev) {
+int run_micro(const cxxopts::ParseResult& args, const RunDirectory& run, const ResumeInfo* resumed,
+              Device dev) {
     MicroOptions options;
     RunData data = RunData::from_environment();
     std::string last_metrics;
-    if (run.resume) {
-        const ResumeInfo info = read_resume_info(run.checkpoint, "enas --mode micro");
+    if (resumed) {
+        const ResumeInfo& info = *resumed;
         options = MicroOptions::from_json(info.options, metadata_name(info.checkpoint, "options"));
         data = info.data;
         last_metrics = info.last_metrics();
@@ -313,15 +316,15 @@ int cmd_enas(int argc, char** argv) {
     if (!parse_args(opts, argc, argv, args)) return 0;
     const Device dev = parse_device(args["device"].as<std::string>(), "--device");
     const RunDirectory run(args, kNewRunFlags, "an ENAS search");
-    // A resumed run keeps its mode, which its checkpoint's format names.
+    // A resumed run keeps its mode, which its checkpoint's format names; its metadata is read once.
+    std::optional<ResumeInfo> resumed;
+    if (run.resume) resumed = read_resume_info(run.checkpoint, "enas");
     const std::string mode =
-        run.resume
-            ? (read_safetensors(run.checkpoint.string()).metadata["format"] == "cudarts-enas-micro"
-                   ? "micro"
-                   : "macro")
-            : args["mode"].as<std::string>();
+        resumed ? (resumed->metadata["format"] == "cudarts-enas-micro" ? "micro" : "macro")
+                : args["mode"].as<std::string>();
     if (mode != "macro" && mode != "micro")
         throw InputError("--mode: expected macro or micro, got '" + quote_input(mode) + "'");
-    return mode == "micro" ? run_micro(args, run, dev) : run_macro(args, run, dev);
+    const ResumeInfo* info = resumed ? &*resumed : nullptr;
+    return mode == "micro" ? run_micro(args, run, info, dev) : run_macro(args, run, info, dev);
 }
 }  // namespace cudarts::apps

@@ -267,6 +267,11 @@ TEST_SUITE("enas_controller") {
         CHECK(st.baseline == doctest::Approx(base).epsilon(1e-12));
         CHECK(a.baseline() == st.baseline);
         CHECK(st.loss == doctest::Approx(loss_value).epsilon(1e-6));
+        // The scored architecture's entropy and skip rate, as score gives them (the loops log
+        // these).
+        CHECK(st.entropy == t.entropy);
+        CHECK(st.skip_rate == t.skip_rate);
+        CHECK(st.skip_rate == doctest::Approx(2 / 3.0));
         double sq = 0;
         for (float x : g) sq += double(x) * x;
         CHECK(st.grad_norm == doctest::Approx(std::sqrt(sq)).epsilon(1e-5));

@@ -20,12 +20,6 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     return d;
 }
 
-std::vector<int> ops_of(const Architecture& a) {
-    std::vector<int> ops;
-    for (const auto& row : a) ops.push_back(row[0]);
-    return ops;
-}
-
 // The logits of one child read from `shared`, BN on batch statistics.
 Tensor shared_logits(SharedWeights& shared, const SearchSpace& space, const Architecture& arch,
                      const Var& x) {

@@ -191,8 +191,10 @@ PolicyTerms Controller::score(const Architecture& arch) const {
 UpdateStats Controller::update(const Architecture& arch, double reward) {
     check_reward(reward);
     check(arch);
-    return reinforce(reward, [&] {
+    double skip_rate = 0;
+    UpdateStats u = reinforce(reward, [&] {
         const PolicyTerms t = score(arch);
+        skip_rate = t.skip_rate;
         ScoredChoices scored;
         scored.log_prob = t.log_prob;
         scored.entropy = t.entropy;
@@ -202,6 +204,8 @@ UpdateStats Controller::update(const Architecture& arch, double reward) {
         }
         return scored;
     });
+    u.skip_rate = skip_rate;
+    return u;
 }
 
 }  // namespace cudarts::enas

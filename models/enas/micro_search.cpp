@@ -52,30 +52,6 @@ void micro_fields(Options& o, const Visitor& f) {
     f("cutout", o.augment.cutout);
 }
 
-// A setting's value as Katib writes it: the shortest text that reads back as the same double.
-std::string setting_text(double v) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
-}
-
-std::string setting_text(const std::optional<double>& v) {
-    return v ? setting_text(*v) : std::string("None");
-}
-
-nlohmann::json controller_json(const ControllerSettings& s) {
-    return {{"controller_hidden_size", std::to_string(s.hidden_size)},
-            {"controller_temperature", setting_text(s.temperature)},
-            {"controller_tanh_const", setting_text(s.tanh_const)},
-            {"controller_entropy_weight", setting_text(s.entropy_weight)},
-            {"controller_baseline_decay", setting_text(s.baseline_decay)},
-            {"controller_learning_rate", setting_text(s.learning_rate)},
-            {"controller_skip_target", setting_text(s.skip_target)},
-            {"controller_skip_weight", setting_text(s.skip_weight)},
-            {"controller_train_steps", std::to_string(s.train_steps)},
-            {"controller_log_every_steps", std::to_string(s.log_every_steps)}};
-}
-
 MicroOptions prepared(MicroOptions opt, const ImageDataset& data) {
     opt.net.in_channels = data.channels;
     opt.net.classes = data.classes;
@@ -95,28 +71,15 @@ double mean_of(const std::vector<double>& xs) {
 
 nlohmann::json MicroOptions::to_json() const {
     nlohmann::json j = fields_to_json(*this, [](auto& o, const auto& f) { micro_fields(o, f); });
-    j["controller"] = controller_json(controller);
+    j["controller"] = controller_settings_json(controller);
     return j;
 }
 
 MicroOptions MicroOptions::from_json(const nlohmann::json& j, const std::string& what) {
     MicroOptions o =
         fields_from_json<MicroOptions>(j, what, [](auto& m, const auto& f) { micro_fields(m, f); });
-    if (j.contains("controller")) {
-        const nlohmann::json& c = j.at("controller");
-        if (!c.is_object()) wrong_json_type(what, "controller", c, "an object of settings");
-        std::vector<std::pair<std::string, std::string>> kv;
-        for (auto it = c.begin(); it != c.end(); ++it) {
-            if (!it.value().is_string())
-                wrong_json_type(what + ": controller", it.key().c_str(), it.value(), "a string");
-            kv.emplace_back(it.key(), it.value().get<std::string>());
-        }
-        try {
-            o.controller = parse_controller_settings(kv);
-        } catch (const InputError& e) {
-            throw InputError(what + ": controller: " + e.what());
-        }
-    }
+    if (j.contains("controller"))
+        o.controller = controller_settings_from_json(j.at("controller"), what);
     return o;
 }
 
@@ -245,11 +208,8 @@ MicroEpoch MicroSearch::run_epoch(const std::function<void(const StepInfo&)>& on
     plain.start(std::move(reward_batches));
     std::vector<double> accs, losses, entropies;
     auto policy_step = [&](const MicroArch& arch, double reward) {
-        {
-            NoGradGuard no_grad;
-            entropies.push_back(controller_.score(arch).entropy);
-        }
         const UpdateStats st = controller_.update(arch, reward);
+        entropies.push_back(st.entropy);
         require_finite(st.loss, "the controller loss", {epoch_, -1, m.lr});
         losses.push_back(st.loss);
     };

@@ -9,6 +9,7 @@
 
 #include "autograd/ops.h"
 #include "models/nn/setting.h"
+#include "models/run/loop.h"  // wrong_json_type
 
 namespace cudarts::enas {
 
@@ -103,6 +104,49 @@ void validate_controller_settings(const ControllerSettings& s) {
     require_positive(s.skip_weight, "controller_skip_weight");
     require_count(s.train_steps, "controller_train_steps");
     require_count(s.log_every_steps, "controller_log_every_steps");
+}
+
+namespace {
+
+// A setting's value as text: 17 significant digits, which read back as the same double.
+std::string setting_text(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+std::string setting_text(const std::optional<double>& v) {
+    return v ? setting_text(*v) : std::string("None");
+}
+
+}  // namespace
+
+nlohmann::json controller_settings_json(const ControllerSettings& s) {
+    return {{"controller_hidden_size", std::to_string(s.hidden_size)},
+            {"controller_temperature", setting_text(s.temperature)},
+            {"controller_tanh_const", setting_text(s.tanh_const)},
+            {"controller_entropy_weight", setting_text(s.entropy_weight)},
+            {"controller_baseline_decay", setting_text(s.baseline_decay)},
+            {"controller_learning_rate", setting_text(s.learning_rate)},
+            {"controller_skip_target", setting_text(s.skip_target)},
+            {"controller_skip_weight", setting_text(s.skip_weight)},
+            {"controller_train_steps", std::to_string(s.train_steps)},
+            {"controller_log_every_steps", std::to_string(s.log_every_steps)}};
+}
+
+ControllerSettings controller_settings_from_json(const nlohmann::json& c, const std::string& what) {
+    if (!c.is_object()) wrong_json_type(what, "controller", c, "an object of settings");
+    std::vector<std::pair<std::string, std::string>> kv;
+    for (auto it = c.begin(); it != c.end(); ++it) {
+        if (!it.value().is_string())
+            wrong_json_type(what + ": controller", it.key().c_str(), it.value(), "a string");
+        kv.emplace_back(it.key(), it.value().get<std::string>());
+    }
+    try {
+        return parse_controller_settings(kv);
+    } catch (const InputError& e) {
+        throw InputError(what + ": controller: " + e.what());
+    }
 }
 
 // ----- pieces of a walk -----
@@ -208,7 +252,7 @@ UpdateStats PolicyCore::reinforce(double reward, const std::function<ScoredChoic
         const double grad_norm = std::sqrt(squared_norm(weights_->flat_grads()));
         adam_->step();
         baseline_ = b;
-        return {r, b, loss_value, grad_norm};
+        return {r, b, loss_value, grad_norm, t.entropy};
     } catch (...) {
         clear_tape();  // score's entries, if backward never ran
         throw;

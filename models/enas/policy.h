@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,11 +39,20 @@ ControllerSettings parse_controller_settings(
 // The range checks of the table, on settings built in code; throws SettingError.
 void validate_controller_settings(const ControllerSettings& s);
 
+// The settings as a run's options keep them: Katib's names with the values as Katib writes them,
+// text ("None" where switched off; reals with 17 significant digits, which read back exactly).
+nlohmann::json controller_settings_json(const ControllerSettings& s);
+// Back from that form (values must be strings); a wrong type or a bad setting is an InputError
+// "<what>: controller: ..." (what names the options, e.g. "PATH: metadata 'options'").
+ControllerSettings controller_settings_from_json(const nlohmann::json& j, const std::string& what);
+
 struct UpdateStats {
-    double reward;     // R: the reward plus the entropy bonus
-    double baseline;   // b after its update (the one the loss used)
-    double loss;       // the REINFORCE loss before the step
-    double grad_norm;  // global L2 norm of the gradient (not clipped)
+    double reward;         // R: the reward plus the entropy bonus
+    double baseline;       // b after its update (the one the loss used)
+    double loss;           // the REINFORCE loss before the step
+    double grad_norm;      // global L2 norm of the gradient (not clipped)
+    double entropy = 0;    // the scored architecture's entropy terms (PolicyTerms::entropy)
+    double skip_rate = 0;  // the macro controller's skip rate (PolicyTerms::skip_rate), else 0
 };
 
 // ----- pieces of a walk (all (rows, H) matrices on the CPU, built from the autograd ops) -----

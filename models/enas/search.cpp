@@ -33,43 +33,6 @@ Generator sampler(uint64_t seed, SeedStream s, int epoch, int step) {
     return Generator(mix64(seed, s), (uint64_t(epoch) << 32 | uint64_t(step)) << 8);
 }
 
-// Katib's setting names with their values as text ("None" for a switched-off one): the form the
-// options keep, read back by parse_controller_settings.
-nlohmann::json settings_json(const ControllerSettings& c) {
-    auto opt = [](const std::optional<double>& v) {
-        return v ? nlohmann::json(*v) : nlohmann::json("None");
-    };
-    return {{"controller_hidden_size", c.hidden_size},
-            {"controller_temperature", opt(c.temperature)},
-            {"controller_tanh_const", opt(c.tanh_const)},
-            {"controller_entropy_weight", opt(c.entropy_weight)},
-            {"controller_baseline_decay", c.baseline_decay},
-            {"controller_learning_rate", c.learning_rate},
-            {"controller_skip_target", c.skip_target},
-            {"controller_skip_weight", opt(c.skip_weight)},
-            {"controller_train_steps", c.train_steps},
-            {"controller_log_every_steps", c.log_every_steps}};
-}
-
-ControllerSettings settings_from_json(const nlohmann::json& j, const std::string& what) {
-    if (!j.is_object()) throw InputError(what + ": 'controller' is not an object");
-    std::vector<std::pair<std::string, std::string>> kv;
-    for (const auto& [k, v] : j.items()) {
-        char buf[64];
-        if (v.is_string()) {
-            kv.emplace_back(k, v.get<std::string>());
-        } else if (v.is_number_integer()) {
-            kv.emplace_back(k, v.dump());
-        } else if (v.is_number()) {
-            std::snprintf(buf, sizeof buf, "%.17g", v.get<double>());
-            kv.emplace_back(k, buf);
-        } else {
-            throw InputError(what + ": controller '" + quote_input(k) + "' is " + quote_json(v));
-        }
-    }
-    return parse_controller_settings(kv);
-}
-
 }  // namespace
 
 void EnasOptions::validate() const {
@@ -83,7 +46,7 @@ void EnasOptions::validate() const {
 }
 
 nlohmann::json EnasOptions::to_json() const {
-    return {{"controller", settings_json(controller)},
+    return {{"controller", controller_settings_json(controller)},
             {"epochs", epochs},
             {"child_steps", child_steps},
             {"batch_size", batch_size},
@@ -96,7 +59,8 @@ nlohmann::json EnasOptions::to_json() const {
 EnasOptions EnasOptions::from_json(const nlohmann::json& j, const std::string& what) {
     if (!j.is_object()) throw InputError(what + ": expected a JSON object");
     EnasOptions o;
-    if (j.contains("controller")) o.controller = settings_from_json(j.at("controller"), what);
+    if (j.contains("controller"))
+        o.controller = controller_settings_from_json(j.at("controller"), what);
     auto get = [&](const char* key, auto& member) {
         using T = std::remove_reference_t<decltype(member)>;
         if (j.contains(key)) member = json_member<T>(j.at(key), what, key);
@@ -158,12 +122,6 @@ std::optional<ChildPlan> EnasSearch::plan(const Architecture& arch) const {
     } catch (const InputError&) {
         return std::nullopt;
     }
-}
-
-static std::vector<int> ops_of(const Architecture& arch) {
-    std::vector<int> ops;
-    for (const auto& row : arch) ops.push_back(row[0]);
-    return ops;
 }
 
 double EnasSearch::accuracy(const Architecture& arch, std::vector<BatchRequest> batches) {
@@ -242,24 +200,18 @@ EnasEpoch EnasSearch::run_epoch(const std::function<void(const StepInfo&)>& on_s
             arch = controller_.sample(gen);
             r = katib_r;
         }
-        const PolicyTerms terms = [&] {
-            NoGradGuard no_grad;
-            return controller_.score(arch);
-        }();
         const UpdateStats u = controller_.update(arch, r);
         require_finite(u.loss, "the controller loss", {epoch_, t, opt_.controller.learning_rate});
         m.reward_mean += scored[size_t(t)].second / updates;
         m.baseline = u.baseline;
         m.controller_loss += u.loss / updates;
         m.grad_norm += u.grad_norm / updates;
-        m.entropy += terms.entropy / updates;
-        m.skip_rate += terms.skip_rate / updates;
+        m.entropy += u.entropy / updates;
+        m.skip_rate += u.skip_rate / updates;
     }
 
     // 3. The epoch's answer: the best of eval_children children on the whole held-out split.
-    std::vector<int64_t> all_valid(size_t(valid_.size()));
-    std::iota(all_valid.begin(), all_valid.end(), int64_t(0));
-    const std::vector<BatchRequest> whole = split_batches(all_valid, opt_.batch_size, 1ull << 62);
+    const std::vector<BatchRequest> whole = whole_set_batches(valid_, opt_.batch_size);
     m.best_acc = -1;
     for (int c = 0; c < opt_.eval_children; ++c) {
         Generator gen = sampler(seed, kSampleEval, epoch_, c);

@@ -255,6 +255,12 @@ void check_architecture(const Architecture& arch, int num_layers, int num_ops,
     }
 }
 
+std::vector<int> ops_of(const Architecture& arch) {
+    std::vector<int> ops;
+    for (const auto& row : arch) ops.push_back(row[0]);
+    return ops;
+}
+
 std::string architecture_text(const Architecture& arch) {
     std::string s = "[";
     for (size_t i = 0; i < arch.size(); ++i) {

@@ -65,6 +65,9 @@ Architecture parse_architecture(const nlohmann::json& j, const std::string& flag
 void check_architecture(const Architecture& arch, int num_layers, int num_ops,
                         const std::map<int, OpSpec>* embedding, const std::string& what);
 
+// The op id of each layer (the first integer of every row).
+std::vector<int> ops_of(const Architecture& arch);
+
 // Katib's architecture text: [[27], [29, 0], ...] with ", " separators, as the suggestion writes
 // it.
 std::string architecture_text(const Architecture& arch);

@@ -13,13 +13,13 @@ namespace {
 
 enum SeedStream : uint64_t { kOrder = 21, kAugment = 22, kEvalKeys = 1ull << 62 };
 
-std::vector<BatchRequest> in_order(const ImageDataset& set, int batch_size) {
+}  // namespace
+
+std::vector<BatchRequest> whole_set_batches(const ImageDataset& set, int batch_size) {
     std::vector<int64_t> all(size_t(set.size()));
     std::iota(all.begin(), all.end(), int64_t(0));
     return split_batches(all, batch_size, kEvalKeys);
 }
-
-}  // namespace
 
 std::pair<double, double> train_batches(const ChildModel& child, const ImageDataset& set,
                                         std::vector<BatchRequest> requests, const Augment& aug,
@@ -68,7 +68,7 @@ nlohmann::json TrialEpoch::to_json() const {
 
 std::pair<double, double> evaluate_child(const ChildModel& child, const ImageDataset& set,
                                          int batch_size, Device dev) {
-    return evaluate_batches(set, in_order(set, batch_size), Augment{}, 0, dev,
+    return evaluate_batches(set, whole_set_batches(set, batch_size), Augment{}, 0, dev,
                             [&](const Var& x) { return child.logits(x, {.training = false}); });
 }
 

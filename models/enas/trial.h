@@ -74,6 +74,9 @@ private:
     int epoch_ = 0;
 };
 
+// Every image of `set` once, in order, in batches of batch_size (no augmentation keys needed).
+std::vector<BatchRequest> whole_set_batches(const ImageDataset& set, int batch_size);
+
 // Mean loss and top-1 of a child over the whole of `set` (eval mode, no augmentation).
 std::pair<double, double> evaluate_child(const ChildModel& child, const ImageDataset& set,
                                          int batch_size, Device dev);
