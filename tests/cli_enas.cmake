@@ -29,6 +29,18 @@ function(expect_same_metrics a b n)
   endforeach()
 endfunction()
 
+# A search run whole and in parts: `enas ARGS --epochs 2 --out WHOLE` (stdout matching FIRST, then
+# LAST at the end; WHOLE then holds FILES), the same run for one epoch into PARTS, resumed there to
+# epoch 2 (ending in LAST too); fails unless the resumed run logs the whole run's two epochs.
+function(expect_whole_and_resumed)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "FIRST;LAST;WHOLE;PARTS" "FILES;ARGS")
+  expect_stdout("${arg_FIRST}.*${arg_LAST}" enas ${arg_ARGS} --epochs 2 --out "${arg_WHOLE}")
+  expect_files("enas" "${arg_WHOLE}" ${arg_FILES})
+  expect_stdout("${arg_LAST}" enas ${arg_ARGS} --epochs 1 --out "${arg_PARTS}")
+  expect_stdout("resuming .* after epoch 1 of 2.*${arg_LAST}" enas --resume "${arg_PARTS}" --epochs 2)
+  expect_same_metrics("${arg_WHOLE}" "${arg_PARTS}" 2)
+endfunction()
+
 # Katib's default metrics regex since v0.13 (reference/katib.md 1.8) must read every metric line
 # as a number in fixed notation.
 set(number "[0-9]+\\.[0-9]+")
@@ -72,11 +84,9 @@ file(WRITE "${WORK}/space.json" [=[
 set(run --space "${WORK}/space.json" --dataset synthetic --subset 160 --device cpu --batch-size 16
     --child-steps 4 --eval-children 2 --algorithm-settings "{'controller_train_steps': '3', 'controller_learning_rate': 0.01}")
 set(last "Validation-Accuracy=${number}\nBest-Architecture=\\[\\[[0-9]\\],\\[[0-9],[01]\\]\\]\n$")
-expect_stdout("space: 2 layers, 3 operations.*${last}" enas ${run} --epochs 2 --out "${WORK}/whole")
-expect_files("enas" "${WORK}/whole" checkpoint.safetensors metrics.jsonl best.json best_nn_config.json)
-expect_stdout("${last}" enas ${run} --epochs 1 --out "${WORK}/parts")
-expect_stdout("resuming .* after epoch 1 of 2.*${last}" enas --resume "${WORK}/parts" --epochs 2)
-expect_same_metrics("${WORK}/whole" "${WORK}/parts" 2)
+expect_whole_and_resumed(FIRST "space: 2 layers, 3 operations" LAST "${last}" ARGS ${run}
+                         WHOLE "${WORK}/whole" PARTS "${WORK}/parts"
+                         FILES checkpoint.safetensors metrics.jsonl best.json best_nn_config.json)
 # The best child trains alone with the files the search wrote.
 file(READ "${WORK}/whole/best_nn_config.json" best_nn)
 file(READ "${WORK}/whole/best.json" best)
@@ -103,11 +113,9 @@ set(micro --mode micro --dataset synthetic --subset 192 --device cpu --layers 2 
     --nodes 2 --child-steps 3 --batch-size 16 --eval-children 2
     --algorithm-settings "{'controller_train_steps': '2'}")
 set(micro_last "Validation-Accuracy=${number}\nBest-Genotype=Genotype\\(normal=\\[\\('[a-z_0-9]+', [0-2]\\).*normal_concat=range\\(2, 4\\).*\\)\n$")
-expect_stdout("supernet: C=4, 2 cells, 2 nodes, 7 ops.*${micro_last}" enas ${micro} --epochs 2 --out "${WORK}/micro")
-expect_files("enas --mode micro" "${WORK}/micro" checkpoint.safetensors metrics.jsonl genotype.txt genotype.json)
-expect_stdout("${micro_last}" enas ${micro} --epochs 1 --out "${WORK}/micro_parts")
-expect_stdout("resuming .* after epoch 1 of 2.*${micro_last}" enas --resume "${WORK}/micro_parts" --epochs 2)
-expect_same_metrics("${WORK}/micro" "${WORK}/micro_parts" 2)
+expect_whole_and_resumed(FIRST "supernet: C=4, 2 cells, 2 nodes, 7 ops" LAST "${micro_last}"
+                         ARGS ${micro} WHOLE "${WORK}/micro" PARTS "${WORK}/micro_parts"
+                         FILES checkpoint.safetensors metrics.jsonl genotype.txt genotype.json)
 expect_stdout("test_acc=${number}\n$" train --genotype "${WORK}/micro/genotype.txt" --dataset synthetic
               --subset 64 --epochs 1 --layers 3 --init-channels 4 --auxiliary=false --batch-size 16
               --device cpu --out "${WORK}/micro_train")
