@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,14 @@ std::string launch_error() {
 }
 
 std::string at_line(int line) { return "test_simt.cu:" + std::to_string(line); }
+
+// Checks that the error text e names every one of parts (messages, kernel names, source lines).
+void check_names_all(const std::string& e, std::initializer_list<std::string> parts) {
+    for (const std::string& part : parts) {
+        CAPTURE(part);
+        CHECK(e.find(part) != std::string::npos);
+    }
+}
 
 // ---- planted bugs ----------------------------------------------------------------------------
 
@@ -156,11 +165,9 @@ TEST_SUITE("simt") {
     TEST_CASE("a barrier skipped by part of the block is reported with both lines") {
         Buf out(64);
         skipped_barrier_kernel<<<1, 64>>>(out.p);
-        const std::string e = launch_error();
-        CHECK(e.find("barrier mismatch") != std::string::npos);
-        CHECK(e.find(at_line(kSkippedBarrierLine)) != std::string::npos);
-        CHECK(e.find(at_line(kSkippedBarrierLine + 1)) != std::string::npos);
-        CHECK(e.find("skipped_barrier_kernel") != std::string::npos);
+        check_names_all(launch_error(),
+                        {"barrier mismatch", at_line(kSkippedBarrierLine),
+                         at_line(kSkippedBarrierLine + 1), "skipped_barrier_kernel"});
     }
 
     TEST_CASE("a missing barrier reads NaN from unwritten shared memory") {
@@ -180,45 +187,37 @@ TEST_SUITE("simt") {
     TEST_CASE("a dynamic shared memory overrun is reported") {
         Buf out(64);
         smem_overrun_kernel<<<1, 64, 64 * sizeof(float)>>>(out.p);
-        const std::string e = launch_error();
-        CHECK(e.find("dynamic shared memory written out of bounds: byte 256 of a 256-byte") !=
-              std::string::npos);
-        CHECK(e.find("smem_overrun_kernel") != std::string::npos);
+        check_names_all(launch_error(),
+                        {"dynamic shared memory written out of bounds: byte 256 of a 256-byte",
+                         "smem_overrun_kernel"});
     }
 
     TEST_CASE("a shuffle mask naming exited lanes is reported with its line") {
         Buf out(32);
         bad_mask_kernel<<<1, 32>>>(out.p);
-        const std::string e = launch_error();
-        CHECK(e.find("unspecified launch failure") != std::string::npos);
-        CHECK(e.find("__shfl_xor_sync with mask 0xffffffff at") != std::string::npos);
-        CHECK(e.find(at_line(kBadMaskLine)) != std::string::npos);
-        CHECK((e.find("exited") != std::string::npos));
+        check_names_all(launch_error(),
+                        {"unspecified launch failure", "__shfl_xor_sync with mask 0xffffffff at",
+                         at_line(kBadMaskLine), "exited"});
     }
 
     TEST_CASE("a mask naming lanes beyond the block is reported") {
         Buf out(32);
         bad_mask_kernel<<<1, 16>>>(out.p);
-        const std::string e = launch_error();
-        CHECK(e.find("which does not exist in a block of 16 threads") != std::string::npos);
+        check_names_all(launch_error(), {"which does not exist in a block of 16 threads"});
     }
 
     TEST_CASE("mismatched warp collectives are reported") {
         Buf out(32);
         mismatched_collective_kernel<<<1, 32>>>(out.p);
-        const std::string e = launch_error();
-        CHECK(e.find("mismatched collectives") != std::string::npos);
-        CHECK(e.find(at_line(kMismatchLine)) != std::string::npos);
-        CHECK(e.find(at_line(kMismatchLine + 2)) != std::string::npos);
+        check_names_all(launch_error(), {"mismatched collectives", at_line(kMismatchLine),
+                                         at_line(kMismatchLine + 2)});
     }
 
     TEST_CASE("a deadlock is reported with what each thread waits in") {
         Buf out(32);
         deadlock_kernel<<<1, 32>>>(out.p);
-        const std::string e = launch_error();
-        CHECK(e.find("deadlock: 32 of 32 threads") != std::string::npos);
-        CHECK(e.find("1 in __syncthreads") != std::string::npos);
-        CHECK(e.find("31 in __shfl_xor_sync mask 0xffffffff") != std::string::npos);
+        check_names_all(launch_error(), {"deadlock: 32 of 32 threads", "1 in __syncthreads",
+                                         "31 in __shfl_xor_sync mask 0xffffffff"});
     }
 
     TEST_CASE("the error is cleared by cudaGetLastError and the next launch runs") {
@@ -270,15 +269,12 @@ TEST_SUITE("simt") {
         bounded_kernel<<<1, 1025>>>(out.p);
         CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
         bounded_kernel<<<1, dim3(1, 1, 65)>>>(out.p);
-        std::string e = launch_error();
-        CHECK(e.find("invalid configuration argument") != std::string::npos);
-        CHECK(e.find("outside the limits") != std::string::npos);
+        check_names_all(launch_error(), {"invalid configuration argument", "outside the limits"});
         bounded_kernel<<<dim3(1, 65536), 32>>>(out.p);
         CHECK(launch_error().find("grid (1,65536,1) outside the limits") != std::string::npos);
         bounded_kernel<<<1, 128>>>(out.p);
-        e = launch_error();
-        CHECK(e.find("too many resources requested for launch") != std::string::npos);
-        CHECK(e.find("exceeds __launch_bounds__(64)") != std::string::npos);
+        check_names_all(launch_error(), {"too many resources requested for launch",
+                                         "exceeds __launch_bounds__(64)"});
         cluster_sum_kernel<<<6, 32>>>(out.p);
         CHECK(launch_error().find("not divisible by the cluster (4,1,1)") != std::string::npos);
     }
