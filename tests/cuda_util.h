@@ -111,6 +111,20 @@ inline FwdRuns run_fwd_both(const std::vector<float>& x, int64_t out_elems, cons
     return {.got = fetch(y_dev), .want = want};
 }
 
+// A forward pair (output, input, shape[, stream]) run on both devices (run_fwd_both) from x of
+// x_elems seeded floats: CUDA's y of y_elems floats must match the CPU's within tol (relative and
+// absolute alike).
+template <class Shape>
+inline void check_fwd_match(void (*cpu_fwd)(float*, const float*, const Shape&),
+                            void (*cuda_fwd)(float*, const float*, const Shape&, Stream),
+                            const Shape& s, int64_t x_elems, int64_t y_elems, uint64_t seed,
+                            double tol, const std::string& what) {
+    const auto [got, want] = run_fwd_both(
+        uniform(x_elems, seed), y_elems, [&](float* y, const float* x) { cpu_fwd(y, x, s); },
+        [&](float* y, const float* x) { cuda_fwd(y, x, s, test_stream()); });
+    check_close(got, want, tol, tol, what);
+}
+
 // The same for int32 inputs (labels, ids), with 4 spare bytes so that an empty list still has an
 // address.
 class DeviceInts {
@@ -122,6 +136,14 @@ public:
 private:
     DeviceBuffer buf_;
 };
+
+// The size cases of a suite ({name, n} structs) and an empty one after them, for kernels that
+// must handle n = 0.
+template <class SizeCase>
+std::vector<SizeCase> with_empty(std::vector<SizeCase> cases) {
+    cases.push_back({"empty", 0});
+    return cases;
+}
 
 // The two write modes by short names, for suites that loop over both.
 inline constexpr GradMode kOverwrite = GradMode::kOverwrite;

@@ -236,9 +236,7 @@ TEST_SUITE("cuda_elementwise") {
 
 TEST_SUITE("cuda_reduce") {
     TEST_CASE("sum fwd cuda: matches cpu's double sum, plain and as a mean, and n = 0 writes 0") {
-        std::vector<SizeCase> sizes = elementwise_sizes();
-        sizes.push_back({"empty", 0});
-        for (const SizeCase& c : sizes) {
+        for (const SizeCase& c : with_empty(elementwise_sizes())) {
             CAPTURE(c);
             const std::vector<float> x = uniform(c.n, 13);
             DeviceVec x_dev(x);

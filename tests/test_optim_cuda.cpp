@@ -103,9 +103,7 @@ TEST_SUITE("cuda_optim") {
     }
 
     TEST_CASE("sum_squares cuda: matches cpu's double sum, exactly on small integers") {
-        std::vector<ParamCase> sizes = optim_sizes();
-        sizes.push_back({"empty", 0});
-        for (const ParamCase& c : sizes) {
+        for (const ParamCase& c : with_empty(optim_sizes())) {
             CAPTURE(c);
             const std::vector<float> x = uniform(c.n, 81);
             DeviceVec x_dev(x), out_dev = DeviceVec::poisoned(1);

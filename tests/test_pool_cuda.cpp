@@ -115,12 +115,8 @@ TEST_SUITE("cuda_pool") {
     TEST_CASE("avg_pool2d fwd: cuda matches cpu on odd and DARTS shapes") {
         for (const Pool2dShape& s : shapes::pool2d(big_batch())) {
             CAPTURE(s);
-            const auto [got, want] = run_fwd_both(
-                uniform(s.in_elems(), 21), s.out_elems(),
-                [&](float* y, const float* x) { cpu::avg_pool2d_fwd(y, x, s); },
-                [&](float* y, const float* x) { cuda::avg_pool2d_fwd(y, x, s, test_stream()); });
-            const double tol = tol_for_sum(s.k * s.k);
-            check_close(got, want, tol, tol, "avg_pool2d y");
+            check_fwd_match(cpu::avg_pool2d_fwd, cuda::avg_pool2d_fwd, s, s.in_elems(),
+                            s.out_elems(), 21, tol_for_sum(s.k * s.k), "avg_pool2d y");
         }
     }
 
