@@ -57,6 +57,20 @@ int32_t read_int(const DeviceInts& v) {
     return x;
 }
 
+// count_correct of logits against labels (c's shape, top-k) on both devices: CUDA must count what
+// the CPU counts. Returns the CPU's count.
+int64_t check_count_correct_match(const std::vector<float>& logits,
+                                  const std::vector<int32_t>& labels, const MatrixCase& c,
+                                  int topk) {
+    const int64_t want = cpu::count_correct(logits.data(), labels.data(), c.rows, c.cols, topk);
+    DeviceVec logits_dev(logits);
+    DeviceInts labels_dev(labels), correct_dev({-7});
+    cuda::count_correct(correct_dev.data(), logits_dev.data(), labels_dev.data(), c.rows, c.cols,
+                        topk, test_stream());
+    CHECK(read_int(correct_dev) == want);
+    return want;
+}
+
 std::vector<float> start_for(GradMode mode, int64_t n, uint64_t seed) {
     return mode == kOverwrite ? std::vector<float>(size_t(n), NAN) : uniform(n, seed);
 }
@@ -207,14 +221,7 @@ TEST_SUITE("cuda_softmax") {
                 // Logits on a grid of 7 values, so most rows have ties with the label's logit.
                 std::vector<float> logits = uniform(c.elems(), 30);
                 for (float& v : logits) v = std::round(3.f * v);
-                const std::vector<int32_t> labels = test::labels(c.rows, c.cols, 31);
-                const int64_t want =
-                    cpu::count_correct(logits.data(), labels.data(), c.rows, c.cols, topk);
-                DeviceVec logits_dev(logits);
-                DeviceInts labels_dev(labels), correct_dev({-7});
-                cuda::count_correct(correct_dev.data(), logits_dev.data(), labels_dev.data(),
-                                    c.rows, c.cols, topk, test_stream());
-                CHECK(read_int(correct_dev) == want);
+                check_count_correct_match(logits, test::labels(c.rows, c.cols, 31), c, topk);
             }
         }
     }
@@ -253,14 +260,7 @@ TEST_SUITE("cuda_softmax") {
                             for (int j = 0; j < c.cols; ++j) xr[j] = nan;
                     }
                 }
-                const int64_t want =
-                    cpu::count_correct(logits.data(), labels.data(), c.rows, c.cols, topk);
-                CHECK(want <= finite_rows);
-                DeviceVec logits_dev(logits);
-                DeviceInts labels_dev(labels), correct_dev({-7});
-                cuda::count_correct(correct_dev.data(), logits_dev.data(), labels_dev.data(),
-                                    c.rows, c.cols, topk, test_stream());
-                CHECK(read_int(correct_dev) == want);
+                CHECK(check_count_correct_match(logits, labels, c, topk) <= finite_rows);
             }
         }
     }
