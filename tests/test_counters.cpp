@@ -9,6 +9,20 @@
 
 using namespace cudarts;
 
+namespace {
+
+// Checks the five event counts of c against the expected ones, in RuntimeCounters' order.
+void check_events(const RuntimeCounters& c, int64_t launches, int64_t blas_calls,
+                  int64_t device_allocs, int64_t host_syncs, int64_t h2d_copies) {
+    CHECK(c.launches == launches);
+    CHECK(c.blas_calls == blas_calls);
+    CHECK(c.device_allocs == device_allocs);
+    CHECK(c.host_syncs == host_syncs);
+    CHECK(c.h2d_copies == h2d_copies);
+}
+
+}  // namespace
+
 TEST_SUITE("counters") {
     TEST_CASE("counters: reset zeroes the events and sets the peak to the bytes in use") {
         // Other suites may hold device memory: every level is taken relative to `base`.
@@ -28,11 +42,7 @@ TEST_SUITE("counters") {
 
         reset_runtime_counters();
         c = runtime_counters();
-        CHECK(c.launches == 0);
-        CHECK(c.blas_calls == 0);
-        CHECK(c.device_allocs == 0);
-        CHECK(c.host_syncs == 0);
-        CHECK(c.h2d_copies == 0);
+        check_events(c, 0, 0, 0, 0, 0);
         CHECK(c.bytes_in_use == base + 600);  // a level, kept
         CHECK(c.peak_bytes == base + 600);    // down to the current level
 
@@ -45,11 +55,7 @@ TEST_SUITE("counters") {
         detail::count_host_sync();
         detail::count_h2d_copy();
         c = runtime_counters();
-        CHECK(c.launches == 1);
-        CHECK(c.blas_calls == 2);
-        CHECK(c.device_allocs == 1);
-        CHECK(c.host_syncs == 3);
-        CHECK(c.h2d_copies == 1);
+        check_events(c, 1, 2, 1, 3, 1);
 
         // The peak is the highest level reached, not the sum of the increments.
         detail::add_device_bytes(300);   // base + 900
@@ -65,28 +71,32 @@ TEST_SUITE("counters") {
     }
 
     TEST_CASE("counters: counters_since subtracts the events and keeps the later levels") {
-        const RuntimeCounters before{.launches = 10,
-                                     .blas_calls = 4,
-                                     .device_allocs = 3,
-                                     .host_syncs = 7,
-                                     .h2d_copies = 2,
-                                     .bytes_in_use = 512,
-                                     .peak_bytes = 1024};
-        const RuntimeCounters after{.launches = 25,
-                                    .blas_calls = 9,
-                                    .device_allocs = 3,
-                                    .host_syncs = 8,
-                                    .h2d_copies = 6,
-                                    .bytes_in_use = 2048,
-                                    .peak_bytes = 4096};
+        // Each counter's value before and after, and what counters_since must give for it: the
+        // difference for the events, the later value for the two levels.
+        struct Row {
+            const char* name;
+            int64_t RuntimeCounters::*field;
+            int64_t before, after, want;
+        };
+        const Row rows[] = {
+            {"launches", &RuntimeCounters::launches, 10, 25, 15},
+            {"blas_calls", &RuntimeCounters::blas_calls, 4, 9, 5},
+            {"device_allocs", &RuntimeCounters::device_allocs, 3, 3, 0},
+            {"host_syncs", &RuntimeCounters::host_syncs, 7, 8, 1},
+            {"h2d_copies", &RuntimeCounters::h2d_copies, 2, 6, 4},
+            {"bytes_in_use", &RuntimeCounters::bytes_in_use, 512, 2048, 2048},
+            {"peak_bytes", &RuntimeCounters::peak_bytes, 1024, 4096, 4096},
+        };
+        RuntimeCounters before, after;
+        for (const Row& r : rows) {
+            before.*r.field = r.before;
+            after.*r.field = r.after;
+        }
         const RuntimeCounters d = counters_since(before, after);
-        CHECK(d.launches == 15);
-        CHECK(d.blas_calls == 5);
-        CHECK(d.device_allocs == 0);
-        CHECK(d.host_syncs == 1);
-        CHECK(d.h2d_copies == 4);
-        CHECK(d.bytes_in_use == 2048);
-        CHECK(d.peak_bytes == 4096);
+        for (const Row& r : rows) {
+            CAPTURE(r.name);
+            CHECK(d.*r.field == r.want);
+        }
     }
 
     TEST_CASE("counters: CPU tensors, fills and copies count nothing") {
