@@ -1,6 +1,7 @@
 #include "bench/shapes.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace cudarts::shapes {
 
@@ -11,18 +12,34 @@ std::string DartsPlane::name(int n) const {
 
 namespace {
 
-// A depthwise convolution of C channels on an hw x hw plane.
+// A depthwise convolution (groups = c_in = c_out = c) by its geometry alone.
+struct Depthwise {
+    int n, c, h, w, k, stride = 1, pad = 0, dil = 1;
+    Conv2dShape shape() const {
+        return {.n = n,
+                .c_in = c,
+                .h = h,
+                .w = w,
+                .c_out = c,
+                .k = k,
+                .stride = stride,
+                .pad = pad,
+                .dil = dil,
+                .groups = c};
+    }
+};
+
+// A depthwise convolution of C channels on an hw x hw plane, "same" padding.
 Conv2dShape depthwise(int n, int c, int hw, int k, int stride, int dil) {
-    return {.n = n,
-            .c_in = c,
-            .h = hw,
-            .w = hw,
-            .c_out = c,
-            .k = k,
-            .stride = stride,
-            .pad = dil * (k - 1) / 2,
-            .dil = dil,
-            .groups = c};
+    const Depthwise d{.n = n,
+                      .c = c,
+                      .h = hw,
+                      .w = hw,
+                      .k = k,
+                      .stride = stride,
+                      .pad = dil * (k - 1) / 2,
+                      .dil = dil};
+    return d.shape();
 }
 
 }  // namespace
@@ -43,55 +60,25 @@ std::vector<Conv2dShape> darts_pointwise(int n) {
 }
 
 std::vector<Conv2dShape> odd_conv2d() {
-    return {
-        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 5, .k = 3, .pad = 1, .groups = 5},
-        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 5, .k = 3, .stride = 2, .pad = 1, .groups = 5},
-        {.n = 2, .c_in = 5, .h = 9, .w = 9, .c_out = 5, .k = 3, .pad = 2, .dil = 2, .groups = 5},
-        {.n = 2, .c_in = 5, .h = 9, .w = 8, .c_out = 5, .k = 5, .stride = 2, .pad = 2, .groups = 5},
-        {.n = 2, .c_in = 3, .h = 17, .w = 34, .c_out = 3, .k = 5, .pad = 4, .dil = 2, .groups = 3},
-        {.n = 3,
-         .c_in = 5,
-         .h = 17,
-         .w = 34,
-         .c_out = 5,
-         .k = 3,
-         .stride = 2,
-         .pad = 2,
-         .dil = 2,
-         .groups = 5},
-        {.n = 2, .c_in = 3, .h = 45, .w = 70, .c_out = 3, .k = 5, .pad = 2, .groups = 3},
-        {.n = 2,
-         .c_in = 3,
-         .h = 67,
-         .w = 41,
-         .c_out = 3,
-         .k = 3,
-         .stride = 2,
-         .pad = 2,
-         .dil = 2,
-         .groups = 3},
-        {.n = 1,
-         .c_in = 2,
-         .h = 100,
-         .w = 100,
-         .c_out = 2,
-         .k = 5,
-         .stride = 2,
-         .pad = 20,
-         .dil = 10,
-         .groups = 2},
-        {.n = 1,
-         .c_in = 2,
-         .h = 90,
-         .w = 90,
-         .c_out = 2,
-         .k = 5,
-         .pad = 40,
-         .dil = 20,
-         .groups = 2},
-        {.n = 9, .c_in = 2, .h = 13, .w = 11, .c_out = 2, .k = 7, .stride = 3, .groups = 2},
-        {.n = 2, .c_in = 3, .h = 11, .w = 12, .c_out = 3, .k = 9, .pad = 4, .groups = 3},
-        {.n = 3, .c_in = 4, .h = 5, .w = 6, .c_out = 4, .k = 1, .groups = 4},
+    const Depthwise depthwise_shapes[] = {
+        {.n = 3, .c = 5, .h = 7, .w = 7, .k = 3, .pad = 1},
+        {.n = 3, .c = 5, .h = 7, .w = 7, .k = 3, .stride = 2, .pad = 1},
+        {.n = 2, .c = 5, .h = 9, .w = 9, .k = 3, .pad = 2, .dil = 2},
+        {.n = 2, .c = 5, .h = 9, .w = 8, .k = 5, .stride = 2, .pad = 2},
+        {.n = 2, .c = 3, .h = 17, .w = 34, .k = 5, .pad = 4, .dil = 2},
+        {.n = 3, .c = 5, .h = 17, .w = 34, .k = 3, .stride = 2, .pad = 2, .dil = 2},
+        {.n = 2, .c = 3, .h = 45, .w = 70, .k = 5, .pad = 2},
+        {.n = 2, .c = 3, .h = 67, .w = 41, .k = 3, .stride = 2, .pad = 2, .dil = 2},
+        {.n = 1, .c = 2, .h = 100, .w = 100, .k = 5, .stride = 2, .pad = 20, .dil = 10},
+        {.n = 1, .c = 2, .h = 90, .w = 90, .k = 5, .pad = 40, .dil = 20},
+        {.n = 9, .c = 2, .h = 13, .w = 11, .k = 7, .stride = 3},
+        {.n = 2, .c = 3, .h = 11, .w = 12, .k = 9, .pad = 4},
+        {.n = 3, .c = 4, .h = 5, .w = 6, .k = 1},
+    };
+    std::vector<Conv2dShape> out;
+    for (const Depthwise& d : depthwise_shapes) out.push_back(d.shape());
+    // Dense, grouped with two channels per group, and 1x1.
+    const Conv2dShape other_shapes[] = {
         {.n = 2, .c_in = 4, .h = 9, .w = 8, .c_out = 6, .k = 3, .pad = 1},
         {.n = 2, .c_in = 4, .h = 6, .w = 7, .c_out = 6, .k = 3, .stride = 2, .pad = 1, .groups = 2},
         {.n = 1, .c_in = 2, .h = 5, .w = 6, .c_out = 3, .k = 2, .stride = 3},
@@ -99,6 +86,8 @@ std::vector<Conv2dShape> odd_conv2d() {
         {.n = 2, .c_in = 17, .h = 17, .w = 34, .c_out = 9, .k = 1},
         {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 6, .k = 1, .stride = 2},
     };
+    out.insert(out.end(), std::begin(other_shapes), std::end(other_shapes));
+    return out;
 }
 
 std::vector<Conv2dShape> darts_conv2d(int n) {
