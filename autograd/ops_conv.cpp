@@ -45,38 +45,36 @@ Var conv2d(const Var& x, const Var& w, int stride, int pad, int dil, int groups)
     return y;
 }
 
-static Pool2dShape pool_shape(const Var& x, int k, int stride, int pad, const char* op) {
+// Max (max = true) or average pooling: the kernels differ, the shape, the output and the tape entry
+// do not. max_pool2d's backward rereads x to find each window's argmax.
+static Var pool2d(const Var& x, int k, int stride, int pad, bool max) {
+    const char* op = max ? "max_pool2d" : "avg_pool2d";
+    const Device dev = x.device();
     check_nchw(x, op);
     const Pool2dShape s{
         int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), k, stride, pad};
     s.validate();
-    return s;
-}
-
-Var max_pool2d(const Var& x, int k, int stride, int pad) {
-    const Device dev = x.device();
-    const Pool2dShape s = pool_shape(x, k, stride, pad, "max_pool2d");
     Var y = new_output({s.n, s.c, s.ho(), s.wo()}, dev);
-    CUDARTS_DISPATCH(dev, max_pool2d_fwd, y.data(), x.data(), s);
-    record("max_pool2d", {x}, {y}, [x, y, s, dev] {
-        if (x.needs_grad())
+    if (max)
+        CUDARTS_DISPATCH(dev, max_pool2d_fwd, y.data(), x.data(), s);
+    else
+        CUDARTS_DISPATCH(dev, avg_pool2d_fwd, y.data(), x.data(), s);
+    record(op, {x}, {y}, [x, y, s, dev, max] {
+        if (!x.needs_grad()) return;
+        if (max)
             CUDARTS_DISPATCH(dev, max_pool2d_bwd, x.grad_data(), y.grad().f32(), x.data(), s,
                              x.grad_write_mode());
-    });
-    return y;
-}
-
-Var avg_pool2d(const Var& x, int k, int stride, int pad) {
-    const Device dev = x.device();
-    const Pool2dShape s = pool_shape(x, k, stride, pad, "avg_pool2d");
-    Var y = new_output({s.n, s.c, s.ho(), s.wo()}, dev);
-    CUDARTS_DISPATCH(dev, avg_pool2d_fwd, y.data(), x.data(), s);
-    record("avg_pool2d", {x}, {y}, [x, y, s, dev] {
-        if (x.needs_grad())
+        else
             CUDARTS_DISPATCH(dev, avg_pool2d_bwd, x.grad_data(), y.grad().f32(), s,
                              x.grad_write_mode());
     });
     return y;
+}
+
+Var max_pool2d(const Var& x, int k, int stride, int pad) { return pool2d(x, k, stride, pad, true); }
+
+Var avg_pool2d(const Var& x, int k, int stride, int pad) {
+    return pool2d(x, k, stride, pad, false);
 }
 
 Var global_avg_pool(const Var& x) {

@@ -21,14 +21,9 @@ Var pad2d(const Var& x, int top, int bottom, int left, int right) {
         os << "pad2d: expected an NCHW tensor, got " << x.value();
         throw InputError(os.str());
     }
-    const Pad2dShape s{.n = int(x.size(0)),
-                       .c = int(x.size(1)),
-                       .h = int(x.size(2)),
-                       .w = int(x.size(3)),
-                       .top = top,
-                       .bottom = bottom,
-                       .left = left,
-                       .right = right};
+    // x's dims, then the four pads in pad2d's order.
+    const Pad2dShape s{int(x.size(0)), int(x.size(1)), int(x.size(2)), int(x.size(3)), top,
+                       bottom,         left,           right};
     s.validate();
     if (top == 0 && bottom == 0 && left == 0 && right == 0) return x;
     Var y = new_output({s.n, s.c, s.ho(), s.wo()}, dev);
