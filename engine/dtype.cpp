@@ -5,22 +5,27 @@
 
 namespace cudarts {
 
+namespace {
+
+// Each type with its safetensors name: dtype_name reads the table one way, parse_dtype the other.
+struct NamedDType {
+    DType type;
+    const char* name;
+};
+constexpr NamedDType kNames[] = {{DType::kF32, "F32"}, {DType::kI32, "I32"}, {DType::kI64, "I64"}};
+
+}  // namespace
+
 const char* dtype_name(DType t) {
-    switch (t) {
-        case DType::kF32:
-            return "F32";
-        case DType::kI32:
-            return "I32";
-        case DType::kI64:
-            return "I64";
-    }
-    return "?";  // unreachable for a valid enum value; keeps -Wreturn-type quiet
+    for (const NamedDType& d : kNames)
+        if (d.type == t) return d.name;
+    return "?";  // unreachable for a valid enum value
 }
 
 bool parse_dtype(const std::string& s, DType& out) {
-    for (DType t : {DType::kF32, DType::kI32, DType::kI64}) {
-        if (s == dtype_name(t)) {
-            out = t;
+    for (const NamedDType& d : kNames) {
+        if (s == d.name) {
+            out = d.type;
             return true;
         }
     }

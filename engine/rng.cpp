@@ -18,46 +18,40 @@ void check_f32(const Tensor& t, const char* what) {
 #endif
 }  // namespace
 
-void Generator::uniform_(Tensor& t, float lo, float hi) {
-    check_f32(t, "Generator::uniform_");
-    if (t.device().is_cpu()) {
-        cpu::rng_uniform(t.f32(), t.numel(), lo, hi, seed_, offset_);
-    } else {
+// Fills t with cpu::fn(args...) or, for a CUDA tensor, with cuda::fn(args...) on the default
+// stream; in a build without CUDA a CUDA tensor throws instead, naming the fill `what`.
 #if CUDARTS_HAS_CUDA
-        cuda::rng_uniform(t.f32(), t.numel(), lo, hi, seed_, offset_, nullptr);
+#define CUDARTS_CUDA_FILL(what, fn, ...) cuda::fn(__VA_ARGS__, nullptr)
 #else
-        no_cuda("Generator::uniform_");
+#define CUDARTS_CUDA_FILL(what, fn, ...) no_cuda(what)
 #endif
-    }
+#define CUDARTS_FILL(t, what, fn, ...)                \
+    do {                                              \
+        if ((t).device().is_cpu())                    \
+            cpu::fn(__VA_ARGS__);                     \
+        else                                          \
+            CUDARTS_CUDA_FILL(what, fn, __VA_ARGS__); \
+    } while (0)
+
+void Generator::uniform_(Tensor& t, float lo, float hi) {
+    const char* what = "Generator::uniform_";
+    check_f32(t, what);
+    CUDARTS_FILL(t, what, rng_uniform, t.f32(), t.numel(), lo, hi, seed_, offset_);
     ++offset_;
 }
 
 void Generator::normal_(Tensor& t, float mean, float stddev) {
-    check_f32(t, "Generator::normal_");
-    if (t.device().is_cpu()) {
-        cpu::rng_normal(t.f32(), t.numel(), mean, stddev, seed_, offset_);
-    } else {
-#if CUDARTS_HAS_CUDA
-        cuda::rng_normal(t.f32(), t.numel(), mean, stddev, seed_, offset_, nullptr);
-#else
-        no_cuda("Generator::normal_");
-#endif
-    }
+    const char* what = "Generator::normal_";
+    check_f32(t, what);
+    CUDARTS_FILL(t, what, rng_normal, t.f32(), t.numel(), mean, stddev, seed_, offset_);
     ++offset_;
 }
 
 void Generator::dropout_mask_(Tensor& t, float p) {
-    check_f32(t, "Generator::dropout_mask_");
-    CUDARTS_CHECK(p >= 0.f && p < 1.f, "Generator::dropout_mask_: p = " << p << " not in [0, 1)");
-    if (t.device().is_cpu()) {
-        cpu::dropout_mask(t.f32(), t.numel(), p, seed_, offset_);
-    } else {
-#if CUDARTS_HAS_CUDA
-        cuda::dropout_mask(t.f32(), t.numel(), p, seed_, offset_, nullptr);
-#else
-        no_cuda("Generator::dropout_mask_");
-#endif
-    }
+    const char* what = "Generator::dropout_mask_";
+    check_f32(t, what);
+    CUDARTS_CHECK(p >= 0.f && p < 1.f, what << ": p = " << p << " not in [0, 1)");
+    CUDARTS_FILL(t, what, dropout_mask, t.f32(), t.numel(), p, seed_, offset_);
     ++offset_;
 }
 
