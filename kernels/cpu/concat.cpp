@@ -11,11 +11,15 @@
 namespace cudarts {
 
 void ChannelRangeShape::validate() const {
-    CUDARTS_CHECK(n >= 0, "ChannelRangeShape: n must be >= 0 in " << *this);
-    CUDARTS_CHECK(hw >= 0, "ChannelRangeShape: hw must be >= 0 in " << *this);
-    CUDARTS_CHECK(c_total >= 0, "ChannelRangeShape: c_total must be >= 0 in " << *this);
-    CUDARTS_CHECK(c_begin >= 0, "ChannelRangeShape: c_begin must be >= 0 in " << *this);
-    CUDARTS_CHECK(c_part >= 0, "ChannelRangeShape: c_part must be >= 0 in " << *this);
+    // Every field must be >= 0, checked in this order.
+    const struct {
+        const char* name;
+        int value;
+    } fields[] = {
+        {"n", n}, {"hw", hw}, {"c_total", c_total}, {"c_begin", c_begin}, {"c_part", c_part}};
+    for (const auto& f : fields)
+        CUDARTS_CHECK(f.value >= 0,
+                      "ChannelRangeShape: " << f.name << " must be >= 0 in " << *this);
     CUDARTS_CHECK(int64_t(c_begin) + c_part <= c_total,
                   "ChannelRangeShape: c_begin + c_part must be <= c_total in " << *this);
 }

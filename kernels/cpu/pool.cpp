@@ -20,12 +20,15 @@
 namespace cudarts {
 
 void Pool2dShape::validate() const {
-    CUDARTS_CHECK(n >= 0, "Pool2dShape: n must be >= 0 in " << *this);
-    CUDARTS_CHECK(c >= 0, "Pool2dShape: c must be >= 0 in " << *this);
-    CUDARTS_CHECK(h >= 1, "Pool2dShape: h must be >= 1 in " << *this);
-    CUDARTS_CHECK(w >= 1, "Pool2dShape: w must be >= 1 in " << *this);
-    CUDARTS_CHECK(k >= 1, "Pool2dShape: k must be >= 1 in " << *this);
-    CUDARTS_CHECK(stride >= 1, "Pool2dShape: stride must be >= 1 in " << *this);
+    // Each field's least legal value, checked in order.
+    const struct {
+        const char* name;
+        int value, least;
+    } fields[] = {{"n", n, 0}, {"c", c, 0}, {"h", h, 1},
+                  {"w", w, 1}, {"k", k, 1}, {"stride", stride, 1}};
+    for (const auto& f : fields)
+        CUDARTS_CHECK(f.value >= f.least,
+                      "Pool2dShape: " << f.name << " must be >= " << f.least << " in " << *this);
     // pad <= k/2 (torch's rule) guarantees every window holds at least one in-image tap, so a
     // max is never -inf and a mean never divides by zero.
     CUDARTS_CHECK(pad >= 0 && 2 * pad <= k, "Pool2dShape: pad must be in [0, k/2] in " << *this);

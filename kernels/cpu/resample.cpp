@@ -13,10 +13,14 @@
 namespace cudarts {
 
 void SubsampleShape::validate() const {
-    CUDARTS_CHECK(n >= 0, "SubsampleShape: n must be >= 0 in " << *this);
-    CUDARTS_CHECK(c >= 0, "SubsampleShape: c must be >= 0 in " << *this);
-    CUDARTS_CHECK(stride >= 1, "SubsampleShape: stride must be >= 1 in " << *this);
-    CUDARTS_CHECK(offset >= 0, "SubsampleShape: offset must be >= 0 in " << *this);
+    // Each field's least legal value, checked in order.
+    const struct {
+        const char* name;
+        int value, least;
+    } fields[] = {{"n", n, 0}, {"c", c, 0}, {"stride", stride, 1}, {"offset", offset, 0}};
+    for (const auto& f : fields)
+        CUDARTS_CHECK(f.value >= f.least,
+                      "SubsampleShape: " << f.name << " must be >= " << f.least << " in " << *this);
     // offset < h and offset < w leave at least one sample per row and column.
     CUDARTS_CHECK(h > offset, "SubsampleShape: h must be > offset in " << *this);
     CUDARTS_CHECK(w > offset, "SubsampleShape: w must be > offset in " << *this);
