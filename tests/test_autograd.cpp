@@ -4,17 +4,18 @@
 #include "autograd/grad_check.h"
 #include "autograd/ops.h"
 #include "kernels/check.h"
+#include "tests/grad_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
 using cudarts::test::away_from_zero;
+using cudarts::test::expect_ok;
+using cudarts::test::leaf;
+using cudarts::test::probe;
 using cudarts::test::uniform;
 
 namespace {
 
-Var leaf(const Shape& shape, uint64_t seed, const char* name = "x") {
-    return Var(Tensor::from_vector(uniform(shape_numel(shape), seed), shape), true, name);
-}
 Var leaf_away(const Shape& shape, uint64_t seed) {
     return Var(Tensor::from_vector(away_from_zero(shape_numel(shape), seed), shape), true, "x");
 }
@@ -29,15 +30,6 @@ Var leaf_distinct(const Shape& shape, uint64_t seed) {
     for (int64_t r = 0; r < n; ++r)  // spacing 0.05 > 2 eps: no window changes its argmax
         v[size_t(order[size_t(r)].second)] = 0.05f * float(r - n / 2);
     return Var(Tensor::from_vector(v, shape), true, "x");
-}
-// A random linear functional of y, so every output element matters with a distinct weight.
-Var probe(const Var& y, uint64_t seed = 99) {
-    Var r(Tensor::from_vector(uniform(y.numel(), seed), y.shape()));
-    return sum(mul(y, r));
-}
-void expect_ok(const GradCheckResult& r) {
-    CHECK_MESSAGE(r.ok, r.report);
-    CHECK(r.checked > 0);
 }
 
 }  // namespace

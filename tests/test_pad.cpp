@@ -10,6 +10,7 @@
 #include "autograd/ops.h"
 #include "kernels/check.h"
 #include "kernels/pad.h"
+#include "tests/grad_cases.h"
 #include "tests/util.h"
 
 using namespace cudarts;
@@ -44,19 +45,6 @@ std::vector<float> iota(int n, float first = 1.f) {
     std::vector<float> v;
     for (int i = 0; i < n; ++i) v.push_back(first + float(i));
     return v;
-}
-
-Var leaf(const Shape &shape, uint64_t seed, const char *name) {
-    return Var(Tensor::from_vector(uniform(shape_numel(shape), seed), shape), true, name);
-}
-// A random linear functional of y, so every output element matters with a
-// distinct weight.
-Var probe(const Var &y, uint64_t seed = 99) {
-    return sum(mul(y, Var(Tensor::from_vector(uniform(y.numel(), seed), y.shape()))));
-}
-void expect_ok(const GradCheckResult &r) {
-    CHECK_MESSAGE(r.ok, r.report);
-    CHECK(r.checked > 0);
 }
 
 }  // namespace
