@@ -121,6 +121,14 @@ std::vector<Conv2dShape> grad_shapes() {
     };
 }
 
+// The write-mode shapes: grouped 3x3 stride 2 through the loops, 1x1 through the GEMM.
+std::vector<Conv2dShape> mode_shapes() {
+    return {
+        {.n = 2, .c_in = 4, .h = 6, .w = 5, .c_out = 6, .k = 3, .stride = 2, .pad = 1, .groups = 2},
+        {.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 6, .k = 1},
+    };
+}
+
 // x = 1..9 row-major, w = [[1,2,0],[0,1,0],[0,0,-1]], so at stride 1 and dil 1
 // y[i,j] = x[i-1,j-1] + 2 x[i-1,j] + x[i,j] - x[i+1,j+1] with zero outside the image.
 const std::vector<float> kHandX = {1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -254,16 +262,7 @@ TEST_SUITE("conv") {
     }
 
     TEST_CASE("conv2d bwd: overwrite replaces and accumulate adds, on the loops and the GEMM") {
-        check_grad_modes({.n = 2,
-                          .c_in = 4,
-                          .h = 6,
-                          .w = 5,
-                          .c_out = 6,
-                          .k = 3,
-                          .stride = 2,
-                          .pad = 1,
-                          .groups = 2});
-        check_grad_modes({.n = 3, .c_in = 5, .h = 7, .w = 7, .c_out = 6, .k = 1});
+        for (const Conv2dShape& s : mode_shapes()) check_grad_modes(s);
     }
 
     TEST_CASE("conv2d bwd_weight: an empty batch overwrites dw with zeros") {
@@ -316,16 +315,8 @@ TEST_SUITE("conv") {
     }
 
     TEST_CASE("conv2d shape: prints every field") {
-        const Conv2dShape s{.n = 3,
-                            .c_in = 5,
-                            .h = 7,
-                            .w = 6,
-                            .c_out = 8,
-                            .k = 3,
-                            .stride = 2,
-                            .pad = 2,
-                            .dil = 2,
-                            .groups = 1};
+        // Positional, so the printed form must also name the fields in their declared order.
+        const Conv2dShape s{3, 5, 7, 6, 8, 3, 2, 2, 2, 1};
         std::ostringstream os;
         os << s;
         CHECK(os.str() ==
