@@ -154,15 +154,7 @@ TEST_SUITE("bench") {
     }
 
     TEST_CASE("bench step: tiny CPU steps are timed, count nothing, and reach the table and JSON") {
-        bench::StepBenchOptions o;
-        o.batch = 2;
-        o.warmup = 1;
-        o.steps = 3;
-        o.net = test::tiny_search_net(3);
-        o.net.nodes = 1;
-        o.image_size = 8;
-        o.classes = 3;
-        const StepBenchReport r = run_step_bench(o);
+        const StepBenchReport r = run_step_bench(test::tiny_step_bench(Device::cpu(), 3));
         REQUIRE(r.warmup_steps.size() == 1);
         REQUIRE(r.timed_steps.size() == 3);
         for (const StepSample& s : r.timed_steps) {

@@ -1,6 +1,7 @@
-// Runs small enough for the CPU suites: a training recipe and the search options.
+// Runs small enough for the CPU suites: a training recipe, the search options and a step bench.
 #pragma once
 
+#include "bench/step_bench.h"
 #include "models/run/search.h"
 #include "models/run/train.h"
 
@@ -39,6 +40,20 @@ inline SearchOptions tiny_search_options(int layers, int epochs) {
     o.epochs = epochs;
     o.batch_size = 16;
     return o;
+}
+
+// The step benchmark on dev at tiny shapes, first order: C=4, 3 cells (normal, reduction,
+// reduction) of 1 node, 3x8x8 images, 3 classes, batch 2, one warm-up and `steps` timed steps.
+inline bench::StepBenchOptions tiny_step_bench(Device dev, int steps) {
+    SearchNetConfig net = tiny_search_net(3);
+    net.nodes = 1;
+    return {.device = dev,
+            .batch = 2,
+            .steps = steps,
+            .warmup = 1,
+            .net = net,
+            .image_size = 8,
+            .classes = 3};
 }
 
 }  // namespace cudarts::test
