@@ -41,31 +41,25 @@ Var log_sigmoid(const Var& x) {
     return y;
 }
 
+// The class of row `row` of log-probabilities `logp` (rows x classes, CPU) at (layer, slot).
+// Read from the forced architecture when the walk has one (scoring), else drawn from its
+// generator (sampling); written to the walk's architecture either way.
+int choose(Walk<Architecture>& walk, const Var& logp, int64_t row, int layer, int slot) {
+    const int64_t classes = logp.size(1);
+    int k = 0;
+    if (walk.forced) {
+        k = (*walk.forced)[size_t(layer)][size_t(slot)];
+    } else {
+        k = draw_class(logp.data() + row * classes, classes, *walk.gen);
+    }
+    walk.arch[size_t(layer)].push_back(k);
+    return k;
+}
+
 }  // namespace
 
-// One pass through the layers. With `forced` set every choice is read from it (scoring);
-// otherwise each is drawn from `gen` and written to `arch` (sampling).
-struct Controller::Walk {
-    const Architecture* forced = nullptr;
-    Generator* gen = nullptr;
-    Architecture arch;
-
-    // The class of row `row` of log-probabilities `logp` (rows x classes, CPU) at (layer, slot).
-    int choose(const Var& logp, int64_t row, int layer, int slot) {
-        const int64_t classes = logp.size(1);
-        int k = 0;
-        if (forced) {
-            k = (*forced)[size_t(layer)][size_t(slot)];
-        } else {
-            k = draw_class(logp.data() + row * classes, classes, *gen);
-        }
-        arch[size_t(layer)].push_back(k);
-        return k;
-    }
-};
-
 Controller::Controller(int num_layers, int num_ops, ControllerSettings settings, uint64_t seed)
-    : PolicyCore(settings), num_layers_(num_layers), num_ops_(num_ops) {
+    : Policy(settings), num_layers_(num_layers), num_ops_(num_ops) {
     if (num_layers < 1)
         throw InputError("numLayers: expected at least 1, got " + std::to_string(num_layers));
     if (num_ops < 1)
@@ -100,7 +94,7 @@ void Controller::check(const Architecture& arch) const {
     }
 }
 
-PolicyTerms Controller::run(Walk& walk) const {
+PolicyTerms Controller::run(Walk<Architecture>& walk) const {
     const ControllerSettings& s = settings();
     const int64_t hidden = s.hidden_size;
     const Vars p = vars();
@@ -118,7 +112,7 @@ PolicyTerms Controller::run(Walk& walk) const {
         // The op.
         lstm.step(input);
         const Var logp_op = log_softmax(transform_logits(matmul(lstm.h, p.w_soft), s));  // (1, m)
-        const int op = walk.choose(logp_op, 0, layer, 0);
+        const int op = choose(walk, logp_op, 0, layer, 0);
         const Var lp = narrow(logp_op, op, {1});
         log_probs.push_back(lp);
         const double lp_value = lp.value().item();
@@ -135,7 +129,7 @@ PolicyTerms Controller::run(Walk& walk) const {
             std::vector<float> onehot(size_t(2 * l), 0.f), bits(size_t(l), 0.f);
             int count = 0;
             for (int64_t j = 0; j < l; ++j) {
-                const int bit = walk.choose(logp, j, layer, int(j) + 1);
+                const int bit = choose(walk, logp, j, layer, int(j) + 1);
                 onehot[size_t(2 * j + bit)] = 1.f;
                 bits[size_t(j)] = float(bit);
                 count += bit;
@@ -173,39 +167,16 @@ PolicyTerms Controller::run(Walk& walk) const {
     return t;
 }
 
-Architecture Controller::sample(Generator& gen) const {
-    NoGradGuard no_grad;
-    Walk walk;
-    walk.gen = &gen;
-    run(walk);
-    return walk.arch;
-}
-
-PolicyTerms Controller::score(const Architecture& arch) const {
-    check(arch);
-    Walk walk;
-    walk.forced = &arch;
-    return run(walk);
-}
-
-UpdateStats Controller::update(const Architecture& arch, double reward) {
-    check_reward(reward);
-    check(arch);
-    double skip_rate = 0;
-    UpdateStats u = reinforce(reward, [&] {
-        const PolicyTerms t = score(arch);
-        skip_rate = t.skip_rate;
-        ScoredChoices scored;
-        scored.log_prob = t.log_prob;
-        scored.entropy = t.entropy;
-        if (settings().skip_weight && num_layers_ > 1) {
-            scored.penalty = t.skip_penalty;
-            scored.penalty_weight = *settings().skip_weight;
-        }
-        return scored;
-    });
-    u.skip_rate = skip_rate;
-    return u;
+ScoredChoices Controller::scored(const PolicyTerms& t) const {
+    ScoredChoices scored;
+    scored.log_prob = t.log_prob;
+    scored.entropy = t.entropy;
+    scored.skip_rate = t.skip_rate;
+    if (settings().skip_weight && num_layers_ > 1) {
+        scored.penalty = t.skip_penalty;
+        scored.penalty_weight = *settings().skip_weight;
+    }
+    return scored;
 }
 
 }  // namespace cudarts::enas

@@ -42,23 +42,15 @@ struct PolicyTerms {       // for one architecture, recorded on the tape (teache
 };
 
 // The settings, variables, Adam and baseline with their accessors (weights(), optimizer(),
-// baseline(), set_baseline(), settings()) come from PolicyCore (policy.h).
-class Controller : public PolicyCore {
+// baseline(), set_baseline(), settings()) come from PolicyCore (policy.h), sample(), score() and
+// update() from Policy: sample draws one architecture in Katib's order (per layer the op, then
+// its skip bits j = 0..l-1); update's loss adds the skip penalty.
+class Controller : public Policy<Controller, Architecture, PolicyTerms> {
 public:
     // U(-0.01, 0.01) init in registration order, deterministic by seed. InputError for
     // num_layers < 1, num_ops < 1 or invalid settings.
     Controller(int num_layers, int num_ops, ControllerSettings settings, uint64_t seed);
 
-    // One architecture drawn in Katib's order (per layer the op, then its skip bits j = 0..l-1),
-    // one uniform draw of `gen` per choice. Records nothing (NoGradGuard).
-    Architecture sample(Generator& gen) const;
-    // The same distribution, teacher forced on `arch`, recorded on this thread's tape: call it
-    // right before a backward (which consumes the tape) or clear_tape() afterwards.
-    PolicyTerms score(const Architecture& arch) const;
-    // One REINFORCE step on `arch` with accuracy-like `reward` (higher is better). The loss reads
-    // the baseline after its update (TF's dependency order in Katib's graph; unconfirmed, 2.8).
-    // backward consumes the whole tape of this thread; on an exception the tape is cleared.
-    UpdateStats update(const Architecture& arch, double reward);
     // InputError unless arch has num_layers rows, row i has i + 1 ints, ops in 0..m-1, bits 0/1;
     // the message names rows 1-based, as 2.3 does ("architecture row 3: ...").
     void check(const Architecture& arch) const;
@@ -67,8 +59,9 @@ public:
     int num_ops() const { return num_ops_; }
 
 private:
-    struct Walk;  // one pass through the layers (controller.cpp)
-    PolicyTerms run(Walk& walk) const;
+    friend class Policy<Controller, Architecture, PolicyTerms>;
+    PolicyTerms run(Walk<Architecture>& walk) const;   // one pass through the layers
+    ScoredChoices scored(const PolicyTerms& t) const;  // with the skip penalty
 
     int num_layers_, num_ops_;
 };

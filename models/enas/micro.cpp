@@ -27,33 +27,27 @@ int& slot_of(MicroNode& n, int slot) {
 
 const char* cell_name(int cell) { return cell == 0 ? "normal" : "reduce"; }
 
-}  // namespace
-
-// One pass through both cells. With `forced` set every choice is read from it (scoring);
-// otherwise each is drawn from `gen` and written to `arch` (sampling).
-struct MicroController::Walk {
-    const MicroArch* forced = nullptr;
-    Generator* gen = nullptr;
-    MicroArch arch;
-
-    // A class of the log-probabilities `logp` (1 x classes, CPU) for (cell, node, slot).
-    int choose(const Var& logp, int cell, int node, int slot) {
-        const int64_t classes = logp.size(1);
-        int k = 0;
-        if (forced) {
-            MicroNode n = (cell == 0 ? forced->normal : forced->reduce)[size_t(node)];
-            k = slot_of(n, slot);
-        } else {
-            k = draw_class(logp.data(), classes, *gen);
-        }
-        slot_of((cell == 0 ? arch.normal : arch.reduce)[size_t(node)], slot) = k;
-        return k;
+// A class of the log-probabilities `logp` (1 x classes, CPU) for (cell, node, slot).
+// Read from the forced architecture when the walk has one (scoring), else drawn from its
+// generator (sampling); written to the walk's architecture either way.
+int choose(Walk<MicroArch>& walk, const Var& logp, int cell, int node, int slot) {
+    const int64_t classes = logp.size(1);
+    int k = 0;
+    if (walk.forced) {
+        MicroNode n = (cell == 0 ? walk.forced->normal : walk.forced->reduce)[size_t(node)];
+        k = slot_of(n, slot);
+    } else {
+        k = draw_class(logp.data(), classes, *walk.gen);
     }
-};
+    slot_of((cell == 0 ? walk.arch.normal : walk.arch.reduce)[size_t(node)], slot) = k;
+    return k;
+}
+
+}  // namespace
 
 MicroController::MicroController(int nodes, const std::vector<std::string>& primitives,
                                  ControllerSettings settings, uint64_t seed)
-    : PolicyCore(settings), nodes_(nodes) {
+    : Policy(settings), nodes_(nodes) {
     if (nodes < 1 || nodes > 16)
         throw InputError("nodes: expected 1..16 intermediate nodes per cell, got " +
                          std::to_string(nodes));
@@ -111,7 +105,7 @@ Genotype MicroController::genotype(const MicroArch& arch, bool has_reduce) const
     return g;
 }
 
-MicroPolicyTerms MicroController::run(Walk& walk) const {
+MicroPolicyTerms MicroController::run(Walk<MicroArch>& walk) const {
     const ControllerSettings& s = settings();
     const int64_t hidden = s.hidden_size;
     const Vars p = vars();
@@ -143,7 +137,7 @@ MicroPolicyTerms MicroController::run(Walk& walk) const {
                 lstm.step(input);
                 const Var q = attention(keys, lstm.h, p.w2, p.v, hidden);  // (n, 1)
                 const Var logp = log_softmax(transform_logits(reshape(q, {1, n}), s));
-                const int j = walk.choose(logp, cell, node, slot);
+                const int j = choose(walk, logp, cell, node, slot);
                 take(logp, j);
                 input = anchors[size_t(j)];
             }
@@ -151,7 +145,7 @@ MicroPolicyTerms MicroController::run(Walk& walk) const {
                 lstm.step(input);
                 const Var logp =
                     log_softmax(transform_logits(matmul(lstm.h, p.w_soft), s));  // (1, m)
-                const int op = walk.choose(logp, cell, node, slot);
+                const int op = choose(walk, logp, cell, node, slot);
                 take(logp, op);
                 input = narrow(p.w_emb, int64_t(op) * hidden, {1, hidden});
             }
@@ -165,32 +159,12 @@ MicroPolicyTerms MicroController::run(Walk& walk) const {
     return t;
 }
 
-MicroArch MicroController::sample(Generator& gen) const {
-    NoGradGuard no_grad;
-    Walk walk;
-    walk.gen = &gen;
-    run(walk);
-    return walk.arch;
-}
-
-MicroPolicyTerms MicroController::score(const MicroArch& arch) const {
-    check(arch);
-    Walk walk;
-    walk.forced = &arch;
-    return run(walk);
-}
-
-UpdateStats MicroController::update(const MicroArch& arch, double reward) {
-    check_reward(reward);
-    check(arch);
-    // The macro controller's step without the skip penalty.
-    return reinforce(reward, [&] {
-        const MicroPolicyTerms t = score(arch);
-        ScoredChoices scored;
-        scored.log_prob = t.log_prob;
-        scored.entropy = t.entropy;
-        return scored;
-    });
+// The macro controller's step without the skip penalty.
+ScoredChoices MicroController::scored(const MicroPolicyTerms& t) const {
+    ScoredChoices scored;
+    scored.log_prob = t.log_prob;
+    scored.entropy = t.entropy;
+    return scored;
 }
 
 }  // namespace cudarts::enas

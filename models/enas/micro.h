@@ -53,8 +53,10 @@ struct MicroPolicyTerms {  // for one architecture, recorded on the tape (teache
 };
 
 // The settings, variables, Adam and baseline with their accessors (weights(), optimizer(),
-// baseline(), set_baseline(), settings()) come from PolicyCore (policy.h).
-class MicroController : public PolicyCore {
+// baseline(), set_baseline(), settings()) come from PolicyCore (policy.h), sample(), score() and
+// update() from Policy: the macro controller's, in the order of this walk, without the skip
+// penalty.
+class MicroController : public Policy<MicroController, MicroArch, MicroPolicyTerms> {
 public:
     // `primitives`: official or Katib names (e.g. the search network's list); `none` is dropped,
     // the rest keep their order as the op classes. U(-0.01, 0.01) init in registration order,
@@ -63,16 +65,6 @@ public:
     MicroController(int nodes, const std::vector<std::string>& primitives,
                     ControllerSettings settings, uint64_t seed);
 
-    // One architecture, one uniform draw of `gen` per choice, in the order of the walk. Records
-    // nothing (NoGradGuard).
-    MicroArch sample(Generator& gen) const;
-    // The same distribution teacher forced on `arch`, recorded on this thread's tape: call it
-    // right before a backward (which consumes the tape) or clear_tape() afterwards.
-    MicroPolicyTerms score(const MicroArch& arch) const;
-    // One REINFORCE step on `arch` with accuracy-like `reward` (higher is better); the loss reads
-    // the baseline after its update, as the macro controller's does. backward consumes the whole
-    // tape of this thread; on an exception the tape is cleared.
-    UpdateStats update(const MicroArch& arch, double reward);
     // InputError unless both cells have nodes() entries, node i's inputs in 0..i+1 and ops in
     // 0..ops().size()-1; the message names the cell and the node (0-based, as genotypes do).
     void check(const MicroArch& arch) const;
@@ -84,8 +76,9 @@ public:
     const std::vector<std::string>& ops() const { return ops_; }  // official names, no `none`
 
 private:
-    struct Walk;  // one pass through both cells (micro.cpp)
-    MicroPolicyTerms run(Walk& walk) const;
+    friend class Policy<MicroController, MicroArch, MicroPolicyTerms>;
+    MicroPolicyTerms run(Walk<MicroArch>& walk) const;  // one pass through both cells
+    ScoredChoices scored(const MicroPolicyTerms& t) const;
 
     int nodes_;
     std::vector<std::string> ops_;

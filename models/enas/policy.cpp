@@ -45,68 +45,31 @@ std::optional<double> parse_optional(const std::string& name, const std::string&
     return parse_double(name, text);
 }
 
-void require_positive(const std::optional<double>& v, const std::string& name) {
+// A setting's text read into its member: an int, a real, or a real or "None".
+void parse_into(int& v, const std::string& name, const std::string& text) {
+    v = parse_int(name, text);
+}
+void parse_into(double& v, const std::string& name, const std::string& text) {
+    v = parse_double(name, text);
+}
+void parse_into(std::optional<double>& v, const std::string& name, const std::string& text) {
+    v = parse_optional(name, text);
+}
+
+// The range of each kind of setting in the table of 2.6: an int is a count (>= 1), a real a
+// fraction in (0, 1], an optional real a number > 0 or None.
+void require_in_range(const std::optional<double>& v, const std::string& name) {
     if (v && !(*v > 0 && std::isfinite(*v)))
         throw SettingError(name, "expected a number > 0 or None, got " + fmt(*v));
 }
 
-void require_unit(double v, const std::string& name) {
+void require_in_range(double v, const std::string& name) {
     if (!(v > 0 && v <= 1)) throw SettingError(name, "expected 0 < x <= 1, got " + fmt(v));
 }
 
-void require_count(int v, const std::string& name) {
+void require_in_range(int v, const std::string& name) {
     if (v < 1) throw SettingError(name, "expected an integer >= 1, got " + std::to_string(v));
 }
-
-}  // namespace
-
-ControllerSettings parse_controller_settings(
-    const std::vector<std::pair<std::string, std::string>>& kv) {
-    ControllerSettings s;
-    for (const auto& [name, text] : kv) {
-        if (name == "controller_hidden_size")
-            s.hidden_size = parse_int(name, text);
-        else if (name == "controller_temperature")
-            s.temperature = parse_optional(name, text);
-        else if (name == "controller_tanh_const")
-            s.tanh_const = parse_optional(name, text);
-        else if (name == "controller_entropy_weight")
-            s.entropy_weight = parse_optional(name, text);
-        else if (name == "controller_baseline_decay")
-            s.baseline_decay = parse_double(name, text);
-        else if (name == "controller_learning_rate")
-            s.learning_rate = parse_double(name, text);
-        else if (name == "controller_skip_target")
-            s.skip_target = parse_double(name, text);
-        else if (name == "controller_skip_weight")
-            s.skip_weight = parse_optional(name, text);
-        else if (name == "controller_train_steps")
-            s.train_steps = parse_int(name, text);
-        else if (name == "controller_log_every_steps")
-            s.log_every_steps = parse_int(name, text);
-        else
-            throw SettingError(name,
-                               "unknown ENAS setting (expected controller_hidden_size, "
-                               "controller_temperature, ..., controller_log_every_steps)");
-    }
-    validate_controller_settings(s);
-    return s;
-}
-
-void validate_controller_settings(const ControllerSettings& s) {
-    require_count(s.hidden_size, "controller_hidden_size");
-    require_positive(s.temperature, "controller_temperature");
-    require_positive(s.tanh_const, "controller_tanh_const");
-    require_positive(s.entropy_weight, "controller_entropy_weight");
-    require_unit(s.baseline_decay, "controller_baseline_decay");
-    require_unit(s.learning_rate, "controller_learning_rate");
-    require_unit(s.skip_target, "controller_skip_target");
-    require_positive(s.skip_weight, "controller_skip_weight");
-    require_count(s.train_steps, "controller_train_steps");
-    require_count(s.log_every_steps, "controller_log_every_steps");
-}
-
-namespace {
 
 // A setting's value as text: 17 significant digits, which read back as the same double.
 std::string setting_text(double v) {
@@ -119,19 +82,39 @@ std::string setting_text(const std::optional<double>& v) {
     return v ? setting_text(*v) : std::string("None");
 }
 
+std::string setting_text(int v) { return std::to_string(v); }
+
 }  // namespace
 
+ControllerSettings parse_controller_settings(
+    const std::vector<std::pair<std::string, std::string>>& kv) {
+    ControllerSettings s;
+    for (const auto& [name, text] : kv) {
+        bool known = false;
+        ControllerSettings::fields(s, [&](const char* key, auto& member) {
+            if (name != key) return;
+            parse_into(member, name, text);
+            known = true;
+        });
+        if (!known)
+            throw SettingError(name,
+                               "unknown ENAS setting (expected controller_hidden_size, "
+                               "controller_temperature, ..., controller_log_every_steps)");
+    }
+    validate_controller_settings(s);
+    return s;
+}
+
+void validate_controller_settings(const ControllerSettings& s) {
+    ControllerSettings::fields(s,
+                               [](const char* name, const auto& v) { require_in_range(v, name); });
+}
+
 nlohmann::json controller_settings_json(const ControllerSettings& s) {
-    return {{"controller_hidden_size", std::to_string(s.hidden_size)},
-            {"controller_temperature", setting_text(s.temperature)},
-            {"controller_tanh_const", setting_text(s.tanh_const)},
-            {"controller_entropy_weight", setting_text(s.entropy_weight)},
-            {"controller_baseline_decay", setting_text(s.baseline_decay)},
-            {"controller_learning_rate", setting_text(s.learning_rate)},
-            {"controller_skip_target", setting_text(s.skip_target)},
-            {"controller_skip_weight", setting_text(s.skip_weight)},
-            {"controller_train_steps", std::to_string(s.train_steps)},
-            {"controller_log_every_steps", std::to_string(s.log_every_steps)}};
+    nlohmann::json j = nlohmann::json::object();
+    ControllerSettings::fields(s,
+                               [&](const char* name, const auto& v) { j[name] = setting_text(v); });
+    return j;
 }
 
 ControllerSettings controller_settings_from_json(const nlohmann::json& c, const std::string& what) {
@@ -252,7 +235,7 @@ UpdateStats PolicyCore::reinforce(double reward, const std::function<ScoredChoic
         const double grad_norm = std::sqrt(squared_norm(weights_->flat_grads()));
         adam_->step();
         baseline_ = b;
-        return {r, b, loss_value, grad_norm, t.entropy};
+        return {r, b, loss_value, grad_norm, t.entropy, t.skip_rate};
     } catch (...) {
         clear_tape();  // score's entries, if backward never ran
         throw;

@@ -29,6 +29,22 @@ struct ControllerSettings {
     double baseline_decay = 0.999, learning_rate = 5e-5, skip_target = 0.4;
     std::optional<double> skip_weight = 0.8;
     int train_steps = 50, log_every_steps = 10;
+
+    // The table's names of the settings in its order, visitor(name, member) for each (`s` a
+    // ControllerSettings, const or not): parsing, the range checks and the JSON form walk it.
+    template <class Settings, class Visitor>
+    static void fields(Settings& s, const Visitor& f) {
+        f("controller_hidden_size", s.hidden_size);
+        f("controller_temperature", s.temperature);
+        f("controller_tanh_const", s.tanh_const);
+        f("controller_entropy_weight", s.entropy_weight);
+        f("controller_baseline_decay", s.baseline_decay);
+        f("controller_learning_rate", s.learning_rate);
+        f("controller_skip_target", s.skip_target);
+        f("controller_skip_weight", s.skip_weight);
+        f("controller_train_steps", s.train_steps);
+        f("controller_log_every_steps", s.log_every_steps);
+    }
 };
 
 // name -> value as strings with Katib's setting names (controller_hidden_size, ...); "None" where
@@ -100,6 +116,7 @@ struct ScoredChoices {
     double entropy = 0;
     Var penalty;
     double penalty_weight = 0;
+    double skip_rate = 0;  // passed on to UpdateStats::skip_rate
 };
 
 // InputError "reward: expected a finite number, got ..." unless `reward` is finite.
@@ -143,6 +160,56 @@ private:
     std::unique_ptr<ParamStore> weights_;
     std::unique_ptr<Adam> adam_;
     double baseline_ = 0;
+};
+
+// One walk of a controller through its space: teacher forced on `*forced` when set, else each
+// choice drawn from `gen`; `arch` collects the choices made.
+template <class Arch>
+struct Walk {
+    const Arch* forced = nullptr;
+    Generator* gen = nullptr;
+    Arch arch;
+};
+
+// sample(), score() and update(), which both controllers do alike, written once. `Self` (the
+// controller, which derives from Policy<Self, ...>) walks its space in run(Walk<Arch>&) -> Terms,
+// checks an architecture in check(arch) (an InputError) and says in scored(terms) what the
+// REINFORCE step takes of the terms.
+template <class Self, class Arch, class Terms>
+class Policy : public PolicyCore {
+public:
+    // One architecture, one uniform draw of `gen` per choice, in the order of the walk. Records
+    // nothing (NoGradGuard).
+    Arch sample(Generator& gen) const {
+        NoGradGuard no_grad;
+        Walk<Arch> walk;
+        walk.gen = &gen;
+        self().run(walk);
+        return walk.arch;
+    }
+    // The same distribution teacher forced on `arch` (checked first), recorded on this thread's
+    // tape: call it right before a backward (which consumes the tape) or clear_tape() afterwards.
+    Terms score(const Arch& arch) const {
+        self().check(arch);
+        Walk<Arch> walk;
+        walk.forced = &arch;
+        return self().run(walk);
+    }
+    // One REINFORCE step (PolicyCore::reinforce) on `arch` with accuracy-like `reward` (higher is
+    // better), both checked first. The loss reads the baseline after its update (TF's dependency
+    // order in Katib's graph; unconfirmed, 2.8). backward consumes the whole tape of this thread;
+    // on an exception the tape is cleared.
+    UpdateStats update(const Arch& arch, double reward) {
+        check_reward(reward);
+        self().check(arch);
+        return reinforce(reward, [&] { return self().scored(score(arch)); });
+    }
+
+protected:
+    using PolicyCore::PolicyCore;
+
+private:
+    const Self& self() const { return static_cast<const Self&>(*this); }
 };
 
 }  // namespace cudarts::enas
