@@ -90,8 +90,9 @@ void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dS
 }  // namespace cpu
 
 namespace cuda {
-// The launchers pick cuBLAS for the 1x1, stride 1, pad 0, single-group convolution, the tiled v2
-// kernels for depthwise shapes they support, and the direct v1 kernels otherwise.
+// The launchers pick cuBLAS for the 1x1, stride 1, pad 0, single-group convolution (its weight
+// gradient: the one-kernel v3), the tiled v2 kernels for depthwise shapes they support, and the
+// direct v1 kernels otherwise.
 void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st);
 void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                      GradMode mode, Stream st);
@@ -123,7 +124,7 @@ struct Conv2dBwdWeightVersion {
 // The version a launcher runs: the last of `versions` that supports s. Each table lists its
 // versions from the most general (v1, any shape) to the most specialised (cublas), so this is
 // cuBLAS for pointwise shapes, else v2 where it applies, else v1. The weight gradient's v3 (1x1
-// only) sits before cublas, so it is tested and benchmarked but not yet chosen.
+// only, one launch where cublas makes n) comes last, so it is that direction's pointwise pick.
 template <class Version>
 const Version& preferred_version(std::span<const Version> versions, const Conv2dShape& s) {
     for (size_t i = versions.size() - 1; i > 0; --i)

