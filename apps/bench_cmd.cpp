@@ -36,6 +36,11 @@ int parse_count(const std::string& text, const char* flag) {
     return v;
 }
 
+// The count flag `name` (kept as text by cxxopts) read by parse_count, its messages naming --name.
+int count_flag(const cxxopts::ParseResult& args, const std::string& name) {
+    return parse_count(args[name].as<std::string>(), ("--" + name).c_str());
+}
+
 // Writes `j` to `path` atomically and says so.
 void write_json(const std::string& path, const nlohmann::json& j) {
     const std::string text = j.dump(2) + "\n";
@@ -43,27 +48,35 @@ void write_json(const std::string& path, const nlohmann::json& j) {
     std::printf("wrote %s\n", path.c_str());
 }
 
+// The count flags of `bench step`, in the order its help lists them: name, help, default.
+struct CountFlag {
+    const char* name;
+    const char* help;
+    const char* default_value;
+};
+constexpr CountFlag kStepCounts[] = {
+    {"order", "architect: 1 (first order) or 2 (second order)", "1"},
+    {"batch", "images per batch (both halves)", "64"},
+    {"steps", "timed steps", "20"},
+    {"warmup", "untimed steps before timing", "10"},
+    {"init-channels", "C of the search network", "16"},
+    {"layers", "cells", "8"},
+    {"nodes", "intermediate nodes per cell", "4"},
+    {"image-size", "side of the square synthetic images", "32"},
+};
+
 int bench_step(int argc, char** argv) {
     cxxopts::Options opts("cudarts bench step",
                           "Time and count one DARTS search step (architect + weight step) at "
                           "CIFAR-10 shapes on synthetic data: cudarts bench step [options]");
     opts.add_options()("what", "what to benchmark: step", cxxopts::value<std::string>())(
         "device", "cpu, cuda, cuda:N or auto",
-        cxxopts::value<std::string>()->default_value("auto"))(
-        "order", "architect: 1 (first order) or 2 (second order)",
-        cxxopts::value<std::string>()->default_value("1"))(
-        "batch", "images per batch (both halves)",
-        cxxopts::value<std::string>()->default_value("64"))(
-        "steps", "timed steps", cxxopts::value<std::string>()->default_value("20"))(
-        "warmup", "untimed steps before timing",
-        cxxopts::value<std::string>()->default_value("10"))(
-        "init-channels", "C of the search network",
-        cxxopts::value<std::string>()->default_value("16"))(
-        "layers", "cells", cxxopts::value<std::string>()->default_value("8"))(
-        "nodes", "intermediate nodes per cell", cxxopts::value<std::string>()->default_value("4"))(
-        "image-size", "side of the square synthetic images",
-        cxxopts::value<std::string>()->default_value("32"))(
-        "json", "also write the report as JSON to FILE", cxxopts::value<std::string>());
+        cxxopts::value<std::string>()->default_value("auto"));
+    for (const CountFlag& c : kStepCounts)
+        opts.add_options()(c.name, c.help,
+                           cxxopts::value<std::string>()->default_value(c.default_value));
+    opts.add_options()("json", "also write the report as JSON to FILE",
+                       cxxopts::value<std::string>());
     opts.parse_positional({"what"});
     opts.positional_help("step");
     cxxopts::ParseResult args;
@@ -71,17 +84,17 @@ int bench_step(int argc, char** argv) {
 
     bench::StepBenchOptions o;
     o.device = parse_device(args["device"].as<std::string>(), "--device");
-    const int order = parse_count(args["order"].as<std::string>(), "--order");
+    const int order = count_flag(args, "order");
     if (order != 1 && order != 2)
         throw InputError("--order: expected 1 or 2, got " + std::to_string(order));
     o.second_order = order == 2;
-    o.batch = parse_count(args["batch"].as<std::string>(), "--batch");
-    o.steps = parse_count(args["steps"].as<std::string>(), "--steps");
-    o.warmup = parse_count(args["warmup"].as<std::string>(), "--warmup");
-    o.net.init_channels = parse_count(args["init-channels"].as<std::string>(), "--init-channels");
-    o.net.layers = parse_count(args["layers"].as<std::string>(), "--layers");
-    o.net.nodes = parse_count(args["nodes"].as<std::string>(), "--nodes");
-    o.image_size = parse_count(args["image-size"].as<std::string>(), "--image-size");
+    o.batch = count_flag(args, "batch");
+    o.steps = count_flag(args, "steps");
+    o.warmup = count_flag(args, "warmup");
+    o.net.init_channels = count_flag(args, "init-channels");
+    o.net.layers = count_flag(args, "layers");
+    o.net.nodes = count_flag(args, "nodes");
+    o.image_size = count_flag(args, "image-size");
     const bench::StepBenchReport rep = bench::run_step_bench(o, [](int i, int total, bool timed) {
         std::fprintf(stderr, "bench step: %s step %d/%d done\n", timed ? "timed" : "warm-up", i + 1,
                      total);
@@ -121,8 +134,8 @@ int cmd_bench(int argc, char** argv) {
                          "' (expected 'kernels', or 'step' first: cudarts bench step [options])");
 
     bench::BenchOptions o;
-    o.runs = parse_count(args["runs"].as<std::string>(), "--runs");
-    o.warmup = parse_count(args["warmup"].as<std::string>(), "--warmup");
+    o.runs = count_flag(args, "runs");
+    o.warmup = count_flag(args, "warmup");
     o.filter = args["filter"].as<std::string>();
     o.peak_gbps = args["peak-gbps"].as<double>();
     o.flush_l2 = !args.count("warm-l2");
