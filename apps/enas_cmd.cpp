@@ -112,6 +112,17 @@ const SettingNames kFlagNames = {{"epochs", "--epochs"},
                                  {"child_lr", "--child-learning-rate"},
                                  {"eval_children", "--eval-children"}};
 
+// What both modes take from a resumed run (`info`, its checkpoint's metadata): the options, the
+// data and the last epoch's metrics line; of the flags only --epochs may still change the options.
+template <class Options>
+void resume_run(const ResumeInfo& info, const cxxopts::ParseResult& args, Options& options,
+                RunData& data, std::string& last_metrics) {
+    options = Options::from_json(info.options, metadata_name(info.checkpoint, "options"));
+    data = info.data;
+    last_metrics = info.last_metrics();
+    set_from_flag(args, "epochs", options.epochs);
+}
+
 // The epoch loop both modes share: the resume line, metrics.jsonl, progress, and after every
 // epoch its line (`print(epoch, metrics)`), the checkpoint, then the text outputs (`write_best`).
 template <class Search, class Print, class WriteBest>
@@ -142,12 +153,8 @@ int run_macro(const cxxopts::ParseResult& args, const RunDirectory& run, const R
     nlohmann::json saved_space;
     std::string last_metrics;
     if (resumed) {
-        const ResumeInfo& info = *resumed;
-        options = EnasOptions::from_json(info.options, metadata_name(info.checkpoint, "options"));
-        data = info.data;
-        saved_space = parse_json(info.at("space"), metadata_name(info.checkpoint, "space"));
-        last_metrics = info.last_metrics();
-        set_from_flag(args, "epochs", options.epochs);
+        resume_run(*resumed, args, options, data, last_metrics);
+        saved_space = parse_json(resumed->at("space"), metadata_name(resumed->checkpoint, "space"));
     } else {
         data.apply_flags(args);
         apply_search_flags(args, options);
@@ -214,11 +221,7 @@ int run_micro(const cxxopts::ParseResult& args, const RunDirectory& run, const R
     RunData data = RunData::from_environment();
     std::string last_metrics;
     if (resumed) {
-        const ResumeInfo& info = *resumed;
-        options = MicroOptions::from_json(info.options, metadata_name(info.checkpoint, "options"));
-        data = info.data;
-        last_metrics = info.last_metrics();
-        set_from_flag(args, "epochs", options.epochs);
+        resume_run(*resumed, args, options, data, last_metrics);
     } else {
         data.apply_flags(args);
         apply_search_flags(args, options);
@@ -306,11 +309,9 @@ int cmd_enas(int argc, char** argv) {
          cxxopts::value<bool>()->implicit_value("true"))
         ("seed", "random seed", cxxopts::value<uint64_t>())
         ("valid-portion", "fraction of the training images held out to score children (default 0.1)",
-         cxxopts::value<double>())
-        ("out", "output directory (locked while the run lasts)", cxxopts::value<std::string>()->default_value("enas-out"))
-        ("resume", "continue the search in this directory (only --epochs may change)", cxxopts::value<std::string>())
-        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
+         cxxopts::value<double>());
     // clang-format on
+    add_output_flags(opts, "search", "enas-out", "the search");
     add_data_flags(opts);
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;

@@ -49,17 +49,25 @@ void add_data_flags(cxxopts::Options& opts) {
     // clang-format on
 }
 
+// The model's dropout flags, each declared and applied from this table: name, help, member.
+struct DropoutFlag {
+    const char* name;
+    const char* help;
+    float RnnModelConfig::*member;
+};
+constexpr DropoutFlag kDropoutFlags[] = {
+    {"dropout", "output locked dropout", &RnnModelConfig::dropout},
+    {"dropouth", "hidden-state dropout of the cell", &RnnModelConfig::dropouth},
+    {"dropoutx", "input dropout of the cell", &RnnModelConfig::dropoutx},
+    {"dropouti", "input locked dropout", &RnnModelConfig::dropouti},
+    {"dropoute", "embedding dropout", &RnnModelConfig::dropoute},
+};
+
 void add_model_flags(cxxopts::Options& opts) {
-    // clang-format off
-    opts.add_options("model")
-        ("emsize", "embedding size (= --nhid)", cxxopts::value<int>())
-        ("nhid", "hidden size", cxxopts::value<int>())
-        ("dropout", "output locked dropout", cxxopts::value<float>())
-        ("dropouth", "hidden-state dropout of the cell", cxxopts::value<float>())
-        ("dropoutx", "input dropout of the cell", cxxopts::value<float>())
-        ("dropouti", "input locked dropout", cxxopts::value<float>())
-        ("dropoute", "embedding dropout", cxxopts::value<float>());
-    // clang-format on
+    opts.add_options("model")("emsize", "embedding size (= --nhid)", cxxopts::value<int>())(
+        "nhid", "hidden size", cxxopts::value<int>());
+    for (const DropoutFlag& d : kDropoutFlags)
+        opts.add_options("model")(d.name, d.help, cxxopts::value<float>());
 }
 
 void add_run_flags(cxxopts::Options& opts, const char* out_default) {
@@ -73,13 +81,9 @@ void add_run_flags(cxxopts::Options& opts, const char* out_default) {
         ("learning-rate", "SGD learning rate", cxxopts::value<float>())
         ("weight-decay", "SGD weight decay", cxxopts::value<float>())
         ("grad-clip", "global gradient-norm clip", cxxopts::value<float>())
-        ("seed", "random seed", cxxopts::value<uint64_t>())
-        ("out", "output directory (locked while the run lasts)",
-         cxxopts::value<std::string>()->default_value(out_default))
-        ("resume", "continue the run in this directory (only --epochs may change)",
-         cxxopts::value<std::string>())
-        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
+        ("seed", "random seed", cxxopts::value<uint64_t>());
     // clang-format on
+    add_output_flags(opts, "run", out_default, "the run");
 }
 
 // The flag that sets each setting of both option structs.
@@ -119,12 +123,8 @@ void apply_model_flags(const cxxopts::ParseResult& args, RnnModelConfig& m) {
                              " (expected equal sizes: the decoder's weight is the embedding)");
         m.emsize = m.nhid = e;
     }
-    for (const auto& [flag, value] : {std::pair{"dropout", &m.dropout},
-                                      {"dropouth", &m.dropouth},
-                                      {"dropoutx", &m.dropoutx},
-                                      {"dropouti", &m.dropouti},
-                                      {"dropoute", &m.dropoute}})
-        if (args.count(flag)) *value = args[flag].as<float>();
+    for (const DropoutFlag& d : kDropoutFlags)
+        if (args.count(d.name)) m.*d.member = args[d.name].as<float>();
 }
 
 template <class Options>
@@ -181,6 +181,33 @@ RunInput<Options> rnn_run_input(const cxxopts::ParseResult& args, const RunDirec
     return fresh;
 }
 
+// The start both recurrent run commands share once their flags are parsed: the device, the
+// locked output directory (`holds` names its run for RunDirectory, "a search") and the run's input
+// from rnn_run_input, to which the flags are applied in this order: those of both commands, the
+// command's own (`apply_own` on the options), then the data flags. `saved` holds a resumed run's
+// metadata.
+template <class Options>
+struct RnnRun {
+    template <class ApplyOwn>
+    RnnRun(const cxxopts::ParseResult& args, const char* holds, RunInput<Options> fresh,
+           const RnnPreset& cpu, const char* paper, const char* command, const ApplyOwn& apply_own)
+        : dev(parse_device(args["device"].as<std::string>(), "--device")),
+          output(args, {"preset"}, holds),
+          in(rnn_run_input(
+              args, output, dev, std::move(fresh), cpu, paper, command,
+              [&](RunInput<Options>& r) {
+                  apply_common_flags(args, r.options);
+                  apply_own(r.options);
+                  r.data.apply_flags(args);
+              },
+              saved)) {}
+
+    Device dev;
+    RunDirectory output;
+    ResumeInfo saved;
+    RunInput<Options> in;
+};
+
 void print_corpus(const char* command, Device dev, const TextCorpus& c) {
     std::printf("cudarts %s --task rnn: device %s; %s, %d words, %zu / %zu / %zu tokens\n", command,
                 describe(dev).c_str(), c.dir.c_str(), c.vocab_size(), c.train.size(),
@@ -222,51 +249,43 @@ int cmd_rnn_search(int argc, char** argv) {
     // clang-format on
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;
-    const Device dev = parse_device(args["device"].as<std::string>(), "--device");
-    const RunDirectory run_dir(args, {"preset"}, "a search");
-    const fs::path& out = run_dir.dir;
-    const fs::path& ckpt = run_dir.checkpoint;
-
-    using Input = RunInput<RnnSearchOptions>;
-    auto apply = [&](Input& in) {
-        RnnSearchOptions& o = in.options;
-        apply_common_flags(args, o);
-        if (args.count("arch-learning-rate")) o.alpha_lr = args["arch-learning-rate"].as<float>();
-        if (args.count("arch-weight-decay"))
-            o.alpha_weight_decay = args["arch-weight-decay"].as<float>();
-        o.second_order = second_order_flags(args, o.second_order);
-        in.data.apply_flags(args);
-    };
-    ResumeInfo saved;
-    const Input in =
-        rnn_run_input(args, run_dir, dev, Input{{}, text_data_from_environment()}, kRnnSearchCpu,
-                      "paper (nhid 300, batch 256, 50 epochs)", "search --task rnn", apply, saved);
+    const RnnRun<RnnSearchOptions> run(
+        args, "a search", {{}, text_data_from_environment()}, kRnnSearchCpu,
+        "paper (nhid 300, batch 256, 50 epochs)", "search --task rnn", [&](RnnSearchOptions& o) {
+            if (args.count("arch-learning-rate"))
+                o.alpha_lr = args["arch-learning-rate"].as<float>();
+            if (args.count("arch-weight-decay"))
+                o.alpha_weight_decay = args["arch-weight-decay"].as<float>();
+            o.second_order = second_order_flags(args, o.second_order);
+        });
+    const fs::path& out = run.output.dir;
+    const fs::path& ckpt = run.output.checkpoint;
     double best_loss = 1e300;
     std::string best_genotype, last_metrics;
-    if (run_dir.resume) {
-        best_loss = number_meta(saved, "best_valid_loss");
-        best_genotype = saved.at("best_genotype");
-        last_metrics = saved.last_metrics();
+    if (run.output.resume) {
+        best_loss = number_meta(run.saved, "best_valid_loss");
+        best_genotype = run.saved.at("best_genotype");
+        last_metrics = run.saved.last_metrics();
     }
-    const TextCorpus corpus = load_run_corpus(in.data);
-    RnnSearch search =
-        with_input_names(rnn_flag_names(), [&] { return RnnSearch(in.options, corpus, dev); });
-    if (run_dir.resume) search.load(ckpt.string());
+    const TextCorpus corpus = load_run_corpus(run.in.data);
+    RnnSearch search = with_input_names(rnn_flag_names(),
+                                        [&] { return RnnSearch(run.in.options, corpus, run.dev); });
+    if (run.output.resume) search.load(ckpt.string());
     const RnnSearchOptions& opt = search.options();
-    print_corpus("search", dev, corpus);
+    print_corpus("search", run.dev, corpus);
     std::printf(
         "model: nhid %d, %d nodes; %lld weights; %s order; %d epochs of about %d steps, "
         "batch %d, bptt %d\n",
         opt.model.nhid, opt.model.steps, static_cast<long long>(search.model().weights().total()),
         opt.second_order ? "second" : "first", opt.epochs, search.steps_per_epoch(), opt.batch_size,
         opt.bptt);
-    if (run_dir.resume)
+    if (run.output.resume)
         std::printf("resuming %s after epoch %d of %d\n", out.c_str(), search.epoch(), opt.epochs);
     std::fflush(stdout);
 
     fs::create_directories(out / "epochs");
     MetricsLog metrics(out / "metrics.jsonl");
-    if (run_dir.resume && search.epoch() > 0) {
+    if (run.output.resume && search.epoch() > 0) {
         metrics.resume(search.epoch(), last_metrics);
         write_recurrent_genotypes(out, search.epoch(), search.genotype());
     }
@@ -285,7 +304,7 @@ int cmd_rnn_search(int argc, char** argv) {
                     darts.c_str());
         std::fflush(stdout);
         save_epoch(
-            search, ckpt, in.data, m.to_json(), metrics,
+            search, ckpt, run.in.data, m.to_json(), metrics,
             {{"best_valid_loss", std::to_string(best_loss)}, {"best_genotype", best_genotype}},
             [&] { write_recurrent_genotypes(out, e + 1, m.genotype); });
     }
@@ -313,43 +332,35 @@ int cmd_rnn_train(int argc, char** argv) {
     // clang-format on
     cxxopts::ParseResult args;
     if (!parse_args(opts, argc, argv, args)) return 0;
-    const Device dev = parse_device(args["device"].as<std::string>(), "--device");
-    const RunDirectory run_dir(args, {"preset"}, "a training run");
-    const fs::path& out = run_dir.dir;
-    const fs::path& ckpt = run_dir.checkpoint;
-
-    using Input = RunInput<RnnTrainOptions>;
-    auto apply = [&](Input& in) {
-        apply_common_flags(args, in.options);
-        if (args.count("genotype"))
-            in.options.model.genotype =
-                resolve_recurrent_genotype(args["genotype"].as<std::string>());
-        if (args.count("nonmono")) in.options.nonmono = args["nonmono"].as<int>();
-        in.data.apply_flags(args);
-    };
-    ResumeInfo saved;
-    const Input in = rnn_run_input(
-        args, run_dir, dev, Input{RnnTrainOptions::paper(), text_data_from_environment()},
-        kRnnTrainCpu, "paper (nhid 850, batch 64, 8000 epochs)", "train --task rnn", apply, saved);
-    const std::string last_metrics = run_dir.resume ? saved.last_metrics() : "";
-    const TextCorpus corpus = load_run_corpus(in.data);
-    RnnTrainer trainer =
-        with_input_names(rnn_flag_names(), [&] { return RnnTrainer(in.options, corpus, dev); });
-    if (run_dir.resume) trainer.load(ckpt.string());
+    const RnnRun<RnnTrainOptions> run(
+        args, "a training run", {RnnTrainOptions::paper(), text_data_from_environment()},
+        kRnnTrainCpu, "paper (nhid 850, batch 64, 8000 epochs)", "train --task rnn",
+        [&](RnnTrainOptions& o) {
+            if (args.count("genotype"))
+                o.model.genotype = resolve_recurrent_genotype(args["genotype"].as<std::string>());
+            if (args.count("nonmono")) o.nonmono = args["nonmono"].as<int>();
+        });
+    const fs::path& out = run.output.dir;
+    const fs::path& ckpt = run.output.checkpoint;
+    const std::string last_metrics = run.output.resume ? run.saved.last_metrics() : "";
+    const TextCorpus corpus = load_run_corpus(run.in.data);
+    RnnTrainer trainer = with_input_names(
+        rnn_flag_names(), [&] { return RnnTrainer(run.in.options, corpus, run.dev); });
+    if (run.output.resume) trainer.load(ckpt.string());
     const RnnTrainOptions& opt = trainer.options();
-    print_corpus("train", dev, corpus);
+    print_corpus("train", run.dev, corpus);
     std::printf("model: nhid %d; %lld weights; %d epochs of about %d steps, batch %d, bptt %d\n",
                 opt.model.nhid, static_cast<long long>(trainer.model().weights().total()),
                 opt.epochs, trainer.steps_per_epoch(), opt.batch_size, opt.bptt);
     std::printf("genotype %s\n", to_darts_string(*opt.model.genotype).c_str());
-    if (run_dir.resume)
+    if (run.output.resume)
         std::printf("resuming %s after epoch %d of %d%s\n", out.c_str(), trainer.epoch(),
                     opt.epochs, trainer.averaging() ? " (averaged SGD)" : "");
     std::fflush(stdout);
 
     fs::create_directories(out);
     MetricsLog metrics(out / "metrics.jsonl");
-    if (run_dir.resume && trainer.epoch() > 0) metrics.resume(trainer.epoch(), last_metrics);
+    if (run.output.resume && trainer.epoch() > 0) metrics.resume(trainer.epoch(), last_metrics);
     Progress progress(args["print-step"].as<int>(), "ppl");
     while (!trainer.done()) {
         const int e = trainer.epoch();
@@ -363,7 +374,7 @@ int cmd_rnn_train(int argc, char** argv) {
             std::printf("epoch %d/%d: a non-finite loss rolled back to the best state %d time(s)\n",
                         e + 1, opt.epochs, m.rollbacks);
         std::fflush(stdout);
-        save_epoch(trainer, ckpt, in.data, m.to_json(), metrics, {}, [] {});
+        save_epoch(trainer, ckpt, run.in.data, m.to_json(), metrics, {}, [] {});
     }
     trainer.use_best_weights();
     const double test_loss = test_text(trainer.model(), corpus.test, corpus.test_file, opt.bptt);

@@ -283,6 +283,18 @@ fs::path run_dir_of(const cxxopts::ParseResult& args,
 
 }  // namespace
 
+void add_output_flags(cxxopts::Options& opts, const std::string& group,
+                      const std::string& out_default, const std::string& run) {
+    // clang-format off
+    opts.add_options(group)
+        ("out", "output directory (locked while the run lasts)",
+         cxxopts::value<std::string>()->default_value(out_default))
+        ("resume", "continue " + run + " in this directory (only --epochs may change)",
+         cxxopts::value<std::string>())
+        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
+    // clang-format on
+}
+
 RunDirectory::RunDirectory(const cxxopts::ParseResult& args,
                            std::initializer_list<const char*> new_run_flags,
                            const std::string& holds)

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cxxopts.hpp>
 #include <exception>
 #include <filesystem>
 #include <initializer_list>
@@ -22,10 +23,6 @@
 #include "kernels/check.h"
 #include "models/nn/checkpoint.h"
 #include "models/run/loop.h"
-
-namespace cxxopts {
-class ParseResult;
-}
 
 namespace cudarts::apps {
 
@@ -48,6 +45,11 @@ private:
     int fd_ = -1;
     bool created_ = false;
 };
+
+// The directory flags of a run command, at the end of `group`: --out DIR (default `out_default`),
+// --resume DIR ("continue <run> in this directory", `run` e.g. "the search") and --print-step.
+void add_output_flags(cxxopts::Options& opts, const std::string& group,
+                      const std::string& out_default, const std::string& run);
 
 // A run's output directory: --resume DIR continues the run there (refuse_new_run_flags first, with
 // `new_run_flags`), otherwise --out DIR starts one, and a DIR that already holds a checkpoint is

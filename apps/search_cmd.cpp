@@ -219,12 +219,8 @@ cxxopts::Options search_options() {
         ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("2"))
         ("deterministic", "deterministic kernels (always the case in this version; accepted)");
     opts.add_options("run")
-        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"))
-        ("out", "output directory (locked while the run lasts)",
-         cxxopts::value<std::string>()->default_value("search-out"))
-        ("resume", "continue the search in this directory (only --epochs may change)",
-         cxxopts::value<std::string>())
-        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
+        ("device", "cpu, cuda, cuda:N or auto", cxxopts::value<std::string>()->default_value("auto"));
+    add_output_flags(opts, "run", "search-out", "the search");
     opts.add_options("Katib trial")
         ("algorithm-settings", "Katib's settings, e.g. {'num_epochs': '3', 'w_lr': 0.025}",
          cxxopts::value<std::string>())

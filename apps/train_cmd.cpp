@@ -128,11 +128,9 @@ cxxopts::Options train_options() {
         ("label-smoothing", "label smoothing of the training losses", cxxopts::value<float>())
         ("seed", "random seed", cxxopts::value<uint64_t>())
         ("valid-portion", "hold out this fraction of the training images for validation, in "
-                          "place of the test split (0 = off)", cxxopts::value<double>())
-        ("out", "output directory (locked while the run lasts)", cxxopts::value<std::string>()->default_value("train-out"))
-        ("resume", "continue the training in this directory (only --epochs may change)", cxxopts::value<std::string>())
-        ("print-step", "plain progress line every N steps", cxxopts::value<int>()->default_value("50"));
+                          "place of the test split (0 = off)", cxxopts::value<double>());
     // clang-format on
+    add_output_flags(opts, "training", "train-out", "the training");
     return opts;
 }
 
