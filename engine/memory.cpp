@@ -3,11 +3,15 @@
 // a kernel's vectorized loads behave alike on both backends. CUDA calls run with the target
 // device made current and the caller's current device restored afterwards.
 // The caching allocator keeps, per device, a free list (multimap from block size to pointer) and
-// the size of every block handed out. A request of b bytes, rounded up to kRound, takes the
-// smallest cached block of at least that size and at most twice it; otherwise it asks raw_alloc,
-// and when that fails it returns the device's cached blocks to the system and tries once more.
-// The 2x bound keeps a small tensor from pinning a huge block, and with fixed shapes every request
-// after the first step finds its exact size. One mutex guards the whole allocator: allocations of
+// the size of every block handed out. A request of b bytes, rounded up to kRound, takes a cached
+// block of exactly that size; otherwise it asks raw_alloc, and when that fails it returns the
+// device's cached blocks to the system and tries once more. Exact sizes make the steady state
+// certain: a training step with fixed shapes makes the same requests every time, so once one step
+// has run, each size has as many cached blocks as the step ever holds at once, and no later step
+// allocates. (A best fit that hands a larger block to a smaller request would take that block
+// from a later request of its own size, which then misses; the misses can go on for steps.) The
+// cost is memory: a cached block serves one size only, and an out-of-memory retry after
+// releasing the cache is what returns it. One mutex guards the whole allocator: allocations of
 // persistent tensors are rare, so contention is not worth a finer scheme.
 // The runtime counters (engine/counters.h) are taken here: every cudaMalloc, the CUDA bytes the
 // allocator hands out and takes back, and every copy between host and device by direction.
@@ -137,13 +141,11 @@ void* CachingAllocator::alloc(Device d, size_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     Impl::Pool& pool = impl_->pools[Impl::device_key(d)];
     void* p = nullptr;
-    size_t block = size;
-    const auto it = pool.cached.lower_bound(size);
-    if (it != pool.cached.end() && it->first / 2 <= size) {
-        block = it->first;
+    const auto it = pool.cached.find(size);
+    if (it != pool.cached.end()) {
         p = it->second;
         pool.cached.erase(it);
-        pool.stats.bytes_cached -= int64_t(block);
+        pool.stats.bytes_cached -= int64_t(size);
     } else {
         try {
             p = raw_alloc(d, size);
@@ -154,10 +156,10 @@ void* CachingAllocator::alloc(Device d, size_t bytes) {
         }
         ++pool.stats.raw_allocs;
     }
-    pool.handed_out.emplace(p, block);
-    pool.stats.bytes_in_use += int64_t(block);
+    pool.handed_out.emplace(p, size);
+    pool.stats.bytes_in_use += int64_t(size);
     pool.stats.peak_in_use = std::max(pool.stats.peak_in_use, pool.stats.bytes_in_use);
-    if (d.is_cuda()) detail::add_device_bytes(int64_t(block));
+    if (d.is_cuda()) detail::add_device_bytes(int64_t(size));
     return p;
 }
 

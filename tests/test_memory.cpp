@@ -195,26 +195,25 @@ TEST_SUITE("memory") {
         CHECK(a.stats(Device::cpu()).bytes_cached == 0);
     }
 
-    TEST_CASE(
-        "caching allocator: a cached block serves requests down to half its size, no smaller") {
+    TEST_CASE("caching allocator: a cached block serves only requests of its own rounded size") {
         CachingAllocator& a = CachingAllocator::instance();
         a.release_cached();
         const AllocatorStats s0 = a.stats(Device::cpu());
         void* big = a.alloc(Device::cpu(), 4096);
         a.free(Device::cpu(), big, 4096);
 
-        void* small = a.alloc(Device::cpu(), 1024);  // 4096 > 2 * 1024: a new block
-        CHECK(small != big);
+        void* half = a.alloc(Device::cpu(), 2048);  // smaller than the cached block: a new one
+        CHECK(half != big);
         CHECK(a.stats(Device::cpu()).raw_allocs == s0.raw_allocs + 2);
-        void* half = a.alloc(Device::cpu(), 2048);  // 4096 <= 2 * 2048: the cached block
-        CHECK(half == big);
+        void* same = a.alloc(Device::cpu(), 4000);  // 4096 after rounding: the cached block
+        CHECK(same == big);
         AllocatorStats s = a.stats(Device::cpu());
         CHECK(s.raw_allocs == s0.raw_allocs + 2);
-        CHECK(s.bytes_in_use == s0.bytes_in_use + 1024 + 4096);  // the whole block is in use
+        CHECK(s.bytes_in_use == s0.bytes_in_use + 2048 + 4096);
+        a.free(Device::cpu(), same, 4000);
         a.free(Device::cpu(), half, 2048);
-        a.free(Device::cpu(), small, 1024);
         s = a.stats(Device::cpu());
-        CHECK(s.bytes_cached == 4096 + 1024);
+        CHECK(s.bytes_cached == 4096 + 2048);
         CHECK(s.bytes_in_use == s0.bytes_in_use);
         a.release_cached();
     }

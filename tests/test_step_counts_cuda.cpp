@@ -1,13 +1,14 @@
 // The runtime counters on the CUDA backend (engine/counters.h), in the SIMT emulator or on a GPU:
 // each wrapper counts its own event exactly once (an allocation that misses the cache, a launch,
-// a GEMM, an upload, a download, the bytes in use), and a small first-order search step, once the
-// first step has filled the caching allocator, allocates no device memory and issues the same
+// a GEMM, an upload, a download, the bytes in use), and a small search step of either order, once
+// the first step has filled the caching allocator, allocates no device memory and issues the same
 // work every step, its launches below a bound measured when this test was written (913 or 914 a
-// step, SIMT emulator, 2026-12-03; lower it as launches are fused away). The same steps on the
-// CPU give the same training losses and count nothing.
+// first-order step, 2,376 a second-order one; SIMT emulator, 2026-12-03; lower them as launches
+// are fused away). The same steps on the CPU give the same training losses and count nothing.
 #if CUDARTS_HAS_CUDA
 
 #include <cstdlib>
+#include <string>
 
 #include "bench/step_bench.h"
 #include "engine/counters.h"
@@ -31,22 +32,17 @@ RuntimeCounters counted(const F& f) {
     return counters_since(before, runtime_counters());
 }
 
-// A first-order search step at tiny shapes, so that the emulator runs three in seconds: C=4,
-// 3 cells (normal, reduction, reduction) of 1 node, 3x8x8 images, 3 classes, batch 2; one
-// warm-up step, then two timed ones.
-bench::StepBenchOptions tiny_step(Device dev) {
-    bench::StepBenchOptions o;
-    o.device = dev;
-    o.batch = 2;
-    o.warmup = 1;
-    o.steps = 2;
-    o.net = test::tiny_search_net(3);
-    o.net.nodes = 1;
-    o.image_size = 8;
-    o.classes = 3;
+// A search step at tiny shapes (tests/train_cases.h), so that the emulator runs three in seconds:
+// one warm-up step, then two timed ones.
+bench::StepBenchOptions tiny_step(Device dev, bool second_order) {
+    bench::StepBenchOptions o = test::tiny_step_bench(dev, 2);
+    o.second_order = second_order;
     o.seed = 5;
     return o;
 }
+
+// The launch bounds, a little above the measured counts.
+constexpr int64_t kFirstOrderLaunches = 960, kSecondOrderLaunches = 2400;
 
 }  // namespace
 
@@ -101,45 +97,53 @@ TEST_SUITE("cuda_step_counts") {
         CHECK(runtime_counters().bytes_in_use == base);
     }
 
-    TEST_CASE("cuda step counts: a first-order search step allocates nothing after the first") {
-        const bench::StepBenchReport gpu = bench::run_step_bench(tiny_step(Device::cuda()));
-        const bench::StepBenchReport cpu = bench::run_step_bench(tiny_step(Device::cpu()));
-        REQUIRE(gpu.warmup_steps.size() == 1);
-        REQUIRE(gpu.timed_steps.size() == 2);
-        const RuntimeCounters& first = gpu.warmup_steps[0].counts;
-        const RuntimeCounters& s2 = gpu.timed_steps[0].counts;
-        const RuntimeCounters& s3 = gpu.timed_steps[1].counts;
-        MESSAGE("first step: " << first.launches << " launches, " << first.blas_calls
-                               << " cuBLAS calls, " << first.device_allocs << " allocations, "
-                               << first.host_syncs << " host syncs, " << first.h2d_copies
-                               << " uploads; steps 2 and 3: " << s2.launches << " and "
-                               << s3.launches << " launches, " << s2.blas_calls << " cuBLAS calls, "
-                               << s2.device_allocs << " and " << s3.device_allocs
-                               << " allocations, " << s2.host_syncs << " host syncs, "
-                               << s2.h2d_copies << " uploads, peak " << s2.peak_bytes << " bytes");
-        CHECK(first.device_allocs > 0);  // the caching allocator fills up in the first step
-        CHECK(s2.device_allocs == 0);
-        CHECK(s3.device_allocs == 0);
-        // Fixed shapes: every step does the same work, but for one launch: the gradient clip
-        // scales the gradients (one kernel) only when their norm exceeds the bound.
-        CHECK(std::abs(s2.launches - s3.launches) <= 1);
-        CHECK(s2.blas_calls == s3.blas_calls);
-        CHECK(s2.host_syncs == s3.host_syncs);
-        CHECK(s2.h2d_copies == s3.h2d_copies);
-        CHECK(s2.peak_bytes == s3.peak_bytes);
-        CHECK(s2.launches > 500);
-        CHECK(s2.launches <= 960);  // measured: 913 or 914
-        CHECK(s3.launches <= 960);
-        CHECK(s2.blas_calls > 0);
-        CHECK(s2.host_syncs > 0);
-        CHECK(s2.peak_bytes > 0);
-        // The same steps on the CPU: the same losses, and no device work at all.
-        for (size_t i = 0; i < 2; ++i) {
-            CAPTURE(i);
-            CHECK(gpu.timed_steps[i].loss ==
-                  doctest::Approx(cpu.timed_steps[i].loss).epsilon(1e-4));
-            const RuntimeCounters& c = cpu.timed_steps[i].counts;
-            CHECK(c.launches + c.blas_calls + c.device_allocs + c.host_syncs + c.h2d_copies == 0);
+    TEST_CASE("cuda step counts: a search step allocates nothing after the first, either order") {
+        for (const bool second : {false, true}) {
+            CAPTURE(second);
+            CachingAllocator::instance().release_cached();  // each order fills the cache itself
+            const bench::StepBenchReport gpu =
+                bench::run_step_bench(tiny_step(Device::cuda(), second));
+            const bench::StepBenchReport cpu =
+                bench::run_step_bench(tiny_step(Device::cpu(), second));
+            REQUIRE(gpu.warmup_steps.size() == 1);
+            REQUIRE(gpu.timed_steps.size() == 2);
+            const RuntimeCounters& first = gpu.warmup_steps[0].counts;
+            const RuntimeCounters& s2 = gpu.timed_steps[0].counts;
+            const RuntimeCounters& s3 = gpu.timed_steps[1].counts;
+            MESSAGE(std::string(second ? "second" : "first")
+                    << " order, first step: " << first.launches << " launches, " << first.blas_calls
+                    << " cuBLAS calls, " << first.device_allocs << " allocations, "
+                    << first.host_syncs << " host syncs, " << first.h2d_copies
+                    << " uploads; steps 2 and 3: " << s2.launches << " and " << s3.launches
+                    << " launches, " << s2.blas_calls << " cuBLAS calls, " << s2.device_allocs
+                    << " and " << s3.device_allocs << " allocations, " << s2.host_syncs
+                    << " host syncs, " << s2.h2d_copies << " uploads, peak " << s2.peak_bytes
+                    << " bytes");
+            CHECK(first.device_allocs > 0);  // the caching allocator fills up in the first step
+            CHECK(s2.device_allocs == 0);
+            CHECK(s3.device_allocs == 0);
+            // Fixed shapes: every step does the same work, but for one launch: the gradient clip
+            // scales the gradients (one kernel) only when their norm exceeds the bound.
+            CHECK(std::abs(s2.launches - s3.launches) <= 1);
+            CHECK(s2.blas_calls == s3.blas_calls);
+            CHECK(s2.host_syncs == s3.host_syncs);
+            CHECK(s2.h2d_copies == s3.h2d_copies);
+            CHECK(s2.peak_bytes == s3.peak_bytes);
+            CHECK(s2.launches > 500);
+            CHECK(s2.launches <= (second ? kSecondOrderLaunches : kFirstOrderLaunches));
+            CHECK(s3.launches <= (second ? kSecondOrderLaunches : kFirstOrderLaunches));
+            CHECK(s2.blas_calls > 0);
+            CHECK(s2.host_syncs > 0);
+            CHECK(s2.peak_bytes > 0);
+            // The same steps on the CPU: the same losses, and no device work at all.
+            for (size_t i = 0; i < 2; ++i) {
+                CAPTURE(i);
+                CHECK(gpu.timed_steps[i].loss ==
+                      doctest::Approx(cpu.timed_steps[i].loss).epsilon(1e-4));
+                const RuntimeCounters& c = cpu.timed_steps[i].counts;
+                CHECK(c.launches + c.blas_calls + c.device_allocs + c.host_syncs + c.h2d_copies ==
+                      0);
+            }
         }
     }
 }
