@@ -597,14 +597,20 @@ void finish_block(Block& b) {
 
 // ---- clusters --------------------------------------------------------------------------------
 
+// The cluster that runs now. One worker OS thread per rank serves every cluster of the grid in
+// turn, keeping its Block (and the Block's fibers) from one cluster to the next, as the one-block
+// path does; `index` counts the clusters begun, and the last rank to exit a cluster resets the
+// rest for the next one.
 struct Cluster {
     std::mutex m;
     std::condition_variable cv;
     std::vector<Block*> blocks;
     std::vector<bool> exited;
-    int registered = 0;
+    int registered = 0, finished = 0;
     int turn = -1;
-    std::mt19937_64 rng;
+    size_t index = 0;
+    std::vector<uint64_t> seeds;  // the schedule's seed of each cluster, in launch order
+    std::mt19937_64 rng;          // seeded from seeds[index] when cluster `index` begins
 };
 
 int next_turn(Cluster& c, int from) {
@@ -619,9 +625,10 @@ int next_turn(Cluster& c, int from) {
     return candidates.front();
 }
 
-void run_cluster_block(Grid& g, Cluster& c, uint3 idx, unsigned rank) {
-    Block b;
+// Runs block `rank` of cluster number `index` (c.index once the previous cluster is done) in b.
+void run_cluster_block(Grid& g, Cluster& c, Block& b, size_t index, uint3 idx, unsigned rank) {
     std::unique_lock<std::mutex> lock(c.m);
+    c.cv.wait(lock, [&] { return c.index == index; });
     setup_block(b, g, idx, rank, &c);
     c.blocks[rank] = &b;
     ++c.registered;
@@ -653,9 +660,15 @@ void run_cluster_block(Grid& g, Cluster& c, uint3 idx, unsigned rank) {
         }
         if (done) {
             finish_block(b);
-            end_runners(b);
             c.exited[rank] = true;
             c.turn = next_turn(c, int(rank));
+            if (++c.finished == int(c.blocks.size())) {  // the next cluster may begin
+                c.blocks.assign(c.blocks.size(), nullptr);
+                c.exited.assign(c.blocks.size(), false);
+                c.registered = c.finished = 0;
+                c.turn = -1;
+                if (++c.index < c.seeds.size()) c.rng.seed(c.seeds[c.index]);
+            }
             c.cv.notify_all();
             return;
         }
@@ -748,20 +761,34 @@ void run_grid(const LaunchSpec& spec, void (*body)(void*), void* ctx) {
                 }
         end_runners(b);
     } else {
-        for (unsigned z = 0; z < gr.z && !g.failed; z += cl.z)
-            for (unsigned y = 0; y < gr.y && !g.failed; y += cl.y)
-                for (unsigned x = 0; x < gr.x && !g.failed; x += cl.x) {
-                    Cluster c;
-                    c.blocks.assign(csize, nullptr);
-                    c.exited.assign(csize, false);
-                    c.rng.seed(mix(g.seed, (uint64_t(z) * gr.y + y) * gr.x + x));
-                    std::vector<std::thread> workers;
-                    for (unsigned r = 0; r < csize; ++r) {
-                        const uint3 idx{x + r % cl.x, y + r / cl.x % cl.y, z + r / (cl.x * cl.y)};
-                        workers.emplace_back([&g, &c, idx, r] { run_cluster_block(g, c, idx, r); });
-                    }
-                    for (std::thread& w : workers) w.join();
+        std::vector<uint3> origins;  // each cluster's first block, in launch order
+        Cluster c;
+        for (unsigned z = 0; z < gr.z; z += cl.z)
+            for (unsigned y = 0; y < gr.y; y += cl.y)
+                for (unsigned x = 0; x < gr.x; x += cl.x) {
+                    origins.push_back(uint3{x, y, z});
+                    c.seeds.push_back(mix(g.seed, (uint64_t(z) * gr.y + y) * gr.x + x));
                 }
+        c.blocks.assign(csize, nullptr);
+        c.exited.assign(csize, false);
+        c.rng.seed(c.seeds[0]);
+        std::vector<std::thread> workers;
+        for (unsigned r = 0; r < csize; ++r)
+            workers.emplace_back([&g, &c, &origins, cl, r] {
+                Block b;
+                for (size_t i = 0; i < origins.size(); ++i) {
+                    {
+                        std::unique_lock<std::mutex> lock(c.m);
+                        c.cv.wait(lock, [&] { return c.index == i; });
+                        if (g.failed) break;  // every worker sees the same: set in cluster i - 1
+                    }
+                    const uint3 o = origins[i];
+                    const uint3 idx{o.x + r % cl.x, o.y + r / cl.x % cl.y, o.z + r / (cl.x * cl.y)};
+                    run_cluster_block(g, c, b, i, idx, r);
+                }
+                end_runners(b);
+            });
+        for (std::thread& w : workers) w.join();
     }
     if (g.failed) set_error(cudaErrorLaunchFailure, g.report);
 }
