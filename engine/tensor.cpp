@@ -7,6 +7,7 @@
 
 #include "engine/memory.h"
 #include "kernels/check.h"
+#include "kernels/elementwise.h"
 
 namespace cudarts {
 
@@ -182,9 +183,13 @@ void Tensor::fill_(float value) const {
         for (int64_t i = 0; i < numel(); ++i) p[i] = value;
         return;
     }
-    // A fill is rare outside initialisation; staging through the host keeps engine/ kernel-free.
-    const std::vector<float> host(size_t(numel()), value);
-    copy_bytes(raw(), device(), host.data(), Device::cpu(), nbytes());
+#if CUDARTS_HAS_CUDA
+    // A kernel on the default stream, so a fill (the backward's loss seed) makes no host copy and
+    // does not wait for the device.
+    cuda::fill(f32(), value, numel(), nullptr);
+#else
+    throw Error("Tensor::fill_ on " + device().str() + ": built without CUDA");
+#endif
 }
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {

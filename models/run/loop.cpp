@@ -60,15 +60,34 @@ void require_finite(double value, const std::string& what, const StepPlace& at) 
         throw DivergedError(what + " is " + non_finite_name(value) + " at " + at.str());
 }
 
+namespace {
+// The first non-finite of the `shape`-shaped values v[0..), named `name` with its row and column
+// (2-D) or its element.
+void require_finite_values(const float* v, const Shape& shape, const std::string& name,
+                           const StepPlace& at) {
+    const int64_t n = shape_numel(shape);
+    for (int64_t k = 0; k < n; ++k) {
+        if (std::isfinite(v[k])) continue;
+        const std::string where = shape.size() == 2 ? " row " + std::to_string(k / shape[1]) +
+                                                          " column " + std::to_string(k % shape[1])
+                                                    : " element " + std::to_string(k);
+        throw DivergedError(name + where + " is " + non_finite_name(v[k]) + " at " + at.str());
+    }
+}
+}  // namespace
+
 void require_finite(const Tensor& t, const std::string& name, const StepPlace& at) {
     const std::vector<float> v = t.to_vector();
-    for (size_t i = 0; i < v.size(); ++i) {
-        if (std::isfinite(v[i])) continue;
-        const int64_t k = int64_t(i);
-        const std::string where = t.ndim() == 2 ? " row " + std::to_string(k / t.size(1)) +
-                                                      " column " + std::to_string(k % t.size(1))
-                                                : " element " + std::to_string(k);
-        throw DivergedError(name + where + " is " + non_finite_name(v[i]) + " at " + at.str());
+    require_finite_values(v.data(), t.shape(), name, at);
+}
+
+void require_finite(const ParamStore& store, const StepPlace& at) {
+    const std::vector<float> v = store.flat_values().to_vector();
+    int64_t offset = 0;
+    for (int i = 0; i < store.size(); ++i) {
+        const Shape& shape = store[i].value().shape();
+        require_finite_values(v.data() + offset, shape, store.names()[size_t(i)], at);
+        offset += shape_numel(shape);
     }
 }
 

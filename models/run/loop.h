@@ -59,9 +59,12 @@ struct StepPlace {
 };
 
 // Divergence checks (DivergedError, exit code 3): "<what> is NaN at <place>" unless `value` is
-// finite; for a tensor, the first non-finite element is named by its row and column.
+// finite; for a tensor, the first non-finite element is named by its row and column; for a
+// parameter store, by its parameter's name and its row and column, from one download of the
+// store's flat buffer (one host synchronisation for all its parameters).
 void require_finite(double value, const std::string& what, const StepPlace& at);
 void require_finite(const Tensor& t, const std::string& name, const StepPlace& at);
+void require_finite(const ParamStore& store, const StepPlace& at);
 
 // Sums over an epoch's batches: the batch-size-weighted loss and the correct top-1 predictions.
 class EpochAccumulator {

@@ -201,8 +201,7 @@ double Search::step(const Batch& train, const Batch& val, const StepPlace& at,
         throw DivergedError(std::string(e.what()) + " at " + at.str());
     }
     require_finite(architect_.last_val_loss(), "the architect's validation loss", at);
-    require_finite(net_.alphas_normal().value(), "alphas_normal", at);
-    require_finite(net_.alphas_reduce().value(), "alphas_reduce", at);
+    require_finite(net_.alphas(), at);  // alphas_normal and alphas_reduce
 
     const Var logits = net_.forward(Var(train.images));
     const Var loss = cross_entropy(logits, train.labels);
