@@ -89,7 +89,9 @@ std::string setting_text(int v) { return std::to_string(v); }
 ControllerSettings parse_controller_settings(
     const std::vector<std::pair<std::string, std::string>>& kv) {
     ControllerSettings s;
-    for (const auto& [name, text] : kv) {
+    for (const auto& setting : kv) {
+        const std::string& name = setting.first;
+        const std::string& text = setting.second;
         bool known = false;
         ControllerSettings::fields(s, [&](const char* key, auto& member) {
             if (name != key) return;
