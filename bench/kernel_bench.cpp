@@ -377,20 +377,24 @@ void bench_other_rows(Runner& run, Stream st) {
         DevBuf x(n), y(n), dy(n), dx(n), mean(p.c), invstd(p.c);
         x.fill_uniform(6);
         dy.fill_uniform(7);
-        auto bn_fwd = [&] {
-            cuda::batch_norm_fwd_train(y.data(), mean.data(), invstd.data(), nullptr, nullptr,
-                                       x.data(), nullptr, nullptr, bn, kBnMomentum, kBnEps, st);
-        };
-        run.add("batch_norm.fwd_train.v1", str_of(bn), 2 * nb + 8.0 * p.c, 0, y, bn_fwd, none);
-        bn_fwd();  // the saved statistics the backward reads
-        run.add(
-            "batch_norm.bwd_train.v1", str_of(bn), 3 * nb + 8.0 * p.c, 0, dx,
-            [&] {
-                cuda::batch_norm_bwd_train(dx.data(), nullptr, nullptr, dy.data(), x.data(),
-                                           nullptr, mean.data(), invstd.data(), bn,
-                                           GradMode::kOverwrite, st);
-            },
-            none);
+        for (const cuda::BatchNormVersion& v : cuda::batch_norm_versions()) {
+            if (!v.supports(bn)) continue;
+            auto bn_fwd = [&] {
+                v.fwd_train(y.data(), mean.data(), invstd.data(), nullptr, nullptr, x.data(),
+                            nullptr, nullptr, bn, kBnMomentum, kBnEps, st);
+            };
+            run.add(std::string("batch_norm.fwd_train.") + v.name, str_of(bn), 2 * nb + 8.0 * p.c,
+                    0, y, bn_fwd, none);
+            bn_fwd();  // the saved statistics the backward reads
+            run.add(
+                std::string("batch_norm.bwd_train.") + v.name, str_of(bn), 3 * nb + 8.0 * p.c, 0,
+                dx,
+                [&] {
+                    v.bwd_train(dx.data(), nullptr, nullptr, dy.data(), x.data(), nullptr,
+                                mean.data(), invstd.data(), bn, GradMode::kOverwrite, st);
+                },
+                none);
+        }
 
         run.add(
             "relu.fwd.v1", plane, 2 * nb, 0, y, [&] { cuda::relu_fwd(y.data(), x.data(), n, st); },

@@ -57,7 +57,8 @@ std::vector<SubsampleShape> subsample(int n);
 std::vector<ChannelRangeShape> channel_range(int n);
 
 // Odd 2-D shapes, 1-D ones (hw = 1; two values per channel is the least training allows) with a
-// classifier-sized one at batch n (at least 2), then the activations at each stage.
+// classifier-sized one at batch n (at least 2), one whose channels split unevenly over a CUDA
+// cluster of 8 x 256 threads, then the activations at each stage.
 std::vector<BatchNormShape> batch_norm(int n);
 
 }  // namespace cudarts::shapes

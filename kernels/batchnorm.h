@@ -11,6 +11,7 @@
 #pragma once
 
 #include <ostream>
+#include <span>
 
 #include "kernels/common.h"
 
@@ -64,6 +65,26 @@ void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* d
 void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                          const float* gamma, const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps, GradMode mode, Stream st);
+
+// Every implementation of the per-channel reductions, so tests check each against cpu:: and the
+// benchmark times them side by side: "v1" (one block per channel, any shape) and "v2" (one
+// 8-block cluster per channel, n*hw >= 2048). Each entry has the launchers' contract and throws
+// on a shape it does not support; the launchers run the last entry that supports the shape.
+// batch_norm_fwd_eval reduces nothing and has one version.
+struct BatchNormVersion {
+    const char* name;
+    bool (*supports)(const BatchNormShape& s);
+    void (*fwd_train)(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                      float* running_var, const float* x, const float* gamma, const float* beta,
+                      const BatchNormShape& s, float momentum, float eps, Stream st);
+    void (*bwd_train)(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                      const float* gamma, const float* save_mean, const float* save_invstd,
+                      const BatchNormShape& s, GradMode mode, Stream st);
+    void (*bwd_eval)(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                     const float* gamma, const float* running_mean, const float* running_var,
+                     const BatchNormShape& s, float eps, GradMode mode, Stream st);
+};
+std::span<const BatchNormVersion> batch_norm_versions();
 }  // namespace cuda
 
 }  // namespace cudarts

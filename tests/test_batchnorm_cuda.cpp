@@ -1,8 +1,10 @@
 // CUDA batch normalization against the CPU reference (kernels/batchnorm.h): training statistics,
 // running statistics, y in training and eval, and dx, dgamma, dbeta in training and eval, with and
-// without affine parameters, with any gradient not wanted, in both GradModes. Shapes: odd ones
-// (N=3, C=5, 7x7 and 17x34), BatchNorm1d ones (hw = 1, down to two values per channel) and the
-// DARTS shapes of bench/shapes.h (C=16 32x32, C=32 16x16, C=64 8x8). Outputs start as NaN,
+// without affine parameters, with any gradient not wanted, in both GradModes, for every version
+// of the reductions (cuda::batch_norm_versions) on each shape it supports. Shapes: odd ones
+// (N=3, C=5, 7x7 and 17x34; C=6 31x23, split unevenly over a cluster), BatchNorm1d ones (hw = 1,
+// down to two values per channel) and the DARTS shapes of bench/shapes.h (C=16 32x32, C=32 16x16,
+// C=64 8x8). Outputs start as NaN,
 // accumulation starts from non-zero values, and the guard zone of tests/cuda_util.h catches
 // overruns. Tolerances: STYLE's tol_for_sum(m) for everything reduced over a channel's m = n*hw
 // values. Where the result is then scaled by gamma*invstd (y in training, dx in training) the
@@ -52,10 +54,22 @@ double amplification(const std::vector<float>& x, const std::vector<float>& gamm
     return amp;
 }
 
-// One fwd_train on both devices; compares every output. gamma/beta empty: affine=False;
-// track false: running statistics passed as null (and left alone).
-void check_fwd_train(const BatchNormShape& s, const std::vector<float>& x,
-                     const std::vector<float>& gamma, const std::vector<float>& beta, bool track) {
+// Calls f(v) for every version v that supports s.
+template <class F>
+void for_each_version(const BatchNormShape& s, F&& f) {
+    for (const cuda::BatchNormVersion& v : cuda::batch_norm_versions()) {
+        if (!v.supports(s)) continue;
+        const std::string version = v.name;
+        CAPTURE(version);
+        f(v);
+    }
+}
+
+// One fwd_train on both devices (version v on the GPU); compares every output. gamma/beta empty:
+// affine=False; track false: running statistics passed as null (and left alone).
+void check_fwd_train(const cuda::BatchNormVersion& v, const BatchNormShape& s,
+                     const std::vector<float>& x, const std::vector<float>& gamma,
+                     const std::vector<float>& beta, bool track) {
     const auto c = size_t(s.c);
     const std::vector<float> rm0 = uniform(s.c, 44), rv0 = uniform(s.c, 45, 0.5f, 1.5f);
     std::vector<float> y(x.size()), mean(c), invstd(c), rm = rm0, rv = rv0;
@@ -69,10 +83,9 @@ void check_fwd_train(const BatchNormShape& s, const std::vector<float>& x,
     DeviceVec rm_dev(rm0), rv_dev(rv0);
     DeviceVec g_dev(gamma.empty() ? std::vector<float>(c) : gamma);
     DeviceVec b_dev(beta.empty() ? std::vector<float>(c) : beta);
-    cuda::batch_norm_fwd_train(y_dev.data(), mean_dev.data(), invstd_dev.data(),
-                               track ? rm_dev.data() : nullptr, track ? rv_dev.data() : nullptr,
-                               x_dev.data(), g ? g_dev.data() : nullptr, b ? b_dev.data() : nullptr,
-                               s, kBnMomentum, kBnEps, test_stream());
+    v.fwd_train(y_dev.data(), mean_dev.data(), invstd_dev.data(), track ? rm_dev.data() : nullptr,
+                track ? rv_dev.data() : nullptr, x_dev.data(), g ? g_dev.data() : nullptr,
+                b ? b_dev.data() : nullptr, s, kBnMomentum, kBnEps, test_stream());
 
     const double tol = tol_for_sum(s.per_channel());
     check_close(fetch(mean_dev), mean, tol, tol, "save_mean");
@@ -128,17 +141,21 @@ std::ostream& operator<<(std::ostream& os, const BwdCase& c) {
               << " want_params=" << c.want_params << "}";
 }
 
-// Calls f(s, bc) for every shape and every combination of affine and wanted gradients.
+// Calls f(v, s, bc) for every shape, every version that supports it and every combination of
+// affine and wanted gradients.
 template <class F>
 void for_each_bwd_case(F&& f) {
     const BwdCase cases[] = {
         {true, true, true}, {true, true, false}, {true, false, true}, {false, true, false}};
-    for (const BatchNormShape& s : shapes::batch_norm(big_batch()))
-        for (const BwdCase& bc : cases) {
-            CAPTURE(s);
-            CAPTURE(bc);
-            f(s, bc);
-        }
+    for (const BatchNormShape& s : shapes::batch_norm(big_batch())) {
+        CAPTURE(s);
+        for_each_version(s, [&](const cuda::BatchNormVersion& v) {
+            for (const BwdCase& bc : cases) {
+                CAPTURE(bc);
+                f(v, s, bc);
+            }
+        });
+    }
 }
 
 TEST_SUITE("cuda_batchnorm") {
@@ -147,14 +164,16 @@ TEST_SUITE("cuda_batchnorm") {
             CAPTURE(s);
             const std::vector<float> x = uniform(s.elems(), 41);
             const std::vector<float> gamma = uniform(s.c, 42), beta = uniform(s.c, 43);
-            {
-                INFO("affine, tracking running statistics");
-                check_fwd_train(s, x, gamma, beta, true);
-            }
-            {
-                INFO("affine=False, no running statistics");
-                check_fwd_train(s, x, {}, {}, false);
-            }
+            for_each_version(s, [&](const cuda::BatchNormVersion& v) {
+                {
+                    INFO("affine, tracking running statistics");
+                    check_fwd_train(v, s, x, gamma, beta, true);
+                }
+                {
+                    INFO("affine=False, no running statistics");
+                    check_fwd_train(v, s, x, {}, {}, false);
+                }
+            });
         }
     }
 
@@ -167,7 +186,9 @@ TEST_SUITE("cuda_batchnorm") {
             CAPTURE(s);
             std::vector<float> x = uniform(s.elems(), 46);
             for (float& v : x) v += 100.f;
-            check_fwd_train(s, x, uniform(s.c, 47), uniform(s.c, 48), true);
+            for_each_version(s, [&](const cuda::BatchNormVersion& v) {
+                check_fwd_train(v, s, x, uniform(s.c, 47), uniform(s.c, 48), true);
+            });
         }
     }
 
@@ -197,7 +218,8 @@ TEST_SUITE("cuda_batchnorm") {
     }
 
     TEST_CASE("batch_norm bwd_train: cuda dx, dgamma, dbeta match cpu, any of them unwanted") {
-        for_each_bwd_case([](const BatchNormShape& s, const BwdCase& bc) {
+        for_each_bwd_case([](const cuda::BatchNormVersion& v, const BatchNormShape& s,
+                             const BwdCase& bc) {
             const std::vector<float> x = uniform(s.elems(), 71);
             const std::vector<float> dy = uniform(s.elems(), 72);
             const std::vector<float> gamma = bc.affine ? uniform(s.c, 73) : std::vector<float>{};
@@ -215,16 +237,16 @@ TEST_SUITE("cuda_batchnorm") {
                                               invstd.data(), s, m);
                 },
                 [&](float* dx, float* dg, float* db, GradMode m) {
-                    cuda::batch_norm_bwd_train(dx, dg, db, dy_dev.data(), x_dev.data(),
-                                               g ? g_dev.data() : nullptr, mean_dev.data(),
-                                               invstd_dev.data(), s, m, test_stream());
+                    v.bwd_train(dx, dg, db, dy_dev.data(), x_dev.data(), g ? g_dev.data() : nullptr,
+                                mean_dev.data(), invstd_dev.data(), s, m, test_stream());
                 },
                 s.per_channel(), amplification(x, gamma, invstd, s), s.per_channel());
         });
     }
 
     TEST_CASE("batch_norm bwd_eval: cuda dx, dgamma, dbeta match cpu, any of them unwanted") {
-        for_each_bwd_case([](const BatchNormShape& s, const BwdCase& bc) {
+        for_each_bwd_case([](const cuda::BatchNormVersion& v, const BatchNormShape& s,
+                             const BwdCase& bc) {
             const std::vector<float> x = uniform(s.elems(), 81);
             const std::vector<float> dy = uniform(s.elems(), 82);
             const std::vector<float> gamma = uniform(s.c, 83);
@@ -239,12 +261,57 @@ TEST_SUITE("cuda_batchnorm") {
                                              rv.data(), s, kBnEps, m);
                 },
                 [&](float* dx, float* dg, float* db, GradMode m) {
-                    cuda::batch_norm_bwd_eval(dx, dg, db, dy_dev.data(), x_dev.data(),
-                                              g ? g_dev.data() : nullptr, rm_dev.data(),
-                                              rv_dev.data(), s, kBnEps, m, test_stream());
+                    v.bwd_eval(dx, dg, db, dy_dev.data(), x_dev.data(), g ? g_dev.data() : nullptr,
+                               rm_dev.data(), rv_dev.data(), s, kBnEps, m, test_stream());
                 },
                 kEvalTerms, 1.0, s.per_channel());
         });
+    }
+
+    TEST_CASE("batch_norm cuda: the launchers run v2 from 2048 values per channel, v1 below") {
+        const auto versions = cuda::batch_norm_versions();
+        REQUIRE(versions.size() == 2);
+        CHECK(std::string(versions[0].name) == "v1");
+        CHECK(std::string(versions[1].name) == "v2");
+        const BatchNormShape below{.n = 1, .c = 3, .hw = 2047}, at{.n = 1, .c = 3, .hw = 2048};
+        CHECK(versions[0].supports(below));
+        CHECK_FALSE(versions[1].supports(below));
+        CHECK(versions[1].supports(at));
+        DeviceVec x_dev(uniform(below.elems(), 95)), y_dev = DeviceVec::poisoned(below.elems());
+        DeviceVec mean_dev = DeviceVec::poisoned(3), invstd_dev = DeviceVec::poisoned(3);
+        CHECK_THROWS_AS(versions[1].fwd_train(y_dev.data(), mean_dev.data(), invstd_dev.data(),
+                                              nullptr, nullptr, x_dev.data(), nullptr, nullptr,
+                                              below, kBnMomentum, kBnEps, test_stream()),
+                        Error);
+        CHECK_THROWS_AS(
+            versions[1].bwd_train(y_dev.data(), nullptr, nullptr, x_dev.data(), x_dev.data(),
+                                  nullptr, mean_dev.data(), invstd_dev.data(), below,
+                                  GradMode::kOverwrite, test_stream()),
+            Error);
+        // Every version is deterministic, so the launcher's statistics and dx are the bits of the
+        // version it picks: the last that supports the shape.
+        for (const BatchNormShape& s : {below, at, BatchNormShape{.n = 3, .c = 6, .hw = 31 * 23}}) {
+            CAPTURE(s);
+            const cuda::BatchNormVersion& pick = versions[versions[1].supports(s) ? 1 : 0];
+            const std::vector<float> x = uniform(s.elems(), 96), dy = uniform(s.elems(), 97);
+            DeviceVec xs(x), dys(dy);
+            const auto run = [&](const auto& fwd, const auto& bwd) {
+                DeviceVec y = DeviceVec::poisoned(s.elems()), dx = DeviceVec::poisoned(s.elems());
+                DeviceVec mean = DeviceVec::poisoned(s.c), invstd = DeviceVec::poisoned(s.c);
+                fwd(y.data(), mean.data(), invstd.data(), nullptr, nullptr, xs.data(), nullptr,
+                    nullptr, s, kBnMomentum, kBnEps, test_stream());
+                bwd(dx.data(), nullptr, nullptr, dys.data(), xs.data(), nullptr, mean.data(),
+                    invstd.data(), s, GradMode::kOverwrite, test_stream());
+                std::vector<float> out = fetch(mean);
+                for (const DeviceVec* d : {&invstd, &y, &dx})
+                    for (const float f : fetch(*d)) out.push_back(f);
+                return out;
+            };
+            const std::vector<float> launched =
+                run(cuda::batch_norm_fwd_train, cuda::batch_norm_bwd_train);
+            check_close(launched, run(pick.fwd_train, pick.bwd_train), 0, 0,
+                        "launcher vs its version");
+        }
     }
 
     TEST_CASE("batch_norm cuda: empty and degenerate shapes behave as on cpu") {

@@ -16,12 +16,24 @@
 // only when dgamma or dbeta is wanted.
 // Traffic: fwd train reads x twice in the stats kernel (the second pass mostly from L2: 4 MB per
 // DARTS activation) and once more in apply, writing y once; bwd train reads x and dy twice and
-// writes dx once. Every pass is bandwidth-bound; the per-channel kernels run only c blocks (16 to
-// 64 in DARTS) on the H100's 132 SMs, which bounds them below the device's bandwidth; a v2 would
-// split each channel over several blocks with a workspace for the partial sums.
+// writes dx once. Every pass is bandwidth-bound. v1 runs its reductions on only c blocks (16 to 64
+// in DARTS) of the H100's 132 SMs, which bounds them well below the device's bandwidth; v2 spreads
+// each channel over a thread-block cluster instead, with no workspace (kernels/ never allocates).
 //   v1  one block per channel for the reductions, one thread per element for apply and eval dx
+//   v2  the same reductions on one cluster of kCluster = 8 blocks per channel (8c blocks: 128 at
+//       C=16). Rank r reduces the r-th of 8 contiguous ranges of the channel's values; each rank
+//       writes its block sum into its shared memory, and after cluster.sync every rank adds the 8
+//       in rank order through distributed shared memory, so all ranks hold the same bits of the
+//       mean (needed for the second pass) and of the gradient sums (needed for dx). Rank 0 writes
+//       the per-channel results. Deterministic, no atomics. It applies when a channel has at
+//       least one value per thread of the cluster (n*hw >= 2048), the launchers' pick there; the
+//       elementwise kernels are v1's. Needs sm_90 (clusters).
+#include <cooperative_groups.h>  // thread-block clusters and distributed shared memory
+
 #include <climits>
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide sums
+#include <iterator>
+#include <span>
 
 #include "kernels/batchnorm.h"
 #include "kernels/check.h"
@@ -31,10 +43,15 @@ namespace cudarts::cuda {
 
 namespace {
 
-constexpr int kReduceBlock = 512;  // threads per channel in the per-channel reductions
-constexpr int kBlock = 256;        // elementwise kernels
+namespace cg = cooperative_groups;
+
+constexpr int kReduceBlock = 512;   // v1: threads per channel in the per-channel reductions
+constexpr int kBlock = 256;         // elementwise kernels
+constexpr int kCluster = 8;         // v2: blocks per channel, the portable maximum cluster size
+constexpr int kClusterBlock = 256;  // v2: threads per block
 
 using BlockSum = cub::BlockReduce<float, kReduceBlock>;
+using ClusterBlockSum = cub::BlockReduce<float, kClusterBlock>;
 
 // A running float sum with Kahan's compensation: `carry` holds what the last addition rounded
 // away, fed back into the next one. Without fast-math nvcc keeps these additions as written.
@@ -67,6 +84,18 @@ __device__ int64_t offset_in_channel(const BatchNormShape& s, int ch, int e) {
     return (int64_t(i) * s.c + ch) * s.hw + j;
 }
 
+// Channel ch's saved and running statistics from its mean and its sum of squared deviations
+// over m values.
+__device__ void write_stats(float* __restrict__ save_mean, float* __restrict__ save_invstd,
+                            float* __restrict__ running_mean, float* __restrict__ running_var,
+                            int ch, float mean, float sq_total, int m, float momentum, float eps) {
+    save_mean[ch] = mean;
+    save_invstd[ch] = 1.f / sqrtf(sq_total / float(m) + eps);
+    if (running_mean) running_mean[ch] = (1.f - momentum) * running_mean[ch] + momentum * mean;
+    if (running_var)
+        running_var[ch] = (1.f - momentum) * running_var[ch] + momentum * sq_total / float(m - 1);
+}
+
 // One block per channel (blockIdx.x): mean, then the sum of squared deviations; thread 0 writes
 // the saved and running statistics.
 __global__ void __launch_bounds__(kReduceBlock)
@@ -88,12 +117,9 @@ __global__ void __launch_bounds__(kReduceBlock)
         sq.add(d * d);
     }
     const float sq_total = block_sum(sq.value(), tmp, total);
-    if (threadIdx.x != 0) return;
-    save_mean[ch] = mean;
-    save_invstd[ch] = 1.f / sqrtf(sq_total / float(m) + eps);
-    if (running_mean) running_mean[ch] = (1.f - momentum) * running_mean[ch] + momentum * mean;
-    if (running_var)
-        running_var[ch] = (1.f - momentum) * running_var[ch] + momentum * sq_total / float(m - 1);
+    if (threadIdx.x == 0)
+        write_stats(save_mean, save_invstd, running_mean, running_var, ch, mean, sq_total, m,
+                    momentum, eps);
 }
 
 // One thread per element: y = (x - mean) * invstd * gamma + beta. `stat` is the channel's invstd
@@ -192,10 +218,236 @@ __global__ void __launch_bounds__(kBlock)
     write_grad(dx[k], scale * dy[k], mode);
 }
 
+// ---- v2: one cluster of kCluster blocks per channel (blockIdx.x = ch * kCluster + rank) ----
+
+// The values [begin, end) of a channel's m that cluster rank `rank` reduces: the rank-th of
+// kCluster contiguous ranges.
+struct RankRange {
+    int begin, end;
+};
+__device__ RankRange rank_range(int m, int rank) {
+    return {int(int64_t(m) * rank / kCluster), int(int64_t(m) * (rank + 1) / kCluster)};
+}
+
+// This thread's compensated sum of f(e) over e = begin + threadIdx.x, + kClusterBlock, ... < end.
+// The loads are independent of the additions, so the unrolled loop keeps several in flight.
+template <class F>
+__device__ float range_partial(RankRange r, F f) {
+    CompensatedSum sum;
+#pragma unroll 4
+    for (int e = r.begin + int(threadIdx.x); e < r.end; e += kClusterBlock) sum.add(f(e));
+    return sum.value();
+}
+
+// The sum over the cluster of every rank's partial[slot], added in rank order: each rank that
+// calls it gets the same bits. Call after a cluster.sync that follows the partials' writes.
+__device__ float cluster_total(const cg::cluster_group& cluster, float* partial, int slot) {
+    float total = 0.f;
+    for (int r = 0; r < kCluster; ++r) total += cluster.map_shared_rank(partial, r)[slot];
+    return total;
+}
+
+// Thread 0 of the block publishes the block's sum of v into partial[slot]. The barrier lets the
+// block's TempStorage be reused by the next call.
+__device__ void publish_block_sum(float v, ClusterBlockSum::TempStorage& tmp, float* partial,
+                                  int slot) {
+    const float t = ClusterBlockSum(tmp).Sum(v);  // valid in thread 0 only
+    if (threadIdx.x == 0) partial[slot] = t;
+    __syncthreads();
+}
+
+__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock)
+    batch_norm_stats_kernel_v2(float* __restrict__ save_mean, float* __restrict__ save_invstd,
+                               float* __restrict__ running_mean, float* __restrict__ running_var,
+                               const float* __restrict__ x, BatchNormShape s, float momentum,
+                               float eps) {
+    __shared__ ClusterBlockSum::TempStorage tmp;
+    __shared__ float partial[2];  // this rank's sum, then its sum of squared deviations
+    const cg::cluster_group cluster = cg::this_cluster();
+    const int rank = int(cluster.block_rank());
+    const int ch = int(blockIdx.x / kCluster);
+    const int m = s.n * s.hw;
+    const RankRange r = rank_range(m, rank);
+    publish_block_sum(range_partial(r, [&](int e) { return x[offset_in_channel(s, ch, e)]; }), tmp,
+                      partial, 0);
+    cluster.sync();  // every rank's sum is written
+    const float mean = cluster_total(cluster, partial, 0) / float(m);
+    publish_block_sum(range_partial(r,
+                                    [&](int e) {
+                                        const float d = x[offset_in_channel(s, ch, e)] - mean;
+                                        return d * d;
+                                    }),
+                      tmp, partial, 1);
+    cluster.sync();  // every rank's squared deviations are written
+    if (rank == 0 && threadIdx.x == 0)
+        write_stats(save_mean, save_invstd, running_mean, running_var, ch, mean,
+                    cluster_total(cluster, partial, 1), m, momentum, eps);
+    cluster.sync();  // no block exits while rank 0 may still read its shared memory
+}
+
+// Channel ch's sum(dy) and sum(dy * (x - mean) * invstd) over the cluster, returned to every
+// thread of every rank (the same bits in each); rank 0's thread 0 writes dgamma and dbeta. Once
+// it returns, no rank reads another's shared memory any more.
+__device__ GradSums cluster_grad_sums(float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                      const float* __restrict__ dy, const float* __restrict__ x,
+                                      float mean, float invstd, const BatchNormShape& s, int ch,
+                                      GradMode mode) {
+    __shared__ ClusterBlockSum::TempStorage tmp;
+    __shared__ float partial[2];  // this rank's sum(dy) and sum(dy * xhat)
+    const cg::cluster_group cluster = cg::this_cluster();
+    const RankRange r = rank_range(s.n * s.hw, int(cluster.block_rank()));
+    CompensatedSum sum_dy, sum_dy_xhat;
+#pragma unroll 4
+    for (int e = r.begin + int(threadIdx.x); e < r.end; e += kClusterBlock) {
+        const int64_t k = offset_in_channel(s, ch, e);
+        const float g = dy[k];
+        sum_dy.add(g);
+        sum_dy_xhat.add(g * ((x[k] - mean) * invstd));
+    }
+    publish_block_sum(sum_dy.value(), tmp, partial, 0);
+    publish_block_sum(sum_dy_xhat.value(), tmp, partial, 1);
+    cluster.sync();  // every rank's partials are written
+    const GradSums sums{cluster_total(cluster, partial, 0), cluster_total(cluster, partial, 1)};
+    if (cluster.block_rank() == 0 && threadIdx.x == 0) {
+        if (dgamma) write_grad(dgamma[ch], sums.dy_xhat, mode);
+        if (dbeta) write_grad(dbeta[ch], sums.dy, mode);
+    }
+    cluster.sync();  // every rank has read the partials: blocks may exit
+    return sums;
+}
+
+// The cluster's sums, then each rank writes dx over its own range of the channel.
+__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock)
+    batch_norm_bwd_train_kernel_v2(float* __restrict__ dx, float* __restrict__ dgamma,
+                                   float* __restrict__ dbeta, const float* __restrict__ dy,
+                                   const float* __restrict__ x, const float* __restrict__ gamma,
+                                   const float* __restrict__ save_mean,
+                                   const float* __restrict__ save_invstd, BatchNormShape s,
+                                   GradMode mode) {
+    const int ch = int(blockIdx.x / kCluster);
+    const int m = s.n * s.hw;
+    const float mean = save_mean[ch], invstd = save_invstd[ch];
+    const GradSums sums = cluster_grad_sums(dgamma, dbeta, dy, x, mean, invstd, s, ch, mode);
+    if (!dx) return;
+    const float scale = (gamma ? gamma[ch] : 1.f) * invstd;
+    const float mean_dy = sums.dy / float(m), mean_dy_xhat = sums.dy_xhat / float(m);
+    const RankRange r = rank_range(m, int(blockIdx.x % kCluster));
+    for (int e = r.begin + int(threadIdx.x); e < r.end; e += kClusterBlock) {
+        const int64_t k = offset_in_channel(s, ch, e);
+        const float xhat = (x[k] - mean) * invstd;
+        write_grad(dx[k], scale * (dy[k] - mean_dy - xhat * mean_dy_xhat), mode);
+    }
+}
+
+// dgamma and dbeta with the running statistics, over the cluster.
+__global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock)
+    batch_norm_bwd_eval_reduce_kernel_v2(float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                         const float* __restrict__ dy, const float* __restrict__ x,
+                                         const float* __restrict__ running_mean,
+                                         const float* __restrict__ running_var, BatchNormShape s,
+                                         float eps, GradMode mode) {
+    const int ch = int(blockIdx.x / kCluster);
+    const float invstd = 1.f / sqrtf(running_var[ch] + eps);
+    cluster_grad_sums(dgamma, dbeta, dy, x, running_mean[ch], invstd, s, ch, mode);
+}
+
 // The per-channel kernels index a channel's values with int.
 void check_channel_fits_int(const BatchNormShape& s) {
     CUDARTS_CHECK(s.per_channel() <= INT_MAX,
                   "batch_norm (cuda): n*hw must be at most INT_MAX in " << s);
+}
+
+bool supports_any(const BatchNormShape&) { return true; }
+// v2: at least one of a channel's values per thread of its cluster.
+bool supports_v2(const BatchNormShape& s) {
+    return s.per_channel() >= int64_t(kCluster) * kClusterBlock;
+}
+
+// Throws unless `version` supports s (checked after the shape's own validation).
+void check_supported(const BatchNormShape& s, bool (*supports)(const BatchNormShape&),
+                     const char* version) {
+    CUDARTS_CHECK(supports(s), "batch_norm " << version << " (cuda): unsupported shape " << s);
+}
+
+// The statistics (one block or one cluster per channel), then y elementwise.
+template <int kVersion>
+void fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+               float* running_var, const float* x, const float* gamma, const float* beta,
+               const BatchNormShape& s, float momentum, float eps, Stream st) {
+    if (!s.validate_train(momentum, eps)) return;
+    check_channel_fits_int(s);
+    if constexpr (kVersion == 1) {
+        batch_norm_stats_kernel_v1<<<s.c, kReduceBlock, 0, st>>>(
+            save_mean, save_invstd, running_mean, running_var, x, s, momentum, eps);
+    } else {
+        check_supported(s, supports_v2, "v2");
+        batch_norm_stats_kernel_v2<<<s.c * kCluster, kClusterBlock, 0, st>>>(
+            save_mean, save_invstd, running_mean, running_var, x, s, momentum, eps);
+    }
+    CUDARTS_CHECK_LAUNCH();
+    batch_norm_apply_kernel_v1<<<blocks_for(s.elems(), kBlock), kBlock, 0, st>>>(
+        y, x, gamma, beta, save_mean, save_invstd, /*stat_is_var=*/false, eps, s.c, s.hw,
+        s.elems());
+    CUDARTS_CHECK_LAUNCH();
+}
+
+template <int kVersion>
+void bwd_train(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+               const float* gamma, const float* save_mean, const float* save_invstd,
+               const BatchNormShape& s, GradMode mode, Stream st) {
+    s.validate();
+    if (s.c == 0) return;
+    CUDARTS_CHECK(s.per_channel() >= 2,
+                  "batch_norm_bwd_train: n*hw must be >= 2 in training in " << s);
+    check_channel_fits_int(s);
+    if constexpr (kVersion == 2) check_supported(s, supports_v2, "v2");
+    if (!dx && !dgamma && !dbeta) return;
+    if constexpr (kVersion == 1) {
+        batch_norm_bwd_train_kernel_v1<<<s.c, kReduceBlock, 0, st>>>(
+            dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, s, mode);
+    } else {
+        batch_norm_bwd_train_kernel_v2<<<s.c * kCluster, kClusterBlock, 0, st>>>(
+            dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, s, mode);
+    }
+    CUDARTS_CHECK_LAUNCH();
+}
+
+template <int kVersion>
+void bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+              const float* gamma, const float* running_mean, const float* running_var,
+              const BatchNormShape& s, float eps, GradMode mode, Stream st) {
+    s.validate_eval(eps);
+    if (s.c == 0) return;
+    check_channel_fits_int(s);
+    // With n = 0 the sums are empty and overwrite still writes dgamma = dbeta = 0, as the CPU.
+    if (dgamma || dbeta) {
+        if constexpr (kVersion == 1) {
+            batch_norm_bwd_eval_reduce_kernel_v1<<<s.c, kReduceBlock, 0, st>>>(
+                dgamma, dbeta, dy, x, running_mean, running_var, s, eps, mode);
+        } else {
+            check_supported(s, supports_v2, "v2");
+            batch_norm_bwd_eval_reduce_kernel_v2<<<s.c * kCluster, kClusterBlock, 0, st>>>(
+                dgamma, dbeta, dy, x, running_mean, running_var, s, eps, mode);
+        }
+        CUDARTS_CHECK_LAUNCH();
+    }
+    if (dx && s.elems() > 0) {
+        batch_norm_bwd_eval_dx_kernel_v1<<<blocks_for(s.elems(), kBlock), kBlock, 0, st>>>(
+            dx, dy, gamma, running_var, eps, s.c, s.hw, mode, s.elems());
+        CUDARTS_CHECK_LAUNCH();
+    }
+}
+
+const BatchNormVersion kVersions[] = {
+    {"v1", supports_any, fwd_train<1>, bwd_train<1>, bwd_eval<1>},
+    {"v2", supports_v2, fwd_train<2>, bwd_train<2>, bwd_eval<2>},
+};
+
+// The launchers' version: the last that supports s.
+const BatchNormVersion& preferred(const BatchNormShape& s) {
+    for (size_t i = std::size(kVersions) - 1; i > 0; --i)
+        if (kVersions[i].supports(s)) return kVersions[i];
+    return kVersions[0];
 }
 
 }  // namespace
@@ -203,15 +455,8 @@ void check_channel_fits_int(const BatchNormShape& s) {
 void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                           float* running_var, const float* x, const float* gamma, const float* beta,
                           const BatchNormShape& s, float momentum, float eps, Stream st) {
-    if (!s.validate_train(momentum, eps)) return;
-    check_channel_fits_int(s);
-    batch_norm_stats_kernel_v1<<<s.c, kReduceBlock, 0, st>>>(save_mean, save_invstd, running_mean,
-                                                             running_var, x, s, momentum, eps);
-    CUDARTS_CHECK_LAUNCH();
-    batch_norm_apply_kernel_v1<<<blocks_for(s.elems(), kBlock), kBlock, 0, st>>>(
-        y, x, gamma, beta, save_mean, save_invstd, /*stat_is_var=*/false, eps, s.c, s.hw,
-        s.elems());
-    CUDARTS_CHECK_LAUNCH();
+    preferred(s).fwd_train(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, s,
+                           momentum, eps, st);
 }
 
 void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const float* beta,
@@ -228,34 +473,16 @@ void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const flo
 void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                           const float* gamma, const float* save_mean, const float* save_invstd,
                           const BatchNormShape& s, GradMode mode, Stream st) {
-    s.validate();
-    if (s.c == 0) return;
-    CUDARTS_CHECK(s.per_channel() >= 2,
-                  "batch_norm_bwd_train: n*hw must be >= 2 in training in " << s);
-    check_channel_fits_int(s);
-    if (!dx && !dgamma && !dbeta) return;
-    batch_norm_bwd_train_kernel_v1<<<s.c, kReduceBlock, 0, st>>>(dx, dgamma, dbeta, dy, x, gamma,
-                                                                 save_mean, save_invstd, s, mode);
-    CUDARTS_CHECK_LAUNCH();
+    preferred(s).bwd_train(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, s, mode, st);
 }
 
 void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                          const float* gamma, const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps, GradMode mode, Stream st) {
-    s.validate_eval(eps);
-    if (s.c == 0) return;
-    check_channel_fits_int(s);
-    // With n = 0 the sums are empty and overwrite still writes dgamma = dbeta = 0, as the CPU.
-    if (dgamma || dbeta) {
-        batch_norm_bwd_eval_reduce_kernel_v1<<<s.c, kReduceBlock, 0, st>>>(
-            dgamma, dbeta, dy, x, running_mean, running_var, s, eps, mode);
-        CUDARTS_CHECK_LAUNCH();
-    }
-    if (dx && s.elems() > 0) {
-        batch_norm_bwd_eval_dx_kernel_v1<<<blocks_for(s.elems(), kBlock), kBlock, 0, st>>>(
-            dx, dy, gamma, running_var, eps, s.c, s.hw, mode, s.elems());
-        CUDARTS_CHECK_LAUNCH();
-    }
+    preferred(s).bwd_eval(dx, dgamma, dbeta, dy, x, gamma, running_mean, running_var, s, eps, mode,
+                          st);
 }
+
+std::span<const BatchNormVersion> batch_norm_versions() { return kVersions; }
 
 }  // namespace cudarts::cuda
