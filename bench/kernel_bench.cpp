@@ -15,6 +15,7 @@
 #include "kernels/check.h"
 #include "kernels/elementwise.h"
 #include "kernels/mixed_op.h"
+#include "kernels/optim.h"
 #include "kernels/pool.h"
 
 #if defined(CUDARTS_HAS_CUDA)
@@ -368,6 +369,15 @@ void bench_pool_rows(Runner& run, Stream st) {
 void bench_other_rows(Runner& run, Stream st) {
     const Baseline none{"n/a (no baseline row)", 0.0};
     bench_pool_rows(run, st);
+    {  // the gradient clip's sum of squares over the search network's weights
+        const int64_t n = shapes::kSearchNetworkWeights;
+        DevBuf g(n), out(1);
+        g.fill_uniform(10);
+        for (const cuda::SumSquaresVersion& v : cuda::sum_squares_versions())
+            run.add(
+                std::string("sum_squares.") + v.name, "n=" + std::to_string(n), 4.0 * double(n),
+                2.0 * double(n), out, [&] { v.launch(out.data(), g.data(), n, st); }, none);
+    }
     for (const shapes::DartsPlane& p : shapes::kDartsPlanes) {
         const int64_t n = p.elems(kBatch);
         const std::string plane = nchw(kBatch, p.c, p.hw, p.hw);
@@ -406,9 +416,11 @@ void bench_other_rows(Runner& run, Stream st) {
             none);
 
         const std::string mixed = "K=8 x " + plane;
-        if (!run.wanted("mixed_softmax_sum.fwd.v1", mixed) &&
-            !run.wanted("mixed_softmax_sum.bwd.v1", mixed))
-            continue;
+        bool any_mixed = run.wanted("mixed_softmax_sum.fwd.v1", mixed);
+        for (const cuda::MixedBwdVersion& v : cuda::mixed_bwd_versions())
+            any_mixed =
+                any_mixed || run.wanted(std::string("mixed_softmax_sum.bwd.") + v.name, mixed);
+        if (!any_mixed) continue;
         std::vector<std::unique_ptr<DevBuf> > ys, dys;
         std::vector<const float*> y_ptrs;
         std::vector<float*> dy_ptrs;
@@ -430,13 +442,17 @@ void bench_other_rows(Runner& run, Stream st) {
             },
             none);
         // dys[0] stands in for all K outputs in the written-check; dalpha is tiny.
-        run.add(
-            "mixed_softmax_sum.bwd.v1", mixed, (2 * kCandidates + 1) * nb, 0, *dys[0],
-            [&] {
-                cuda::mixed_softmax_sum_bwd(dy_ptrs.data(), dalpha.data(), dy.data(), y_ptrs.data(),
+        for (const cuda::MixedBwdVersion& v : cuda::mixed_bwd_versions()) {
+            if (!v.supports(n)) continue;
+            run.add(
+                std::string("mixed_softmax_sum.bwd.") + v.name, mixed, (2 * kCandidates + 1) * nb,
+                0, *dys[0],
+                [&] {
+                    v.mixed_softmax_sum_bwd(dy_ptrs.data(), dalpha.data(), dy.data(), y_ptrs.data(),
                                             alpha.data(), kCandidates, n, GradMode::kOverwrite, st);
-            },
-            none);
+                },
+                none);
+        }
     }
 }
 

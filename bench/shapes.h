@@ -28,6 +28,10 @@ struct DartsPlane {
 };
 inline constexpr DartsPlane kDartsPlanes[] = {{16, 32}, {32, 16}, {64, 8}};
 
+// Weights of the DARTS search network at C=16, 8 cells, 10 classes: the optimizer's and the
+// gradient clip's flat buffer.
+inline constexpr int64_t kSearchNetworkWeights = 1930618;
+
 // The depthwise halves of sep_conv (dil 1) and dil_conv (dil 2) at each stage: k in {3, 5},
 // stride in {1, 2}, "same" padding dil (k - 1) / 2, groups = C.
 std::vector<Conv2dShape> darts_depthwise(int n, int dil);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "kernels/common.h"
 
@@ -30,8 +31,9 @@ void mixed_softmax_sum_bwd(float* const* dys, float* dalpha, const float* dout,
 // The same on a CUDA device (kernels/cuda/mixed_op.cu). ys and dys stay HOST arrays of K device
 // pointers, as for cpu:: (the launcher copies them into the kernel's arguments); out, w, alpha,
 // dw, dalpha and dout are device pointers. K is at most kMaxCandidates, because the pointer
-// tables travel by value in the kernel arguments. dw_k are K independent block reductions;
-// dalpha needs all K at once and is computed by a single block (slower: see the .cu note).
+// tables travel by value in the kernel arguments. dw_k are K independent reductions; dalpha needs
+// all K at once and is computed by one block (v1) or one cluster of 8 blocks (v2), slower than dw
+// (see the .cu note).
 namespace cudarts::cuda {
 
 inline constexpr int kMaxCandidates = 16;  // DARTS has 8 primitives per edge
@@ -45,5 +47,19 @@ void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alph
 void mixed_softmax_sum_bwd(float* const* dys, float* dalpha, const float* dout,
                            const float* const* ys, const float* alpha, int K, int64_t n,
                            GradMode mode, Stream st);
+
+// The backward's versions, for the tests and the benchmark: "v1" reduces dw_k on one block per
+// candidate and dalpha on one block (any n); "v2" on one 8-block cluster each (n >= 8192), the
+// launchers' pick there. Both entries take the launchers' arguments; the data gradients are the
+// same kernel in both.
+struct MixedBwdVersion {
+    using Bwd = void(float* const* dys, float* dw, const float* dout, const float* const* ys,
+                     const float* w, int K, int64_t n, GradMode mode, Stream st);
+    const char* name;
+    bool (*supports)(int64_t n);
+    Bwd* mixed_sum_bwd;
+    Bwd* mixed_softmax_sum_bwd;  // w holds alpha and dw receives dalpha
+};
+std::span<const MixedBwdVersion> mixed_bwd_versions();
 
 }  // namespace cudarts::cuda

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "kernels/common.h"
 
@@ -30,13 +31,19 @@ double sum_squares(const float* x, int64_t n);
 // The same on a CUDA device (kernels/cuda/optim.cu); every array is a device pointer. The
 // updates round each operation as the CPU loop does (no fused multiply-add), so they match
 // cpu:: bit for bit when the host compiler does not contract either. sum_squares writes one float
-// to the device, summed in float by a single block: deterministic, no atomics.
+// to the device, summed in float by one block (v1) or, from 8192 values, one cluster of 8 blocks
+// (v2): deterministic, no atomics.
 namespace cuda {
 void sgd_step(float* w, float* buf, const float* g, int64_t n, const SgdOptions& o, bool first_step,
               Stream st);
 void adam_step(float* theta, float* m, float* v, const float* g, int64_t n, const AdamOptions& o,
                int64_t t, Stream st);
 void sum_squares(float* out, const float* x, int64_t n, Stream st);
+
+// sum_squares's versions, for the tests and the benchmark: "v1" (one block, any n) and "v2" (one
+// 8-block cluster, n >= 8192).
+using SumSquaresVersion = FlatVersion<void(float* out, const float* x, int64_t n, Stream st)>;
+std::span<const SumSquaresVersion> sum_squares_versions();
 }  // namespace cuda
 
 }  // namespace cudarts

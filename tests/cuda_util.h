@@ -10,10 +10,12 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "engine/device_buffer.h"
+#include "kernels/check.h"
 #include "tests/util.h"
 
 namespace cudarts::test {
@@ -143,6 +145,41 @@ template <class SizeCase>
 std::vector<SizeCase> with_empty(std::vector<SizeCase> cases) {
     cases.push_back({"empty", 0});
     return cases;
+}
+
+// f(v) for every version v of a table that supports the argument (a shape or a size), with the
+// version's name captured for the checks f makes.
+template <class Versions, class Arg, class F>
+void for_each_version(const Versions& versions, const Arg& arg, const F& f) {
+    for (const auto& v : versions) {
+        if (!v.supports(arg)) continue;
+        const std::string version = v.name;
+        CAPTURE(version);
+        f(v);
+    }
+}
+
+// A version table of a launcher over n values (FlatVersion, kernels/common.h) with two entries:
+// "v1" takes any n and "v2" from v2_from on; v2 throws below it, and the launcher gives the bits of
+// the version it should pick, just below, at and far above v2_from (every version is
+// deterministic). run(launch, n) returns the output of one launch of `launch` over n values.
+template <class Launch, class Run>
+void check_two_versions(std::span<const FlatVersion<Launch>> versions, Launch* launcher,
+                        int64_t v2_from, const Run& run) {
+    REQUIRE(versions.size() == 2);
+    CHECK(std::string(versions[0].name) == "v1");
+    CHECK(std::string(versions[1].name) == "v2");
+    CHECK(versions[0].supports(v2_from - 1));
+    CHECK_FALSE(versions[1].supports(v2_from - 1));
+    CHECK(versions[1].supports(v2_from));
+    CHECK_THROWS_AS(run(versions[1].launch, v2_from - 1), Error);
+    for (const int64_t n : {v2_from - 1, v2_from, 37 * v2_from + 5}) {
+        CAPTURE(n);
+        const std::vector<float> want = run(versions[n >= v2_from ? 1 : 0].launch, n);
+        const std::vector<float> got = run(launcher, n);
+        REQUIRE(got.size() == want.size());
+        for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == want[i]);
+    }
 }
 
 // The two write modes by short names, for suites that loop over both.

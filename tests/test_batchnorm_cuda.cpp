@@ -54,17 +54,6 @@ double amplification(const std::vector<float>& x, const std::vector<float>& gamm
     return amp;
 }
 
-// Calls f(v) for every version v that supports s.
-template <class F>
-void for_each_version(const BatchNormShape& s, F&& f) {
-    for (const cuda::BatchNormVersion& v : cuda::batch_norm_versions()) {
-        if (!v.supports(s)) continue;
-        const std::string version = v.name;
-        CAPTURE(version);
-        f(v);
-    }
-}
-
 // One fwd_train on both devices (version v on the GPU); compares every output. gamma/beta empty:
 // affine=False; track false: running statistics passed as null (and left alone).
 void check_fwd_train(const cuda::BatchNormVersion& v, const BatchNormShape& s,
@@ -149,7 +138,7 @@ void for_each_bwd_case(F&& f) {
         {true, true, true}, {true, true, false}, {true, false, true}, {false, true, false}};
     for (const BatchNormShape& s : shapes::batch_norm(big_batch())) {
         CAPTURE(s);
-        for_each_version(s, [&](const cuda::BatchNormVersion& v) {
+        for_each_version(cuda::batch_norm_versions(), s, [&](const cuda::BatchNormVersion& v) {
             for (const BwdCase& bc : cases) {
                 CAPTURE(bc);
                 f(v, s, bc);
@@ -164,7 +153,7 @@ TEST_SUITE("cuda_batchnorm") {
             CAPTURE(s);
             const std::vector<float> x = uniform(s.elems(), 41);
             const std::vector<float> gamma = uniform(s.c, 42), beta = uniform(s.c, 43);
-            for_each_version(s, [&](const cuda::BatchNormVersion& v) {
+            for_each_version(cuda::batch_norm_versions(), s, [&](const cuda::BatchNormVersion& v) {
                 {
                     INFO("affine, tracking running statistics");
                     check_fwd_train(v, s, x, gamma, beta, true);
@@ -186,7 +175,7 @@ TEST_SUITE("cuda_batchnorm") {
             CAPTURE(s);
             std::vector<float> x = uniform(s.elems(), 46);
             for (float& v : x) v += 100.f;
-            for_each_version(s, [&](const cuda::BatchNormVersion& v) {
+            for_each_version(cuda::batch_norm_versions(), s, [&](const cuda::BatchNormVersion& v) {
                 check_fwd_train(v, s, x, uniform(s.c, 47), uniform(s.c, 48), true);
             });
         }

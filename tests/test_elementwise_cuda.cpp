@@ -235,7 +235,7 @@ TEST_SUITE("cuda_elementwise") {
 }  // TEST_SUITE
 
 TEST_SUITE("cuda_reduce") {
-    TEST_CASE("sum fwd cuda: matches cpu's double sum, plain and as a mean, and n = 0 writes 0") {
+    TEST_CASE("sum fwd cuda: every version matches cpu's double sum, plain and as a mean") {
         for (const SizeCase& c : with_empty(elementwise_sizes())) {
             CAPTURE(c);
             const std::vector<float> x = uniform(c.n, 13);
@@ -244,15 +244,17 @@ TEST_SUITE("cuda_reduce") {
                 CAPTURE(scale);
                 float want = NAN;
                 cpu::sum_fwd(&want, x.data(), c.n, scale);
-                DeviceVec y_dev = DeviceVec::poisoned(1);
-                cuda::sum_fwd(y_dev.data(), x_dev.data(), c.n, scale, test_stream());
-                check_close(fetch(y_dev), std::vector<float>{want}, tol_for_sum(c.n),
-                            tol_for_sum(c.n), "sum");
+                for_each_version(cuda::sum_fwd_versions(), c.n, [&](const cuda::SumFwdVersion& v) {
+                    DeviceVec y_dev = DeviceVec::poisoned(1);  // n = 0 must still write 0
+                    v.launch(y_dev.data(), x_dev.data(), c.n, scale, test_stream());
+                    check_close(fetch(y_dev), std::vector<float>{want}, tol_for_sum(c.n),
+                                tol_for_sum(c.n), "sum");
+                });
             }
         }
     }
 
-    TEST_CASE("sum fwd cuda: small integers sum exactly") {
+    TEST_CASE("sum fwd cuda: small integers sum exactly in every version") {
         // Integers in [-8, 8]: every partial sum is an integer far below 2^24, so any order is
         // exact.
         for (const SizeCase& c : elementwise_sizes()) {
@@ -261,10 +263,22 @@ TEST_SUITE("cuda_reduce") {
             for (float& v : x) v = std::round(v);
             float want = NAN;
             cpu::sum_fwd(&want, x.data(), c.n, 1.f);
-            DeviceVec x_dev(x), y_dev = DeviceVec::poisoned(1);
-            cuda::sum_fwd(y_dev.data(), x_dev.data(), c.n, 1.f, test_stream());
-            check_close(fetch(y_dev), std::vector<float>{want}, 0, 0, "integer sum");
+            DeviceVec x_dev(x);
+            for_each_version(cuda::sum_fwd_versions(), c.n, [&](const cuda::SumFwdVersion& v) {
+                DeviceVec y_dev = DeviceVec::poisoned(1);
+                v.launch(y_dev.data(), x_dev.data(), c.n, 1.f, test_stream());
+                check_close(fetch(y_dev), std::vector<float>{want}, 0, 0, "integer sum");
+            });
         }
+    }
+
+    TEST_CASE("sum fwd cuda: the launcher runs v2 from 8192 values, v1 below") {
+        check_two_versions(cuda::sum_fwd_versions(), cuda::sum_fwd, 8192,
+                           [](auto* launch, int64_t n) {
+                               DeviceVec x_dev(uniform(n, 16)), y_dev = DeviceVec::poisoned(1);
+                               launch(y_dev.data(), x_dev.data(), n, 0.5f, test_stream());
+                               return fetch(y_dev);
+                           });
     }
 
     TEST_CASE("sum bwd cuda: broadcasts dy * scale from the device in both modes") {

@@ -43,6 +43,7 @@ std::vector<MixedCase> mixed_shapes() {
         {"odd N=3 C=5 7x7", 8, 3 * 5 * 7 * 7, {0}},
         {"one candidate 17x34x9", 1, 17 * 34 * 9, {}},
         {"the most candidates", 16, 4097, {3, 15}},
+        {"the most candidates over clusters", 16, 3 * 8192 + 1, {0, 7}},
     };
     const int n = big_batch();
     for (const shapes::DartsPlane& p : shapes::kDartsPlanes)
@@ -122,15 +123,15 @@ struct CandidateGrads {
 
 using MixedBwd = void (*)(float* const*, float*, const float*, const float* const*, const float*,
                           int, int64_t, GradMode);
-using MixedBwdCuda = void (*)(float* const*, float*, const float*, const float* const*,
-                              const float*, int, int64_t, GradMode, Stream);
+using MixedBwdEntry = cuda::MixedBwdVersion::Bwd* cuda::MixedBwdVersion::*;
 
-// A mixed edge's backward (mixed_sum_bwd or mixed_softmax_sum_bwd, which share their arguments)
-// on every case in both modes: the candidates' gradients within the first tolerance tol(c) gives,
-// the weights' (or alphas') gradient, named dw_name, within the second. Seeds are seed, seed + 1,
-// seed + 2 and seed + 3, as each case had.
+// A mixed edge's backward (mixed_sum_bwd or mixed_softmax_sum_bwd, which share their arguments;
+// `entry` picks it from each version) on every case in both modes and every version that supports
+// the case: the candidates' gradients within the first tolerance tol(c) gives, the weights' (or
+// alphas') gradient, named dw_name, within the second. Seeds are seed, seed + 1, seed + 2 and
+// seed + 3, as each case had.
 template <class Tol>
-void check_mixed_bwd(MixedBwd cpu_bwd, MixedBwdCuda cuda_bwd, const char* dw_name, uint64_t seed,
+void check_mixed_bwd(MixedBwd cpu_bwd, MixedBwdEntry entry, const char* dw_name, uint64_t seed,
                      Tol tol) {
     for (const MixedCase& c : mixed_shapes()) {
         for (GradMode mode : {kOverwrite, kAccumulate}) {
@@ -140,16 +141,18 @@ void check_mixed_bwd(MixedBwd cpu_bwd, MixedBwdCuda cuda_bwd, const char* dw_nam
             const Candidates ys(c, seed);
             const std::vector<float> w = uniform(c.K, seed + 1), dout = uniform(c.n, seed + 2);
             DeviceVec w_dev(w), dout_dev(dout);
-            CandidateGrads dys(c, mode);
-            std::vector<float> dw =
-                mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN) : uniform(c.K, seed + 3);
-            DeviceVec dw_dev(dw);
-            cpu_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(), w.data(), c.K,
-                    c.n, mode);
-            cuda_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(), ys.dev_ptrs.data(),
-                     w_dev.data(), c.K, c.n, mode, test_stream());
-            dys.check(ys, t_dys);
-            check_close(fetch(dw_dev), dw, t_dw, t_dw, dw_name);
+            for_each_version(cuda::mixed_bwd_versions(), c.n, [&](const cuda::MixedBwdVersion& v) {
+                CandidateGrads dys(c, mode);
+                std::vector<float> dw = mode == kOverwrite ? std::vector<float>(size_t(c.K), NAN)
+                                                           : uniform(c.K, seed + 3);
+                DeviceVec dw_dev(dw);
+                cpu_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(), ys.cpu_ptrs.data(), w.data(),
+                        c.K, c.n, mode);
+                (v.*entry)(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(), ys.dev_ptrs.data(),
+                           w_dev.data(), c.K, c.n, mode, test_stream());
+                dys.check(ys, t_dys);
+                check_close(fetch(dw_dev), dw, t_dw, t_dw, dw_name);
+            });
         }
     }
 }
@@ -179,19 +182,20 @@ TEST_SUITE("cuda_mixed_op") {
         }
     }
 
-    TEST_CASE("mixed_sum bwd cuda: dy_k and dw match cpu in both modes") {
+    TEST_CASE("mixed_sum bwd cuda: dy_k and dw match cpu in both modes and every version") {
         // dy_k = w_k dout, plus the old value when accumulating; dw_k sums n products (a `none`
         // candidate's is exactly 0).
-        check_mixed_bwd(cpu::mixed_sum_bwd, cuda::mixed_sum_bwd, "dw", 42, [](const MixedCase& c) {
-            return std::pair{tol_for_sum(2), tol_for_sum(c.n + 1)};
-        });
+        check_mixed_bwd(cpu::mixed_sum_bwd, &cuda::MixedBwdVersion::mixed_sum_bwd, "dw", 42,
+                        [](const MixedCase& c) {
+                            return std::pair{tol_for_sum(2), tol_for_sum(c.n + 1)};
+                        });
     }
 
-    TEST_CASE("mixed_softmax_sum bwd cuda: dy_k and dalpha match cpu in both modes") {
+    TEST_CASE("mixed_softmax_sum bwd cuda: dy_k and dalpha match cpu in both modes, all versions") {
         // dy_k = w_k dout with w a K-term softmax computed in float on the device; dalpha combines
         // K dot products of n terms each.
         check_mixed_bwd(
-            cpu::mixed_softmax_sum_bwd, cuda::mixed_softmax_sum_bwd, "dalpha", 46,
+            cpu::mixed_softmax_sum_bwd, &cuda::MixedBwdVersion::mixed_softmax_sum_bwd, "dalpha", 46,
             [](const MixedCase& c) {
                 return std::pair{tol_for_sum(c.K + 1), tol_for_sum(int64_t(c.K) * c.n + 1)};
             });
@@ -222,6 +226,35 @@ TEST_SUITE("cuda_mixed_op") {
                             w_dev.data(), c.K, c.n, kOverwrite, test_stream());
         dys.check(ys, 0);
         check_close(fetch(dw_dev), dw, 0, 0, "dw");
+    }
+
+    TEST_CASE("mixed ops cuda: the backward launchers run v2 from 8192 values, v1 below") {
+        const auto versions = cuda::mixed_bwd_versions();
+        REQUIRE(versions.size() == 2);
+        CHECK(std::string(versions[0].name) == "v1");
+        CHECK(std::string(versions[1].name) == "v2");
+        CHECK(versions[0].supports(8191));
+        CHECK_FALSE(versions[1].supports(8191));
+        CHECK(versions[1].supports(8192));
+        // Every version is deterministic, so each launcher's dw (or dalpha) is the bits of the
+        // version it picks.
+        for (const int64_t n : {8191, 8192, 37 * 8192 + 5}) {
+            CAPTURE(n);
+            const MixedCase c{"launcher", 8, n, {0}};
+            const Candidates ys(c, 52);
+            DeviceVec w_dev(uniform(c.K, 53)), dout_dev(uniform(c.n, 54));
+            const auto run = [&](cuda::MixedBwdVersion::Bwd* bwd) {
+                DeviceVec dw_dev = DeviceVec::poisoned(c.K);
+                bwd(nullptr, dw_dev.data(), dout_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K,
+                    c.n, kOverwrite, test_stream());
+                return fetch(dw_dev);
+            };
+            const cuda::MixedBwdVersion& pick = versions[n >= 8192 ? 1 : 0];
+            CHECK(run(cuda::mixed_sum_bwd) == run(pick.mixed_sum_bwd));
+            CHECK(run(cuda::mixed_softmax_sum_bwd) == run(pick.mixed_softmax_sum_bwd));
+            if (n < 8192) CHECK_THROWS_AS(run(versions[1].mixed_sum_bwd), Error);
+            if (n < 8192) CHECK_THROWS_AS(run(versions[1].mixed_softmax_sum_bwd), Error);
+        }
     }
 
     TEST_CASE("mixed ops cuda: n = 0 still writes dw and dalpha, K outside 1..16 throws") {

@@ -13,6 +13,7 @@
 #include <ostream>
 #include <vector>
 
+#include "bench/shapes.h"
 #include "kernels/check.h"
 #include "kernels/optim.h"
 #include "tests/cuda_util.h"
@@ -39,7 +40,7 @@ std::vector<ParamCase> optim_sizes() {
         {"odd 5", 5},
         {"17x34x9", 17 * 34 * 9},
         {"two grid strides", 2 * 4096 * 256 + 7},
-        {"DARTS search network weights", 1930000},
+        {"DARTS search network weights", shapes::kSearchNetworkWeights},
     };
 }
 
@@ -102,24 +103,36 @@ TEST_SUITE("cuda_optim") {
         }
     }
 
-    TEST_CASE("sum_squares cuda: matches cpu's double sum, exactly on small integers") {
+    TEST_CASE("sum_squares cuda: every version matches cpu's double sum, exactly on integers") {
         for (const ParamCase& c : with_empty(optim_sizes())) {
             CAPTURE(c);
             const std::vector<float> x = uniform(c.n, 81);
-            DeviceVec x_dev(x), out_dev = DeviceVec::poisoned(1);
-            cuda::sum_squares(out_dev.data(), x_dev.data(), c.n, test_stream());
-            const float want = float(cpu::sum_squares(x.data(), c.n));
-            check_close(fetch(out_dev), std::vector<float>{want}, tol_for_sum(c.n),
-                        tol_for_sum(c.n), "sum of squares");
-
             // Squares of integers in [-2, 2]: every partial sum is at most 4 * 1.93 M < 2^24, so
             // exact in any order.
             std::vector<float> xi = uniform(c.n, 82, -2.f, 2.f);
             for (float& v : xi) v = std::round(v);
-            DeviceVec xi_dev(xi), outi_dev = DeviceVec::poisoned(1);
-            cuda::sum_squares(outi_dev.data(), xi_dev.data(), c.n, test_stream());
-            CHECK(double(fetch(outi_dev)[0]) == cpu::sum_squares(xi.data(), c.n));
+            DeviceVec x_dev(x), xi_dev(xi);
+            const float want = float(cpu::sum_squares(x.data(), c.n));
+            for_each_version(
+                cuda::sum_squares_versions(), c.n, [&](const cuda::SumSquaresVersion& v) {
+                    DeviceVec out_dev = DeviceVec::poisoned(1);  // n = 0 must still write 0
+                    v.launch(out_dev.data(), x_dev.data(), c.n, test_stream());
+                    check_close(fetch(out_dev), std::vector<float>{want}, tol_for_sum(c.n),
+                                tol_for_sum(c.n), "sum of squares");
+                    DeviceVec outi_dev = DeviceVec::poisoned(1);
+                    v.launch(outi_dev.data(), xi_dev.data(), c.n, test_stream());
+                    CHECK(double(fetch(outi_dev)[0]) == cpu::sum_squares(xi.data(), c.n));
+                });
         }
+    }
+
+    TEST_CASE("sum_squares cuda: the launcher runs v2 from 8192 values, v1 below") {
+        check_two_versions(cuda::sum_squares_versions(), cuda::sum_squares, 8192,
+                           [](auto* launch, int64_t n) {
+                               DeviceVec x_dev(uniform(n, 83)), out_dev = DeviceVec::poisoned(1);
+                               launch(out_dev.data(), x_dev.data(), n, test_stream());
+                               return fetch(out_dev);
+                           });
     }
 
     TEST_CASE("optim cuda: bad arguments throw before launching") {

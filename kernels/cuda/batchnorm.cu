@@ -28,27 +28,23 @@
 //       the per-channel results. Deterministic, no atomics. It applies when a channel has at
 //       least one value per thread of the cluster (n*hw >= 2048), the launchers' pick there; the
 //       elementwise kernels are v1's. Needs sm_90 (clusters).
-#include <cooperative_groups.h>  // thread-block clusters and distributed shared memory
-
 #include <climits>
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide sums
-#include <iterator>
 #include <span>
 
 #include "kernels/batchnorm.h"
 #include "kernels/check.h"
+#include "kernels/cuda/cluster_sum.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace cudarts::cuda {
 
 namespace {
 
-namespace cg = cooperative_groups;
-
-constexpr int kReduceBlock = 512;   // v1: threads per channel in the per-channel reductions
-constexpr int kBlock = 256;         // elementwise kernels
-constexpr int kCluster = 8;         // v2: blocks per channel, the portable maximum cluster size
-constexpr int kClusterBlock = 256;  // v2: threads per block
+constexpr int kReduceBlock = 512;       // v1: threads per channel in the per-channel reductions
+constexpr int kBlock = 256;             // elementwise kernels
+constexpr int kCluster = kClusterSize;  // v2: blocks per channel (cluster_sum.h)
+constexpr int kClusterBlock = 256;      // v2: threads per block
 
 using BlockSum = cub::BlockReduce<float, kReduceBlock>;
 using ClusterBlockSum = cub::BlockReduce<float, kClusterBlock>;
@@ -220,40 +216,14 @@ __global__ void __launch_bounds__(kBlock)
 
 // ---- v2: one cluster of kCluster blocks per channel (blockIdx.x = ch * kCluster + rank) ----
 
-// The values [begin, end) of a channel's m that cluster rank `rank` reduces: the rank-th of
-// kCluster contiguous ranges.
-struct RankRange {
-    int begin, end;
-};
-__device__ RankRange rank_range(int m, int rank) {
-    return {int(int64_t(m) * rank / kCluster), int(int64_t(m) * (rank + 1) / kCluster)};
-}
-
 // This thread's compensated sum of f(e) over e = begin + threadIdx.x, + kClusterBlock, ... < end.
 // The loads are independent of the additions, so the unrolled loop keeps several in flight.
 template <class F>
 __device__ float range_partial(RankRange r, F f) {
     CompensatedSum sum;
 #pragma unroll 4
-    for (int e = r.begin + int(threadIdx.x); e < r.end; e += kClusterBlock) sum.add(f(e));
+    for (int e = int(r.begin) + int(threadIdx.x); e < int(r.end); e += kClusterBlock) sum.add(f(e));
     return sum.value();
-}
-
-// The sum over the cluster of every rank's partial[slot], added in rank order: each rank that
-// calls it gets the same bits. Call after a cluster.sync that follows the partials' writes.
-__device__ float cluster_total(const cg::cluster_group& cluster, float* partial, int slot) {
-    float total = 0.f;
-    for (int r = 0; r < kCluster; ++r) total += cluster.map_shared_rank(partial, r)[slot];
-    return total;
-}
-
-// Thread 0 of the block publishes the block's sum of v into partial[slot]. The barrier lets the
-// block's TempStorage be reused by the next call.
-__device__ void publish_block_sum(float v, ClusterBlockSum::TempStorage& tmp, float* partial,
-                                  int slot) {
-    const float t = ClusterBlockSum(tmp).Sum(v);  // valid in thread 0 only
-    if (threadIdx.x == 0) partial[slot] = t;
-    __syncthreads();
 }
 
 __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock)
@@ -268,16 +238,17 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock
     const int ch = int(blockIdx.x / kCluster);
     const int m = s.n * s.hw;
     const RankRange r = rank_range(m, rank);
-    publish_block_sum(range_partial(r, [&](int e) { return x[offset_in_channel(s, ch, e)]; }), tmp,
-                      partial, 0);
+    publish_block_sum<ClusterBlockSum>(
+        range_partial(r, [&](int e) { return x[offset_in_channel(s, ch, e)]; }), tmp, partial, 0);
     cluster.sync();  // every rank's sum is written
     const float mean = cluster_total(cluster, partial, 0) / float(m);
-    publish_block_sum(range_partial(r,
-                                    [&](int e) {
-                                        const float d = x[offset_in_channel(s, ch, e)] - mean;
-                                        return d * d;
-                                    }),
-                      tmp, partial, 1);
+    publish_block_sum<ClusterBlockSum>(range_partial(r,
+                                                     [&](int e) {
+                                                         const float d =
+                                                             x[offset_in_channel(s, ch, e)] - mean;
+                                                         return d * d;
+                                                     }),
+                                       tmp, partial, 1);
     cluster.sync();  // every rank's squared deviations are written
     if (rank == 0 && threadIdx.x == 0)
         write_stats(save_mean, save_invstd, running_mean, running_var, ch, mean,
@@ -298,14 +269,14 @@ __device__ GradSums cluster_grad_sums(float* __restrict__ dgamma, float* __restr
     const RankRange r = rank_range(s.n * s.hw, int(cluster.block_rank()));
     CompensatedSum sum_dy, sum_dy_xhat;
 #pragma unroll 4
-    for (int e = r.begin + int(threadIdx.x); e < r.end; e += kClusterBlock) {
+    for (int e = int(r.begin) + int(threadIdx.x); e < int(r.end); e += kClusterBlock) {
         const int64_t k = offset_in_channel(s, ch, e);
         const float g = dy[k];
         sum_dy.add(g);
         sum_dy_xhat.add(g * ((x[k] - mean) * invstd));
     }
-    publish_block_sum(sum_dy.value(), tmp, partial, 0);
-    publish_block_sum(sum_dy_xhat.value(), tmp, partial, 1);
+    publish_block_sum<ClusterBlockSum>(sum_dy.value(), tmp, partial, 0);
+    publish_block_sum<ClusterBlockSum>(sum_dy_xhat.value(), tmp, partial, 1);
     cluster.sync();  // every rank's partials are written
     const GradSums sums{cluster_total(cluster, partial, 0), cluster_total(cluster, partial, 1)};
     if (cluster.block_rank() == 0 && threadIdx.x == 0) {
@@ -332,7 +303,7 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock
     const float scale = (gamma ? gamma[ch] : 1.f) * invstd;
     const float mean_dy = sums.dy / float(m), mean_dy_xhat = sums.dy_xhat / float(m);
     const RankRange r = rank_range(m, int(blockIdx.x % kCluster));
-    for (int e = r.begin + int(threadIdx.x); e < r.end; e += kClusterBlock) {
+    for (int e = int(r.begin) + int(threadIdx.x); e < int(r.end); e += kClusterBlock) {
         const int64_t k = offset_in_channel(s, ch, e);
         const float xhat = (x[k] - mean) * invstd;
         write_grad(dx[k], scale * (dy[k] - mean_dy - xhat * mean_dy_xhat), mode);
@@ -443,20 +414,14 @@ const BatchNormVersion kVersions[] = {
     {"v2", supports_v2, fwd_train<2>, bwd_train<2>, bwd_eval<2>},
 };
 
-// The launchers' version: the last that supports s.
-const BatchNormVersion& preferred(const BatchNormShape& s) {
-    for (size_t i = std::size(kVersions) - 1; i > 0; --i)
-        if (kVersions[i].supports(s)) return kVersions[i];
-    return kVersions[0];
-}
-
 }  // namespace
 
 void batch_norm_fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                           float* running_var, const float* x, const float* gamma, const float* beta,
                           const BatchNormShape& s, float momentum, float eps, Stream st) {
-    preferred(s).fwd_train(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, s,
-                           momentum, eps, st);
+    preferred_version(kVersions, s)
+        .fwd_train(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, s,
+                   momentum, eps, st);
 }
 
 void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const float* beta,
@@ -473,14 +438,15 @@ void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const flo
 void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                           const float* gamma, const float* save_mean, const float* save_invstd,
                           const BatchNormShape& s, GradMode mode, Stream st) {
-    preferred(s).bwd_train(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, s, mode, st);
+    preferred_version(kVersions, s)
+        .bwd_train(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, s, mode, st);
 }
 
 void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                          const float* gamma, const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps, GradMode mode, Stream st) {
-    preferred(s).bwd_eval(dx, dgamma, dbeta, dy, x, gamma, running_mean, running_var, s, eps, mode,
-                          st);
+    preferred_version(kVersions, s)
+        .bwd_eval(dx, dgamma, dbeta, dy, x, gamma, running_mean, running_var, s, eps, mode, st);
 }
 
 std::span<const BatchNormVersion> batch_norm_versions() { return kVersions; }

@@ -14,23 +14,31 @@
 //              then writes dw_k once with its GradMode. Deterministic, no atomics, no workspace;
 //              but only K of the 132 SMs work, each at one SM's share of bandwidth, so it is
 //              bound by per-SM load throughput, not DRAM: about 8 MB per block for a 1 M-element
-//              DARTS edge, tens of microseconds. A grid of per-block partials in a caller's
-//              workspace would use the whole GPU; that is the v2 to write if the benchmark says so.
+//              DARTS edge, tens of microseconds (v1). v2 gives candidate k a cluster of 8 blocks
+//              (cluster_sum.h): 8K SMs (64 for DARTS) read, rank r the r-th of 8 contiguous
+//              ranges, and rank 0 adds the 8 block totals in rank order.
 //   softmax bwd weight  dalpha_j = w_j (dw_j - sum_k w_k dw_k) needs every dw_k at once, which
-//              K separate blocks cannot share without a workspace, so ONE block computes all K dot
-//              products (K accumulators per thread, one pass over dout and the candidates), warp
-//              sums into a shared (warp, k) table, and thread 0 adds the 32 warp partials per k in
-//              a fixed order and applies the softmax Jacobian. One SM reads 4 (K' + 1) n bytes:
-//              the slow path, about 9x slower than the K-block one above for DARTS; models that
-//              need speed take softmax_fwd on the (14, 8) alphas and then mixed_sum.
+//              K separate blocks cannot share without a workspace, so ONE block (v1) computes all
+//              K dot products (K accumulators per thread, one pass over dout and the candidates),
+//              warp sums into a shared (warp, k) table, thread k adds the 32 warp partials of k in
+//              a fixed order, and thread 0 applies the softmax Jacobian. One SM reads 4 (K' + 1) n
+//              bytes: about 9x slower than the K-block dw above for DARTS. v2 runs the same on one
+//              cluster of 8 blocks, each over its range, and rank 0 adds the ranks' K products in
+//              rank order before the Jacobian: 8 SMs read. A grid-wide version needs a workspace
+//              of per-block products; models that need the speed take softmax_fwd on the (14, 8)
+//              alphas and then mixed_sum.
 // A null ys[k] (`none`) adds nothing, gets no gradient, and has dw_k = 0, as on the CPU.
 // Precision: float sums of K terms (forward) and n terms (dot products) against the CPU's double;
 // the tests allow tol_for_sum of the term count.
-//   v1  the kernels above (the only version)
+//   v1  the kernels above, one block per reduction
+//   v2  the weight and alpha gradients on clusters of 8 blocks, from n >= 8192 (one value per
+//       thread of a cluster), the launchers' pick there; needs sm_90
 #include <algorithm>
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
+#include <span>
 
 #include "kernels/check.h"
+#include "kernels/cuda/cluster_sum.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/thread_index.h"
 #include "kernels/mixed_op.h"
@@ -142,21 +150,34 @@ __global__ void __launch_bounds__(kReduceBlock)
     if (threadIdx.x == 0) write_grad(dw[k], total, mode);
 }
 
-// One block: all K dot products dw_k = <dout, y_k> in one pass, then
-// dalpha_j = w_j (dw_j - sum_k w_k dw_k) by thread 0, w = softmax(alpha).
-__global__ void __launch_bounds__(kReduceBlock)
-    mixed_softmax_sum_bwd_weight_kernel_v1(float* __restrict__ dalpha,
-                                           const float* __restrict__ dout, const InPtrs ys,
-                                           const float* __restrict__ alpha, int K, int64_t n,
-                                           GradMode mode) {
-    __shared__ float w_s[kMaxCandidates];
-    __shared__ float warp_dots[kReduceWarps][kMaxCandidates];
-    load_weights(w_s, alpha, K, /*from_logits=*/true);
+// Block k (v1) or cluster k (v2): dw_k = <dout, y_k>; a `none` candidate writes 0 at once.
+// __grid_constant__ lets ys.p[k] read the argument in place instead of copying the whole table to
+// local memory to index it at run time.
+__global__ void __cluster_dims__(kClusterSize, 1, 1) __launch_bounds__(kReduceBlock)
+    mixed_sum_bwd_weight_kernel_v2(float* __restrict__ dw, const float* __restrict__ dout,
+                                   const __grid_constant__ InPtrs ys, int64_t n, GradMode mode) {
+    const int k = int(blockIdx.x) / kClusterSize;
+    const bool writer = blockIdx.x % kClusterSize == 0 && threadIdx.x == 0;  // rank 0, thread 0
+    const float* __restrict__ y = ys.p[k];
+    if (y == nullptr) {  // uniform across the cluster: nobody is left waiting at a barrier
+        if (writer) write_grad(dw[k], 0.f, mode);
+        return;
+    }
+    const float total =
+        cluster_sum<kReduceBlock, kUnroll>(n, [&](int64_t i) { return dout[i] * y[i]; });
+    if (writer) write_grad(dw[k], total, mode);
+}
 
+// The block's K dot products <dout, y_k> over [begin, end) into dots[k], k < K: K accumulators per
+// thread in one pass over dout and the candidates, warp sums into a shared (warp, k) table, then
+// thread k adds the kReduceWarps warp partials of k in warp order. Ends with a barrier.
+__device__ void block_dots(float* dots, const float* __restrict__ dout, const InPtrs& ys, int K,
+                           int64_t begin, int64_t end) {
+    __shared__ float warp_dots[kReduceWarps][kMaxCandidates];
     float acc[kMaxCandidates];
 #pragma unroll
     for (int k = 0; k < kMaxCandidates; ++k) acc[k] = 0.f;
-    for (int64_t i = threadIdx.x; i < n; i += kReduceBlock) {
+    for (int64_t i = begin + threadIdx.x; i < end; i += kReduceBlock) {
         const float d = dout[i];
 #pragma unroll
         for (int k = 0; k < kMaxCandidates; ++k)
@@ -170,15 +191,56 @@ __global__ void __launch_bounds__(kReduceBlock)
         if (lane == 0) warp_dots[warp][k] = v;
     }
     __syncthreads();
-    if (threadIdx.x != 0) return;
-    float dot = 0.f;  // sum_k w_k dw_k, the part of dw that only rescales the weights
-    for (int k = 0; k < K; ++k) {
-        float dw = 0.f;
-        for (int wp = 0; wp < kReduceWarps; ++wp) dw += warp_dots[wp][k];
-        warp_dots[0][k] = dw;  // thread 0 alone from here on: row 0 now holds dw
-        dot += dw * w_s[k];
+    if (int(threadIdx.x) < K) {
+        float dot = 0.f;
+        for (int wp = 0; wp < kReduceWarps; ++wp) dot += warp_dots[wp][threadIdx.x];
+        dots[threadIdx.x] = dot;
     }
-    for (int k = 0; k < K; ++k) write_grad(dalpha[k], w_s[k] * (warp_dots[0][k] - dot), mode);
+    __syncthreads();
+}
+
+// dalpha_j = w_j (dw_j - sum_k w_k dw_k) from dw_k = dw(k), by the one calling thread.
+template <class Dw>
+__device__ void softmax_jacobian(float* __restrict__ dalpha, const float* w_s, int K, GradMode mode,
+                                 const Dw& dw) {
+    float dot = 0.f;  // sum_k w_k dw_k, the part of dw that only rescales the weights
+    for (int k = 0; k < K; ++k) dot += dw(k) * w_s[k];
+    for (int k = 0; k < K; ++k) write_grad(dalpha[k], w_s[k] * (dw(k) - dot), mode);
+}
+
+// One block: all K dot products dw_k = <dout, y_k> in one pass, then
+// dalpha_j = w_j (dw_j - sum_k w_k dw_k) by thread 0, w = softmax(alpha).
+__global__ void __launch_bounds__(kReduceBlock)
+    mixed_softmax_sum_bwd_weight_kernel_v1(float* __restrict__ dalpha,
+                                           const float* __restrict__ dout, const InPtrs ys,
+                                           const float* __restrict__ alpha, int K, int64_t n,
+                                           GradMode mode) {
+    __shared__ float w_s[kMaxCandidates];
+    __shared__ float dots[kMaxCandidates];
+    load_weights(w_s, alpha, K, /*from_logits=*/true);
+    block_dots(dots, dout, ys, K, 0, n);
+    if (threadIdx.x == 0) softmax_jacobian(dalpha, w_s, K, mode, [&](int k) { return dots[k]; });
+}
+
+// One cluster: rank r takes the K dot products over the r-th of kClusterSize ranges, and thread
+// 0 of rank 0 adds the ranks' products in rank order before the softmax Jacobian.
+__global__ void __cluster_dims__(kClusterSize, 1, 1) __launch_bounds__(kReduceBlock)
+    mixed_softmax_sum_bwd_weight_kernel_v2(float* __restrict__ dalpha,
+                                           const float* __restrict__ dout, const InPtrs ys,
+                                           const float* __restrict__ alpha, int K, int64_t n,
+                                           GradMode mode) {
+    __shared__ float w_s[kMaxCandidates];
+    __shared__ float dots[kMaxCandidates];  // this rank's products, read by rank 0
+    const cg::cluster_group cluster = cg::this_cluster();
+    const int rank = int(cluster.block_rank());
+    load_weights(w_s, alpha, K, /*from_logits=*/true);
+    const RankRange r = rank_range(n, rank);
+    block_dots(dots, dout, ys, K, r.begin, r.end);
+    cluster.sync();  // every rank's products are written
+    if (rank == 0 && threadIdx.x == 0)
+        softmax_jacobian(dalpha, w_s, K, mode,
+                         [&](int k) { return cluster_total(cluster, dots, k); });
+    cluster.sync();  // rank 0 has read them all: blocks may exit
 }
 
 void mixed_fwd(float* out, const float* const* ys, const float* w, int K, int64_t n,
@@ -207,6 +269,53 @@ void mixed_bwd_data(float* const* dys, const float* dout, const float* const* ys
     CUDARTS_CHECK_LAUNCH();
 }
 
+bool supports_any(int64_t) { return true; }
+bool supports_v2(int64_t n) { return n >= int64_t(kClusterSize) * kReduceBlock; }
+
+void check_v2(int64_t n, const char* fn) {
+    CUDARTS_CHECK(supports_v2(n), fn << " v2: n=" << n << ", expected at least "
+                                     << int64_t(kClusterSize) * kReduceBlock);
+}
+
+template <int kVersion>
+void sum_bwd_version(float* const* dys, float* dw, const float* dout, const float* const* ys,
+                     const float* w, int K, int64_t n, GradMode mode, Stream st) {
+    check_sizes(K, n, "mixed_sum_bwd");
+    if constexpr (kVersion == 2) check_v2(n, "mixed_sum_bwd");
+    mixed_bwd_data(dys, dout, ys, w, K, n, mode, /*from_logits=*/false, st);
+    if (!dw) return;
+    // Launched for n = 0 too: dw is still written (0, or unchanged when accumulating).
+    if constexpr (kVersion == 1)
+        mixed_sum_bwd_weight_kernel_v1<<<K, kReduceBlock, 0, st>>>(dw, dout, in_table(ys, K), n,
+                                                                   mode);
+    else
+        mixed_sum_bwd_weight_kernel_v2<<<K * kClusterSize, kReduceBlock, 0, st>>>(
+            dw, dout, in_table(ys, K), n, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+template <int kVersion>
+void softmax_sum_bwd_version(float* const* dys, float* dalpha, const float* dout,
+                             const float* const* ys, const float* alpha, int K, int64_t n,
+                             GradMode mode, Stream st) {
+    check_sizes(K, n, "mixed_softmax_sum_bwd");
+    if constexpr (kVersion == 2) check_v2(n, "mixed_softmax_sum_bwd");
+    mixed_bwd_data(dys, dout, ys, alpha, K, n, mode, /*from_logits=*/true, st);
+    if (!dalpha) return;
+    if constexpr (kVersion == 1)  // launched for n = 0 too, as above
+        mixed_softmax_sum_bwd_weight_kernel_v1<<<1, kReduceBlock, 0, st>>>(
+            dalpha, dout, in_table(ys, K), alpha, K, n, mode);
+    else
+        mixed_softmax_sum_bwd_weight_kernel_v2<<<kClusterSize, kReduceBlock, 0, st>>>(
+            dalpha, dout, in_table(ys, K), alpha, K, n, mode);
+    CUDARTS_CHECK_LAUNCH();
+}
+
+const MixedBwdVersion kMixedBwdVersions[] = {
+    {"v1", supports_any, sum_bwd_version<1>, softmax_sum_bwd_version<1>},
+    {"v2", supports_v2, sum_bwd_version<2>, softmax_sum_bwd_version<2>},
+};
+
 }  // namespace
 
 void mixed_sum_fwd(float* out, const float* const* ys, const float* w, int K, int64_t n,
@@ -216,13 +325,7 @@ void mixed_sum_fwd(float* out, const float* const* ys, const float* w, int K, in
 
 void mixed_sum_bwd(float* const* dys, float* dw, const float* dout, const float* const* ys,
                    const float* w, int K, int64_t n, GradMode mode, Stream st) {
-    check_sizes(K, n, "mixed_sum_bwd");
-    mixed_bwd_data(dys, dout, ys, w, K, n, mode, /*from_logits=*/false, st);
-    if (dw) {  // launched for n = 0 too: dw is still written (0, or unchanged when accumulating)
-        mixed_sum_bwd_weight_kernel_v1<<<K, kReduceBlock, 0, st>>>(dw, dout, in_table(ys, K), n,
-                                                                   mode);
-        CUDARTS_CHECK_LAUNCH();
-    }
+    preferred_version(kMixedBwdVersions, n).mixed_sum_bwd(dys, dw, dout, ys, w, K, n, mode, st);
 }
 
 void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alpha, int K, int64_t n,
@@ -233,13 +336,10 @@ void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alph
 void mixed_softmax_sum_bwd(float* const* dys, float* dalpha, const float* dout,
                            const float* const* ys, const float* alpha, int K, int64_t n,
                            GradMode mode, Stream st) {
-    check_sizes(K, n, "mixed_softmax_sum_bwd");
-    mixed_bwd_data(dys, dout, ys, alpha, K, n, mode, /*from_logits=*/true, st);
-    if (dalpha) {  // launched for n = 0 too, as above
-        mixed_softmax_sum_bwd_weight_kernel_v1<<<1, kReduceBlock, 0, st>>>(
-            dalpha, dout, in_table(ys, K), alpha, K, n, mode);
-        CUDARTS_CHECK_LAUNCH();
-    }
+    preferred_version(kMixedBwdVersions, n)
+        .mixed_softmax_sum_bwd(dys, dalpha, dout, ys, alpha, K, n, mode, st);
 }
+
+std::span<const MixedBwdVersion> mixed_bwd_versions() { return kMixedBwdVersions; }
 
 }  // namespace cudarts::cuda

@@ -11,15 +11,21 @@
 // cpu::adam_step does and passed as a float.
 // sum_squares runs as ONE block of kReduceBlock threads, each adding x_i^2 for i = t, t + 1024, ...
 // in order with kUnroll loads in flight, then cub::BlockReduce: deterministic, no atomics, no
-// workspace. One SM reads everything, ~50 GB/s, about 150 us for 1.9 M gradients; it runs once per
-// step (gradient clipping), so that is accepted. Float partials of n/1024 terms: error ~sqrt(n) ulp
-// relative, against the CPU's double sum.
-//   v1  grid-stride updates; single-block sum of squares (the only versions)
+// workspace. One SM reads everything, ~50 GB/s, about 150 us for 1.9 M gradients (v1); v2 runs the
+// same sum on a cluster of 8 blocks, each summing one of 8 contiguous ranges, and rank 0 adds the
+// 8 block totals in rank order (cluster_sum.h): 8 SMs read, still deterministic and without
+// workspace. Float partials of n/8192 to n/1024 terms: error ~sqrt(n) ulp relative, against the
+// CPU's double sum.
+//   v1  grid-stride updates (the only version); single-block sum of squares
+//   v2  sum of squares on one cluster, from n >= 8192 (one value per thread), the launcher's pick
+//       there; needs sm_90
 #include <algorithm>
 #include <cmath>
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
+#include <span>
 
 #include "kernels/check.h"
+#include "kernels/cuda/cluster_sum.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/thread_index.h"
 #include "kernels/optim.h"
@@ -83,6 +89,36 @@ __global__ void __launch_bounds__(kReduceBlock)
     if (threadIdx.x == 0) out[0] = total;
 }
 
+// out[0] = sum x_i^2 on one cluster (launched with n >= kClusterSize * kReduceBlock).
+__global__ void __cluster_dims__(kClusterSize, 1, 1) __launch_bounds__(kReduceBlock)
+    sum_squares_kernel_v2(float* __restrict__ out, const float* __restrict__ x, int64_t n) {
+    const float total =
+        cluster_sum<kReduceBlock, kUnroll>(n, [&](int64_t i) { return x[i] * x[i]; });
+    if (blockIdx.x == 0 && threadIdx.x == 0) out[0] = total;
+}
+
+bool supports_any(int64_t) { return true; }
+bool supports_v2(int64_t n) { return n >= int64_t(kClusterSize) * kReduceBlock; }
+
+template <int kVersion>
+void sum_squares_version(float* out, const float* x, int64_t n, Stream st) {
+    CUDARTS_CHECK(n >= 0, "sum_squares: n=" << n);
+    if constexpr (kVersion == 1) {
+        // No early return: an empty sum still writes 0.
+        sum_squares_kernel_v1<<<1, kReduceBlock, 0, st>>>(out, x, n);
+    } else {
+        CUDARTS_CHECK(supports_v2(n), "sum_squares v2: n=" << n << ", expected at least "
+                                                           << int64_t(kClusterSize) * kReduceBlock);
+        sum_squares_kernel_v2<<<kClusterSize, kReduceBlock, 0, st>>>(out, x, n);
+    }
+    CUDARTS_CHECK_LAUNCH();
+}
+
+const SumSquaresVersion kSumSquaresVersions[] = {
+    {"v1", supports_any, sum_squares_version<1>},
+    {"v2", supports_v2, sum_squares_version<2>},
+};
+
 }  // namespace
 
 void sgd_step(float* w, float* buf, const float* g, int64_t n, const SgdOptions& o, bool first_step,
@@ -109,10 +145,9 @@ void adam_step(float* theta, float* m, float* v, const float* g, int64_t n, cons
 }
 
 void sum_squares(float* out, const float* x, int64_t n, Stream st) {
-    CUDARTS_CHECK(n >= 0, "sum_squares: n=" << n);
-    // No early return: an empty sum still writes 0.
-    sum_squares_kernel_v1<<<1, kReduceBlock, 0, st>>>(out, x, n);
-    CUDARTS_CHECK_LAUNCH();
+    preferred_version(kSumSquaresVersions, n).launch(out, x, n, st);
 }
+
+std::span<const SumSquaresVersion> sum_squares_versions() { return kSumSquaresVersions; }
 
 }  // namespace cudarts::cuda

@@ -14,10 +14,17 @@
 // sum_bwd broadcasts dy[0] * scale, read from device memory by every thread (one cached word):
 // 4 B written per element (8 B accumulating), bandwidth-bound.
 //   v1  sum_fwd: one block, unrolled block-stride loop, CUB tree; sum_bwd: grid-stride
+//   v2  sum_fwd on one cluster of kClusterSize = 8 blocks (cluster_sum.h): rank r sums the r-th of
+//       8 contiguous ranges as v1 sums the whole, and rank 0 adds the 8 block totals in rank order
+//       through distributed shared memory. 8 SMs read instead of one, still deterministic and
+//       without workspace. It applies from one value per thread of the cluster (n >= 8192), the
+//       launcher's pick there. Needs sm_90. The float error is v1's (sqrt(n) ulps).
 #include <algorithm>
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
+#include <span>
 
 #include "kernels/check.h"
+#include "kernels/cuda/cluster_sum.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/thread_index.h"
 #include "kernels/reduce.h"
@@ -45,6 +52,14 @@ __global__ void __launch_bounds__(kReduceBlock)
     if (threadIdx.x == 0) y[0] = total * scale;
 }
 
+// y[0] = scale * sum(x) on one cluster (launched with n >= kClusterSize * kReduceBlock).
+__global__ void __cluster_dims__(kClusterSize, 1, 1) __launch_bounds__(kReduceBlock)
+    sum_fwd_kernel_v2(float* __restrict__ y, const float* __restrict__ x, int64_t n, float scale) {
+    const float total =
+        cluster_sum<kReduceBlock, kUnroll>(n, [&](int64_t i) { return x[i]; });  // rank 0, t 0
+    if (blockIdx.x == 0 && threadIdx.x == 0) y[0] = total * scale;
+}
+
 // dx_i = dy[0] * scale for every i.
 __global__ void __launch_bounds__(kBlock)
     sum_bwd_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy, int64_t n, float scale,
@@ -53,14 +68,35 @@ __global__ void __launch_bounds__(kBlock)
     for (int64_t i = first_index(); i < n; i += grid_stride()) write_grad(dx[i], g, mode);
 }
 
+bool supports_any(int64_t) { return true; }
+bool supports_v2(int64_t n) { return n >= int64_t(kClusterSize) * kReduceBlock; }
+
+template <int kVersion>
+void sum_fwd_version(float* y, const float* x, int64_t n, float scale, Stream st) {
+    CUDARTS_CHECK(n >= 0, "sum_fwd: n=" << n);
+    if constexpr (kVersion == 1) {
+        // No early return: an empty sum still writes y = 0, as the CPU does.
+        sum_fwd_kernel_v1<<<1, kReduceBlock, 0, st>>>(y, x, n, scale);
+    } else {
+        CUDARTS_CHECK(supports_v2(n), "sum_fwd v2: n=" << n << ", expected at least "
+                                                       << int64_t(kClusterSize) * kReduceBlock);
+        sum_fwd_kernel_v2<<<kClusterSize, kReduceBlock, 0, st>>>(y, x, n, scale);
+    }
+    CUDARTS_CHECK_LAUNCH();
+}
+
+const SumFwdVersion kSumFwdVersions[] = {
+    {"v1", supports_any, sum_fwd_version<1>},
+    {"v2", supports_v2, sum_fwd_version<2>},
+};
+
 }  // namespace
 
 void sum_fwd(float* y, const float* x, int64_t n, float scale, Stream st) {
-    CUDARTS_CHECK(n >= 0, "sum_fwd: n=" << n);
-    // No early return: an empty sum still writes y = 0, as the CPU does.
-    sum_fwd_kernel_v1<<<1, kReduceBlock, 0, st>>>(y, x, n, scale);
-    CUDARTS_CHECK_LAUNCH();
+    preferred_version(kSumFwdVersions, n).launch(y, x, n, scale, st);
 }
+
+std::span<const SumFwdVersion> sum_fwd_versions() { return kSumFwdVersions; }
 
 void sum_bwd(float* dx, const float* dy, int64_t n, float scale, GradMode mode, Stream st) {
     CUDARTS_CHECK(n >= 0, "sum_bwd: n=" << n);

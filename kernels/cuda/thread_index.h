@@ -2,8 +2,9 @@
 // first_index and grid_stride drive a grid-stride loop,
 //     for (int64_t i = first_index(); i < n; i += grid_stride())
 // warp_sum returns the sum over the 32 lanes of a warp to every lane (the butterfly pairs the
-// same terms in every lane, so all lanes hold the same bits), and block_stride_partial is one
-// thread's part of a block-wide sum, for a block reduction to finish.
+// same terms in every lane, so all lanes hold the same bits), and block_stride_partial (over
+// [0, n)) and range_stride_partial (over [begin, end)) are one thread's part of a block-wide sum,
+// for a block reduction to finish.
 #pragma once
 
 #include <cstdint>
@@ -37,22 +38,29 @@ __device__ inline float warp_sum(float v) {
     return v;
 }
 
-// Thread threadIdx.x's share of a sum over i < n taken by one block of Block threads: term(i) for
-// i = threadIdx.x, + Block, + 2 Block, ... in that order, in groups of Unroll whose terms are all
-// computed (their loads in flight together) before they are added; the tail one at a time.
+// Thread threadIdx.x's share of a sum over i in [begin, end) taken by one block of Block threads:
+// term(i) for i = begin + threadIdx.x, + Block, + 2 Block, ... in that order, in groups of Unroll
+// whose terms are all computed (their loads in flight together) before they are added; the tail
+// one at a time.
 template <int Block, int Unroll, class Term>
-__device__ float block_stride_partial(int64_t n, const Term& term) {
+__device__ float range_stride_partial(int64_t begin, int64_t end, const Term& term) {
     float partial = 0.f;
-    int64_t i = threadIdx.x;
-    for (; i + (Unroll - 1) * int64_t(Block) < n; i += Unroll * int64_t(Block)) {
+    int64_t i = begin + threadIdx.x;
+    for (; i + (Unroll - 1) * int64_t(Block) < end; i += Unroll * int64_t(Block)) {
         float v[Unroll];
 #pragma unroll
         for (int u = 0; u < Unroll; ++u) v[u] = term(i + u * Block);
 #pragma unroll
         for (int u = 0; u < Unroll; ++u) partial += v[u];
     }
-    for (; i < n; i += Block) partial += term(i);
+    for (; i < end; i += Block) partial += term(i);
     return partial;
+}
+
+// The same over i < n.
+template <int Block, int Unroll, class Term>
+__device__ float block_stride_partial(int64_t n, const Term& term) {
+    return range_stride_partial<Block, Unroll>(0, n, term);
 }
 
 }  // namespace cudarts::cuda
