@@ -330,9 +330,7 @@ void check_channel_fits_int(const BatchNormShape& s) {
 
 bool supports_any(const BatchNormShape&) { return true; }
 // v2: at least one of a channel's values per thread of its cluster.
-bool supports_v2(const BatchNormShape& s) {
-    return s.per_channel() >= int64_t(kCluster) * kClusterBlock;
-}
+bool supports_v2(const BatchNormShape& s) { return fills_cluster(s.per_channel(), kClusterBlock); }
 
 // Throws unless `version` supports s (checked after the shape's own validation).
 void check_supported(const BatchNormShape& s, bool (*supports)(const BatchNormShape&),

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide tree reduction
 
+#include "kernels/check.h"
 #include "kernels/cuda/thread_index.h"
 
 namespace cudarts::cuda {
@@ -24,6 +25,16 @@ namespace cg = cooperative_groups;
 
 // Blocks per cluster: the portable maximum, which every sm_90 device launches without opting in.
 inline constexpr int kClusterSize = 8;
+
+// Whether n values give every thread of a cluster of `block`-thread blocks at least one: where a
+// v2 (cluster) sum applies.
+inline bool fills_cluster(int64_t n, int block) { return n >= int64_t(kClusterSize) * block; }
+
+// Throws unless fills_cluster(n, block), naming the launcher fn: "fn v2: n=..., expected ...".
+inline void check_fills_cluster(int64_t n, int block, const char* fn) {
+    CUDARTS_CHECK(fills_cluster(n, block),
+                  fn << " v2: n=" << n << ", expected at least " << int64_t(kClusterSize) * block);
+}
 
 // The values [begin, end) of m that cluster rank `rank` reduces: the rank-th of kClusterSize
 // contiguous ranges (they differ in length by at most one).

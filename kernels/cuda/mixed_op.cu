@@ -270,18 +270,13 @@ void mixed_bwd_data(float* const* dys, const float* dout, const float* const* ys
 }
 
 bool supports_any(int64_t) { return true; }
-bool supports_v2(int64_t n) { return n >= int64_t(kClusterSize) * kReduceBlock; }
-
-void check_v2(int64_t n, const char* fn) {
-    CUDARTS_CHECK(supports_v2(n), fn << " v2: n=" << n << ", expected at least "
-                                     << int64_t(kClusterSize) * kReduceBlock);
-}
+bool supports_v2(int64_t n) { return fills_cluster(n, kReduceBlock); }
 
 template <int kVersion>
 void sum_bwd_version(float* const* dys, float* dw, const float* dout, const float* const* ys,
                      const float* w, int K, int64_t n, GradMode mode, Stream st) {
     check_sizes(K, n, "mixed_sum_bwd");
-    if constexpr (kVersion == 2) check_v2(n, "mixed_sum_bwd");
+    if constexpr (kVersion == 2) check_fills_cluster(n, kReduceBlock, "mixed_sum_bwd");
     mixed_bwd_data(dys, dout, ys, w, K, n, mode, /*from_logits=*/false, st);
     if (!dw) return;
     // Launched for n = 0 too: dw is still written (0, or unchanged when accumulating).
@@ -299,7 +294,7 @@ void softmax_sum_bwd_version(float* const* dys, float* dalpha, const float* dout
                              const float* const* ys, const float* alpha, int K, int64_t n,
                              GradMode mode, Stream st) {
     check_sizes(K, n, "mixed_softmax_sum_bwd");
-    if constexpr (kVersion == 2) check_v2(n, "mixed_softmax_sum_bwd");
+    if constexpr (kVersion == 2) check_fills_cluster(n, kReduceBlock, "mixed_softmax_sum_bwd");
     mixed_bwd_data(dys, dout, ys, alpha, K, n, mode, /*from_logits=*/true, st);
     if (!dalpha) return;
     if constexpr (kVersion == 1)  // launched for n = 0 too, as above

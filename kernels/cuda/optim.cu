@@ -98,7 +98,7 @@ __global__ void __cluster_dims__(kClusterSize, 1, 1) __launch_bounds__(kReduceBl
 }
 
 bool supports_any(int64_t) { return true; }
-bool supports_v2(int64_t n) { return n >= int64_t(kClusterSize) * kReduceBlock; }
+bool supports_v2(int64_t n) { return fills_cluster(n, kReduceBlock); }
 
 template <int kVersion>
 void sum_squares_version(float* out, const float* x, int64_t n, Stream st) {
@@ -107,8 +107,7 @@ void sum_squares_version(float* out, const float* x, int64_t n, Stream st) {
         // No early return: an empty sum still writes 0.
         sum_squares_kernel_v1<<<1, kReduceBlock, 0, st>>>(out, x, n);
     } else {
-        CUDARTS_CHECK(supports_v2(n), "sum_squares v2: n=" << n << ", expected at least "
-                                                           << int64_t(kClusterSize) * kReduceBlock);
+        check_fills_cluster(n, kReduceBlock, "sum_squares");
         sum_squares_kernel_v2<<<kClusterSize, kReduceBlock, 0, st>>>(out, x, n);
     }
     CUDARTS_CHECK_LAUNCH();

@@ -69,7 +69,7 @@ __global__ void __launch_bounds__(kBlock)
 }
 
 bool supports_any(int64_t) { return true; }
-bool supports_v2(int64_t n) { return n >= int64_t(kClusterSize) * kReduceBlock; }
+bool supports_v2(int64_t n) { return fills_cluster(n, kReduceBlock); }
 
 template <int kVersion>
 void sum_fwd_version(float* y, const float* x, int64_t n, float scale, Stream st) {
@@ -78,8 +78,7 @@ void sum_fwd_version(float* y, const float* x, int64_t n, float scale, Stream st
         // No early return: an empty sum still writes y = 0, as the CPU does.
         sum_fwd_kernel_v1<<<1, kReduceBlock, 0, st>>>(y, x, n, scale);
     } else {
-        CUDARTS_CHECK(supports_v2(n), "sum_fwd v2: n=" << n << ", expected at least "
-                                                       << int64_t(kClusterSize) * kReduceBlock);
+        check_fills_cluster(n, kReduceBlock, "sum_fwd");
         sum_fwd_kernel_v2<<<kClusterSize, kReduceBlock, 0, st>>>(y, x, n, scale);
     }
     CUDARTS_CHECK_LAUNCH();
