@@ -41,6 +41,12 @@ nlohmann::json counts_json(const RuntimeCounters& c) {
             {"h2d_copies", c.h2d_copies},       {"peak_bytes", c.peak_bytes}};
 }
 
+nlohmann::json families_json(const std::vector<FamilyLaunches>& families) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const FamilyLaunches& f : families) j[f.family] = f.launches;
+    return j;
+}
+
 }  // namespace
 
 StepBenchReport run_step_bench(const StepBenchOptions& opt,
@@ -89,6 +95,7 @@ StepBenchReport run_step_bench(const StepBenchOptions& opt,
         StepSample s;
         s.loss = search.step(train, val, at, sums);
         s.counts = runtime_counters();  // before the closing read, which is not the step's
+        s.families = launches_by_family();
         synchronize(search, opt.device);
         s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         (timed ? rep.timed_steps : rep.warmup_steps).push_back(s);
@@ -149,6 +156,14 @@ std::string format_step_table(const StepBenchReport& r) {
                   double(f.peak_bytes) / (1 << 20), double(m.peak_bytes) / (1 << 20));
     os << line;
     os << "(timed steps: the median time, and the largest of each count)\n";
+    if (!r.timed_steps.empty() && !r.timed_steps.back().families.empty()) {
+        os << "kernel launches by family (kernels/cuda/<family>.cu), last timed step:\n";
+        for (const FamilyLaunches& f : r.timed_steps.back().families) {
+            std::snprintf(line, sizeof line, "  %-20s %8lld\n", f.family.c_str(),
+                          (long long)f.launches);
+            os << line;
+        }
+    }
     return os.str();
 }
 
@@ -158,6 +173,7 @@ nlohmann::json step_to_json(const StepBenchReport& r) {
         nlohmann::json a = nlohmann::json::array();
         for (const StepSample& s : v) {
             nlohmann::json j = counts_json(s.counts);
+            j["launches_by_family"] = families_json(s.families);
             j["seconds"] = s.seconds;
             j["loss"] = s.loss;
             a.push_back(std::move(j));

@@ -11,7 +11,8 @@
 // (engine/counters.h) are reset and read before the closing synchronisation, so a step's counts
 // are its own: kernel launches, cuBLAS calls, cudaMallocs, host synchronisations, host-to-device
 // copies and the peak of device bytes in use (persistent weights, optimizer state and batches
-// included). On the CPU every count is 0. The report gives the first step's counts (where the
+// included), and the launches by kernel family (the kernels/cuda file that launched them). On the
+// CPU every count is 0. The report gives the first step's counts (where the
 // caching allocator fills up) and, per timed step, the median time with min and max and the
 // largest of each count (in a steady state every timed step has the same counts).
 #pragma once
@@ -48,6 +49,7 @@ struct StepSample {
     double seconds = 0;
     double loss = 0;         // the weight step's training loss
     RuntimeCounters counts;  // this step's events; bytes_in_use and peak_bytes at its end
+    std::vector<FamilyLaunches> families;  // this step's launches by kernel family
 };
 
 struct StepBenchReport {

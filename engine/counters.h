@@ -5,7 +5,9 @@
 //
 // Where each count is taken (one place per event, so nothing is counted twice):
 //   launches       CUDARTS_CHECK_LAUNCH (kernels/cuda/cuda_check.h), which every launcher runs
-//                  after its `<<<>>>`; memsets (cudaMemset*) are not kernel launches, not counted
+//                  after its `<<<>>>`; memsets (cudaMemset*) are not kernel launches, not counted.
+//                  Also counted by kernel family: the launcher's source file, "conv_bwd" for
+//                  kernels/cuda/conv_bwd.cu (launches_by_family)
 //   blas_calls     CUDARTS_CUBLAS_CHECK around a cuBLAS compute call (GEMM, ...); the handle's
 //                  setup calls (cublasCreate, cublasSet*, cublasGet*, cublasDestroy) are not
 //   device_allocs  cudaMalloc in raw_alloc (engine/memory.cpp): caching-allocator misses, arena
@@ -28,6 +30,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
 
 namespace cudarts {
 
@@ -46,6 +51,17 @@ void reset_runtime_counters();
 // peak_bytes are after's. For measuring a stretch of code without resetting the counters.
 RuntimeCounters counters_since(const RuntimeCounters& before, const RuntimeCounters& after);
 
+// The launches since the last reset by kernel family (the basename of the launcher's file without
+// its extension; files of one basename are one family), most launches first, ties by name;
+// families without a launch are left out. The
+// counts add up to RuntimeCounters::launches unless more than detail::kMaxLaunchFamilies files
+// launched (the rest count in the total only).
+struct FamilyLaunches {
+    std::string family;
+    int64_t launches = 0;
+};
+std::vector<FamilyLaunches> launches_by_family();
+
 namespace detail {
 
 struct CounterCells {
@@ -57,7 +73,34 @@ inline CounterCells g_counters;  // one per program (an inline variable), consta
 inline void bump(std::atomic<int64_t>& cell) noexcept {
     cell.fetch_add(1, std::memory_order_relaxed);
 }
-inline void count_launch() noexcept { bump(g_counters.launches); }
+
+// One cell per launching source file, claimed by the file's first launch (its __FILE__ pointer;
+// the same name from another translation unit finds the cell by comparing the text).
+inline constexpr int kMaxLaunchFamilies = 48;
+struct FamilyCell {
+    std::atomic<const char*> file{nullptr};
+    std::atomic<int64_t> launches{0};
+};
+inline FamilyCell g_families[kMaxLaunchFamilies];
+
+// One kernel launch by a launcher in source file `file`.
+inline void count_launch(const char* file = "unnamed") noexcept {
+    bump(g_counters.launches);
+    for (FamilyCell& cell : g_families) {
+        const char* owner = cell.file.load(std::memory_order_acquire);
+        if (owner == nullptr) {
+            if (cell.file.compare_exchange_strong(owner, file, std::memory_order_acq_rel)) {
+                bump(cell.launches);
+                return;
+            }
+            // Another thread claimed it first: owner now holds its file.
+        }
+        if (owner == file || std::strcmp(owner, file) == 0) {
+            bump(cell.launches);
+            return;
+        }
+    }
+}
 inline void count_blas_call() noexcept { bump(g_counters.blas_calls); }
 inline void count_device_alloc() noexcept { bump(g_counters.device_allocs); }
 inline void count_host_sync() noexcept { bump(g_counters.host_syncs); }

@@ -99,6 +99,32 @@ TEST_SUITE("counters") {
         }
     }
 
+    TEST_CASE("counters: launches count by the launcher's file, most first, zeroed by a reset") {
+        reset_runtime_counters();
+        CHECK(launches_by_family().empty());
+        // The same name from two pointers (two translation units) is one cell; another path to a
+        // file of the same basename is another cell, but the same family.
+        const std::string other_copy = "kernels/cuda/conv_bwd.cu";
+        detail::count_launch("kernels/cuda/pool.cu");
+        detail::count_launch("kernels/cuda/conv_bwd.cu");
+        detail::count_launch(other_copy.c_str());
+        detail::count_launch("/abs/path/kernels/cuda/conv_bwd.cu");
+        detail::count_launch("batchnorm.cu");
+        detail::count_launch("kernels/cuda/pool.cu");
+        const std::vector<FamilyLaunches> f = launches_by_family();
+        REQUIRE(f.size() == 3);
+        CHECK(f[0].family == "conv_bwd");
+        CHECK(f[0].launches == 3);
+        CHECK(f[1].family == "pool");
+        CHECK(f[1].launches == 2);
+        CHECK(f[2].family == "batchnorm");
+        CHECK(f[2].launches == 1);
+        CHECK(runtime_counters().launches == 6);
+        reset_runtime_counters();
+        CHECK(launches_by_family().empty());
+        CHECK(runtime_counters().launches == 0);
+    }
+
     TEST_CASE("counters: CPU tensors, fills and copies count nothing") {
         reset_runtime_counters();
         const RuntimeCounters before = runtime_counters();

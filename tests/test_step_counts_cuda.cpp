@@ -132,6 +132,22 @@ TEST_SUITE("cuda_step_counts") {
             CHECK(s2.launches > 500);
             CHECK(s2.launches <= (second ? kSecondOrderLaunches : kFirstOrderLaunches));
             CHECK(s3.launches <= (second ? kSecondOrderLaunches : kFirstOrderLaunches));
+            // By family: they add up to the step's launches, and the search's main ones appear.
+            int64_t by_family = 0;
+            std::string families;
+            for (const FamilyLaunches& f : gpu.timed_steps[0].families) {
+                by_family += f.launches;
+                families.append(" ").append(f.family).append("=");
+                families.append(std::to_string(f.launches));
+            }
+            MESSAGE("launches by family, step 2:" << families);
+            CHECK(by_family == s2.launches);
+            for (const char* family : {"conv_fwd", "conv_bwd", "batchnorm", "mixed_op", "pool",
+                                       "elementwise", "optim", "softmax"}) {
+                CAPTURE(family);
+                const std::string key = std::string(" ").append(family).append("=");
+                CHECK(families.find(key) != std::string::npos);
+            }
             CHECK(s2.blas_calls > 0);
             CHECK(s2.host_syncs > 0);
             CHECK(s2.peak_bytes > 0);
@@ -143,6 +159,7 @@ TEST_SUITE("cuda_step_counts") {
                 const RuntimeCounters& c = cpu.timed_steps[i].counts;
                 CHECK(c.launches + c.blas_calls + c.device_allocs + c.host_syncs + c.h2d_copies ==
                       0);
+                CHECK(cpu.timed_steps[i].families.empty());
             }
         }
     }

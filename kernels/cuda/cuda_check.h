@@ -57,7 +57,7 @@ inline void check_cublas(cublasStatus_t st, const char* call, const char* file, 
 }
 
 inline void check_launch(const char* file, int line) {
-    count_launch();
+    count_launch(file);
     check_cuda(cudaGetLastError(), "kernel launch", file, line);
 #if defined(CUDARTS_SYNC_DEBUG)
     count_host_sync();
