@@ -33,6 +33,14 @@ Var channel_bias(const Var& x, const Var& b);
 // training they are updated in place with `momentum`. x: (n, c, ...) normalised per channel.
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, const Tensor& running_mean,
                const Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
+// Training-mode, affine=False batch norms of several inputs of one shape, each with its own
+// statistics: ys[i] = batch_norm(xs[i], {}, {}, running_means[i], running_vars[i], true) for every
+// i, bit for bit, but on CUDA all statistics in one launch, all applies in another and the whole
+// backward in a third (per 16 inputs; kernels/batchnorm.h). Running entries may be undefined.
+std::vector<Var> batch_norm_group(const std::vector<Var>& xs,
+                                  const std::vector<Tensor>& running_means,
+                                  const std::vector<Tensor>& running_vars, float momentum = 0.1f,
+                                  float eps = 1e-5f);
 
 // ----- elementwise (ops_elementwise.cpp) -----
 Var relu(const Var& x);

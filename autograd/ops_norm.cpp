@@ -89,4 +89,61 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, const Tensor& ru
     return y;
 }
 
+std::vector<Var> batch_norm_group(const std::vector<Var>& xs,
+                                  const std::vector<Tensor>& running_means,
+                                  const std::vector<Tensor>& running_vars, float momentum,
+                                  float eps) {
+    CUDARTS_CHECK(!xs.empty() && xs[0].defined(), "batch_norm_group: no input");
+    CUDARTS_CHECK(running_means.size() == xs.size() && running_vars.size() == xs.size(),
+                  "batch_norm_group: " << xs.size() << " inputs but " << running_means.size()
+                                       << " running means and " << running_vars.size()
+                                       << " running variances");
+    const Var& first = xs[0];
+    const Device dev = first.device();
+    CUDARTS_CHECK(first.value().ndim() >= 2,
+                  "batch_norm_group: expected (n, c, ...), got " << first.value());
+    const int n = int(first.size(0)), c = int(first.size(1));
+    const BatchNormShape s{n, c, int(first.numel() / (int64_t(n) * c))};
+    s.validate();
+    const int64_t count = int64_t(xs.size());
+    // Every item's saved mean and 1/std, side by side: item i at 2 i c (mean) and (2 i + 1) c.
+    Tensor saved = Tensor::empty({count, 2, c}, dev);
+    std::vector<Var> ys;
+    std::vector<BatchNormTrainItem> items;
+    for (size_t i = 0; i < xs.size(); ++i) {
+        const Var& x = xs[i];
+        CUDARTS_CHECK(x.defined() && x.shape() == first.shape() && x.device() == dev,
+                      "batch_norm_group: input " << i << " is not like input 0 " << first.value());
+        const Tensor& rm = running_means[i];
+        const Tensor& rv = running_vars[i];
+        CUDARTS_CHECK(rm.defined() == rv.defined(),
+                      "batch_norm_group: input " << i << " has only one running statistic");
+        if (rm.defined())
+            CUDARTS_CHECK(
+                rm.numel() == c && rv.numel() == c && rm.device() == dev && rv.device() == dev,
+                "batch_norm_group: running statistics of input " << i << " do not match " << c
+                                                                 << " channels on " << dev);
+        ys.push_back(new_output(x.shape(), dev));
+        float* mean = saved.f32() + 2 * int64_t(i) * c;
+        items.push_back({ys.back().data(), mean, mean + c, rm.defined() ? rm.f32() : nullptr,
+                         rv.defined() ? rv.f32() : nullptr, x.data(), nullptr, nullptr});
+    }
+    const std::span<const BatchNormTrainItem> train(items);
+    CUDARTS_DISPATCH(dev, batch_norm_group_fwd_train, train, s, momentum, eps);
+    record_paired("batch_norm_group", xs, ys, [xs, ys, saved, s, dev] {
+        std::vector<BatchNormGradItem> grads;
+        for (size_t i = 0; i < xs.size(); ++i) {
+            if (!ys[i].has_grad() || !xs[i].needs_grad()) continue;
+            float* dx = xs[i].grad_data();
+            const GradMode mode = xs[i].grad_write_mode();
+            const float* mean = saved.f32() + 2 * int64_t(i) * s.c;
+            grads.push_back({dx, nullptr, nullptr, ys[i].grad().f32(), xs[i].data(), nullptr, mean,
+                             mean + s.c, mode});
+        }
+        const std::span<const BatchNormGradItem> wanted(grads);
+        if (!grads.empty()) CUDARTS_DISPATCH(dev, batch_norm_group_bwd_train, wanted, s);
+    });
+    return ys;
+}
+
 }  // namespace cudarts

@@ -14,6 +14,7 @@ struct TapeEntry {
     const char* op;
     std::vector<std::shared_ptr<VarNode>> inputs, outputs;
     std::function<void()> backward_fn;
+    bool paired = false;  // outputs[i] depends on inputs[i] alone (record_paired)
 };
 
 thread_local std::vector<TapeEntry> g_tape;
@@ -80,12 +81,12 @@ NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
 
 template <class Range>
 static void record_impl(const char* op, const Range& inputs, const Range& outputs,
-                        std::function<void()> backward_fn) {
+                        std::function<void()> backward_fn, bool paired = false) {
     if (!g_grad_enabled) return;
     bool any = false;
     for (const Var& v : inputs) any = any || v.requires_grad();
     if (!any) return;
-    TapeEntry e{op, {}, {}, std::move(backward_fn)};
+    TapeEntry e{op, {}, {}, std::move(backward_fn), paired};
     for (const Var& v : inputs)
         if (v.defined()) e.inputs.push_back(v.node());
     for (const Var& v : outputs) {
@@ -103,6 +104,16 @@ void record(const char* op, std::initializer_list<Var> inputs, std::initializer_
 void record(const char* op, const std::vector<Var>& inputs, const std::vector<Var>& outputs,
             std::function<void()> backward_fn) {
     record_impl(op, inputs, outputs, std::move(backward_fn));
+}
+
+void record_paired(const char* op, const std::vector<Var>& inputs, const std::vector<Var>& outputs,
+                   std::function<void()> backward_fn) {
+    CUDARTS_CHECK(inputs.size() == outputs.size(),
+                  "record_paired: " << op << " pairs " << inputs.size() << " inputs with "
+                                    << outputs.size() << " outputs");
+    for (const Var& v : inputs)
+        CUDARTS_CHECK(v.defined(), "record_paired: " << op << " has an undefined input");
+    record_impl(op, inputs, outputs, std::move(backward_fn), true);
 }
 
 size_t tape_size() { return g_tape.size(); }
@@ -132,8 +143,12 @@ void backward(const Var& loss, const std::vector<Var>& wrt) {
             }
             any = any || in->wanted_pass == g_pass;
         }
-        if (any)
+        if (e.paired) {
+            for (size_t i = 0; i < e.outputs.size(); ++i)
+                if (e.inputs[i]->wanted_pass == g_pass) e.outputs[i]->wanted_pass = g_pass;
+        } else if (any) {
             for (const auto& out : e.outputs) out->wanted_pass = g_pass;
+        }
     }
     if (loss.node()->wanted_pass == g_pass) {
         Tensor one = Tensor::full(loss.shape(), 1.0f, loss.device());

@@ -32,6 +32,33 @@ struct BatchNormShape {
 };
 std::ostream& operator<<(std::ostream& os, const BatchNormShape& s);
 
+// One batch norm of a group: several independent training-mode batch norms of one shape, each
+// with its own tensors, computed together (batch_norm_group_*: on CUDA one launch per pass for up
+// to kBatchNormGroupChunk of them). Every pointer means what it means in the single calls below
+// (gamma/beta/running stats may be null, and dx/dgamma/dbeta null are not wanted); each item of a
+// backward writes its gradients with its own mode.
+struct BatchNormTrainItem {
+    float* y;
+    float* save_mean;
+    float* save_invstd;
+    float* running_mean;
+    float* running_var;
+    const float* x;
+    const float* gamma;
+    const float* beta;
+};
+struct BatchNormGradItem {
+    float* dx;
+    float* dgamma;
+    float* dbeta;
+    const float* dy;
+    const float* x;
+    const float* gamma;
+    const float* save_mean;
+    const float* save_invstd;
+    GradMode mode;
+};
+
 namespace cpu {
 // save_mean and save_invstd (c each) are written for the backward pass. running_mean/var may be
 // null (no tracking).
@@ -48,6 +75,10 @@ void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* d
 void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                          const float* gamma, const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps, GradMode mode);
+// The group forms: the single calls, item by item.
+void batch_norm_group_fwd_train(std::span<const BatchNormTrainItem> items, const BatchNormShape& s,
+                                float momentum, float eps);
+void batch_norm_group_bwd_train(std::span<const BatchNormGradItem> items, const BatchNormShape& s);
 }  // namespace cpu
 
 // The same on a CUDA device (kernels/cuda/batchnorm.cu), same numbers up to float summation order:
@@ -65,6 +96,14 @@ void batch_norm_bwd_train(float* dx, float* dgamma, float* dbeta, const float* d
 void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                          const float* gamma, const float* running_mean, const float* running_var,
                          const BatchNormShape& s, float eps, GradMode mode, Stream st);
+// The group forms: the statistics of every item in one launch and its applies in another (the
+// backward in one), kBatchNormGroupChunk items per launch; each item gets the bits the single
+// call gives it. The single training calls are groups of one.
+inline constexpr int kBatchNormGroupChunk = 16;
+void batch_norm_group_fwd_train(std::span<const BatchNormTrainItem> items, const BatchNormShape& s,
+                                float momentum, float eps, Stream st);
+void batch_norm_group_bwd_train(std::span<const BatchNormGradItem> items, const BatchNormShape& s,
+                                Stream st);
 
 // Every implementation of the per-channel reductions, so tests check each against cpu:: and the
 // benchmark times them side by side: "v1" (one block per channel, any shape) and "v2" (one
@@ -83,6 +122,10 @@ struct BatchNormVersion {
     void (*bwd_eval)(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                      const float* gamma, const float* running_mean, const float* running_var,
                      const BatchNormShape& s, float eps, GradMode mode, Stream st);
+    void (*fwd_train_group)(std::span<const BatchNormTrainItem> items, const BatchNormShape& s,
+                            float momentum, float eps, Stream st);
+    void (*bwd_train_group)(std::span<const BatchNormGradItem> items, const BatchNormShape& s,
+                            Stream st);
 };
 std::span<const BatchNormVersion> batch_norm_versions();
 }  // namespace cuda

@@ -60,6 +60,75 @@ TEST_SUITE("autograd") {
         expect_ok(grad_check([&] { return probe(batch_norm(x, g, b, rm, rv, false)); }, {x, g, b}));
     }
 
+    TEST_CASE("autograd batch_norm_group: each output and gradient is its own batch norm's") {
+        // Three inputs, one used twice (its gradient accumulates), the second tracking no stats.
+        Var x0 = leaf({3, 5, 4, 4}, 11), x1 = leaf({3, 5, 4, 4}, 12), x2 = leaf({3, 5, 4, 4}, 13);
+        const auto stats = [] {
+            return std::vector<Tensor>{Tensor::zeros({5}), Tensor(), Tensor::zeros({5})};
+        };
+        const auto loss = [&](const std::vector<Var>& y) {
+            return add(add(probe(y[0], 1), probe(y[1], 2)), add(probe(y[2], 3), probe(y[3], 4)));
+        };
+        const std::vector<Tensor> rm = stats(),
+                                  rv = {Tensor::full({5}, 1.f), Tensor(), Tensor::full({5}, 1.f)};
+        std::vector<Tensor> rm4 = rm, rv4 = rv;
+        rm4.push_back(rm[0]);  // the reused input updates the same statistics twice
+        rv4.push_back(rv[0]);
+        expect_ok(grad_check(
+            [&] {
+                return loss(batch_norm_group({x0, x1, x2, x0}, rm4, rv4));
+            },
+            {x0, x1, x2}));
+        // The same numbers as one batch_norm per input, running statistics included.
+        const std::vector<Tensor> rm_a = stats(), rm_b = stats();
+        const std::vector<Tensor> rv_a = {Tensor::full({5}, 1.f), Tensor(), Tensor::full({5}, 1.f)};
+        const std::vector<Tensor> rv_b = {Tensor::full({5}, 1.f), Tensor(), Tensor::full({5}, 1.f)};
+        const std::vector<Var> grouped = batch_norm_group({x0, x1, x2}, rm_a, rv_a);
+        backward(add(add(probe(grouped[0], 1), probe(grouped[1], 2)), probe(grouped[2], 3)));
+        const std::vector<float> g0 = x0.grad().to_vector(), g2 = x2.grad().to_vector();
+        std::vector<Var> single;
+        for (size_t i = 0; i < 3; ++i)
+            single.push_back(
+                batch_norm(std::vector<Var>{x0, x1, x2}[i], Var(), Var(), rm_b[i], rv_b[i], true));
+        backward(add(add(probe(single[0], 1), probe(single[1], 2)), probe(single[2], 3)));
+        for (size_t i = 0; i < 3; ++i) {
+            CAPTURE(i);
+            CHECK(grouped[i].value().to_vector() == single[i].value().to_vector());
+            if (rm_a[i].defined()) {
+                CHECK(rm_a[i].to_vector() == rm_b[i].to_vector());
+                CHECK(rv_a[i].to_vector() == rv_b[i].to_vector());
+                CHECK(rm_a[i].to_vector() != std::vector<float>(5, 0.f));  // updated
+            }
+        }
+        CHECK(x0.grad().to_vector() == g0);
+        CHECK(x2.grad().to_vector() == g2);
+        CHECK_THROWS_AS(batch_norm_group({x0, leaf({3, 5, 2, 8}, 14)}, {Tensor(), Tensor()},
+                                         {Tensor(), Tensor()}),
+                        Error);
+        CHECK_THROWS_AS(batch_norm_group({x0}, {}, {}), Error);
+    }
+
+    TEST_CASE("autograd record_paired: output i is wanted only downstream of a wanted input i") {
+        // batch_norm_group pairs its inputs and outputs: with only `a` wanted, b's output gets no
+        // gradient and the relu behind it does not run (it would write b's output gradient).
+        Var a = leaf({2, 3, 2, 2}, 21), b = leaf({2, 3, 2, 2}, 22);
+        const std::vector<Var> y =
+            batch_norm_group({a, b}, {Tensor(), Tensor()}, {Tensor(), Tensor()});
+        const Var loss = add(probe(relu(y[0]), 1), probe(relu(y[1]), 2));
+        backward(loss, {a});
+        CHECK(y[0].has_grad());
+        CHECK_FALSE(y[1].has_grad());
+        CHECK(a.has_grad());
+        CHECK_FALSE(b.has_grad());
+        // With both wanted, both are reached.
+        const std::vector<Var> z =
+            batch_norm_group({a, b}, {Tensor(), Tensor()}, {Tensor(), Tensor()});
+        backward(add(probe(relu(z[0]), 1), probe(relu(z[1]), 2)));
+        CHECK(z[1].has_grad());
+        CHECK(b.has_grad());
+        CHECK_THROWS_AS(record_paired("t", {a, b}, {z[0]}, [] {}), Error);
+    }
+
     TEST_CASE("autograd grad_check: elementwise ops") {
         Var a = leaf_away({3, 7}, 8), b = leaf({3, 7}, 9, "b");
         expect_ok(grad_check([&] { return probe(relu(a)); }, {a}));

@@ -164,5 +164,18 @@ void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy
     }
 }
 
+void batch_norm_group_fwd_train(std::span<const BatchNormTrainItem> items, const BatchNormShape& s,
+                                float momentum, float eps) {
+    for (const BatchNormTrainItem& it : items)
+        batch_norm_fwd_train(it.y, it.save_mean, it.save_invstd, it.running_mean, it.running_var,
+                             it.x, it.gamma, it.beta, s, momentum, eps);
+}
+
+void batch_norm_group_bwd_train(std::span<const BatchNormGradItem> items, const BatchNormShape& s) {
+    for (const BatchNormGradItem& it : items)
+        batch_norm_bwd_train(it.dx, it.dgamma, it.dbeta, it.dy, it.x, it.gamma, it.save_mean,
+                             it.save_invstd, s, it.mode);
+}
+
 }  // namespace cpu
 }  // namespace cudarts

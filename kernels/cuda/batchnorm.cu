@@ -28,6 +28,11 @@
 //       the per-channel results. Deterministic, no atomics. It applies when a channel has at
 //       least one value per thread of the cluster (n*hw >= 2048), the launchers' pick there; the
 //       elementwise kernels are v1's. Needs sm_90 (clusters).
+// Groups: every training kernel takes a table of up to kBatchNormGroupChunk items (y, x, the
+// statistics; or dx, dy, ...) and blockIdx.y picks its item, so the search cell's norms of one
+// stage cost one statistics and one apply launch in forward and one in backward, and each item
+// gets the bits a launch of its own would give (the same blocks reduce the same values). A single
+// batch norm is a group of one.
 #include <climits>
 #include <cub/block/block_reduce.cuh>  // deterministic block-wide sums
 #include <span>
@@ -48,6 +53,16 @@ constexpr int kClusterBlock = 256;      // v2: threads per block
 
 using BlockSum = cub::BlockReduce<float, kReduceBlock>;
 using ClusterBlockSum = cub::BlockReduce<float, kClusterBlock>;
+
+// A group's items for one launch, by value in the kernel's arguments (a __grid_constant__
+// parameter, so that indexing it by blockIdx.y reads the argument and copies nothing).
+// blockIdx.y picks the item; a single batch norm is a table of one.
+template <class Item>
+struct ItemTable {
+    Item item[kBatchNormGroupChunk];
+};
+using TrainTable = ItemTable<BatchNormTrainItem>;
+using GradTable = ItemTable<BatchNormGradItem>;
 
 // A running float sum with Kahan's compensation: `carry` holds what the last addition rounded
 // away, fed back into the next one. Without fast-math nvcc keeps these additions as written.
@@ -92,15 +107,15 @@ __device__ void write_stats(float* __restrict__ save_mean, float* __restrict__ s
         running_var[ch] = (1.f - momentum) * running_var[ch] + momentum * sq_total / float(m - 1);
 }
 
-// One block per channel (blockIdx.x): mean, then the sum of squared deviations; thread 0 writes
-// the saved and running statistics.
+// One block per channel (blockIdx.x) of item blockIdx.y: mean, then the sum of squared
+// deviations; thread 0 writes the saved and running statistics.
 __global__ void __launch_bounds__(kReduceBlock)
-    batch_norm_stats_kernel_v1(float* __restrict__ save_mean, float* __restrict__ save_invstd,
-                               float* __restrict__ running_mean, float* __restrict__ running_var,
-                               const float* __restrict__ x, BatchNormShape s, float momentum,
-                               float eps) {
+    batch_norm_stats_kernel_v1(const __grid_constant__ TrainTable t, BatchNormShape s,
+                               float momentum, float eps) {
     __shared__ BlockSum::TempStorage tmp;
     __shared__ float total;
+    const BatchNormTrainItem& it = t.item[blockIdx.y];
+    const float* __restrict__ x = it.x;
     const int ch = int(blockIdx.x);
     const int m = s.n * s.hw;
     CompensatedSum sum;
@@ -114,24 +129,41 @@ __global__ void __launch_bounds__(kReduceBlock)
     }
     const float sq_total = block_sum(sq.value(), tmp, total);
     if (threadIdx.x == 0)
-        write_stats(save_mean, save_invstd, running_mean, running_var, ch, mean, sq_total, m,
-                    momentum, eps);
+        write_stats(it.save_mean, it.save_invstd, it.running_mean, it.running_var, ch, mean,
+                    sq_total, m, momentum, eps);
 }
 
-// One thread per element: y = (x - mean) * invstd * gamma + beta. `stat` is the channel's invstd
-// (training: save_invstd) or, with stat_is_var, its running variance (eval).
+// y[k] = (x[k] - mean) * invstd * gamma + beta for element k of channel ch.
+__device__ void apply_at(float* __restrict__ y, const float* __restrict__ x,
+                         const float* __restrict__ gamma, const float* __restrict__ beta, int ch,
+                         float mean, float invstd, int64_t k) {
+    const float g = gamma ? gamma[ch] : 1.f;
+    const float b = beta ? beta[ch] : 0.f;
+    y[k] = (x[k] - mean) * invstd * g + b;
+}
+
+// Eval, one thread per element, with the running statistics.
 __global__ void __launch_bounds__(kBlock)
-    batch_norm_apply_kernel_v1(float* __restrict__ y, const float* __restrict__ x,
-                               const float* __restrict__ gamma, const float* __restrict__ beta,
-                               const float* __restrict__ mean, const float* __restrict__ stat,
-                               bool stat_is_var, float eps, int c, int hw, int64_t elems) {
+    batch_norm_apply_eval_kernel_v1(float* __restrict__ y, const float* __restrict__ x,
+                                    const float* __restrict__ gamma, const float* __restrict__ beta,
+                                    const float* __restrict__ running_mean,
+                                    const float* __restrict__ running_var, float eps, int c, int hw,
+                                    int64_t elems) {
     const int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (k >= elems) return;
     const int ch = int((k / hw) % c);
-    const float invstd = stat_is_var ? 1.f / sqrtf(stat[ch] + eps) : stat[ch];
-    const float g = gamma ? gamma[ch] : 1.f;
-    const float b = beta ? beta[ch] : 0.f;
-    y[k] = (x[k] - mean[ch]) * invstd * g + b;
+    apply_at(y, x, gamma, beta, ch, running_mean[ch], 1.f / sqrtf(running_var[ch] + eps), k);
+}
+
+// Training, one thread per element of item blockIdx.y, with its saved statistics.
+__global__ void __launch_bounds__(kBlock)
+    batch_norm_apply_train_kernel_v1(const __grid_constant__ TrainTable t, int c, int hw,
+                                     int64_t elems) {
+    const int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (k >= elems) return;
+    const BatchNormTrainItem& it = t.item[blockIdx.y];
+    const int ch = int((k / hw) % c);
+    apply_at(it.y, it.x, it.gamma, it.beta, ch, it.save_mean[ch], it.save_invstd[ch], k);
 }
 
 struct GradSums {
@@ -157,22 +189,24 @@ __device__ GradSums channel_grad_sums(const float* __restrict__ dy, const float*
 
 // One block per channel: the two sums, dgamma and dbeta written once by thread 0, then a second
 // pass writing dx = gamma * invstd * (dy - sum(dy)/m - xhat * sum(dy*xhat)/m) when dx is wanted.
+// Item blockIdx.y.
 __global__ void __launch_bounds__(kReduceBlock)
-    batch_norm_bwd_train_kernel_v1(float* __restrict__ dx, float* __restrict__ dgamma,
-                                   float* __restrict__ dbeta, const float* __restrict__ dy,
-                                   const float* __restrict__ x, const float* __restrict__ gamma,
-                                   const float* __restrict__ save_mean,
-                                   const float* __restrict__ save_invstd, BatchNormShape s,
-                                   GradMode mode) {
+    batch_norm_bwd_train_kernel_v1(const __grid_constant__ GradTable t, BatchNormShape s) {
     __shared__ BlockSum::TempStorage tmp;
     __shared__ float total;
+    const BatchNormGradItem& it = t.item[blockIdx.y];
+    float* __restrict__ dx = it.dx;
+    const float* __restrict__ dy = it.dy;
+    const float* __restrict__ x = it.x;
+    const float* __restrict__ gamma = it.gamma;
+    const GradMode mode = it.mode;
     const int ch = int(blockIdx.x);
     const int m = s.n * s.hw;
-    const float mean = save_mean[ch], invstd = save_invstd[ch];
+    const float mean = it.save_mean[ch], invstd = it.save_invstd[ch];
     const GradSums sums = channel_grad_sums(dy, x, mean, invstd, s, ch, tmp, total);
     if (threadIdx.x == 0) {
-        if (dgamma) write_grad(dgamma[ch], sums.dy_xhat, mode);
-        if (dbeta) write_grad(dbeta[ch], sums.dy, mode);
+        if (it.dgamma) write_grad(it.dgamma[ch], sums.dy_xhat, mode);
+        if (it.dbeta) write_grad(it.dbeta[ch], sums.dy, mode);
     }
     if (!dx) return;
     const float scale = (gamma ? gamma[ch] : 1.f) * invstd;
@@ -226,11 +260,12 @@ __device__ float range_partial(RankRange r, F f) {
     return sum.value();
 }
 
+// Item blockIdx.y.
 __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock)
-    batch_norm_stats_kernel_v2(float* __restrict__ save_mean, float* __restrict__ save_invstd,
-                               float* __restrict__ running_mean, float* __restrict__ running_var,
-                               const float* __restrict__ x, BatchNormShape s, float momentum,
-                               float eps) {
+    batch_norm_stats_kernel_v2(const __grid_constant__ TrainTable t, BatchNormShape s,
+                               float momentum, float eps) {
+    const BatchNormTrainItem& it = t.item[blockIdx.y];
+    const float* __restrict__ x = it.x;
     __shared__ ClusterBlockSum::TempStorage tmp;
     __shared__ float partial[2];  // this rank's sum, then its sum of squared deviations
     const cg::cluster_group cluster = cg::this_cluster();
@@ -251,7 +286,7 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock
                                        tmp, partial, 1);
     cluster.sync();  // every rank's squared deviations are written
     if (rank == 0 && threadIdx.x == 0)
-        write_stats(save_mean, save_invstd, running_mean, running_var, ch, mean,
+        write_stats(it.save_mean, it.save_invstd, it.running_mean, it.running_var, ch, mean,
                     cluster_total(cluster, partial, 1), m, momentum, eps);
     cluster.sync();  // no block exits while rank 0 may still read its shared memory
 }
@@ -288,17 +323,19 @@ __device__ GradSums cluster_grad_sums(float* __restrict__ dgamma, float* __restr
 }
 
 // The cluster's sums, then each rank writes dx over its own range of the channel.
+// Item blockIdx.y.
 __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock)
-    batch_norm_bwd_train_kernel_v2(float* __restrict__ dx, float* __restrict__ dgamma,
-                                   float* __restrict__ dbeta, const float* __restrict__ dy,
-                                   const float* __restrict__ x, const float* __restrict__ gamma,
-                                   const float* __restrict__ save_mean,
-                                   const float* __restrict__ save_invstd, BatchNormShape s,
-                                   GradMode mode) {
+    batch_norm_bwd_train_kernel_v2(const __grid_constant__ GradTable t, BatchNormShape s) {
+    const BatchNormGradItem& it = t.item[blockIdx.y];
+    float* __restrict__ dx = it.dx;
+    const float* __restrict__ dy = it.dy;
+    const float* __restrict__ x = it.x;
+    const float* __restrict__ gamma = it.gamma;
+    const GradMode mode = it.mode;
     const int ch = int(blockIdx.x / kCluster);
     const int m = s.n * s.hw;
-    const float mean = save_mean[ch], invstd = save_invstd[ch];
-    const GradSums sums = cluster_grad_sums(dgamma, dbeta, dy, x, mean, invstd, s, ch, mode);
+    const float mean = it.save_mean[ch], invstd = it.save_invstd[ch];
+    const GradSums sums = cluster_grad_sums(it.dgamma, it.dbeta, dy, x, mean, invstd, s, ch, mode);
     if (!dx) return;
     const float scale = (gamma ? gamma[ch] : 1.f) * invstd;
     const float mean_dy = sums.dy / float(m), mean_dy_xhat = sums.dy_xhat / float(m);
@@ -338,47 +375,84 @@ void check_supported(const BatchNormShape& s, bool (*supports)(const BatchNormSh
     CUDARTS_CHECK(supports(s), "batch_norm " << version << " (cuda): unsupported shape " << s);
 }
 
-// The statistics (one block or one cluster per channel), then y elementwise.
-template <int kVersion>
-void fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
-               float* running_var, const float* x, const float* gamma, const float* beta,
-               const BatchNormShape& s, float momentum, float eps, Stream st) {
-    if (!s.validate_train(momentum, eps)) return;
-    check_channel_fits_int(s);
-    if constexpr (kVersion == 1) {
-        batch_norm_stats_kernel_v1<<<s.c, kReduceBlock, 0, st>>>(
-            save_mean, save_invstd, running_mean, running_var, x, s, momentum, eps);
-    } else {
-        check_supported(s, supports_v2, "v2");
-        batch_norm_stats_kernel_v2<<<s.c * kCluster, kClusterBlock, 0, st>>>(
-            save_mean, save_invstd, running_mean, running_var, x, s, momentum, eps);
+// Calls launch(table, count) for each run of up to kBatchNormGroupChunk items that pass `keep`.
+template <class Item, class Keep, class Launch>
+void for_each_chunk(std::span<const Item> items, const Keep& keep, const Launch& launch) {
+    ItemTable<Item> t{};
+    unsigned count = 0;
+    for (const Item& it : items) {
+        if (!keep(it)) continue;
+        t.item[count++] = it;
+        if (count == kBatchNormGroupChunk) {
+            launch(t, count);
+            count = 0;
+        }
     }
-    CUDARTS_CHECK_LAUNCH();
-    batch_norm_apply_kernel_v1<<<blocks_for(s.elems(), kBlock), kBlock, 0, st>>>(
-        y, x, gamma, beta, save_mean, save_invstd, /*stat_is_var=*/false, eps, s.c, s.hw,
-        s.elems());
-    CUDARTS_CHECK_LAUNCH();
+    if (count > 0) launch(t, count);
 }
 
+// Per chunk of items: the statistics (one block or one cluster per channel and item), then y
+// elementwise.
 template <int kVersion>
-void bwd_train(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
-               const float* gamma, const float* save_mean, const float* save_invstd,
-               const BatchNormShape& s, GradMode mode, Stream st) {
+void fwd_train_group(std::span<const BatchNormTrainItem> items, const BatchNormShape& s,
+                     float momentum, float eps, Stream st) {
+    if (!s.validate_train(momentum, eps)) return;
+    check_channel_fits_int(s);
+    if constexpr (kVersion == 2) check_supported(s, supports_v2, "v2");
+    const auto all = [](const BatchNormTrainItem&) { return true; };
+    for_each_chunk(items, all, [&](const TrainTable& t, unsigned count) {
+        if constexpr (kVersion == 1) {
+            batch_norm_stats_kernel_v1<<<dim3(unsigned(s.c), count), kReduceBlock, 0, st>>>(
+                t, s, momentum, eps);
+        } else {
+            batch_norm_stats_kernel_v2<<<dim3(unsigned(s.c * kCluster), count), kClusterBlock, 0,
+                                         st>>>(t, s, momentum, eps);
+        }
+        CUDARTS_CHECK_LAUNCH();
+        batch_norm_apply_train_kernel_v1<<<dim3(unsigned(blocks_for(s.elems(), kBlock)), count),
+                                           kBlock, 0, st>>>(t, s.c, s.hw, s.elems());
+        CUDARTS_CHECK_LAUNCH();
+    });
+}
+
+// Per chunk of items that want some gradient: one block or one cluster per channel and item.
+template <int kVersion>
+void bwd_train_group(std::span<const BatchNormGradItem> items, const BatchNormShape& s, Stream st) {
     s.validate();
     if (s.c == 0) return;
     CUDARTS_CHECK(s.per_channel() >= 2,
                   "batch_norm_bwd_train: n*hw must be >= 2 in training in " << s);
     check_channel_fits_int(s);
     if constexpr (kVersion == 2) check_supported(s, supports_v2, "v2");
-    if (!dx && !dgamma && !dbeta) return;
-    if constexpr (kVersion == 1) {
-        batch_norm_bwd_train_kernel_v1<<<s.c, kReduceBlock, 0, st>>>(
-            dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, s, mode);
-    } else {
-        batch_norm_bwd_train_kernel_v2<<<s.c * kCluster, kClusterBlock, 0, st>>>(
-            dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, s, mode);
-    }
-    CUDARTS_CHECK_LAUNCH();
+    const auto wanted = [](const BatchNormGradItem& it) { return it.dx || it.dgamma || it.dbeta; };
+    for_each_chunk(items, wanted, [&](const GradTable& t, unsigned count) {
+        if constexpr (kVersion == 1) {
+            batch_norm_bwd_train_kernel_v1<<<dim3(unsigned(s.c), count), kReduceBlock, 0, st>>>(t,
+                                                                                                s);
+        } else {
+            batch_norm_bwd_train_kernel_v2<<<dim3(unsigned(s.c * kCluster), count), kClusterBlock,
+                                             0, st>>>(t, s);
+        }
+        CUDARTS_CHECK_LAUNCH();
+    });
+}
+
+// The single training calls: groups of one.
+template <int kVersion>
+void fwd_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+               float* running_var, const float* x, const float* gamma, const float* beta,
+               const BatchNormShape& s, float momentum, float eps, Stream st) {
+    const BatchNormTrainItem it{y,           save_mean, save_invstd, running_mean,
+                                running_var, x,         gamma,       beta};
+    fwd_train_group<kVersion>({&it, 1}, s, momentum, eps, st);
+}
+
+template <int kVersion>
+void bwd_train(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+               const float* gamma, const float* save_mean, const float* save_invstd,
+               const BatchNormShape& s, GradMode mode, Stream st) {
+    const BatchNormGradItem it{dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd, mode};
+    bwd_train_group<kVersion>({&it, 1}, s, st);
 }
 
 template <int kVersion>
@@ -408,8 +482,10 @@ void bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy, const flo
 }
 
 const BatchNormVersion kVersions[] = {
-    {"v1", supports_any, fwd_train<1>, bwd_train<1>, bwd_eval<1>},
-    {"v2", supports_v2, fwd_train<2>, bwd_train<2>, bwd_eval<2>},
+    {"v1", supports_any, fwd_train<1>, bwd_train<1>, bwd_eval<1>, fwd_train_group<1>,
+     bwd_train_group<1>},
+    {"v2", supports_v2, fwd_train<2>, bwd_train<2>, bwd_eval<2>, fwd_train_group<2>,
+     bwd_train_group<2>},
 };
 
 }  // namespace
@@ -427,9 +503,8 @@ void batch_norm_fwd_eval(float* y, const float* x, const float* gamma, const flo
                          const BatchNormShape& s, float eps, Stream st) {
     s.validate_eval(eps);
     if (s.elems() == 0) return;
-    batch_norm_apply_kernel_v1<<<blocks_for(s.elems(), kBlock), kBlock, 0, st>>>(
-        y, x, gamma, beta, running_mean, running_var, /*stat_is_var=*/true, eps, s.c, s.hw,
-        s.elems());
+    batch_norm_apply_eval_kernel_v1<<<blocks_for(s.elems(), kBlock), kBlock, 0, st>>>(
+        y, x, gamma, beta, running_mean, running_var, eps, s.c, s.hw, s.elems());
     CUDARTS_CHECK_LAUNCH();
 }
 
@@ -445,6 +520,16 @@ void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy
                          const BatchNormShape& s, float eps, GradMode mode, Stream st) {
     preferred_version(kVersions, s)
         .bwd_eval(dx, dgamma, dbeta, dy, x, gamma, running_mean, running_var, s, eps, mode, st);
+}
+
+void batch_norm_group_fwd_train(std::span<const BatchNormTrainItem> items, const BatchNormShape& s,
+                                float momentum, float eps, Stream st) {
+    preferred_version(kVersions, s).fwd_train_group(items, s, momentum, eps, st);
+}
+
+void batch_norm_group_bwd_train(std::span<const BatchNormGradItem> items, const BatchNormShape& s,
+                                Stream st) {
+    preferred_version(kVersions, s).bwd_train_group(items, s, st);
 }
 
 std::span<const BatchNormVersion> batch_norm_versions() { return kVersions; }
