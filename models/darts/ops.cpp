@@ -1,6 +1,7 @@
 // The DARTS operations; see models/darts/ops.h for the names and reference/darts.md 1.1-1.2.
 #include "models/darts/ops.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "kernels/check.h"
@@ -29,11 +30,17 @@ public:
         if (opt.bn_after_pool) bn_ = b.batch_norm(prefix + ".1", channels, opt.affine);
     }
     Var forward(const Var& x, const Forward& f) const override {
-        Var y = max_ ? max_pool2d(x, 3, stride_, 1) : avg_pool2d(x, 3, stride_, 1);
+        Var y = pool(x);
         return bn_ ? f.bn(y, *bn_) : y;
     }
+    int stages() const override { return bn_ ? 1 : 0; }
+    Var stage(int, const StageInput& in, const Forward&) const override { return pool(in.x()); }
+    const BatchNormRef& stage_bn(int) const override { return *bn_; }
 
 private:
+    Var pool(const Var& x) const {
+        return max_ ? max_pool2d(x, 3, stride_, 1) : avg_pool2d(x, 3, stride_, 1);
+    }
     bool max_;
     int stride_;
     std::optional<BatchNormRef> bn_;
@@ -52,10 +59,11 @@ struct DwPwBn {
         pw = b.conv(at + std::to_string(first + 2) + ".weight", c_out, c_in, 1);
         bn = b.batch_norm(at + std::to_string(first + 3), c_out, affine);
     }
-    Var forward(const Var& x, const Forward& f) const {
-        const int c = int(x.size(1));
-        Var h = conv2d(relu(x), f.w(dw), stride, pad, dil, c);
-        return f.bn(conv2d(h, f.w(pw)), bn);
+    Var forward(const Var& x, const Forward& f) const { return f.bn(pre_bn(relu(x), f), bn); }
+    // The depthwise and pointwise convs of the ReLU'd input, before the norm.
+    Var pre_bn(const Var& relu_x, const Forward& f) const {
+        const int c = int(relu_x.size(1));
+        return conv2d(conv2d(relu_x, f.w(dw), stride, pad, dil, c), f.w(pw));
     }
 };
 
@@ -64,6 +72,11 @@ public:
     DilConv(int c, int k, int stride, bool affine, ModelBuilder& b, const std::string& prefix)
         : block_(c, c, k, stride, k - 1, 2, affine, b, prefix, 0) {}
     Var forward(const Var& x, const Forward& f) const override { return block_.forward(x, f); }
+    int stages() const override { return 1; }
+    Var stage(int, const StageInput& in, const Forward& f) const override {
+        return block_.pre_bn(in.relu(), f);
+    }
+    const BatchNormRef& stage_bn(int) const override { return block_.bn; }
 
 private:
     DwPwBn block_;
@@ -78,6 +91,11 @@ public:
     Var forward(const Var& x, const Forward& f) const override {
         return second_.forward(first_.forward(x, f), f);
     }
+    int stages() const override { return 2; }
+    Var stage(int s, const StageInput& in, const Forward& f) const override {
+        return (s == 0 ? first_ : second_).pre_bn(in.relu(), f);
+    }
+    const BatchNormRef& stage_bn(int s) const override { return (s == 0 ? first_ : second_).bn; }
 
 private:
     DwPwBn first_, second_;
@@ -92,7 +110,11 @@ ReluConvBn::ReluConvBn(int c_in, int c_out, bool affine, ModelBuilder& b,
 }
 
 Var ReluConvBn::forward(const Var& x, const Forward& f) const {
-    return f.bn(conv2d(relu(x), f.w(conv_)), bn_);
+    return f.bn(stage(0, StageInput(x), f), bn_);
+}
+
+Var ReluConvBn::stage(int, const StageInput& in, const Forward& f) const {
+    return conv2d(in.relu(), f.w(conv_));
 }
 
 FactorizedReduce::FactorizedReduce(int c_in, int c_out, bool affine, ModelBuilder& b,
@@ -104,12 +126,71 @@ FactorizedReduce::FactorizedReduce(int c_in, int c_out, bool affine, ModelBuilde
 }
 
 Var FactorizedReduce::forward(const Var& x, const Forward& f) const {
+    return f.bn(stage(0, StageInput(x), f), bn_);
+}
+
+Var FactorizedReduce::stage(int, const StageInput& in, const Forward& f) const {
+    const Var& x = in.x();
     CUDARTS_CHECK(x.size(2) % 2 == 0 && x.size(3) % 2 == 0,
                   "FactorizedReduce: needs even H and W, got " << x.value());
-    const Var y = relu(x);
+    const Var& y = in.relu();
     const Var even = conv2d(y, f.w(conv_1_), 2);               // y[:, :, 0::2, 0::2]
     const Var odd = conv2d(subsample(y, 2, 1), f.w(conv_2_));  // y[:, :, 1::2, 1::2]
-    return f.bn(concat_channels({even, odd}), bn_);
+    return concat_channels({even, odd});
+}
+
+const Var& StageInput::relu() const {
+    if (!relu_.defined()) relu_ = cudarts::relu(x_);
+    return relu_;
+}
+
+Var Primitive::stage(int, const StageInput&, const Forward&) const {
+    throw Error("Primitive::stage: this op has no batch norm stage");
+}
+
+const BatchNormRef& Primitive::stage_bn(int) const {
+    throw Error("Primitive::stage_bn: this op has no batch norm stage");
+}
+
+std::vector<Var> forward_staged(const std::vector<const Primitive*>& ops,
+                                const std::vector<int>& input_of, const std::vector<Var>& inputs,
+                                const Forward& f) {
+    CUDARTS_CHECK(input_of.size() == ops.size(),
+                  "forward_staged: " << ops.size() << " ops but " << input_of.size() << " inputs");
+    std::vector<StageInput> in;
+    for (const Var& x : inputs) in.emplace_back(x);
+    std::vector<Var> out(ops.size());
+    std::vector<StageInput> next;  // each staged op's input to its next stage
+    int max_stages = 0;
+    for (size_t i = 0; i < ops.size(); ++i) {
+        CUDARTS_CHECK(input_of[i] >= 0 && size_t(input_of[i]) < inputs.size(),
+                      "forward_staged: op " << i << " reads input " << input_of[i] << " of "
+                                            << inputs.size());
+        next.emplace_back(Var());
+        if (ops[i]->stages() == 0) out[i] = ops[i]->forward(inputs[size_t(input_of[i])], f);
+        max_stages = std::max(max_stages, ops[i]->stages());
+    }
+    for (int s = 0; s < max_stages; ++s) {
+        std::vector<size_t> live;
+        std::vector<Var> pre;
+        std::vector<const BatchNormRef*> norms;
+        for (size_t i = 0; i < ops.size(); ++i) {
+            if (ops[i]->stages() <= s) continue;
+            live.push_back(i);
+            pre.push_back(ops[i]->stage(s, s == 0 ? in[size_t(input_of[i])] : next[i], f));
+            norms.push_back(&ops[i]->stage_bn(s));
+        }
+        const std::vector<Var> normed = f.bn_group(pre, norms);
+        for (size_t k = 0; k < live.size(); ++k) {
+            const size_t i = live[k];
+            if (s + 1 == ops[i]->stages()) {
+                out[i] = normed[k];
+            } else {
+                next[i] = StageInput(normed[k]);
+            }
+        }
+    }
+    return out;
 }
 
 namespace {

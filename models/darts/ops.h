@@ -21,13 +21,42 @@
 
 namespace cudarts {
 
+// An op's input and its ReLU, made at most once however many ops of a cell ask for it (the
+// convolutions of every edge leaving one state share it).
+class StageInput {
+public:
+    explicit StageInput(Var x) : x_(std::move(x)) {}
+    const Var& x() const { return x_; }
+    const Var& relu() const;
+
+private:
+    Var x_;
+    mutable Var relu_;
+};
+
 class Primitive {
 public:
     virtual ~Primitive() = default;
     // The op's output; an undefined Var for `none` (an all-zero output).
     virtual Var forward(const Var& x, const Forward& f) const = 0;
     virtual bool is_identity() const { return false; }  // drop path exempts these
+
+    // The staged form (forward_staged below): the op as stages() pieces, each ending in a batch
+    // norm. stage(s, in, f) is piece s up to its norm, from the op's input (s = 0) or from piece
+    // s - 1's normalised output; stage_bn(s) is that norm. Ops without a norm (none, identity, the
+    // evaluation network's bare pools) have 0 stages and forward() is all of them.
+    virtual int stages() const { return 0; }
+    virtual Var stage(int s, const StageInput& in, const Forward& f) const;
+    virtual const BatchNormRef& stage_bn(int s) const;
 };
+
+// Runs ops[i] on inputs[input_of[i]] for every i and returns their outputs: the numbers of
+// ops[i]->forward(inputs[input_of[i]], f), but computed stage by stage across all the ops, so that
+// in training the norms of one stage and shape are one batch_norm_group, and each input's ReLU is
+// made once. The search cell runs every edge leaving the same states through one call.
+std::vector<Var> forward_staged(const std::vector<const Primitive*>& ops,
+                                const std::vector<int>& input_of, const std::vector<Var>& inputs,
+                                const Forward& f);
 
 struct OpOptions {
     bool affine = false;        // affine BN (evaluation network)
@@ -46,6 +75,9 @@ class ReluConvBn : public Primitive {
 public:
     ReluConvBn(int c_in, int c_out, bool affine, ModelBuilder& b, const std::string& prefix);
     Var forward(const Var& x, const Forward& f) const override;
+    int stages() const override { return 1; }
+    Var stage(int s, const StageInput& in, const Forward& f) const override;
+    const BatchNormRef& stage_bn(int) const override { return bn_; }
 
 private:
     int conv_;
@@ -58,6 +90,9 @@ class FactorizedReduce : public Primitive {
 public:
     FactorizedReduce(int c_in, int c_out, bool affine, ModelBuilder& b, const std::string& prefix);
     Var forward(const Var& x, const Forward& f) const override;
+    int stages() const override { return 1; }
+    Var stage(int s, const StageInput& in, const Forward& f) const override;
+    const BatchNormRef& stage_bn(int) const override { return bn_; }
 
 private:
     int conv_1_, conv_2_;

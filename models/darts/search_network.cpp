@@ -1,6 +1,8 @@
 // The DARTS search network; see models/darts/search_network.h and reference/darts.md section 2.
 #include "models/darts/search_network.h"
 
+#include <algorithm>
+
 #include "kernels/check.h"
 #include "models/darts/genotype.h"
 #include "models/nn/setting.h"
@@ -109,21 +111,44 @@ struct SearchNetwork::Cell {
             }
     }
 
+    // Node i sums the mixed edges from states 0 .. i+1 (edge i(i+3)/2 + j from state j), in that
+    // order. The edges leaving the states that are ready run together through forward_staged:
+    // first all edges from s0 and s1, then, as each node completes, the edges leaving it, so the
+    // norms of each stage of those edges are one grouped launch. The sums are added in the same
+    // order as node by node, so the function is the same.
     Var forward(const Var& s0, const Var& s1, const Var& alphas, const Forward& f) const {
         std::vector<Var> states{pre0->forward(s0, f), pre1->forward(s1, f)};
         const int64_t k = alphas.size(1);
-        int edge = 0;
+        std::vector<Var> sums(static_cast<size_t>(nodes));
+        const auto edge_of = [](int i, int j) { return i * (i + 3) / 2 + j; };
+        // The edges leaving states [from, to).
+        const auto run_from = [&](int from, int to) {
+            std::vector<const Primitive*> ops;
+            std::vector<int> input_of;
+            for (int j = from; j < to; ++j)
+                for (int i = std::max(0, j - 1); i < nodes; ++i)
+                    for (const auto& op : edges[size_t(edge_of(i, j))]) {
+                        ops.push_back(op.get());
+                        input_of.push_back(j - from);
+                    }
+            const std::vector<Var> ys =
+                forward_staged(ops, input_of, {states.begin() + from, states.begin() + to}, f);
+            size_t next = 0;
+            for (int j = from; j < to; ++j)
+                for (int i = std::max(0, j - 1); i < nodes; ++i) {
+                    const int edge = edge_of(i, j);
+                    const std::vector<Var> edge_ys(ys.begin() + int64_t(next),
+                                                   ys.begin() + int64_t(next) + k);
+                    next += size_t(k);
+                    const Var mixed = mixed_softmax_sum(edge_ys, narrow(alphas, edge * k, {k}));
+                    Var& node = sums[size_t(i)];
+                    node = node.defined() ? add(node, mixed) : mixed;
+                }
+        };
+        run_from(0, 2);
         for (int i = 0; i < nodes; ++i) {
-            Var node;
-            for (int j = 0; j < i + 2; ++j, ++edge) {
-                std::vector<Var> ys;
-                ys.reserve(size_t(k));
-                for (const auto& op : edges[size_t(edge)])
-                    ys.push_back(op->forward(states[size_t(j)], f));
-                const Var mixed = mixed_softmax_sum(ys, narrow(alphas, edge * k, {k}));
-                node = node.defined() ? add(node, mixed) : mixed;
-            }
-            states.push_back(node);
+            states.push_back(sums[size_t(i)]);
+            if (i + 1 < nodes) run_from(i + 2, i + 3);
         }
         return concat_channels({states.begin() + 2, states.end()});
     }

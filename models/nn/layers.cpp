@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "kernels/check.h"
+
 namespace cudarts {
 
 int ModelBuilder::conv(const std::string& name, int c_out, int c_in, int k, int groups) {
@@ -68,6 +70,38 @@ Var Forward::bn(const Var& x, const BatchNormRef& b) const {
     const Tensor rm = track ? buffers[b.running_mean].value() : Tensor();
     const Tensor rv = track ? buffers[b.running_var].value() : Tensor();
     return batch_norm(x, gamma, beta, rm, rv, mode.training);
+}
+
+std::vector<Var> Forward::bn_group(const std::vector<Var>& xs,
+                                   const std::vector<const BatchNormRef*>& norms) const {
+    CUDARTS_CHECK(xs.size() == norms.size(),
+                  "Forward::bn_group: " << xs.size() << " inputs but " << norms.size() << " norms");
+    std::vector<Var> ys(xs.size());
+    bool grouped = mode.training;
+    for (const BatchNormRef* b : norms) grouped = grouped && !b->affine;
+    if (!grouped) {
+        for (size_t i = 0; i < xs.size(); ++i) ys[i] = bn(xs[i], *norms[i]);
+        return ys;
+    }
+    const bool track = mode.track_stats;
+    std::vector<bool> done(xs.size(), false);
+    for (size_t first = 0; first < xs.size(); ++first) {
+        if (done[first]) continue;
+        std::vector<size_t> members;  // every input of xs[first]'s shape, in order
+        std::vector<Var> group;
+        std::vector<Tensor> rm, rv;
+        for (size_t i = first; i < xs.size(); ++i) {
+            if (done[i] || xs[i].shape() != xs[first].shape()) continue;
+            done[i] = true;
+            members.push_back(i);
+            group.push_back(xs[i]);
+            rm.push_back(track ? buffers[norms[i]->running_mean].value() : Tensor());
+            rv.push_back(track ? buffers[norms[i]->running_var].value() : Tensor());
+        }
+        const std::vector<Var> out = batch_norm_group(group, rm, rv);
+        for (size_t k = 0; k < members.size(); ++k) ys[members[k]] = out[k];
+    }
+    return ys;
 }
 
 Var Forward::linear(const Var& x, const LinearRef& l) const {
