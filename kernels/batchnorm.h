@@ -36,7 +36,8 @@ std::ostream& operator<<(std::ostream& os, const BatchNormShape& s);
 // with its own tensors, computed together (batch_norm_group_*: on CUDA one launch per pass for up
 // to kBatchNormGroupChunk of them). Every pointer means what it means in the single calls below
 // (gamma/beta/running stats may be null, and dx/dgamma/dbeta null are not wanted); each item of a
-// backward writes its gradients with its own mode.
+// backward writes its gradients with its own mode. The items of one call run at once on CUDA, so
+// no two may write the same output (y, statistics, dx, dgamma or dbeta).
 struct BatchNormTrainItem {
     float* y;
     float* save_mean;

@@ -49,6 +49,30 @@ TEST_SUITE("cuda_autograd") {
                           cpu_net.params().flat_values().to_vector(), 1e-4, 1e-6,
                           "weights after SGD");
     }
+
+    TEST_CASE("cuda autograd: batch_norm_group with an input given twice matches the CPU") {
+        // The two uses of x0 write one gradient: on a GPU they must not share a launch (the op
+        // runs them in two). The emulator runs a grid's blocks one after another, so it cannot
+        // show that race; this checks the two contributions add up as on the CPU.
+        const auto run = [](Device dev) {
+            Var x0(Tensor::from_vector(test::uniform(3 * 5 * 16, 31), {3, 5, 4, 4}, dev), true);
+            Var x1(Tensor::from_vector(test::uniform(3 * 5 * 16, 32), {3, 5, 4, 4}, dev), true);
+            const std::vector<Var> y = batch_norm_group(
+                {x0, x1, x0}, {Tensor(), Tensor(), Tensor()}, {Tensor(), Tensor(), Tensor()});
+            Var loss;
+            for (size_t i = 0; i < y.size(); ++i) {
+                const Var r(
+                    Tensor::from_vector(test::uniform(y[i].numel(), 40 + i), y[i].shape(), dev));
+                const Var p = sum(mul(y[i], r));
+                loss = loss.defined() ? add(loss, p) : p;
+            }
+            backward(loss);
+            return std::vector<std::vector<float>>{x0.grad().to_vector(), x1.grad().to_vector()};
+        };
+        const auto cpu = run(Device::cpu()), gpu = run(Device::cuda());
+        test::check_close(gpu[0], cpu[0], 1e-4, 1e-5, "dx0 (two uses)");
+        test::check_close(gpu[1], cpu[1], 1e-4, 1e-5, "dx1");
+    }
 }
 
 #endif  // CUDARTS_HAS_CUDA
