@@ -81,6 +81,11 @@ int64_t count_correct(const Var& logits, const Tensor& labels, int topk = 1);
 Var mixed_sum(const std::vector<Var>& ys, const Var& w);
 // The same with w = softmax(alpha) taken inside (the fused MixedOp); alpha has K elements.
 Var mixed_softmax_sum(const std::vector<Var>& ys, const Var& alpha);
+// sum_k w.flat[offset + k] * ys[k]: the weights are K consecutive values of a larger w (one row
+// of the search cell's softmax(alphas)), read in place instead of through a narrow copy; the
+// backward writes their gradients there (the first write of a backward zeroes the rest of w's
+// gradient, a memset, so every other row then accumulates).
+Var mixed_sum(const std::vector<Var>& ys, const Var& w, int64_t offset);
 
 // ----- the recurrent cell (ops_rnn.cpp) -----
 // s + sigmoid(c) * (act(h) - s) with [c | h] = ch: ch (rows, 2n), s (rows, n) (kernels/rnn_cell.h).

@@ -117,11 +117,18 @@ struct Mixed {
     std::vector<const float*> ys;
 };
 
-Mixed gather(const std::vector<Var>& ys, const Var& w, const char* op) {
+// The weights are w.flat[offset, offset + K): all of w (windowed false, offset 0), or a window.
+Mixed gather(const std::vector<Var>& ys, const Var& w, int64_t offset, bool windowed,
+             const char* op) {
     Mixed m;
     m.dev = w.device();
-    CUDARTS_CHECK(int64_t(ys.size()) == w.numel(),
-                  op << ": " << ys.size() << " candidates but " << w.numel() << " weights");
+    if (!windowed)
+        CUDARTS_CHECK(int64_t(ys.size()) == w.numel(),
+                      op << ": " << ys.size() << " candidates but " << w.numel() << " weights");
+    else
+        CUDARTS_CHECK(offset >= 0 && offset + int64_t(ys.size()) <= w.numel(),
+                      op << ": " << ys.size() << " candidates from weight " << offset << " outside "
+                         << w.value());
     for (const Var& y : ys) {
         if (y.defined() && m.shape.empty()) m.shape = y.shape();
         m.ys.push_back(y.defined() ? y.data() : nullptr);
@@ -153,14 +160,16 @@ void mixed_bwd(bool from_logits, Device dev, float* const* dys, float* dw, const
         CUDARTS_DISPATCH(dev, mixed_sum_bwd, dys, dw, dout, ys, w, K, n, mode);
 }
 
-Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, bool from_logits) {
-    const Mixed m = gather(ys, w, op);
+// windowed (weights w.flat[offset, offset + K) of a larger w) only for the weights-given form.
+Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, int64_t offset,
+               bool windowed, bool from_logits) {
+    const Mixed m = gather(ys, w, offset, windowed, op);
     const int K = int(ys.size());
     Var out = new_output(m.shape, m.dev);
-    mixed_fwd(from_logits, m.dev, out.data(), m.ys.data(), w.data(), K, m.n);
+    mixed_fwd(from_logits, m.dev, out.data(), m.ys.data(), w.data() + offset, K, m.n);
     std::vector<Var> inputs = ys;
     inputs.push_back(w);
-    record(op, inputs, {out}, [ys, w, out, m, K, from_logits] {
+    record(op, inputs, {out}, [ys, w, offset, out, m, K, from_logits] {
         // Each candidate's gradient has its own write mode, so the kernel runs once for the
         // weights and once per write mode that occurs among the wanted candidates.
         std::vector<float*> none(size_t(K), nullptr);
@@ -171,15 +180,22 @@ Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, bool fr
                 by_mode[int(ys[size_t(k)].grad_write_mode())][size_t(k)] = g;
             }
         const float* dout = out.grad().f32();
-        if (w.needs_grad())
-            mixed_bwd(from_logits, m.dev, none.data(), w.grad_data(), dout, m.ys.data(), w.data(),
-                      K, m.n, w.grad_write_mode());
+        if (w.needs_grad()) {
+            float* dw = w.grad_data();
+            GradMode mode = w.grad_write_mode();
+            if (K < w.numel() && mode == GradMode::kOverwrite) {
+                w.grad().zero_();  // the rows of other calls accumulate onto zeros
+                mode = GradMode::kAccumulate;
+            }
+            mixed_bwd(from_logits, m.dev, none.data(), dw + offset, dout, m.ys.data(),
+                      w.data() + offset, K, m.n, mode);
+        }
         for (int mode = 0; mode < 2; ++mode) {
             bool any = false;
             for (float* p : by_mode[mode]) any = any || p;
             if (any)
                 mixed_bwd(from_logits, m.dev, by_mode[mode].data(), nullptr, dout, m.ys.data(),
-                          w.data(), K, m.n, GradMode(mode));
+                          w.data() + offset, K, m.n, GradMode(mode));
         }
     });
     return out;
@@ -188,11 +204,15 @@ Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, bool fr
 }  // namespace
 
 Var mixed_sum(const std::vector<Var>& ys, const Var& w) {
-    return mixed_impl("mixed_sum", ys, w, /*from_logits=*/false);
+    return mixed_impl("mixed_sum", ys, w, 0, /*windowed=*/false, /*from_logits=*/false);
 }
 
 Var mixed_softmax_sum(const std::vector<Var>& ys, const Var& alpha) {
-    return mixed_impl("mixed_softmax_sum", ys, alpha, /*from_logits=*/true);
+    return mixed_impl("mixed_softmax_sum", ys, alpha, 0, /*windowed=*/false, /*from_logits=*/true);
+}
+
+Var mixed_sum(const std::vector<Var>& ys, const Var& w, int64_t offset) {
+    return mixed_impl("mixed_sum", ys, w, offset, /*windowed=*/true, /*from_logits=*/false);
 }
 
 }  // namespace cudarts

@@ -202,6 +202,25 @@ TEST_SUITE("autograd") {
                 return probe(mixed_softmax_sum({y0, y0, y2}, w));
             },
             {y0, y2, w}));
+        // Windows of one weight matrix (the search cell's softmax(alphas) rows): two edges read
+        // rows 1 and 3 of a (4, 3) w in place; row 0 and 2 get zero gradient, not garbage.
+        Var wm = leaf({4, 3}, 22, "w"), y1 = leaf({3, 4}, 23, "y1");
+        expect_ok(grad_check(
+            [&] {
+                return add(probe(mixed_sum({y0, Var(), y2}, wm, 3), 1),
+                           probe(mixed_sum({y1, y0, y2}, wm, 9), 2));
+            },
+            {y0, y1, y2, wm}));
+        backward(probe(mixed_sum({y1, y0, y2}, wm, 9), 2));
+        const std::vector<float> g = wm.grad().to_vector();
+        for (int i = 0; i < 9; ++i) CHECK(g[size_t(i)] == 0.f);
+        const std::vector<float> all = wm.value().to_vector();
+        const Var row3(Tensor::from_vector(std::vector<float>(all.begin() + 9, all.end()), {3}));
+        CHECK(mixed_sum({y1, y0, y2}, wm, 9).value().to_vector() ==
+              mixed_sum({y1, y0, y2}, row3).value().to_vector());
+        CHECK_THROWS_AS(mixed_sum({y1, y0, y2}, wm, 10), Error);
+        CHECK_THROWS_AS(mixed_sum({y1, y0, y2}, wm, -1), Error);
+        CHECK_THROWS_AS(mixed_sum({y1, y0}, wm), Error);  // the whole-w form wants K = numel
     }
 
     TEST_CASE("autograd: a reused value accumulates both contributions") {

@@ -1,6 +1,6 @@
 // The staged form of the DARTS ops (models/darts/ops.h, forward_staged), on the CPU: every search
-// primitive at stride 1 on one input and at stride 2 on another (so two shapes of norms in one
-// call), plus the cell's preprocessing ops, run through forward_staged, give each op the outputs,
+// primitive twice at stride 1 on one input (two edges leaving one state, sharing its ReLU and
+// pools) and at stride 2 on another (so two shapes of norms in one call), plus the cell's preprocessing ops, run through forward_staged, give each op the outputs,
 // running statistics and weight gradients of its own forward() bit for bit, and the inputs'
 // gradients up to the order their contributions are added in; in eval mode too.
 #include <memory>
@@ -29,12 +29,11 @@ struct OpSet {
     OpSet() {
         ModelBuilder b(weights, buffers);
         const OpOptions opt{.affine = false, .bn_after_pool = true};
-        for (const int stride : {1, 2}) {
-            int k = 0;
+        // Two edges on x0 (so their pools are shared), one at stride 2 on x1.
+        int k = 0;
+        for (const int stride : {1, 2, 1}) {
             for (const PrimitiveSpec& p : primitive_table()) {
-                std::string prefix = "s";
-                prefix += std::to_string(stride);
-                prefix += '.';
+                std::string prefix = "op";
                 prefix += std::to_string(k++);
                 ops.push_back(make_primitive(p.official, kC, stride, opt, b, prefix));
                 input_of.push_back(stride - 1);

@@ -34,7 +34,9 @@ public:
         return bn_ ? f.bn(y, *bn_) : y;
     }
     int stages() const override { return bn_ ? 1 : 0; }
-    Var stage(int, const StageInput& in, const Forward&) const override { return pool(in.x()); }
+    Var stage(int, const StageInput& in, const Forward&) const override {
+        return in.pooled(max_, stride_);
+    }
     const BatchNormRef& stage_bn(int) const override { return *bn_; }
 
 private:
@@ -142,6 +144,14 @@ Var FactorizedReduce::stage(int, const StageInput& in, const Forward& f) const {
 const Var& StageInput::relu() const {
     if (!relu_.defined()) relu_ = cudarts::relu(x_);
     return relu_;
+}
+
+Var StageInput::pooled(bool max, int stride) const {
+    for (const Pooled& p : pooled_)
+        if (p.max == max && p.stride == stride) return p.y;
+    Var y = max ? max_pool2d(x_, 3, stride, 1) : avg_pool2d(x_, 3, stride, 1);
+    pooled_.push_back({max, stride, std::move(y)});
+    return pooled_.back().y;
 }
 
 Var Primitive::stage(int, const StageInput&, const Forward&) const {

@@ -21,17 +21,26 @@
 
 namespace cudarts {
 
-// An op's input and its ReLU, made at most once however many ops of a cell ask for it (the
-// convolutions of every edge leaving one state share it).
+// An op's input, and what several ops compute from it alone, made at most once however many ops
+// of a cell ask: its ReLU (the convolutions of every edge leaving one state) and its 3x3 pools
+// (the pools of those edges, which have no weights, so every edge's pool is the same tensor).
 class StageInput {
 public:
     explicit StageInput(Var x) : x_(std::move(x)) {}
     const Var& x() const { return x_; }
     const Var& relu() const;
+    // max_pool2d or avg_pool2d(x, 3, stride, 1).
+    Var pooled(bool max, int stride) const;
 
 private:
+    struct Pooled {
+        bool max;
+        int stride;
+        Var y;
+    };
     Var x_;
     mutable Var relu_;
+    mutable std::vector<Pooled> pooled_;
 };
 
 class Primitive {

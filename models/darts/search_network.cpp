@@ -116,9 +116,10 @@ struct SearchNetwork::Cell {
     // first all edges from s0 and s1, then, as each node completes, the edges leaving it, so the
     // norms of each stage of those edges are one grouped launch. The sums are added in the same
     // order as node by node, so the function is the same.
-    Var forward(const Var& s0, const Var& s1, const Var& alphas, const Forward& f) const {
+    // `weights` is softmax(alphas) of this cell's kind, (edges, K): edge e reads row e in place.
+    Var forward(const Var& s0, const Var& s1, const Var& weights, const Forward& f) const {
         std::vector<Var> states{pre0->forward(s0, f), pre1->forward(s1, f)};
-        const int64_t k = alphas.size(1);
+        const int64_t k = weights.size(1);
         std::vector<Var> sums(static_cast<size_t>(nodes));
         const auto edge_of = [](int i, int j) { return i * (i + 3) / 2 + j; };
         // The edges leaving states [from, to).
@@ -140,7 +141,7 @@ struct SearchNetwork::Cell {
                     const std::vector<Var> edge_ys(ys.begin() + int64_t(next),
                                                    ys.begin() + int64_t(next) + k);
                     next += size_t(k);
-                    const Var mixed = mixed_softmax_sum(edge_ys, narrow(alphas, edge * k, {k}));
+                    const Var mixed = mixed_sum(edge_ys, weights, edge * k);
                     Var& node = sums[size_t(i)];
                     node = node.defined() ? add(node, mixed) : mixed;
                 }
@@ -213,8 +214,11 @@ Var SearchNetwork::forward(const Var& x, ForwardMode mode) {
     const Forward f{weights_, buffers_, mode};
     Var s0 = f.bn(conv2d(x, f.w(stem_conv_), 1, 1), stem_bn_);
     Var s1 = s0;
+    // The softmax of each kind's α once for all its cells (two launches, not one per edge).
+    const Var w_normal = softmax(alphas_normal());
+    const Var w_reduce = cfg_.has_reduction() ? softmax(alphas_reduce()) : Var();
     for (const auto& cell : cells_) {
-        Var out = cell->forward(s0, s1, cell->reduction ? alphas_reduce() : alphas_normal(), f);
+        Var out = cell->forward(s0, s1, cell->reduction ? w_reduce : w_normal, f);
         s0 = s1;
         s1 = out;
     }
