@@ -37,9 +37,11 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, const Tensor& ru
 // statistics: ys[i] = batch_norm(xs[i], {}, {}, running_means[i], running_vars[i], true) for every
 // i, bit for bit, but on CUDA all statistics in one launch, all applies in another and the whole
 // backward in a third (per 16 inputs; kernels/batchnorm.h). Running entries may be undefined.
+// relu[i] (empty: none) makes ys[i] = relu(that norm), the ReLU fused into the same kernels.
 std::vector<Var> batch_norm_group(const std::vector<Var>& xs,
                                   const std::vector<Tensor>& running_means,
-                                  const std::vector<Tensor>& running_vars, float momentum = 0.1f,
+                                  const std::vector<Tensor>& running_vars,
+                                  const std::vector<bool>& relu = {}, float momentum = 0.1f,
                                   float eps = 1e-5f);
 
 // ----- elementwise (ops_elementwise.cpp) -----

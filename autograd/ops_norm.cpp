@@ -91,13 +91,16 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, const Tensor& ru
 
 std::vector<Var> batch_norm_group(const std::vector<Var>& xs,
                                   const std::vector<Tensor>& running_means,
-                                  const std::vector<Tensor>& running_vars, float momentum,
-                                  float eps) {
+                                  const std::vector<Tensor>& running_vars,
+                                  const std::vector<bool>& relu, float momentum, float eps) {
     CUDARTS_CHECK(!xs.empty() && xs[0].defined(), "batch_norm_group: no input");
     CUDARTS_CHECK(running_means.size() == xs.size() && running_vars.size() == xs.size(),
                   "batch_norm_group: " << xs.size() << " inputs but " << running_means.size()
                                        << " running means and " << running_vars.size()
                                        << " running variances");
+    CUDARTS_CHECK(
+        relu.empty() || relu.size() == xs.size(),
+        "batch_norm_group: " << xs.size() << " inputs but " << relu.size() << " ReLU flags");
     const Var& first = xs[0];
     const Device dev = first.device();
     CUDARTS_CHECK(first.value().ndim() >= 2,
@@ -126,11 +129,14 @@ std::vector<Var> batch_norm_group(const std::vector<Var>& xs,
         ys.push_back(new_output(x.shape(), dev));
         float* mean = saved.f32() + 2 * int64_t(i) * c;
         items.push_back({ys.back().data(), mean, mean + c, rm.defined() ? rm.f32() : nullptr,
-                         rv.defined() ? rv.f32() : nullptr, x.data(), nullptr, nullptr});
+                         rv.defined() ? rv.f32() : nullptr, x.data(), nullptr, nullptr,
+                         !relu.empty() && relu[i]});
     }
     const std::span<const BatchNormTrainItem> train(items);
     CUDARTS_DISPATCH(dev, batch_norm_group_fwd_train, train, s, momentum, eps);
-    record_paired("batch_norm_group", xs, ys, [xs, ys, saved, s, dev] {
+    std::vector<bool> fused = relu;
+    fused.resize(xs.size(), false);
+    record_paired("batch_norm_group", xs, ys, [xs, ys, saved, s, dev, fused] {
         std::vector<BatchNormGradItem> grads;
         for (size_t i = 0; i < xs.size(); ++i) {
             if (!ys[i].has_grad() || !xs[i].needs_grad()) continue;
@@ -138,7 +144,7 @@ std::vector<Var> batch_norm_group(const std::vector<Var>& xs,
             const GradMode mode = xs[i].grad_write_mode();
             const float* mean = saved.f32() + 2 * int64_t(i) * s.c;
             grads.push_back({dx, nullptr, nullptr, ys[i].grad().f32(), xs[i].data(), nullptr, mean,
-                             mean + s.c, mode});
+                             mean + s.c, mode, fused[i] ? ys[i].data() : nullptr});
         }
         // An input given twice gets both gradients, and two items writing one dx must not share a
         // launch (one would overwrite while the other accumulates): each round holds one item

@@ -47,6 +47,7 @@ struct BatchNormTrainItem {
     const float* x;
     const float* gamma;
     const float* beta;
+    bool relu = false;  // y = max(norm, 0): the ReLU that reads the norm, fused (group form only)
 };
 struct BatchNormGradItem {
     float* dx;
@@ -58,6 +59,8 @@ struct BatchNormGradItem {
     const float* save_mean;
     const float* save_invstd;
     GradMode mode;
+    const float* relu_y = nullptr;  // the fused ReLU's output, when the forward had one: dy is
+                                    // taken as 0 where relu_y <= 0 (group form only)
 };
 
 namespace cpu {

@@ -79,6 +79,26 @@ TEST_SUITE("autograd") {
                 return loss(batch_norm_group({x0, x1, x2, x0}, rm4, rv4));
             },
             {x0, x1, x2}));
+        // With the ReLU fused into some: relu(norm) there and the gradient of relu(norm), bit for
+        // bit (a central difference would straddle the kink: some normalised values sit near 0).
+        const auto grads_of = [&](bool fuse) {
+            const std::vector<bool> flags = {true, false, true, true};
+            std::vector<Var> y =
+                batch_norm_group({x0, x1, x2, x0}, rm4, rv4, fuse ? flags : std::vector<bool>{});
+            if (!fuse)
+                for (size_t i = 0; i < y.size(); ++i)
+                    if (flags[i]) y[i] = relu(y[i]);
+            backward(loss(y));
+            return std::vector<std::vector<float>>{x0.grad().to_vector(), x1.grad().to_vector(),
+                                                   x2.grad().to_vector()};
+        };
+        CHECK(grads_of(true) == grads_of(false));
+        const std::vector<Var> fused =
+            batch_norm_group({x0, x1}, {Tensor(), Tensor()}, {Tensor(), Tensor()}, {true, false});
+        CHECK(fused[0].value().to_vector() ==
+              relu(batch_norm(x0, Var(), Var(), Tensor(), Tensor(), true)).value().to_vector());
+        CHECK_THROWS_AS(
+            batch_norm_group({x0, x1}, {Tensor(), Tensor()}, {Tensor(), Tensor()}, {true}), Error);
         // The same numbers as one batch_norm per input, running statistics included.
         const std::vector<Tensor> rm_a = stats(), rm_b = stats();
         const std::vector<Tensor> rv_a = {Tensor::full({5}, 1.f), Tensor(), Tensor::full({5}, 1.f)};

@@ -3,7 +3,9 @@
 // parameters and running statistics, gives each item the same bits as a call of its own, in one
 // statistics and one apply launch per chunk; the backward, with items in either GradMode, items
 // wanting only some gradients and one wanting none (skipped), likewise in one launch per chunk.
-// The single calls are themselves checked against the CPU in test_batchnorm_cuda.cpp.
+// Items with the ReLU fused give the bits of their own call followed by the elementwise ReLU (and
+// in backward, the ReLU's backward first). The single calls are themselves checked against the
+// CPU in test_batchnorm_cuda.cpp.
 #if CUDARTS_HAS_CUDA
 
 #include <cstring>
@@ -12,6 +14,7 @@
 
 #include "engine/counters.h"
 #include "kernels/batchnorm.h"
+#include "kernels/elementwise.h"
 #include "tests/cuda_util.h"
 #include "tests/util.h"
 
@@ -25,8 +28,8 @@ constexpr int64_t kChunks = (kItems + cuda::kBatchNormGroupChunk - 1) / cuda::kB
 
 // Item i's device tensors: inputs from seeds of its own, outputs poisoned.
 struct ItemData {
-    DeviceVec x, dy, y, mean, invstd, rm, rv, gamma, beta, dx, dgamma, dbeta;
-    bool affine, track;
+    DeviceVec x, dy, y, mean, invstd, rm, rv, gamma, beta, dx, dgamma, dbeta, dy_masked;
+    bool affine, track, relu;
 
     ItemData(const BatchNormShape& s, int i)
         : x(uniform(s.elems(), 100 + i, -2.f, 3.f)),
@@ -41,8 +44,10 @@ struct ItemData {
           dx(uniform(s.elems(), 700 + i)),  // accumulated into by the kAccumulate items
           dgamma(uniform(s.c, 800 + i)),
           dbeta(uniform(s.c, 900 + i)),
+          dy_masked(DeviceVec::poisoned(s.elems())),
           affine(i % 3 != 0),
-          track(i % 4 != 1) {}
+          track(i % 4 != 1),
+          relu(i % 3 == 1) {}
 
     BatchNormTrainItem train() const {
         return {y.data(),
@@ -52,21 +57,23 @@ struct ItemData {
                 track ? rv.data() : nullptr,
                 x.data(),
                 affine ? gamma.data() : nullptr,
-                affine ? beta.data() : nullptr};
+                affine ? beta.data() : nullptr,
+                relu};
     }
     // Item i's backward: every 5th item wants nothing, every 7th only dgamma/dbeta, the odd ones
-    // accumulate.
-    BatchNormGradItem grad(int i) const {
+    // accumulate. A ReLU item's single call reads the ReLU's backward of dy (dy_masked).
+    BatchNormGradItem grad(int i, bool grouped) const {
         const bool none = i % 5 == 2, only_params = i % 7 == 3;
         return {none || only_params ? nullptr : dx.data(),
                 none || !affine ? nullptr : dgamma.data(),
                 none || !affine ? nullptr : dbeta.data(),
-                dy.data(),
+                relu && !grouped ? dy_masked.data() : dy.data(),
                 x.data(),
                 affine ? gamma.data() : nullptr,
                 mean.data(),
                 invstd.data(),
-                i % 2 == 1 ? GradMode::kAccumulate : GradMode::kOverwrite};
+                i % 2 == 1 ? GradMode::kAccumulate : GradMode::kOverwrite,
+                relu && grouped ? y.data() : nullptr};
     }
     std::vector<std::vector<float>> outputs() const {
         return {fetch(y),  fetch(mean), fetch(invstd), fetch(rm),
@@ -99,7 +106,7 @@ std::vector<std::vector<std::vector<float>>> run(const cuda::BatchNormVersion& v
     int wanted = 0;
     for (int i = 0; i < kItems; ++i) {
         train.push_back(items[size_t(i)]->train());
-        grads.push_back(items[size_t(i)]->grad(i));
+        grads.push_back(items[size_t(i)]->grad(i, grouped));
         const BatchNormGradItem& g = grads.back();
         wanted += g.dx || g.dgamma || g.dbeta;
     }
@@ -113,9 +120,15 @@ std::vector<std::vector<std::vector<float>>> run(const cuda::BatchNormVersion& v
             (wanted + cuda::kBatchNormGroupChunk - 1) / cuda::kBatchNormGroupChunk;
         CHECK(counters_since(mid, runtime_counters()).launches == bwd_chunks);
     } else {
-        for (const BatchNormTrainItem& t : train)
+        for (const BatchNormTrainItem& t : train) {
             v.fwd_train(t.y, t.save_mean, t.save_invstd, t.running_mean, t.running_var, t.x,
                         t.gamma, t.beta, s, kBnMomentum, kBnEps, test_stream());
+            if (t.relu) cuda::relu_fwd(t.y, t.y, s.elems(), test_stream());
+        }
+        for (const auto& it : items)
+            if (it->relu)
+                cuda::relu_bwd(it->dy_masked.data(), it->dy.data(), it->y.data(), s.elems(),
+                               GradMode::kOverwrite, test_stream());
         for (const BatchNormGradItem& g : grads)
             v.bwd_train(g.dx, g.dgamma, g.dbeta, g.dy, g.x, g.gamma, g.save_mean, g.save_invstd, s,
                         g.mode, test_stream());

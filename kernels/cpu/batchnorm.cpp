@@ -11,9 +11,11 @@
 #include "kernels/batchnorm.h"
 
 #include <cmath>
+#include <vector>
 
 #include "kernels/check.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/elementwise.h"
 
 namespace cudarts {
 
@@ -166,15 +168,25 @@ void batch_norm_bwd_eval(float* dx, float* dgamma, float* dbeta, const float* dy
 
 void batch_norm_group_fwd_train(std::span<const BatchNormTrainItem> items, const BatchNormShape& s,
                                 float momentum, float eps) {
-    for (const BatchNormTrainItem& it : items)
+    for (const BatchNormTrainItem& it : items) {
         batch_norm_fwd_train(it.y, it.save_mean, it.save_invstd, it.running_mean, it.running_var,
                              it.x, it.gamma, it.beta, s, momentum, eps);
+        if (it.relu) relu_fwd(it.y, it.y, s.elems());
+    }
 }
 
 void batch_norm_group_bwd_train(std::span<const BatchNormGradItem> items, const BatchNormShape& s) {
-    for (const BatchNormGradItem& it : items)
-        batch_norm_bwd_train(it.dx, it.dgamma, it.dbeta, it.dy, it.x, it.gamma, it.save_mean,
+    std::vector<float> masked;
+    for (const BatchNormGradItem& it : items) {
+        const float* dy = it.dy;
+        if (it.relu_y) {  // the fused ReLU's backward first
+            masked.resize(size_t(s.elems()));
+            relu_bwd(masked.data(), it.dy, it.relu_y, s.elems(), GradMode::kOverwrite);
+            dy = masked.data();
+        }
+        batch_norm_bwd_train(it.dx, it.dgamma, it.dbeta, dy, it.x, it.gamma, it.save_mean,
                              it.save_invstd, s, it.mode);
+    }
 }
 
 }  // namespace cpu

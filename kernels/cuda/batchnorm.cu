@@ -155,7 +155,8 @@ __global__ void __launch_bounds__(kBlock)
     apply_at(y, x, gamma, beta, ch, running_mean[ch], 1.f / sqrtf(running_var[ch] + eps), k);
 }
 
-// Training, one thread per element of item blockIdx.y, with its saved statistics.
+// Training, one thread per element of item blockIdx.y, with its saved statistics; then the fused
+// ReLU, written as the elementwise kernel's comparison (-0 and NaN map the same way).
 __global__ void __launch_bounds__(kBlock)
     batch_norm_apply_train_kernel_v1(const __grid_constant__ TrainTable t, int c, int hw,
                                      int64_t elems) {
@@ -164,6 +165,15 @@ __global__ void __launch_bounds__(kBlock)
     const BatchNormTrainItem& it = t.item[blockIdx.y];
     const int ch = int((k / hw) % c);
     apply_at(it.y, it.x, it.gamma, it.beta, ch, it.save_mean[ch], it.save_invstd[ch], k);
+    if (it.relu) it.y[k] = it.y[k] > 0.f ? it.y[k] : 0.f;
+}
+
+// dy[k], or 0 where the forward's fused ReLU cut the output (relu_y: that output; null: none),
+// as the ReLU's own backward gives it.
+__device__ float masked_dy(const float* __restrict__ dy, const float* __restrict__ relu_y,
+                           int64_t k) {
+    const float g = dy[k];
+    return relu_y && !(relu_y[k] > 0.f) ? 0.f : g;
 }
 
 struct GradSums {
@@ -171,14 +181,15 @@ struct GradSums {
 };
 
 // The block's sum(dy) and sum(dy * (x - mean) * invstd) over channel ch, returned to every thread.
-__device__ GradSums channel_grad_sums(const float* __restrict__ dy, const float* __restrict__ x,
+__device__ GradSums channel_grad_sums(const float* __restrict__ dy,
+                                      const float* __restrict__ relu_y, const float* __restrict__ x,
                                       float mean, float invstd, const BatchNormShape& s, int ch,
                                       BlockSum::TempStorage& tmp, float& total) {
     const int m = s.n * s.hw;
     CompensatedSum sum_dy, sum_dy_xhat;
     for (int e = int(threadIdx.x); e < m; e += kReduceBlock) {
         const int64_t k = offset_in_channel(s, ch, e);
-        const float g = dy[k];
+        const float g = masked_dy(dy, relu_y, k);
         sum_dy.add(g);
         sum_dy_xhat.add(g * ((x[k] - mean) * invstd));
     }
@@ -203,7 +214,7 @@ __global__ void __launch_bounds__(kReduceBlock)
     const int ch = int(blockIdx.x);
     const int m = s.n * s.hw;
     const float mean = it.save_mean[ch], invstd = it.save_invstd[ch];
-    const GradSums sums = channel_grad_sums(dy, x, mean, invstd, s, ch, tmp, total);
+    const GradSums sums = channel_grad_sums(dy, it.relu_y, x, mean, invstd, s, ch, tmp, total);
     if (threadIdx.x == 0) {
         if (it.dgamma) write_grad(it.dgamma[ch], sums.dy_xhat, mode);
         if (it.dbeta) write_grad(it.dbeta[ch], sums.dy, mode);
@@ -214,7 +225,8 @@ __global__ void __launch_bounds__(kReduceBlock)
     for (int e = int(threadIdx.x); e < m; e += kReduceBlock) {
         const int64_t k = offset_in_channel(s, ch, e);
         const float xhat = (x[k] - mean) * invstd;
-        write_grad(dx[k], scale * (dy[k] - mean_dy - xhat * mean_dy_xhat), mode);
+        write_grad(dx[k], scale * (masked_dy(dy, it.relu_y, k) - mean_dy - xhat * mean_dy_xhat),
+                   mode);
     }
 }
 
@@ -229,7 +241,8 @@ __global__ void __launch_bounds__(kReduceBlock)
     __shared__ float total;
     const int ch = int(blockIdx.x);
     const float invstd = 1.f / sqrtf(running_var[ch] + eps);
-    const GradSums sums = channel_grad_sums(dy, x, running_mean[ch], invstd, s, ch, tmp, total);
+    const GradSums sums =
+        channel_grad_sums(dy, nullptr, x, running_mean[ch], invstd, s, ch, tmp, total);
     if (threadIdx.x != 0) return;
     if (dgamma) write_grad(dgamma[ch], sums.dy_xhat, mode);
     if (dbeta) write_grad(dbeta[ch], sums.dy, mode);
@@ -295,7 +308,8 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock
 // thread of every rank (the same bits in each); rank 0's thread 0 writes dgamma and dbeta. Once
 // it returns, no rank reads another's shared memory any more.
 __device__ GradSums cluster_grad_sums(float* __restrict__ dgamma, float* __restrict__ dbeta,
-                                      const float* __restrict__ dy, const float* __restrict__ x,
+                                      const float* __restrict__ dy,
+                                      const float* __restrict__ relu_y, const float* __restrict__ x,
                                       float mean, float invstd, const BatchNormShape& s, int ch,
                                       GradMode mode) {
     __shared__ ClusterBlockSum::TempStorage tmp;
@@ -306,7 +320,7 @@ __device__ GradSums cluster_grad_sums(float* __restrict__ dgamma, float* __restr
 #pragma unroll 4
     for (int e = int(r.begin) + int(threadIdx.x); e < int(r.end); e += kClusterBlock) {
         const int64_t k = offset_in_channel(s, ch, e);
-        const float g = dy[k];
+        const float g = masked_dy(dy, relu_y, k);
         sum_dy.add(g);
         sum_dy_xhat.add(g * ((x[k] - mean) * invstd));
     }
@@ -335,7 +349,8 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock
     const int ch = int(blockIdx.x / kCluster);
     const int m = s.n * s.hw;
     const float mean = it.save_mean[ch], invstd = it.save_invstd[ch];
-    const GradSums sums = cluster_grad_sums(it.dgamma, it.dbeta, dy, x, mean, invstd, s, ch, mode);
+    const GradSums sums =
+        cluster_grad_sums(it.dgamma, it.dbeta, dy, it.relu_y, x, mean, invstd, s, ch, mode);
     if (!dx) return;
     const float scale = (gamma ? gamma[ch] : 1.f) * invstd;
     const float mean_dy = sums.dy / float(m), mean_dy_xhat = sums.dy_xhat / float(m);
@@ -343,7 +358,8 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock
     for (int e = int(r.begin) + int(threadIdx.x); e < int(r.end); e += kClusterBlock) {
         const int64_t k = offset_in_channel(s, ch, e);
         const float xhat = (x[k] - mean) * invstd;
-        write_grad(dx[k], scale * (dy[k] - mean_dy - xhat * mean_dy_xhat), mode);
+        write_grad(dx[k], scale * (masked_dy(dy, it.relu_y, k) - mean_dy - xhat * mean_dy_xhat),
+                   mode);
     }
 }
 
@@ -356,7 +372,7 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock
                                          float eps, GradMode mode) {
     const int ch = int(blockIdx.x / kCluster);
     const float invstd = 1.f / sqrtf(running_var[ch] + eps);
-    cluster_grad_sums(dgamma, dbeta, dy, x, running_mean[ch], invstd, s, ch, mode);
+    cluster_grad_sums(dgamma, dbeta, dy, nullptr, x, running_mean[ch], invstd, s, ch, mode);
 }
 
 // The per-channel kernels index a channel's values with int.

@@ -98,6 +98,7 @@ public:
         return (s == 0 ? first_ : second_).pre_bn(in.relu(), f);
     }
     const BatchNormRef& stage_bn(int s) const override { return (s == 0 ? first_ : second_).bn; }
+    bool stage_relu(int s) const override { return s == 0; }  // the second block's ReLU
 
 private:
     DwPwBn first_, second_;
@@ -139,6 +140,17 @@ Var FactorizedReduce::stage(int, const StageInput& in, const Forward& f) const {
     const Var even = conv2d(y, f.w(conv_1_), 2);               // y[:, :, 0::2, 0::2]
     const Var odd = conv2d(subsample(y, 2, 1), f.w(conv_2_));  // y[:, :, 1::2, 1::2]
     return concat_channels({even, odd});
+}
+
+StageInput StageInput::of_relu(Var relu_x) {
+    StageInput in{Var()};
+    in.relu_ = std::move(relu_x);
+    return in;
+}
+
+const Var& StageInput::x() const {
+    CUDARTS_CHECK(x_.defined(), "StageInput: only the ReLU of this input was kept");
+    return x_;
 }
 
 const Var& StageInput::relu() const {
@@ -184,19 +196,21 @@ std::vector<Var> forward_staged(const std::vector<const Primitive*>& ops,
         std::vector<size_t> live;
         std::vector<Var> pre;
         std::vector<const BatchNormRef*> norms;
+        std::vector<bool> relu;  // the next stage reads only the ReLU: fused into the norm
         for (size_t i = 0; i < ops.size(); ++i) {
             if (ops[i]->stages() <= s) continue;
             live.push_back(i);
             pre.push_back(ops[i]->stage(s, s == 0 ? in[size_t(input_of[i])] : next[i], f));
             norms.push_back(&ops[i]->stage_bn(s));
+            relu.push_back(s + 1 < ops[i]->stages() && ops[i]->stage_relu(s));
         }
-        const std::vector<Var> normed = f.bn_group(pre, norms);
+        const std::vector<Var> normed = f.bn_group(pre, norms, relu);
         for (size_t k = 0; k < live.size(); ++k) {
             const size_t i = live[k];
             if (s + 1 == ops[i]->stages()) {
                 out[i] = normed[k];
             } else {
-                next[i] = StageInput(normed[k]);
+                next[i] = relu[k] ? StageInput::of_relu(normed[k]) : StageInput(normed[k]);
             }
         }
     }

@@ -27,7 +27,9 @@ namespace cudarts {
 class StageInput {
 public:
     explicit StageInput(Var x) : x_(std::move(x)) {}
-    const Var& x() const { return x_; }
+    // An input known only as its ReLU (a norm with the ReLU fused into it): x() throws.
+    static StageInput of_relu(Var relu_x);
+    const Var& x() const;
     const Var& relu() const;
     // max_pool2d or avg_pool2d(x, 3, stride, 1).
     Var pooled(bool max, int stride) const;
@@ -54,9 +56,12 @@ public:
     // norm. stage(s, in, f) is piece s up to its norm, from the op's input (s = 0) or from piece
     // s - 1's normalised output; stage_bn(s) is that norm. Ops without a norm (none, identity, the
     // evaluation network's bare pools) have 0 stages and forward() is all of them.
+    // stage_relu(s): stage s + 1 reads only the ReLU of stage s's norm (in.relu(), never in.x()),
+    // so forward_staged fuses that ReLU into the norm.
     virtual int stages() const { return 0; }
     virtual Var stage(int s, const StageInput& in, const Forward& f) const;
     virtual const BatchNormRef& stage_bn(int s) const;
+    virtual bool stage_relu(int) const { return false; }
 };
 
 // Runs ops[i] on inputs[input_of[i]] for every i and returns their outputs: the numbers of

@@ -73,14 +73,20 @@ Var Forward::bn(const Var& x, const BatchNormRef& b) const {
 }
 
 std::vector<Var> Forward::bn_group(const std::vector<Var>& xs,
-                                   const std::vector<const BatchNormRef*>& norms) const {
-    CUDARTS_CHECK(xs.size() == norms.size(),
-                  "Forward::bn_group: " << xs.size() << " inputs but " << norms.size() << " norms");
+                                   const std::vector<const BatchNormRef*>& norms,
+                                   const std::vector<bool>& relu) const {
+    CUDARTS_CHECK(xs.size() == norms.size() && (relu.empty() || relu.size() == xs.size()),
+                  "Forward::bn_group: " << xs.size() << " inputs but " << norms.size()
+                                        << " norms and " << relu.size() << " ReLU flags");
+    const auto fused = [&](size_t i) { return !relu.empty() && relu[i]; };
     std::vector<Var> ys(xs.size());
     bool grouped = mode.training;
     for (const BatchNormRef* b : norms) grouped = grouped && !b->affine;
     if (!grouped) {
-        for (size_t i = 0; i < xs.size(); ++i) ys[i] = bn(xs[i], *norms[i]);
+        for (size_t i = 0; i < xs.size(); ++i) {
+            ys[i] = bn(xs[i], *norms[i]);
+            if (fused(i)) ys[i] = cudarts::relu(ys[i]);
+        }
         return ys;
     }
     const bool track = mode.track_stats;
@@ -90,6 +96,7 @@ std::vector<Var> Forward::bn_group(const std::vector<Var>& xs,
         std::vector<size_t> members;  // every input of xs[first]'s shape, in order
         std::vector<Var> group;
         std::vector<Tensor> rm, rv;
+        std::vector<bool> member_relu;
         for (size_t i = first; i < xs.size(); ++i) {
             if (done[i] || xs[i].shape() != xs[first].shape()) continue;
             done[i] = true;
@@ -97,8 +104,9 @@ std::vector<Var> Forward::bn_group(const std::vector<Var>& xs,
             group.push_back(xs[i]);
             rm.push_back(track ? buffers[norms[i]->running_mean].value() : Tensor());
             rv.push_back(track ? buffers[norms[i]->running_var].value() : Tensor());
+            member_relu.push_back(fused(i));
         }
-        const std::vector<Var> out = batch_norm_group(group, rm, rv);
+        const std::vector<Var> out = batch_norm_group(group, rm, rv, member_relu);
         for (size_t k = 0; k < members.size(); ++k) ys[members[k]] = out[k];
     }
     return ys;

@@ -99,10 +99,12 @@ struct Forward {
 
     const Var& w(int i) const { return weights[i]; }
     Var bn(const Var& x, const BatchNormRef& b) const;
-    // ys[i] = bn(xs[i], *norms[i]) for every i. In training, when no norm is affine, the inputs of
-    // one shape go through one batch_norm_group: the same numbers, a few launches for them all.
+    // ys[i] = bn(xs[i], *norms[i]) for every i, or relu of it where relu[i] (empty: nowhere). In
+    // training, when no norm is affine, the inputs of one shape go through one batch_norm_group
+    // (the ReLUs fused into it): the same numbers, a few launches for them all.
     std::vector<Var> bn_group(const std::vector<Var>& xs,
-                              const std::vector<const BatchNormRef*>& norms) const;
+                              const std::vector<const BatchNormRef*>& norms,
+                              const std::vector<bool>& relu = {}) const;
     Var linear(const Var& x, const LinearRef& l) const;
 };
 
