@@ -4,6 +4,8 @@
 // DESIGN decision 1).
 #pragma once
 
+#include <vector>
+
 #include "autograd/var.h"
 #include "kernels/check.h"
 
@@ -32,6 +34,25 @@ inline Device op_device(const char* op, std::initializer_list<const Var*> vars) 
     }
     CUDARTS_CHECK(first, op << ": no defined input");
     return first->device();
+}
+
+// The items of a group backward split into rounds whose items write distinct outputs (out(item)):
+// a value given twice gets its gradients in two launches, in order, so that the later one
+// accumulates onto the earlier instead of racing it in one launch.
+template <class Item, class Out>
+std::vector<std::vector<Item>> distinct_rounds(const std::vector<Item>& items, const Out& out) {
+    std::vector<std::vector<Item>> rounds;
+    for (const Item& item : items) {
+        size_t r = 0;
+        for (; r < rounds.size(); ++r) {
+            bool taken = false;
+            for (const Item& other : rounds[r]) taken = taken || out(other) == out(item);
+            if (!taken) break;
+        }
+        if (r == rounds.size()) rounds.emplace_back();
+        rounds[r].push_back(item);
+    }
+    return rounds;
 }
 
 inline Var new_output(const Shape& shape, Device dev) { return Var(Tensor::empty(shape, dev)); }

@@ -16,6 +16,12 @@ namespace cudarts {
 // ----- convolution, pooling, resampling (ops_conv.cpp) -----
 // w: (c_out, c_in / groups, k, k); no bias.
 Var conv2d(const Var& x, const Var& w, int stride = 1, int pad = 0, int dil = 1, int groups = 1);
+// ys[i] = conv2d(xs[i], ws[i], ...) for every i, all xs of one shape and all ws of one shape, the
+// same numbers; on CUDA the forward and the weight gradients are one launch per 16 items where
+// the shape's kernel is ours (depthwise), and each input gradient is its own launch (inputs are
+// often shared: every edge leaving a state convolves its ReLU).
+std::vector<Var> conv2d_group(const std::vector<Var>& xs, const std::vector<Var>& ws,
+                              int stride = 1, int pad = 0, int dil = 1, int groups = 1);
 Var max_pool2d(const Var& x, int k, int stride, int pad);
 Var avg_pool2d(const Var& x, int k, int stride, int pad);  // count_include_pad=False
 Var global_avg_pool(const Var& x);                         // (n, c, h, w) -> (n, c)

@@ -45,6 +45,64 @@ Var conv2d(const Var& x, const Var& w, int stride, int pad, int dil, int groups)
     return y;
 }
 
+std::vector<Var> conv2d_group(const std::vector<Var>& xs, const std::vector<Var>& ws, int stride,
+                              int pad, int dil, int groups) {
+    CUDARTS_CHECK(!xs.empty() && xs.size() == ws.size() && xs[0].defined() && ws[0].defined(),
+                  "conv2d_group: " << xs.size() << " inputs and " << ws.size() << " weights");
+    const Var &x0 = xs[0], &w0 = ws[0];
+    const Device dev = op_device("conv2d_group", {&x0, &w0});
+    check_nchw(x0, "conv2d_group");
+    check_nchw(w0, "conv2d_group weight");
+    const Conv2dShape s{.n = int(x0.size(0)),
+                        .c_in = int(x0.size(1)),
+                        .h = int(x0.size(2)),
+                        .w = int(x0.size(3)),
+                        .c_out = int(w0.size(0)),
+                        .k = int(w0.size(2)),
+                        .stride = stride,
+                        .pad = pad,
+                        .dil = dil,
+                        .groups = groups};
+    s.validate();
+    CUDARTS_CHECK(w0.size(1) == s.cin_per_group() && w0.size(3) == s.k,
+                  "conv2d_group: weight " << w0.value() << " does not fit " << s);
+    std::vector<Var> ys;
+    std::vector<ConvFwdItem> items;
+    for (size_t i = 0; i < xs.size(); ++i) {
+        CUDARTS_CHECK(xs[i].defined() && ws[i].defined() && xs[i].shape() == x0.shape() &&
+                          ws[i].shape() == w0.shape() && xs[i].device() == dev &&
+                          ws[i].device() == dev,
+                      "conv2d_group: item " << i << " is not like item 0 (" << x0.value() << ", "
+                                            << w0.value() << ")");
+        ys.push_back(new_output({s.n, s.c_out, s.ho(), s.wo()}, dev));
+        items.push_back({ys.back().data(), xs[i].data(), ws[i].data()});
+    }
+    const std::span<const ConvFwdItem> fwd(items);
+    CUDARTS_DISPATCH(dev, conv2d_group_fwd, fwd, s);
+    std::vector<Var> inputs = xs;
+    inputs.insert(inputs.end(), ws.begin(), ws.end());
+    record_paired("conv2d_group", inputs, ys, [xs, ws, ys, s, dev] {
+        std::vector<ConvWeightGradItem> weights;
+        for (size_t i = 0; i < xs.size(); ++i) {
+            if (!ys[i].has_grad()) continue;
+            if (xs[i].needs_grad())
+                CUDARTS_DISPATCH(dev, conv2d_bwd_data, xs[i].grad_data(), ys[i].grad().f32(),
+                                 ws[i].data(), s, xs[i].grad_write_mode());
+            if (ws[i].needs_grad()) {
+                float* dw = ws[i].grad_data();
+                weights.push_back({dw, ys[i].grad().f32(), xs[i].data(), ws[i].grad_write_mode()});
+            }
+        }
+        // A weight given twice gets its two gradients in two launches.
+        for (const auto& round :
+             detail::distinct_rounds(weights, [](const ConvWeightGradItem& g) { return g.dw; })) {
+            const std::span<const ConvWeightGradItem> wanted(round);
+            CUDARTS_DISPATCH(dev, conv2d_group_bwd_weight, wanted, s);
+        }
+    });
+    return ys;
+}
+
 // Max (max = true) or average pooling: the kernels differ, the shape, the output and the tape entry
 // do not. max_pool2d's backward rereads x to find each window's argmax.
 static Var pool2d(const Var& x, int k, int stride, int pad, bool max) {

@@ -146,23 +146,9 @@ std::vector<Var> batch_norm_group(const std::vector<Var>& xs,
             grads.push_back({dx, nullptr, nullptr, ys[i].grad().f32(), xs[i].data(), nullptr, mean,
                              mean + s.c, mode, fused[i] ? ys[i].data() : nullptr});
         }
-        // An input given twice gets both gradients, and two items writing one dx must not share a
-        // launch (one would overwrite while the other accumulates): each round holds one item
-        // per dx, in order, so the later one accumulates onto the earlier.
-        std::vector<std::vector<BatchNormGradItem>> rounds;
-        for (const BatchNormGradItem& g : grads) {
-            auto round = rounds.begin();
-            for (; round != rounds.end(); ++round) {
-                bool taken = false;
-                for (const BatchNormGradItem& other : *round) taken = taken || other.dx == g.dx;
-                if (!taken) break;
-            }
-            if (round == rounds.end()) {
-                rounds.emplace_back();
-                round = rounds.end() - 1;
-            }
-            round->push_back(g);
-        }
+        // An input given twice gets both gradients, in two launches (detail::distinct_rounds).
+        const auto rounds =
+            detail::distinct_rounds(grads, [](const BatchNormGradItem& g) { return g.dx; });
         for (const auto& round : rounds) {
             const std::span<const BatchNormGradItem> wanted(round);
             CUDARTS_DISPATCH(dev, batch_norm_group_bwd_train, wanted, s);

@@ -14,7 +14,7 @@ struct TapeEntry {
     const char* op;
     std::vector<std::shared_ptr<VarNode>> inputs, outputs;
     std::function<void()> backward_fn;
-    bool paired = false;  // outputs[i] depends on inputs[i] alone (record_paired)
+    bool paired = false;  // outputs[i] depends on inputs[j] with j % outputs.size() == i alone
 };
 
 thread_local std::vector<TapeEntry> g_tape;
@@ -108,7 +108,7 @@ void record(const char* op, const std::vector<Var>& inputs, const std::vector<Va
 
 void record_paired(const char* op, const std::vector<Var>& inputs, const std::vector<Var>& outputs,
                    std::function<void()> backward_fn) {
-    CUDARTS_CHECK(inputs.size() == outputs.size(),
+    CUDARTS_CHECK(!outputs.empty() && !inputs.empty() && inputs.size() % outputs.size() == 0,
                   "record_paired: " << op << " pairs " << inputs.size() << " inputs with "
                                     << outputs.size() << " outputs");
     for (const Var& v : inputs)
@@ -144,8 +144,9 @@ void backward(const Var& loss, const std::vector<Var>& wrt) {
             any = any || in->wanted_pass == g_pass;
         }
         if (e.paired) {
-            for (size_t i = 0; i < e.outputs.size(); ++i)
-                if (e.inputs[i]->wanted_pass == g_pass) e.outputs[i]->wanted_pass = g_pass;
+            for (size_t i = 0; i < e.inputs.size(); ++i)
+                if (e.inputs[i]->wanted_pass == g_pass)
+                    e.outputs[i % e.outputs.size()]->wanted_pass = g_pass;
         } else if (any) {
             for (const auto& out : e.outputs) out->wanted_pass = g_pass;
         }

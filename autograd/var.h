@@ -85,9 +85,10 @@ void record(const char* op, std::initializer_list<Var> inputs, std::initializer_
             std::function<void()> backward_fn);
 void record(const char* op, const std::vector<Var>& inputs, const std::vector<Var>& outputs,
             std::function<void()> backward_fn);
-// As record, for an op whose output i depends on input i alone (independent ops run as one, as
-// batch_norm_group): a backward then wants output i only if input i lies downstream of a wanted
-// leaf, not whenever any input does. inputs and outputs pair up, so both have the same length.
+// As record, for an op whose output i depends on its own inputs alone (independent ops run as one,
+// as batch_norm_group and conv2d_group): a backward then wants output i only if one of its inputs
+// lies downstream of a wanted leaf, not whenever any input does. The inputs are m runs of one per
+// output (input j feeds output j % outputs.size(): the xs, then the weights), m >= 1.
 void record_paired(const char* op, const std::vector<Var>& inputs, const std::vector<Var>& outputs,
                    std::function<void()> backward_fn);
 size_t tape_size();

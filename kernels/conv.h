@@ -81,12 +81,32 @@ struct Conv2dShape {
 };
 std::ostream& operator<<(std::ostream& os, const Conv2dShape& s);
 
+// One convolution of a group: several of one shape, each with its own tensors, computed together
+// (conv2d_group_*; on CUDA one launch for up to kConvGroupChunk of them where the shape's kernel
+// is one of ours, a call each where it is cuBLAS's). Every pointer means what it means in the
+// single calls below. The items of one call run at once on CUDA, so no two may write the same
+// output (y or dw).
+struct ConvFwdItem {
+    float* y;
+    const float* x;
+    const float* w;
+};
+struct ConvWeightGradItem {
+    float* dw;
+    const float* dy;
+    const float* x;
+    GradMode mode;
+};
+
 namespace cpu {
 void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s);
 void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dShape& s,
                      GradMode mode);
 void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                        GradMode mode);
+// The group forms: the single calls, item by item.
+void conv2d_group_fwd(std::span<const ConvFwdItem> items, const Conv2dShape& s);
+void conv2d_group_bwd_weight(std::span<const ConvWeightGradItem> items, const Conv2dShape& s);
 }  // namespace cpu
 
 namespace cuda {
@@ -98,6 +118,12 @@ void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dSha
                      GradMode mode, Stream st);
 void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                        GradMode mode, Stream st);
+// The group forms, with the single launchers' version choice; each item gets the bits of its own
+// call. The single calls are groups of one.
+inline constexpr int kConvGroupChunk = 16;
+void conv2d_group_fwd(std::span<const ConvFwdItem> items, const Conv2dShape& s, Stream st);
+void conv2d_group_bwd_weight(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
+                             Stream st);
 
 // Every implementation of each direction, so tests check them all against cpu:: and the
 // benchmark times them side by side (names "v1", "v2", "cublas", and for the weight gradient also
@@ -108,6 +134,7 @@ struct Conv2dFwdVersion {
     const char* name;
     bool (*supports)(const Conv2dShape& s);
     void (*launch)(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st);
+    void (*launch_group)(std::span<const ConvFwdItem> items, const Conv2dShape& s, Stream st);
 };
 struct Conv2dBwdDataVersion {
     const char* name;
@@ -120,6 +147,8 @@ struct Conv2dBwdWeightVersion {
     bool (*supports)(const Conv2dShape& s);
     void (*launch)(float* dw, const float* dy, const float* x, const Conv2dShape& s, GradMode mode,
                    Stream st);
+    void (*launch_group)(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
+                         Stream st);
 };
 // The version a launcher runs: the last of `versions` that supports s. Each table lists its
 // versions from the most general (v1, any shape) to the most specialised (cublas), so this is

@@ -42,6 +42,30 @@ TEST_SUITE("autograd") {
         expect_ok(grad_check([&] { return probe(conv2d(x, wg, 1, 1)); }, {x, wg}));
     }
 
+    TEST_CASE("autograd conv2d_group: each output and gradient is its own conv2d's") {
+        // Depthwise 3x3 at dilation 2, one input shared by two items (its gradients add up).
+        Var x0 = leaf({2, 4, 6, 6}, 41), x1 = leaf({2, 4, 6, 6}, 42);
+        Var w0 = leaf({4, 1, 3, 3}, 43, "w"), w1 = leaf({4, 1, 3, 3}, 44, "w"),
+            w2 = leaf({4, 1, 3, 3}, 45, "w");
+        const auto loss = [](const std::vector<Var>& y) {
+            return add(add(probe(y[0], 1), probe(y[1], 2)), probe(y[2], 3));
+        };
+        expect_ok(grad_check(
+            [&] {
+                return loss(conv2d_group({x0, x1, x0}, {w0, w1, w2}, 1, 2, 2, 4));
+            },
+            {x0, x1, w0, w1, w2}));
+        const std::vector<Var> y = conv2d_group({x0, x1, x0}, {w0, w1, w2}, 1, 2, 2, 4);
+        CHECK(y[1].value().to_vector() == conv2d(x1, w1, 1, 2, 2, 4).value().to_vector());
+        CHECK(y[2].value().to_vector() == conv2d(x0, w2, 1, 2, 2, 4).value().to_vector());
+        // Only the weights wanted: x's gradients are not written, the weights' are.
+        backward(loss(conv2d_group({x0, x1, x0}, {w0, w1, w2}, 1, 2, 2, 4)), {w1});
+        CHECK(w1.has_grad());
+        CHECK_FALSE(x0.has_grad());
+        CHECK_THROWS_AS(conv2d_group({x0, x1}, {w0}, 1, 2, 2, 4), Error);
+        CHECK_THROWS_AS(conv2d_group({x0, leaf({2, 4, 5, 5}, 46)}, {w0, w1}, 1, 2, 2, 4), Error);
+    }
+
     TEST_CASE("autograd grad_check: pools, global pool and subsample") {
         Var x = leaf_distinct({3, 5, 7, 7}, 4);
         expect_ok(grad_check([&] { return probe(max_pool2d(x, 3, 2, 1)); }, {x}));
@@ -146,7 +170,8 @@ TEST_SUITE("autograd") {
         backward(add(probe(relu(z[0]), 1), probe(relu(z[1]), 2)));
         CHECK(z[1].has_grad());
         CHECK(b.has_grad());
-        CHECK_THROWS_AS(record_paired("t", {a, b}, {z[0]}, [] {}), Error);
+        CHECK_THROWS_AS(record_paired("t", {a, b, a}, {z[0], z[1]}, [] {}), Error);
+        CHECK_THROWS_AS(record_paired("t", {}, {}, [] {}), Error);
     }
 
     TEST_CASE("autograd grad_check: elementwise ops") {

@@ -81,7 +81,7 @@ std::vector<Version> runnable(std::span<const Version> all, Version launcher,
 }
 std::vector<FwdVersion> fwd_runs(const Conv2dShape& s) {
     return runnable(cuda::conv2d_fwd_versions(),
-                    FwdVersion{"launcher", any_shape, cuda::conv2d_fwd}, s);
+                    FwdVersion{"launcher", any_shape, cuda::conv2d_fwd, cuda::conv2d_group_fwd}, s);
 }
 std::vector<DataVersion> data_runs(const Conv2dShape& s) {
     return runnable(cuda::conv2d_bwd_data_versions(),
@@ -89,7 +89,9 @@ std::vector<DataVersion> data_runs(const Conv2dShape& s) {
 }
 std::vector<WeightVersion> weight_runs(const Conv2dShape& s) {
     return runnable(cuda::conv2d_bwd_weight_versions(),
-                    WeightVersion{"launcher", any_shape, cuda::conv2d_bwd_weight}, s);
+                    WeightVersion{"launcher", any_shape, cuda::conv2d_bwd_weight,
+                                  cuda::conv2d_group_bwd_weight},
+                    s);
 }
 
 // Every forward version on s against the CPU's y `want`, each into a NaN-poisoned output.

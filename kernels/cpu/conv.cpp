@@ -310,6 +310,14 @@ void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dS
         conv2d_bwd_weight_direct(dw, dy, x, s, mode);
 }
 
+void conv2d_group_fwd(std::span<const ConvFwdItem> items, const Conv2dShape& s) {
+    for (const ConvFwdItem& it : items) conv2d_fwd(it.y, it.x, it.w, s);
+}
+
+void conv2d_group_bwd_weight(std::span<const ConvWeightGradItem> items, const Conv2dShape& s) {
+    for (const ConvWeightGradItem& it : items) conv2d_bwd_weight(it.dw, it.dy, it.x, s, it.mode);
+}
+
 }  // namespace cpu
 
 }  // namespace cudarts

@@ -41,6 +41,7 @@
 #include "kernels/check.h"
 #include "kernels/cuda/cluster_sum.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/item_table.h"
 
 namespace cudarts::cuda {
 
@@ -54,15 +55,9 @@ constexpr int kClusterBlock = 256;      // v2: threads per block
 using BlockSum = cub::BlockReduce<float, kReduceBlock>;
 using ClusterBlockSum = cub::BlockReduce<float, kClusterBlock>;
 
-// A group's items for one launch, by value in the kernel's arguments (a __grid_constant__
-// parameter, so that indexing it by blockIdx.y reads the argument and copies nothing).
-// blockIdx.y picks the item; a single batch norm is a table of one.
-template <class Item>
-struct ItemTable {
-    Item item[kBatchNormGroupChunk];
-};
-using TrainTable = ItemTable<BatchNormTrainItem>;
-using GradTable = ItemTable<BatchNormGradItem>;
+// A group's items for one launch (kernels/cuda/item_table.h); blockIdx.y picks the item.
+using TrainTable = ItemTable<BatchNormTrainItem, kBatchNormGroupChunk>;
+using GradTable = ItemTable<BatchNormGradItem, kBatchNormGroupChunk>;
 
 // A running float sum with Kahan's compensation: `carry` holds what the last addition rounded
 // away, fed back into the next one. Without fast-math nvcc keeps these additions as written.
@@ -391,22 +386,6 @@ void check_supported(const BatchNormShape& s, bool (*supports)(const BatchNormSh
     CUDARTS_CHECK(supports(s), "batch_norm " << version << " (cuda): unsupported shape " << s);
 }
 
-// Calls launch(table, count) for each run of up to kBatchNormGroupChunk items that pass `keep`.
-template <class Item, class Keep, class Launch>
-void for_each_chunk(std::span<const Item> items, const Keep& keep, const Launch& launch) {
-    ItemTable<Item> t{};
-    unsigned count = 0;
-    for (const Item& it : items) {
-        if (!keep(it)) continue;
-        t.item[count++] = it;
-        if (count == kBatchNormGroupChunk) {
-            launch(t, count);
-            count = 0;
-        }
-    }
-    if (count > 0) launch(t, count);
-}
-
 // Per chunk of items: the statistics (one block or one cluster per channel and item), then y
 // elementwise.
 template <int kVersion>
@@ -416,7 +395,7 @@ void fwd_train_group(std::span<const BatchNormTrainItem> items, const BatchNormS
     check_channel_fits_int(s);
     if constexpr (kVersion == 2) check_supported(s, supports_v2, "v2");
     const auto all = [](const BatchNormTrainItem&) { return true; };
-    for_each_chunk(items, all, [&](const TrainTable& t, unsigned count) {
+    for_each_chunk<kBatchNormGroupChunk>(items, all, [&](const TrainTable& t, unsigned count) {
         if constexpr (kVersion == 1) {
             batch_norm_stats_kernel_v1<<<dim3(unsigned(s.c), count), kReduceBlock, 0, st>>>(
                 t, s, momentum, eps);
@@ -441,7 +420,7 @@ void bwd_train_group(std::span<const BatchNormGradItem> items, const BatchNormSh
     check_channel_fits_int(s);
     if constexpr (kVersion == 2) check_supported(s, supports_v2, "v2");
     const auto wanted = [](const BatchNormGradItem& it) { return it.dx || it.dgamma || it.dbeta; };
-    for_each_chunk(items, wanted, [&](const GradTable& t, unsigned count) {
+    for_each_chunk<kBatchNormGroupChunk>(items, wanted, [&](const GradTable& t, unsigned count) {
         if constexpr (kVersion == 1) {
             batch_norm_bwd_train_kernel_v1<<<dim3(unsigned(s.c), count), kReduceBlock, 0, st>>>(t,
                                                                                                 s);

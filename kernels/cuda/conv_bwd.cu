@@ -47,6 +47,7 @@
 #include "kernels/cuda/blas.h"
 #include "kernels/cuda/conv_tile.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/item_table.h"
 
 namespace cudarts::cuda {
 
@@ -59,6 +60,7 @@ constexpr int kCluster = 8;  // portable maximum cluster size on sm_90
 constexpr int kWTile = 16;   // bwd_weight v3: a 16 x 16 tile of dW, one element per thread
 constexpr int kChunk = 64;   // bwd_weight v3: columns (n, p) staged per pass
 static_assert(kWTile * kWTile == kBlock && kBlock % kChunk == 0);
+using WeightTable = ItemTable<ConvWeightGradItem, kConvGroupChunk>;  // blockIdx.y: the item
 
 bool supports_cublas(const Conv2dShape& s) { return s.is_pointwise(); }
 bool supports_any(const Conv2dShape&) { return true; }
@@ -153,10 +155,15 @@ __global__ void conv2d_bwd_data_kernel_v2(float* __restrict__ dx, const float* _
     }
 }
 
-// One block per weight element (o, c, a, b); threads stride over its n*ho*wo products.
+// One block per weight element (o, c, a, b) of item blockIdx.y; threads stride over its n*ho*wo
+// products.
 __global__ void __launch_bounds__(kBlock)
-    conv2d_bwd_weight_kernel_v1(float* __restrict__ dw, const float* __restrict__ dy,
-                                const float* __restrict__ x, Conv2dShape s, GradMode mode) {
+    conv2d_bwd_weight_kernel_v1(const __grid_constant__ WeightTable items, Conv2dShape s) {
+    const ConvWeightGradItem& it = items.item[blockIdx.y];
+    float* __restrict__ dw = it.dw;
+    const float* __restrict__ dy = it.dy;
+    const float* __restrict__ x = it.x;
+    const GradMode mode = it.mode;
     using Reduce = cub::BlockReduce<float, kBlock>;
     __shared__ typename Reduce::TempStorage reduce_tmp;
     const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
@@ -181,13 +188,18 @@ __global__ void __launch_bounds__(kBlock)
     if (threadIdx.x == 0) write_grad(dw[widx], sum, mode);
 }
 
-// One cluster of kCluster blocks per channel c (blockIdx.x = c * kCluster + rank). Thread e of
-// a pass handles output e % (th*tw) of the tile for staged sample e / (th*tw).
+// One cluster of kCluster blocks per channel c (blockIdx.x = c * kCluster + rank) of item
+// blockIdx.y. Thread e of a pass handles output e % (th*tw) of the tile for staged sample
+// e / (th*tw).
 template <int K>
 __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kBlock)
-    conv2d_bwd_weight_kernel_v2(float* __restrict__ dw, const float* __restrict__ dy,
-                                const float* __restrict__ x, Conv2dShape s, ConvTile t, int planes,
-                                GradMode mode) {
+    conv2d_bwd_weight_kernel_v2(const __grid_constant__ WeightTable items, Conv2dShape s,
+                                ConvTile t, int planes) {
+    const ConvWeightGradItem& it = items.item[blockIdx.y];
+    float* __restrict__ dw = it.dw;
+    const float* __restrict__ dy = it.dy;
+    const float* __restrict__ x = it.x;
+    const GradMode mode = it.mode;
     using Reduce = cub::BlockReduce<float, kBlock>;
     __shared__ typename Reduce::TempStorage reduce_tmp;
     __shared__ float partial[K * K];  // this block's sum per tap, read by rank 0
@@ -359,42 +371,66 @@ void conv2d_bwd_data_cublas(float* dx, const float* dy, const float* w, const Co
                             s.c_out * hw, mode, dx, int(hw), s.c_in * hw, s.n, st);
 }
 
-void conv2d_bwd_weight_v1(float* dw, const float* dy, const float* x, const Conv2dShape& s,
-                          GradMode mode, Stream st) {
-    s.validate();
-    if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
-    conv2d_bwd_weight_kernel_v1<<<blocks_for(s.weight_elems(), 1), kBlock, 0, st>>>(dw, dy, x, s,
-                                                                                    mode);
-    CUDARTS_CHECK_LAUNCH();
+const auto every = [](const ConvWeightGradItem&) { return true; };
+
+// An empty batch: every item's dW zero under overwrite, untouched under accumulate.
+void empty_weight_grads(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
+                        Stream st) {
+    for (const ConvWeightGradItem& it : items) empty_weight_grad(it.dw, s, it.mode, st);
 }
 
-void conv2d_bwd_weight_v2(float* dw, const float* dy, const float* x, const Conv2dShape& s,
-                          GradMode mode, Stream st) {
+void conv2d_bwd_weight_group_v1(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
+                                Stream st) {
+    s.validate();
+    if (s.n == 0) return empty_weight_grads(items, s, st);
+    for_each_chunk<kConvGroupChunk>(items, every, [&](const WeightTable& t, unsigned count) {
+        conv2d_bwd_weight_kernel_v1<<<dim3(unsigned(blocks_for(s.weight_elems(), 1)), count),
+                                      kBlock, 0, st>>>(t, s);
+        CUDARTS_CHECK_LAUNCH();
+    });
+}
+
+void conv2d_bwd_weight_group_v2(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
+                                Stream st) {
     check_supported(s, supports_weight_v2, "conv2d_bwd_weight v2");
-    if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
-    const ConvTile t = plan_weight_tile(s);
-    const int planes = weight_planes(s, t);
-    const size_t smem = size_t(planes) * t.smem;
-    const int blocks = blocks_for(int64_t(s.c_in) * kCluster, 1);
-    switch (s.k) {
-        case 1:
-            conv2d_bwd_weight_kernel_v2<1>
-                <<<blocks, kBlock, smem, st>>>(dw, dy, x, s, t, planes, mode);
-            break;
-        case 3:
-            conv2d_bwd_weight_kernel_v2<3>
-                <<<blocks, kBlock, smem, st>>>(dw, dy, x, s, t, planes, mode);
-            break;
-        case 5:
-            conv2d_bwd_weight_kernel_v2<5>
-                <<<blocks, kBlock, smem, st>>>(dw, dy, x, s, t, planes, mode);
-            break;
-        default:  // 7, by supports_weight_v2
-            conv2d_bwd_weight_kernel_v2<7>
-                <<<blocks, kBlock, smem, st>>>(dw, dy, x, s, t, planes, mode);
-            break;
-    }
-    CUDARTS_CHECK_LAUNCH();
+    if (s.n == 0) return empty_weight_grads(items, s, st);
+    const ConvTile tile = plan_weight_tile(s);
+    const int planes = weight_planes(s, tile);
+    const size_t smem = size_t(planes) * tile.smem;
+    const unsigned blocks = unsigned(blocks_for(int64_t(s.c_in) * kCluster, 1));
+    for_each_chunk<kConvGroupChunk>(items, every, [&](const WeightTable& t, unsigned count) {
+        const dim3 grid(blocks, count);
+        switch (s.k) {
+            case 1:
+                conv2d_bwd_weight_kernel_v2<1><<<grid, kBlock, smem, st>>>(t, s, tile, planes);
+                break;
+            case 3:
+                conv2d_bwd_weight_kernel_v2<3><<<grid, kBlock, smem, st>>>(t, s, tile, planes);
+                break;
+            case 5:
+                conv2d_bwd_weight_kernel_v2<5><<<grid, kBlock, smem, st>>>(t, s, tile, planes);
+                break;
+            default:  // 7, by supports_weight_v2
+                conv2d_bwd_weight_kernel_v2<7><<<grid, kBlock, smem, st>>>(t, s, tile, planes);
+                break;
+        }
+        CUDARTS_CHECK_LAUNCH();
+    });
+}
+
+// The single launches: groups of one.
+template <void (*Group)(std::span<const ConvWeightGradItem>, const Conv2dShape&, Stream)>
+void conv2d_bwd_weight_one(float* dw, const float* dy, const float* x, const Conv2dShape& s,
+                           GradMode mode, Stream st) {
+    const ConvWeightGradItem it{dw, dy, x, mode};
+    Group({&it, 1}, s, st);
+}
+
+// A version with a launch per item (cuBLAS's, v3): its group is a call each.
+template <void (*One)(float*, const float*, const float*, const Conv2dShape&, GradMode, Stream)>
+void conv2d_bwd_weight_each(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
+                            Stream st) {
+    for (const ConvWeightGradItem& it : items) One(it.dw, it.dy, it.x, s, it.mode, st);
 }
 
 void conv2d_bwd_weight_cublas(float* dw, const float* dy, const float* x, const Conv2dShape& s,
@@ -427,10 +463,14 @@ const Conv2dBwdDataVersion kBwdDataVersions[] = {
 };
 
 const Conv2dBwdWeightVersion kBwdWeightVersions[] = {
-    {"v1", supports_any, conv2d_bwd_weight_v1},
-    {"v2", supports_weight_v2, conv2d_bwd_weight_v2},
-    {"cublas", supports_cublas, conv2d_bwd_weight_cublas},
-    {"v3", supports_cublas, conv2d_bwd_weight_v3},  // after cublas: the launcher's choice
+    {"v1", supports_any, conv2d_bwd_weight_one<conv2d_bwd_weight_group_v1>,
+     conv2d_bwd_weight_group_v1},
+    {"v2", supports_weight_v2, conv2d_bwd_weight_one<conv2d_bwd_weight_group_v2>,
+     conv2d_bwd_weight_group_v2},
+    {"cublas", supports_cublas, conv2d_bwd_weight_cublas,
+     conv2d_bwd_weight_each<conv2d_bwd_weight_cublas>},
+    // after cublas: the launcher's choice
+    {"v3", supports_cublas, conv2d_bwd_weight_v3, conv2d_bwd_weight_each<conv2d_bwd_weight_v3>},
 };
 
 }  // namespace
@@ -445,6 +485,12 @@ void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dS
                        GradMode mode, Stream st) {
     s.validate();
     preferred_version(conv2d_bwd_weight_versions(), s).launch(dw, dy, x, s, mode, st);
+}
+
+void conv2d_group_bwd_weight(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
+                             Stream st) {
+    s.validate();
+    preferred_version(conv2d_bwd_weight_versions(), s).launch_group(items, s, st);
 }
 
 std::span<const Conv2dBwdDataVersion> conv2d_bwd_data_versions() { return kBwdDataVersions; }

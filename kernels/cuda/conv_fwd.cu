@@ -20,12 +20,14 @@
 #include "kernels/cuda/blas.h"
 #include "kernels/cuda/conv_tile.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/item_table.h"
 
 namespace cudarts::cuda {
 
 namespace {
 
 constexpr int kBlock = 256;
+using FwdTable = ItemTable<ConvFwdItem, kConvGroupChunk>;  // blockIdx.y picks the item
 bool supports_cublas(const Conv2dShape& s) { return s.is_pointwise(); }
 bool supports_any(const Conv2dShape&) { return true; }
 
@@ -38,9 +40,13 @@ ConvTile plan_tile(const Conv2dShape& s) {
 
 bool supports_v2(const Conv2dShape& s) { return s.is_depthwise() && plan_tile(s).smem <= kSmemMax; }
 
-// One thread per output (n, o, i, j), j fastest so that a warp reads neighbouring inputs.
-__global__ void conv2d_fwd_kernel_v1(float* __restrict__ y, const float* __restrict__ x,
-                                     const float* __restrict__ w, Conv2dShape s) {
+// One thread per output (n, o, i, j) of item blockIdx.y, j fastest so that a warp reads
+// neighbouring inputs.
+__global__ void conv2d_fwd_kernel_v1(const __grid_constant__ FwdTable items, Conv2dShape s) {
+    const ConvFwdItem& it = items.item[blockIdx.y];
+    float* __restrict__ y = it.y;
+    const float* __restrict__ x = it.x;
+    const float* __restrict__ w = it.w;
     const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
     const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (idx >= int64_t(s.n) * s.c_out * ho * wo) return;
@@ -60,9 +66,14 @@ __global__ void conv2d_fwd_kernel_v1(float* __restrict__ y, const float* __restr
     y[idx] = acc;
 }
 
-// One block per (plane, tile); threads stride over the tile's outputs, j fastest.
-__global__ void conv2d_fwd_kernel_v2(float* __restrict__ y, const float* __restrict__ x,
-                                     const float* __restrict__ w, Conv2dShape s, ConvTile t) {
+// One block per (plane, tile) of item blockIdx.y; threads stride over the tile's outputs, j
+// fastest.
+__global__ void conv2d_fwd_kernel_v2(const __grid_constant__ FwdTable items, Conv2dShape s,
+                                     ConvTile t) {
+    const ConvFwdItem& it = items.item[blockIdx.y];
+    float* __restrict__ y = it.y;
+    const float* __restrict__ x = it.x;
+    const float* __restrict__ w = it.w;
     extern __shared__ float smem[];
     const DwBlock blk = dw_block(t, s.c_in);
     const int ho = s.ho(), wo = s.wo();
@@ -86,25 +97,40 @@ __global__ void conv2d_fwd_kernel_v2(float* __restrict__ y, const float* __restr
     }
 }
 
-void conv2d_fwd_v1(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
+const auto every = [](const ConvFwdItem&) { return true; };
+
+void conv2d_fwd_group_v1(std::span<const ConvFwdItem> items, const Conv2dShape& s, Stream st) {
     s.validate();
     const int64_t outputs = s.out_elems();
     if (outputs == 0) return;
-    conv2d_fwd_kernel_v1<<<blocks_for(outputs, kBlock), kBlock, 0, st>>>(y, x, w, s);
-    CUDARTS_CHECK_LAUNCH();
+    for_each_chunk<kConvGroupChunk>(items, every, [&](const FwdTable& t, unsigned count) {
+        conv2d_fwd_kernel_v1<<<dim3(unsigned(blocks_for(outputs, kBlock)), count), kBlock, 0, st>>>(
+            t, s);
+        CUDARTS_CHECK_LAUNCH();
+    });
 }
 
-void conv2d_fwd_v2(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
+void conv2d_fwd_group_v2(std::span<const ConvFwdItem> items, const Conv2dShape& s, Stream st) {
     s.validate();
     CUDARTS_CHECK(supports_v2(s),
                   "conv2d_fwd v2: needs a depthwise shape whose window fits "
                   "shared memory, got "
                       << s);
     if (s.out_elems() == 0) return;
-    const ConvTile t = plan_tile(s);
-    const int64_t blocks = int64_t(s.n) * s.c_in * t.tiles_h * t.tiles_w;
-    conv2d_fwd_kernel_v2<<<blocks_for(blocks, 1), t.threads(kBlock), t.smem, st>>>(y, x, w, s, t);
-    CUDARTS_CHECK_LAUNCH();
+    const ConvTile tile = plan_tile(s);
+    const int64_t blocks = int64_t(s.n) * s.c_in * tile.tiles_h * tile.tiles_w;
+    for_each_chunk<kConvGroupChunk>(items, every, [&](const FwdTable& t, unsigned count) {
+        conv2d_fwd_kernel_v2<<<dim3(unsigned(blocks_for(blocks, 1)), count), tile.threads(kBlock),
+                               tile.smem, st>>>(t, s, tile);
+        CUDARTS_CHECK_LAUNCH();
+    });
+}
+
+// The single launches: groups of one.
+template <void (*Group)(std::span<const ConvFwdItem>, const Conv2dShape&, Stream)>
+void conv2d_fwd_one(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
+    const ConvFwdItem it{y, x, w};
+    Group({&it, 1}, s, st);
 }
 
 void conv2d_fwd_cublas(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
@@ -119,10 +145,15 @@ void conv2d_fwd_cublas(float* y, const float* x, const float* w, const Conv2dSha
                             s.c_in * hw, GradMode::kOverwrite, y, int(hw), s.c_out * hw, s.n, st);
 }
 
+// cuBLAS's group: a call per item.
+void conv2d_fwd_group_cublas(std::span<const ConvFwdItem> items, const Conv2dShape& s, Stream st) {
+    for (const ConvFwdItem& it : items) conv2d_fwd_cublas(it.y, it.x, it.w, s, st);
+}
+
 const Conv2dFwdVersion kFwdVersions[] = {
-    {"v1", supports_any, conv2d_fwd_v1},
-    {"v2", supports_v2, conv2d_fwd_v2},
-    {"cublas", supports_cublas, conv2d_fwd_cublas},
+    {"v1", supports_any, conv2d_fwd_one<conv2d_fwd_group_v1>, conv2d_fwd_group_v1},
+    {"v2", supports_v2, conv2d_fwd_one<conv2d_fwd_group_v2>, conv2d_fwd_group_v2},
+    {"cublas", supports_cublas, conv2d_fwd_cublas, conv2d_fwd_group_cublas},
 };
 
 }  // namespace
@@ -130,6 +161,11 @@ const Conv2dFwdVersion kFwdVersions[] = {
 void conv2d_fwd(float* y, const float* x, const float* w, const Conv2dShape& s, Stream st) {
     s.validate();
     preferred_version(conv2d_fwd_versions(), s).launch(y, x, w, s, st);
+}
+
+void conv2d_group_fwd(std::span<const ConvFwdItem> items, const Conv2dShape& s, Stream st) {
+    s.validate();
+    preferred_version(conv2d_fwd_versions(), s).launch_group(items, s, st);
 }
 
 std::span<const Conv2dFwdVersion> conv2d_fwd_versions() { return kFwdVersions; }

@@ -65,8 +65,10 @@ struct DwPwBn {
     // The depthwise and pointwise convs of the ReLU'd input, before the norm.
     Var pre_bn(const Var& relu_x, const Forward& f) const {
         const int c = int(relu_x.size(1));
-        return conv2d(conv2d(relu_x, f.w(dw), stride, pad, dil, c), f.w(pw));
+        return after_dw(conv2d(relu_x, f.w(dw), stride, pad, dil, c), f);
     }
+    Primitive::DwConv dw_conv() const { return {dw, stride, pad, dil}; }
+    Var after_dw(const Var& h, const Forward& f) const { return conv2d(h, f.w(pw)); }
 };
 
 class DilConv : public Primitive {
@@ -79,6 +81,10 @@ public:
         return block_.pre_bn(in.relu(), f);
     }
     const BatchNormRef& stage_bn(int) const override { return block_.bn; }
+    std::optional<DwConv> stage_dw(int) const override { return block_.dw_conv(); }
+    Var stage_after_dw(int, const Var& h, const Forward& f) const override {
+        return block_.after_dw(h, f);
+    }
 
 private:
     DwPwBn block_;
@@ -99,8 +105,13 @@ public:
     }
     const BatchNormRef& stage_bn(int s) const override { return (s == 0 ? first_ : second_).bn; }
     bool stage_relu(int s) const override { return s == 0; }  // the second block's ReLU
+    std::optional<DwConv> stage_dw(int s) const override { return block(s).dw_conv(); }
+    Var stage_after_dw(int s, const Var& h, const Forward& f) const override {
+        return block(s).after_dw(h, f);
+    }
 
 private:
+    const DwPwBn& block(int s) const { return s == 0 ? first_ : second_; }
     DwPwBn first_, second_;
 };
 
@@ -170,6 +181,10 @@ Var Primitive::stage(int, const StageInput&, const Forward&) const {
     throw Error("Primitive::stage: this op has no batch norm stage");
 }
 
+Var Primitive::stage_after_dw(int, const Var&, const Forward&) const {
+    throw Error("Primitive::stage_after_dw: this op has no depthwise stage");
+}
+
 const BatchNormRef& Primitive::stage_bn(int) const {
     throw Error("Primitive::stage_bn: this op has no batch norm stage");
 }
@@ -197,10 +212,40 @@ std::vector<Var> forward_staged(const std::vector<const Primitive*>& ops,
         std::vector<Var> pre;
         std::vector<const BatchNormRef*> norms;
         std::vector<bool> relu;  // the next stage reads only the ReLU: fused into the norm
+        const auto input = [&](size_t i) -> const StageInput& {
+            return s == 0 ? in[size_t(input_of[i])] : next[i];
+        };
+        // The stage's depthwise convs first, as one conv2d_group per shape and setting.
+        std::vector<Var> dw_out(ops.size());
+        std::vector<bool> dw_done(ops.size(), false);
+        for (size_t i = 0; i < ops.size(); ++i) {
+            if (ops[i]->stages() <= s || dw_done[i]) continue;
+            const std::optional<Primitive::DwConv> d = ops[i]->stage_dw(s);
+            if (!d) continue;
+            std::vector<size_t> members;
+            std::vector<Var> xs, ws;
+            for (size_t j = i; j < ops.size(); ++j) {
+                if (ops[j]->stages() <= s || dw_done[j]) continue;
+                const std::optional<Primitive::DwConv> e = ops[j]->stage_dw(s);
+                if (!e || e->stride != d->stride || e->pad != d->pad || e->dil != d->dil) continue;
+                const Var& x = input(j).relu();
+                const Var& w = f.w(e->weight);
+                if (x.shape() != input(i).relu().shape() || w.shape() != f.w(d->weight).shape())
+                    continue;
+                dw_done[j] = true;
+                members.push_back(j);
+                xs.push_back(x);
+                ws.push_back(w);
+            }
+            const std::vector<Var> hs =
+                conv2d_group(xs, ws, d->stride, d->pad, d->dil, int(xs[0].size(1)));
+            for (size_t k = 0; k < members.size(); ++k) dw_out[members[k]] = hs[k];
+        }
         for (size_t i = 0; i < ops.size(); ++i) {
             if (ops[i]->stages() <= s) continue;
             live.push_back(i);
-            pre.push_back(ops[i]->stage(s, s == 0 ? in[size_t(input_of[i])] : next[i], f));
+            pre.push_back(dw_done[i] ? ops[i]->stage_after_dw(s, dw_out[i], f)
+                                     : ops[i]->stage(s, input(i), f));
             norms.push_back(&ops[i]->stage_bn(s));
             relu.push_back(s + 1 < ops[i]->stages() && ops[i]->stage_relu(s));
         }

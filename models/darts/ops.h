@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,15 @@ public:
     virtual Var stage(int s, const StageInput& in, const Forward& f) const;
     virtual const BatchNormRef& stage_bn(int s) const;
     virtual bool stage_relu(int) const { return false; }
+
+    // stage_dw(s): stage s begins with a depthwise conv of in.relu() (its weight's index, stride,
+    // padding and dilation; none: it does not), and stage_after_dw(s, h, f) is the rest of the
+    // stage from that conv's output h. forward_staged runs those convs as conv2d_groups.
+    struct DwConv {
+        int weight, stride, pad, dil;
+    };
+    virtual std::optional<DwConv> stage_dw(int) const { return std::nullopt; }
+    virtual Var stage_after_dw(int s, const Var& h, const Forward& f) const;
 };
 
 // Runs ops[i] on inputs[input_of[i]] for every i and returns their outputs: the numbers of
