@@ -15,10 +15,11 @@ static void check_nchw(const Var& x, const char* op) {
     CUDARTS_CHECK(x.value().ndim() == 4, op << ": expected an NCHW tensor, got " << x.value());
 }
 
-Var conv2d(const Var& x, const Var& w, int stride, int pad, int dil, int groups) {
-    const Device dev = op_device("conv2d", {&x, &w});
-    check_nchw(x, "conv2d");
-    check_nchw(w, "conv2d weight");
+// The shape of conv2d(x, w, ...), validated, with w checked against it; op names the op in errors.
+static Conv2dShape conv_shape(const Var& x, const Var& w, int stride, int pad, int dil, int groups,
+                              const char* op) {
+    check_nchw(x, op);
+    check_nchw(w, op);
     const Conv2dShape s{.n = int(x.size(0)),
                         .c_in = int(x.size(1)),
                         .h = int(x.size(2)),
@@ -31,7 +32,13 @@ Var conv2d(const Var& x, const Var& w, int stride, int pad, int dil, int groups)
                         .groups = groups};
     s.validate();
     CUDARTS_CHECK(w.size(1) == s.cin_per_group() && w.size(3) == s.k,
-                  "conv2d: weight " << w.value() << " does not fit " << s);
+                  op << ": weight " << w.value() << " does not fit " << s);
+    return s;
+}
+
+Var conv2d(const Var& x, const Var& w, int stride, int pad, int dil, int groups) {
+    const Device dev = op_device("conv2d", {&x, &w});
+    const Conv2dShape s = conv_shape(x, w, stride, pad, dil, groups, "conv2d");
     Var y = new_output({s.n, s.c_out, s.ho(), s.wo()}, dev);
     CUDARTS_DISPATCH(dev, conv2d_fwd, y.data(), x.data(), w.data(), s);
     record("conv2d", {x, w}, {y}, [x, w, y, s, dev] {
@@ -51,21 +58,7 @@ std::vector<Var> conv2d_group(const std::vector<Var>& xs, const std::vector<Var>
                   "conv2d_group: " << xs.size() << " inputs and " << ws.size() << " weights");
     const Var &x0 = xs[0], &w0 = ws[0];
     const Device dev = op_device("conv2d_group", {&x0, &w0});
-    check_nchw(x0, "conv2d_group");
-    check_nchw(w0, "conv2d_group weight");
-    const Conv2dShape s{.n = int(x0.size(0)),
-                        .c_in = int(x0.size(1)),
-                        .h = int(x0.size(2)),
-                        .w = int(x0.size(3)),
-                        .c_out = int(w0.size(0)),
-                        .k = int(w0.size(2)),
-                        .stride = stride,
-                        .pad = pad,
-                        .dil = dil,
-                        .groups = groups};
-    s.validate();
-    CUDARTS_CHECK(w0.size(1) == s.cin_per_group() && w0.size(3) == s.k,
-                  "conv2d_group: weight " << w0.value() << " does not fit " << s);
+    const Conv2dShape s = conv_shape(x0, w0, stride, pad, dil, groups, "conv2d_group");
     std::vector<Var> ys;
     std::vector<ConvFwdItem> items;
     for (size_t i = 0; i < xs.size(); ++i) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <span>
@@ -180,6 +181,16 @@ void check_two_versions(std::span<const FlatVersion<Launch>> versions, Launch* l
         REQUIRE(got.size() == want.size());
         for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == want[i]);
     }
+}
+
+// got and want hold the same bits, element for element (a grouped launch against its items'
+// own launches); counts the differing elements rather than checking each.
+inline void check_bits(const std::vector<float>& got, const std::vector<float>& want) {
+    REQUIRE(got.size() == want.size());
+    int64_t differ = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+        differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
+    CHECK(differ == 0);
 }
 
 // The two write modes by short names, for suites that loop over both.

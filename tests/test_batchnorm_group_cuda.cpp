@@ -8,7 +8,6 @@
 // CPU in test_batchnorm_cuda.cpp.
 #if CUDARTS_HAS_CUDA
 
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -80,15 +79,6 @@ struct ItemData {
                 fetch(rv), fetch(dx),   fetch(dgamma), fetch(dbeta)};
     }
 };
-
-// got and want hold the same bits, element for element.
-void check_bits(const std::vector<float>& got, const std::vector<float>& want) {
-    REQUIRE(got.size() == want.size());
-    int64_t differ = 0;
-    for (size_t i = 0; i < got.size(); ++i)
-        differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
-    CHECK(differ == 0);
-}
 
 std::vector<std::unique_ptr<ItemData>> make_items(const BatchNormShape& s) {
     std::vector<std::unique_ptr<ItemData>> items;

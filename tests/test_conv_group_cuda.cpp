@@ -6,7 +6,6 @@
 // against the CPU in test_conv_cuda.cpp.
 #if CUDARTS_HAS_CUDA
 
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -31,14 +30,6 @@ struct ItemData {
           y(DeviceVec::poisoned(s.out_elems())),
           dw(uniform(s.weight_elems(), 400 + i)) {}  // accumulated into by the odd items
 };
-
-void check_bits(const std::vector<float>& got, const std::vector<float>& want) {
-    REQUIRE(got.size() == want.size());
-    int64_t differ = 0;
-    for (size_t i = 0; i < got.size(); ++i)
-        differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
-    CHECK(differ == 0);
-}
 
 // Every item's y and dw after a grouped or an item-by-item run of `fwd` and `wgrad`.
 template <class Fwd, class Weight>
@@ -73,32 +64,19 @@ std::vector<std::vector<float>> run(const Conv2dShape& s, const Fwd& fwd, const 
     return out;
 }
 
+// A depthwise convolution of n samples of c channels, hw x hw.
+Conv2dShape depthwise(int n, int c, int hw, int k, int stride, int pad, int dil) {
+    return {n, c, hw, hw, c, k, stride, pad, dil, c};
+}
+
 }  // namespace
 
 TEST_SUITE("cuda_conv_group") {
     TEST_CASE("cuda conv2d_group: each item gets the bits of its own call") {
-        const Conv2dShape shapes[] = {
-            {.n = 2,
-             .c_in = 5,
-             .h = 9,
-             .w = 9,
-             .c_out = 5,
-             .k = 3,
-             .stride = 1,
-             .pad = 1,
-             .groups = 5},  // sep_conv_3x3
-            {.n = 3,
-             .c_in = 4,
-             .h = 8,
-             .w = 8,
-             .c_out = 4,
-             .k = 5,
-             .stride = 2,
-             .pad = 4,
-             .dil = 2,
-             .groups = 4},                                            // dil_conv_5x5 at stride 2
-            {.n = 2, .c_in = 6, .h = 5, .w = 7, .c_out = 4, .k = 1},  // the pointwise 1x1
-        };
+        // sep_conv_3x3, dil_conv_5x5 at stride 2 (depthwise), and a pointwise 1x1.
+        const Conv2dShape shapes[] = {depthwise(2, 5, 9, 3, 1, 1, 1),
+                                      depthwise(3, 4, 8, 5, 2, 4, 2),
+                                      Conv2dShape{2, 6, 5, 7, 4, 1}};
         const int64_t chunks = (kItems + cuda::kConvGroupChunk - 1) / cuda::kConvGroupChunk;
         for (const Conv2dShape& s : shapes) {
             CAPTURE(s);

@@ -1,8 +1,9 @@
 // The staged form of the DARTS ops (models/darts/ops.h, forward_staged), on the CPU: every search
 // primitive twice at stride 1 on one input (two edges leaving one state, sharing its ReLU and
-// pools) and at stride 2 on another (so two shapes of norms in one call), plus the cell's preprocessing ops, run through forward_staged, give each op the outputs,
-// running statistics and weight gradients of its own forward() bit for bit, and the inputs'
-// gradients up to the order their contributions are added in; in eval mode too.
+// pools) and at stride 2 on another (so two shapes of norms in one call), plus the cell's
+// preprocessing ops, run through forward_staged, give each op the outputs, running statistics and
+// weight gradients of its own forward() bit for bit, and the inputs' gradients up to the order
+// their contributions are added in; in eval mode too.
 #include <memory>
 #include <string>
 #include <vector>

@@ -193,36 +193,40 @@ __device__ GradSums channel_grad_sums(const float* __restrict__ dy,
     return {a, b};
 }
 
-// One block per channel: the two sums, dgamma and dbeta written once by thread 0, then a second
-// pass writing dx = gamma * invstd * (dy - sum(dy)/m - xhat * sum(dy*xhat)/m) when dx is wanted.
-// Item blockIdx.y.
+// Item it's dx over the values e = begin + threadIdx.x, + step, ... < end of channel ch:
+// gamma * invstd * (dy - sum(dy)/m - xhat * sum(dy*xhat)/m), dy masked by a fused ReLU. Nothing
+// when it.dx is null.
+__device__ void write_train_dx(const BatchNormGradItem& it, const BatchNormShape& s, int ch,
+                               GradSums sums, int begin, int end, int step) {
+    if (!it.dx) return;
+    const int m = s.n * s.hw;
+    const float mean = it.save_mean[ch], invstd = it.save_invstd[ch];
+    const float scale = (it.gamma ? it.gamma[ch] : 1.f) * invstd;
+    const float mean_dy = sums.dy / float(m), mean_dy_xhat = sums.dy_xhat / float(m);
+    for (int e = begin + int(threadIdx.x); e < end; e += step) {
+        const int64_t k = offset_in_channel(s, ch, e);
+        const float xhat = (it.x[k] - mean) * invstd;
+        write_grad(it.dx[k],
+                   scale * (masked_dy(it.dy, it.relu_y, k) - mean_dy - xhat * mean_dy_xhat),
+                   it.mode);
+    }
+}
+
+// One block per channel of item blockIdx.y: the two sums, dgamma and dbeta written once by thread
+// 0, then a second pass writing dx when it is wanted.
 __global__ void __launch_bounds__(kReduceBlock)
     batch_norm_bwd_train_kernel_v1(const __grid_constant__ GradTable t, BatchNormShape s) {
     __shared__ BlockSum::TempStorage tmp;
     __shared__ float total;
     const BatchNormGradItem& it = t.item[blockIdx.y];
-    float* __restrict__ dx = it.dx;
-    const float* __restrict__ dy = it.dy;
-    const float* __restrict__ x = it.x;
-    const float* __restrict__ gamma = it.gamma;
-    const GradMode mode = it.mode;
     const int ch = int(blockIdx.x);
-    const int m = s.n * s.hw;
-    const float mean = it.save_mean[ch], invstd = it.save_invstd[ch];
-    const GradSums sums = channel_grad_sums(dy, it.relu_y, x, mean, invstd, s, ch, tmp, total);
+    const GradSums sums = channel_grad_sums(it.dy, it.relu_y, it.x, it.save_mean[ch],
+                                            it.save_invstd[ch], s, ch, tmp, total);
     if (threadIdx.x == 0) {
-        if (it.dgamma) write_grad(it.dgamma[ch], sums.dy_xhat, mode);
-        if (it.dbeta) write_grad(it.dbeta[ch], sums.dy, mode);
+        if (it.dgamma) write_grad(it.dgamma[ch], sums.dy_xhat, it.mode);
+        if (it.dbeta) write_grad(it.dbeta[ch], sums.dy, it.mode);
     }
-    if (!dx) return;
-    const float scale = (gamma ? gamma[ch] : 1.f) * invstd;
-    const float mean_dy = sums.dy / float(m), mean_dy_xhat = sums.dy_xhat / float(m);
-    for (int e = int(threadIdx.x); e < m; e += kReduceBlock) {
-        const int64_t k = offset_in_channel(s, ch, e);
-        const float xhat = (x[k] - mean) * invstd;
-        write_grad(dx[k], scale * (masked_dy(dy, it.relu_y, k) - mean_dy - xhat * mean_dy_xhat),
-                   mode);
-    }
+    write_train_dx(it, s, ch, sums, 0, s.n * s.hw, kReduceBlock);
 }
 
 // One block per channel: dgamma = sum(dy * xhat) and dbeta = sum(dy) with the running statistics.
@@ -331,31 +335,16 @@ __device__ GradSums cluster_grad_sums(float* __restrict__ dgamma, float* __restr
     return sums;
 }
 
-// The cluster's sums, then each rank writes dx over its own range of the channel.
-// Item blockIdx.y.
+// The cluster's sums for item blockIdx.y, then each rank writes dx over its own range of the
+// channel.
 __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kClusterBlock)
     batch_norm_bwd_train_kernel_v2(const __grid_constant__ GradTable t, BatchNormShape s) {
     const BatchNormGradItem& it = t.item[blockIdx.y];
-    float* __restrict__ dx = it.dx;
-    const float* __restrict__ dy = it.dy;
-    const float* __restrict__ x = it.x;
-    const float* __restrict__ gamma = it.gamma;
-    const GradMode mode = it.mode;
     const int ch = int(blockIdx.x / kCluster);
-    const int m = s.n * s.hw;
-    const float mean = it.save_mean[ch], invstd = it.save_invstd[ch];
-    const GradSums sums =
-        cluster_grad_sums(it.dgamma, it.dbeta, dy, it.relu_y, x, mean, invstd, s, ch, mode);
-    if (!dx) return;
-    const float scale = (gamma ? gamma[ch] : 1.f) * invstd;
-    const float mean_dy = sums.dy / float(m), mean_dy_xhat = sums.dy_xhat / float(m);
-    const RankRange r = rank_range(m, int(blockIdx.x % kCluster));
-    for (int e = int(r.begin) + int(threadIdx.x); e < int(r.end); e += kClusterBlock) {
-        const int64_t k = offset_in_channel(s, ch, e);
-        const float xhat = (x[k] - mean) * invstd;
-        write_grad(dx[k], scale * (masked_dy(dy, it.relu_y, k) - mean_dy - xhat * mean_dy_xhat),
-                   mode);
-    }
+    const GradSums sums = cluster_grad_sums(it.dgamma, it.dbeta, it.dy, it.relu_y, it.x,
+                                            it.save_mean[ch], it.save_invstd[ch], s, ch, it.mode);
+    const RankRange r = rank_range(s.n * s.hw, int(blockIdx.x % kCluster));
+    write_train_dx(it, s, ch, sums, int(r.begin), int(r.end), kClusterBlock);
 }
 
 // dgamma and dbeta with the running statistics, over the cluster.
