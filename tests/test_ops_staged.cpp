@@ -112,6 +112,28 @@ TEST_SUITE("search_network") {
         }
     }
 
+    TEST_CASE("forward_staged: each op's stages, one after another, are its forward") {
+        // stage() then stage_bn(), with the ReLU between stages where stage_relu says: the
+        // separable and dilated convs through Primitive::stage's default (their depthwise conv,
+        // then stage_after_dw), the pools and FactorizedReduce through their own.
+        OpSet set;
+        const Forward f{set.weights, set.buffers,
+                        ForwardMode{.training = true, .track_stats = false}};
+        const Var x = test::leaf({2, kC, 6, 6}, 3);
+        for (size_t i = 0; i < set.ops.size(); ++i) {
+            CAPTURE(i);
+            const Primitive& op = *set.ops[i];
+            if (op.stages() == 0) continue;
+            StageInput in(x);
+            Var y;
+            for (int s = 0; s < op.stages(); ++s) {
+                y = f.bn(op.stage(s, in, f), op.stage_bn(s));
+                in = op.stage_relu(s) ? StageInput::of_relu(relu(y)) : StageInput(y);
+            }
+            CHECK(y.value().to_vector() == op.forward(x, f).value().to_vector());
+        }
+    }
+
     TEST_CASE("forward_staged: refuses mismatched inputs") {
         OpSet set;
         const Forward f{set.weights, set.buffers, ForwardMode{}};

@@ -10,6 +10,11 @@ namespace cudarts {
 
 namespace {
 
+// The DARTS 3x3 pool, pad 1 (avg without the padding).
+Var pool3x3(const Var& x, bool max, int stride) {
+    return max ? max_pool2d(x, 3, stride, 1) : avg_pool2d(x, 3, stride, 1);
+}
+
 class NoneOp : public Primitive {
 public:
     Var forward(const Var&, const Forward&) const override { return Var(); }
@@ -30,7 +35,7 @@ public:
         if (opt.bn_after_pool) bn_ = b.batch_norm(prefix + ".1", channels, opt.affine);
     }
     Var forward(const Var& x, const Forward& f) const override {
-        Var y = pool(x);
+        Var y = pool3x3(x, max_, stride_);
         return bn_ ? f.bn(y, *bn_) : y;
     }
     int stages() const override { return bn_ ? 1 : 0; }
@@ -40,9 +45,6 @@ public:
     const BatchNormRef& stage_bn(int) const override { return *bn_; }
 
 private:
-    Var pool(const Var& x) const {
-        return max_ ? max_pool2d(x, 3, stride_, 1) : avg_pool2d(x, 3, stride_, 1);
-    }
     bool max_;
     int stride_;
     std::optional<BatchNormRef> bn_;
@@ -61,13 +63,12 @@ struct DwPwBn {
         pw = b.conv(at + std::to_string(first + 2) + ".weight", c_out, c_in, 1);
         bn = b.batch_norm(at + std::to_string(first + 3), c_out, affine);
     }
-    Var forward(const Var& x, const Forward& f) const { return f.bn(pre_bn(relu(x), f), bn); }
-    // The depthwise and pointwise convs of the ReLU'd input, before the norm.
-    Var pre_bn(const Var& relu_x, const Forward& f) const {
-        const int c = int(relu_x.size(1));
-        return after_dw(conv2d(relu_x, f.w(dw), stride, pad, dil, c), f);
+    Var forward(const Var& x, const Forward& f) const {
+        const Var h = relu(x);
+        return f.bn(after_dw(conv2d(h, f.w(dw), stride, pad, dil, int(h.size(1))), f), bn);
     }
     Primitive::DwConv dw_conv() const { return {dw, stride, pad, dil}; }
+    // The pointwise conv of the depthwise conv's output, before the norm.
     Var after_dw(const Var& h, const Forward& f) const { return conv2d(h, f.w(pw)); }
 };
 
@@ -77,9 +78,6 @@ public:
         : block_(c, c, k, stride, k - 1, 2, affine, b, prefix, 0) {}
     Var forward(const Var& x, const Forward& f) const override { return block_.forward(x, f); }
     int stages() const override { return 1; }
-    Var stage(int, const StageInput& in, const Forward& f) const override {
-        return block_.pre_bn(in.relu(), f);
-    }
     const BatchNormRef& stage_bn(int) const override { return block_.bn; }
     std::optional<DwConv> stage_dw(int) const override { return block_.dw_conv(); }
     Var stage_after_dw(int, const Var& h, const Forward& f) const override {
@@ -100,10 +98,7 @@ public:
         return second_.forward(first_.forward(x, f), f);
     }
     int stages() const override { return 2; }
-    Var stage(int s, const StageInput& in, const Forward& f) const override {
-        return (s == 0 ? first_ : second_).pre_bn(in.relu(), f);
-    }
-    const BatchNormRef& stage_bn(int s) const override { return (s == 0 ? first_ : second_).bn; }
+    const BatchNormRef& stage_bn(int s) const override { return block(s).bn; }
     bool stage_relu(int s) const override { return s == 0; }  // the second block's ReLU
     std::optional<DwConv> stage_dw(int s) const override { return block(s).dw_conv(); }
     Var stage_after_dw(int s, const Var& h, const Forward& f) const override {
@@ -172,13 +167,16 @@ const Var& StageInput::relu() const {
 Var StageInput::pooled(bool max, int stride) const {
     for (const Pooled& p : pooled_)
         if (p.max == max && p.stride == stride) return p.y;
-    Var y = max ? max_pool2d(x_, 3, stride, 1) : avg_pool2d(x_, 3, stride, 1);
-    pooled_.push_back({max, stride, std::move(y)});
+    pooled_.push_back({max, stride, pool3x3(x_, max, stride)});
     return pooled_.back().y;
 }
 
-Var Primitive::stage(int, const StageInput&, const Forward&) const {
-    throw Error("Primitive::stage: this op has no batch norm stage");
+Var Primitive::stage(int s, const StageInput& in, const Forward& f) const {
+    const std::optional<DwConv> d = stage_dw(s);
+    if (!d) throw Error("Primitive::stage: this op has no batch norm stage");
+    const Var& x = in.relu();
+    return stage_after_dw(s, conv2d(x, f.w(d->weight), d->stride, d->pad, d->dil, int(x.size(1))),
+                          f);
 }
 
 Var Primitive::stage_after_dw(int, const Var&, const Forward&) const {
@@ -216,36 +214,32 @@ std::vector<Var> forward_staged(const std::vector<const Primitive*>& ops,
             return s == 0 ? in[size_t(input_of[i])] : next[i];
         };
         // The stage's depthwise convs first, as one conv2d_group per shape and setting.
+        std::vector<std::optional<Primitive::DwConv>> dw(ops.size());
+        for (size_t i = 0; i < ops.size(); ++i)
+            if (ops[i]->stages() > s) dw[i] = ops[i]->stage_dw(s);
+        const auto same_conv = [&](size_t a, size_t b) {
+            return dw[a]->stride == dw[b]->stride && dw[a]->pad == dw[b]->pad &&
+                   dw[a]->dil == dw[b]->dil && input(a).relu().shape() == input(b).relu().shape() &&
+                   f.w(dw[a]->weight).shape() == f.w(dw[b]->weight).shape();
+        };
         std::vector<Var> dw_out(ops.size());
-        std::vector<bool> dw_done(ops.size(), false);
-        for (size_t i = 0; i < ops.size(); ++i) {
-            if (ops[i]->stages() <= s || dw_done[i]) continue;
-            const std::optional<Primitive::DwConv> d = ops[i]->stage_dw(s);
-            if (!d) continue;
-            std::vector<size_t> members;
+        for (const std::vector<size_t>& members : group_indices(
+                 ops.size(), [&](size_t i) { return dw[i].has_value(); }, same_conv)) {
             std::vector<Var> xs, ws;
-            for (size_t j = i; j < ops.size(); ++j) {
-                if (ops[j]->stages() <= s || dw_done[j]) continue;
-                const std::optional<Primitive::DwConv> e = ops[j]->stage_dw(s);
-                if (!e || e->stride != d->stride || e->pad != d->pad || e->dil != d->dil) continue;
-                const Var& x = input(j).relu();
-                const Var& w = f.w(e->weight);
-                if (x.shape() != input(i).relu().shape() || w.shape() != f.w(d->weight).shape())
-                    continue;
-                dw_done[j] = true;
-                members.push_back(j);
-                xs.push_back(x);
-                ws.push_back(w);
+            for (const size_t j : members) {
+                xs.push_back(input(j).relu());
+                ws.push_back(f.w(dw[j]->weight));
             }
+            const Primitive::DwConv& d = *dw[members[0]];
             const std::vector<Var> hs =
-                conv2d_group(xs, ws, d->stride, d->pad, d->dil, int(xs[0].size(1)));
+                conv2d_group(xs, ws, d.stride, d.pad, d.dil, int(xs[0].size(1)));
             for (size_t k = 0; k < members.size(); ++k) dw_out[members[k]] = hs[k];
         }
         for (size_t i = 0; i < ops.size(); ++i) {
             if (ops[i]->stages() <= s) continue;
             live.push_back(i);
-            pre.push_back(dw_done[i] ? ops[i]->stage_after_dw(s, dw_out[i], f)
-                                     : ops[i]->stage(s, input(i), f));
+            pre.push_back(dw[i] ? ops[i]->stage_after_dw(s, dw_out[i], f)
+                                : ops[i]->stage(s, input(i), f));
             norms.push_back(&ops[i]->stage_bn(s));
             relu.push_back(s + 1 < ops[i]->stages() && ops[i]->stage_relu(s));
         }

@@ -66,7 +66,8 @@ public:
 
     // stage_dw(s): stage s begins with a depthwise conv of in.relu() (its weight's index, stride,
     // padding and dilation; none: it does not), and stage_after_dw(s, h, f) is the rest of the
-    // stage from that conv's output h. forward_staged runs those convs as conv2d_groups.
+    // stage from that conv's output h. forward_staged runs those convs as conv2d_groups; for such
+    // a stage, stage() is that conv followed by stage_after_dw (the default below).
     struct DwConv {
         int weight, stride, pad, dil;
     };

@@ -90,17 +90,14 @@ std::vector<Var> Forward::bn_group(const std::vector<Var>& xs,
         return ys;
     }
     const bool track = mode.track_stats;
-    std::vector<bool> done(xs.size(), false);
-    for (size_t first = 0; first < xs.size(); ++first) {
-        if (done[first]) continue;
-        std::vector<size_t> members;  // every input of xs[first]'s shape, in order
+    const auto members_of_shapes = group_indices(
+        xs.size(), [](size_t) { return true; },
+        [&](size_t a, size_t b) { return xs[a].shape() == xs[b].shape(); });
+    for (const std::vector<size_t>& members : members_of_shapes) {
         std::vector<Var> group;
         std::vector<Tensor> rm, rv;
         std::vector<bool> member_relu;
-        for (size_t i = first; i < xs.size(); ++i) {
-            if (done[i] || xs[i].shape() != xs[first].shape()) continue;
-            done[i] = true;
-            members.push_back(i);
+        for (const size_t i : members) {
             group.push_back(xs[i]);
             rm.push_back(track ? buffers[norms[i]->running_mean].value() : Tensor());
             rv.push_back(track ? buffers[norms[i]->running_var].value() : Tensor());

@@ -10,6 +10,7 @@
 // beta = 0, running mean 0 and variance 1.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,6 +91,25 @@ private:
     ParamStore& buffers_;
     std::vector<Init> weight_init_, buffer_init_;
 };
+
+// The indices i < n with keep(i), in groups of those with same(first, i) for the group's first
+// index; groups in order of their first index, each in increasing order. For grouping the
+// same-shaped pieces of a forward into one launch (Forward::bn_group, forward_staged).
+template <class Keep, class Same>
+std::vector<std::vector<size_t>> group_indices(size_t n, const Keep& keep, const Same& same) {
+    std::vector<std::vector<size_t>> groups;
+    for (size_t i = 0; i < n; ++i) {
+        if (!keep(i)) continue;
+        const auto g = std::find_if(groups.begin(), groups.end(),
+                                    [&](const std::vector<size_t>& m) { return same(m[0], i); });
+        if (g == groups.end()) {
+            groups.push_back({i});
+        } else {
+            g->push_back(i);
+        }
+    }
+    return groups;
+}
 
 // What a module's forward needs besides its input.
 struct Forward {
