@@ -75,17 +75,24 @@ std::vector<Var> conv2d_group(const std::vector<Var>& xs, const std::vector<Var>
     std::vector<Var> inputs = xs;
     inputs.insert(inputs.end(), ws.begin(), ws.end());
     record_paired("conv2d_group", inputs, ys, [xs, ws, ys, s, dev] {
+        // An input given several times (the convs of one state) gets its gradients summed in
+        // item order by one run of the group.
+        std::vector<ConvDataGradItem> data_items;
         std::vector<ConvWeightGradItem> weights;
         for (size_t i = 0; i < xs.size(); ++i) {
             if (!ys[i].has_grad()) continue;
-            if (xs[i].needs_grad())
-                CUDARTS_DISPATCH(dev, conv2d_bwd_data, xs[i].grad_data(), ys[i].grad().f32(),
-                                 ws[i].data(), s, xs[i].grad_write_mode());
+            if (xs[i].needs_grad()) {
+                float* dx = xs[i].grad_data();
+                data_items.push_back(
+                    {dx, ys[i].grad().f32(), ws[i].data(), xs[i].grad_write_mode()});
+            }
             if (ws[i].needs_grad()) {
                 float* dw = ws[i].grad_data();
                 weights.push_back({dw, ys[i].grad().f32(), xs[i].data(), ws[i].grad_write_mode()});
             }
         }
+        const std::span<const ConvDataGradItem> data(data_items);
+        if (!data.empty()) CUDARTS_DISPATCH(dev, conv2d_group_bwd_data, data, s);
         // A weight given twice gets its two gradients in two launches.
         for (const auto& round :
              detail::distinct_rounds(weights, [](const ConvWeightGradItem& g) { return g.dw; })) {

@@ -6,8 +6,8 @@
 // Where each count is taken (one place per event, so nothing is counted twice):
 //   launches       CUDARTS_CHECK_LAUNCH (kernels/cuda/cuda_check.h), which every launcher runs
 //                  after its `<<<>>>`; memsets (cudaMemset*) are not kernel launches, not counted.
-//                  Also counted by kernel family: the launcher's source file, "conv_bwd" for
-//                  kernels/cuda/conv_bwd.cu (launches_by_family)
+//                  Also counted by kernel family: the launcher's source file, "conv_bwd_data" for
+//                  kernels/cuda/conv_bwd_data.cu (launches_by_family)
 //   blas_calls     CUDARTS_CUBLAS_CHECK around a cuBLAS compute call (GEMM, ...); the handle's
 //                  setup calls (cublasCreate, cublasSet*, cublasGet*, cublasDestroy) are not
 //   device_allocs  cudaMalloc in raw_alloc (engine/memory.cpp): caching-allocator misses, arena

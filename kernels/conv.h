@@ -85,11 +85,19 @@ std::ostream& operator<<(std::ostream& os, const Conv2dShape& s);
 // (conv2d_group_*; on CUDA one launch for up to kConvGroupChunk of them where the shape's kernel
 // is one of ours, a call each where it is cuBLAS's). Every pointer means what it means in the
 // single calls below. The items of one call run at once on CUDA, so no two may write the same
-// output (y or dw).
+// output (y or dw); the input gradient's items may share dx (ConvDataGradItem).
 struct ConvFwdItem {
     float* y;
     const float* x;
     const float* w;
+};
+// Items of one dx (the convs that read one input) are summed in item order, each under its own
+// mode, as the single calls in sequence would: the same bits. Distinct dx must not overlap.
+struct ConvDataGradItem {
+    float* dx;
+    const float* dy;
+    const float* w;
+    GradMode mode;
 };
 struct ConvWeightGradItem {
     float* dw;
@@ -106,6 +114,7 @@ void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dS
                        GradMode mode);
 // The group forms: the single calls, item by item.
 void conv2d_group_fwd(std::span<const ConvFwdItem> items, const Conv2dShape& s);
+void conv2d_group_bwd_data(std::span<const ConvDataGradItem> items, const Conv2dShape& s);
 void conv2d_group_bwd_weight(std::span<const ConvWeightGradItem> items, const Conv2dShape& s);
 }  // namespace cpu
 
@@ -122,12 +131,14 @@ void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dS
 // call. The single calls are groups of one.
 inline constexpr int kConvGroupChunk = 16;
 void conv2d_group_fwd(std::span<const ConvFwdItem> items, const Conv2dShape& s, Stream st);
+void conv2d_group_bwd_data(std::span<const ConvDataGradItem> items, const Conv2dShape& s,
+                           Stream st);
 void conv2d_group_bwd_weight(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
                              Stream st);
 
 // Every implementation of each direction, so tests check them all against cpu:: and the
-// benchmark times them side by side (names "v1", "v2", "cublas", and for the weight gradient also
-// "v3", the 1x1 one-kernel version; see kernels/cuda/conv_*.cu).
+// benchmark times them side by side (names "v1", "v2", "cublas", and the 1x1 kernels of our own:
+// "pw" forward and input gradient, "v3" weight gradient; see kernels/cuda/conv_*.cu).
 // `supports` takes a valid shape; `launch` has the launcher's contract and throws on a shape its
 // version does not support.
 struct Conv2dFwdVersion {
@@ -141,6 +152,7 @@ struct Conv2dBwdDataVersion {
     bool (*supports)(const Conv2dShape& s);
     void (*launch)(float* dx, const float* dy, const float* w, const Conv2dShape& s, GradMode mode,
                    Stream st);
+    void (*launch_group)(std::span<const ConvDataGradItem> items, const Conv2dShape& s, Stream st);
 };
 struct Conv2dBwdWeightVersion {
     const char* name;
@@ -151,9 +163,10 @@ struct Conv2dBwdWeightVersion {
                          Stream st);
 };
 // The version a launcher runs: the last of `versions` that supports s. Each table lists its
-// versions from the most general (v1, any shape) to the most specialised (cublas), so this is
-// cuBLAS for pointwise shapes, else v2 where it applies, else v1. The weight gradient's v3 (1x1
-// only, one launch where cublas makes n) comes last, so it is that direction's pointwise pick.
+// versions from the most general (v1, any shape) to the most specialised, so this is v2 for the
+// depthwise shapes it takes, else v1, and for pointwise shapes our own kernel after cuBLAS: "pw"
+// forward and input gradient (a launch per chunk of a group where cuBLAS makes a call per item;
+// cuBLAS past pw's widths), and the weight gradient's v3 (one launch where cublas makes n).
 template <class Version>
 const Version& preferred_version(std::span<const Version> versions, const Conv2dShape& s) {
     for (size_t i = versions.size() - 1; i > 0; --i)

@@ -84,8 +84,9 @@ std::vector<FwdVersion> fwd_runs(const Conv2dShape& s) {
                     FwdVersion{"launcher", any_shape, cuda::conv2d_fwd, cuda::conv2d_group_fwd}, s);
 }
 std::vector<DataVersion> data_runs(const Conv2dShape& s) {
-    return runnable(cuda::conv2d_bwd_data_versions(),
-                    DataVersion{"launcher", any_shape, cuda::conv2d_bwd_data}, s);
+    return runnable(
+        cuda::conv2d_bwd_data_versions(),
+        DataVersion{"launcher", any_shape, cuda::conv2d_bwd_data, cuda::conv2d_group_bwd_data}, s);
 }
 std::vector<WeightVersion> weight_runs(const Conv2dShape& s) {
     return runnable(cuda::conv2d_bwd_weight_versions(),
@@ -237,26 +238,29 @@ TEST_SUITE("cuda_conv") {
         }
     }
 
-    TEST_CASE("conv2d cuda: v1 and v2 both cover every DARTS depthwise shape, cublas every 1x1") {
+    TEST_CASE(
+        "conv2d cuda: v1 and v2 both cover every DARTS depthwise shape, cublas and pw every 1x1") {
         for (const Conv2dShape& s : shapes::darts_conv2d(big_batch())) {
             CAPTURE(s);
             const bool pointwise = s.k == 1 && s.stride == 1 && s.pad == 0 && s.groups == 1;
-            // Each direction's v1 takes every shape, v2 the depthwise ones, cublas the 1x1 ones.
+            // Each direction's v1 takes every shape, v2 the depthwise ones, cublas, pw and v3 the
+            // 1x1 ones.
             const auto check_support = [&](const auto& versions) {
                 for (const auto& v : versions) {
                     CAPTURE(v.name);
                     const std::string name = v.name;
                     if (name == "v1") CHECK(v.supports(s));
                     if (name == "v2") CHECK(v.supports(s) == s.is_depthwise());
-                    if (name == "cublas" || name == "v3") CHECK(v.supports(s) == pointwise);
+                    if (name == "cublas" || name == "v3" || name == "pw")
+                        CHECK(v.supports(s) == pointwise);
                 }
             };
             check_support(cuda::conv2d_fwd_versions());
             check_support(cuda::conv2d_bwd_data_versions());
             check_support(cuda::conv2d_bwd_weight_versions());
         }
-        CHECK(cuda::conv2d_fwd_versions().size() == 3);
-        CHECK(cuda::conv2d_bwd_data_versions().size() == 3);
+        CHECK(cuda::conv2d_fwd_versions().size() == 4);         // v1, v2, cublas, pw
+        CHECK(cuda::conv2d_bwd_data_versions().size() == 4);    // v1, v2, cublas, pw
         CHECK(cuda::conv2d_bwd_weight_versions().size() == 4);  // v1, v2, cublas, v3
     }
 
@@ -315,6 +319,17 @@ TEST_SUITE("cuda_conv") {
                                              GradMode::kOverwrite, test_stream()),
                                     Error);
         }
+        // A 1x1 conv of 600 input channels: pw's slice of the weights overflows its shared
+        // memory budget, so the launchers take cuBLAS.
+        const Conv2dShape broad{.n = 2, .c_in = 600, .h = 3, .w = 2, .c_out = 3, .k = 1};
+        CHECK(std::string(cuda::conv2d_fwd_versions()[3].name) == "pw");
+        CHECK_FALSE(cuda::conv2d_fwd_versions()[3].supports(broad));
+        CHECK(std::string(cuda::conv2d_bwd_data_versions()[3].name) == "pw");
+        CHECK_FALSE(cuda::conv2d_bwd_data_versions()[3].supports(broad));
+        CHECK(cuda::conv2d_fwd_versions()[2].supports(broad));
+        check_all_directions(broad, uniform(broad.in_elems(), 54),
+                             uniform(broad.weight_elems(), 55), uniform(broad.out_elems(), 56),
+                             tol_for_sum(600), tol_for_sum(3), tol_for_sum(12));
         CHECK_FALSE(cuda::conv2d_fwd_versions()[1].supports(wide));
         CHECK_FALSE(cuda::conv2d_bwd_data_versions()[1].supports(wide));
         CHECK_FALSE(cuda::conv2d_bwd_weight_versions()[1].supports(wide));

@@ -115,7 +115,7 @@ TEST_SUITE("search_network") {
     TEST_CASE("forward_staged: each op's stages, one after another, are its forward") {
         // stage() then stage_bn(), with the ReLU between stages where stage_relu says: the
         // separable and dilated convs through Primitive::stage's default (their depthwise conv,
-        // then stage_after_dw), the pools and FactorizedReduce through their own.
+        // then their 1x1 conv), the pools and FactorizedReduce through their own.
         OpSet set;
         const Forward f{set.weights, set.buffers,
                         ForwardMode{.training = true, .track_stats = false}};

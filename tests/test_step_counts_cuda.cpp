@@ -144,8 +144,8 @@ TEST_SUITE("cuda_step_counts") {
             }
             MESSAGE("launches by family, step 2:" << families);
             CHECK(by_family == s2.launches);
-            for (const char* family : {"conv_fwd", "conv_bwd", "batchnorm", "mixed_op", "pool",
-                                       "elementwise", "optim", "softmax"}) {
+            for (const char* family : {"conv_fwd", "conv_bwd_data", "conv_bwd_weight", "batchnorm",
+                                       "mixed_op", "pool", "elementwise", "optim", "softmax"}) {
                 CAPTURE(family);
                 const std::string key = std::string(" ").append(family).append("=");
                 CHECK(families.find(key) != std::string::npos);

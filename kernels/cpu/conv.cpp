@@ -314,6 +314,10 @@ void conv2d_group_fwd(std::span<const ConvFwdItem> items, const Conv2dShape& s) 
     for (const ConvFwdItem& it : items) conv2d_fwd(it.y, it.x, it.w, s);
 }
 
+void conv2d_group_bwd_data(std::span<const ConvDataGradItem> items, const Conv2dShape& s) {
+    for (const ConvDataGradItem& it : items) conv2d_bwd_data(it.dx, it.dy, it.w, s, it.mode);
+}
+
 void conv2d_group_bwd_weight(std::span<const ConvWeightGradItem> items, const Conv2dShape& s) {
     for (const ConvWeightGradItem& it : items) conv2d_bwd_weight(it.dw, it.dy, it.x, s, it.mode);
 }

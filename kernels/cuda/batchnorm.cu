@@ -383,8 +383,7 @@ void fwd_train_group(std::span<const BatchNormTrainItem> items, const BatchNormS
     if (!s.validate_train(momentum, eps)) return;
     check_channel_fits_int(s);
     if constexpr (kVersion == 2) check_supported(s, supports_v2, "v2");
-    const auto all = [](const BatchNormTrainItem&) { return true; };
-    for_each_chunk<kBatchNormGroupChunk>(items, all, [&](const TrainTable& t, unsigned count) {
+    for_each_chunk<kBatchNormGroupChunk>(items, [&](const TrainTable& t, unsigned count) {
         if constexpr (kVersion == 1) {
             batch_norm_stats_kernel_v1<<<dim3(unsigned(s.c), count), kReduceBlock, 0, st>>>(
                 t, s, momentum, eps);

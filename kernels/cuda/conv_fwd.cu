@@ -11,13 +11,18 @@
 //           outputs from shared memory. DARTS planes (32, 16, 8) fit one tile, so DRAM sees x once
 //   cublas  1x1, stride 1, pad 0, groups 1: y_n = W x_n for every sample n as one strided
 //           batched SGEMM (W broadcast with stride 0); FP32 unless cuda::set_tf32(true)
+//   pw      the same 1x1 shapes as our own kernel (kernels/cuda/conv_pointwise.cu), one launch per
+//           kConvGroupChunk convs of a group where cuBLAS needs a call each: the launcher's pick
+//           for them, cuBLAS only past the widths its shared memory takes
 #include <algorithm>
 #include <climits>
 #include <span>
+#include <vector>
 
 #include "kernels/check.h"
 #include "kernels/conv.h"
 #include "kernels/cuda/blas.h"
+#include "kernels/cuda/conv_pointwise.h"
 #include "kernels/cuda/conv_tile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/item_table.h"
@@ -97,13 +102,11 @@ __global__ void conv2d_fwd_kernel_v2(const __grid_constant__ FwdTable items, Con
     }
 }
 
-const auto every = [](const ConvFwdItem&) { return true; };
-
 void conv2d_fwd_group_v1(std::span<const ConvFwdItem> items, const Conv2dShape& s, Stream st) {
     s.validate();
     const int64_t outputs = s.out_elems();
     if (outputs == 0) return;
-    for_each_chunk<kConvGroupChunk>(items, every, [&](const FwdTable& t, unsigned count) {
+    for_each_chunk<kConvGroupChunk>(items, [&](const FwdTable& t, unsigned count) {
         conv2d_fwd_kernel_v1<<<dim3(unsigned(blocks_for(outputs, kBlock)), count), kBlock, 0, st>>>(
             t, s);
         CUDARTS_CHECK_LAUNCH();
@@ -119,7 +122,7 @@ void conv2d_fwd_group_v2(std::span<const ConvFwdItem> items, const Conv2dShape& 
     if (s.out_elems() == 0) return;
     const ConvTile tile = plan_tile(s);
     const int64_t blocks = int64_t(s.n) * s.c_in * tile.tiles_h * tile.tiles_w;
-    for_each_chunk<kConvGroupChunk>(items, every, [&](const FwdTable& t, unsigned count) {
+    for_each_chunk<kConvGroupChunk>(items, [&](const FwdTable& t, unsigned count) {
         conv2d_fwd_kernel_v2<<<dim3(unsigned(blocks_for(blocks, 1)), count), tile.threads(kBlock),
                                tile.smem, st>>>(t, s, tile);
         CUDARTS_CHECK_LAUNCH();
@@ -150,10 +153,18 @@ void conv2d_fwd_group_cublas(std::span<const ConvFwdItem> items, const Conv2dSha
     for (const ConvFwdItem& it : items) conv2d_fwd_cublas(it.y, it.x, it.w, s, st);
 }
 
+// pw: each forward item an out of its own, overwritten.
+void conv2d_fwd_group_pw(std::span<const ConvFwdItem> items, const Conv2dShape& s, Stream st) {
+    std::vector<ConvDataGradItem> runs;
+    for (const ConvFwdItem& it : items) runs.push_back({it.y, it.x, it.w, GradMode::kOverwrite});
+    pointwise_group(runs, s, false, st);
+}
+
 const Conv2dFwdVersion kFwdVersions[] = {
     {"v1", supports_any, conv2d_fwd_one<conv2d_fwd_group_v1>, conv2d_fwd_group_v1},
     {"v2", supports_v2, conv2d_fwd_one<conv2d_fwd_group_v2>, conv2d_fwd_group_v2},
     {"cublas", supports_cublas, conv2d_fwd_cublas, conv2d_fwd_group_cublas},
+    {"pw", supports_pointwise, conv2d_fwd_one<conv2d_fwd_group_pw>, conv2d_fwd_group_pw},
 };
 
 }  // namespace

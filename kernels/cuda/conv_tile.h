@@ -1,16 +1,20 @@
 // The shared-memory tile planner of the depthwise v2 convolution kernels (conv_fwd.cu,
-// conv_bwd.cu). A block owns a th x tw tile of one (n, c) plane and stages in shared memory the
-// window of the other tensor that the tile reads; the planner starts from the whole plane (up to
-// kTileMax on each edge) and halves the longer edge while the window overflows kSmemMax, down to
-// a single element. A window too big even then leaves the shape to the direct v1 kernels.
-// dw_block and stage_window are the start both v2 kernels share: find the block's plane and tile,
-// then stage the window and the channel's weights. Include only from .cu files.
+// conv_bwd_data.cu, conv_bwd_weight.cu). A block owns a th x tw tile of one (n, c) plane and stages
+// in shared memory the window of the other tensor that the tile reads; the planner starts from the
+// whole plane (up to kTileMax on each edge) and halves the longer edge while the window overflows
+// kSmemMax, down to a single element. A window too big even then leaves the shape to the direct v1
+// kernels. dw_block and stage_window are the start both v2 kernels share: find the block's plane
+// and tile, then stage the window and the channel's weights. check_conv_supported and
+// checked_gemm_plane are the shape checks the backward launchers (conv_bwd_data.cu,
+// conv_bwd_weight.cu) share. Include only from .cu files.
 #pragma once
 
 #include <algorithm>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/check.h"
 #include "kernels/conv.h"
 
 namespace cudarts::cuda {
@@ -86,6 +90,23 @@ __device__ inline void stage_window(float* smem, const ConvTile& t, const float*
     float* sw = smem + t.win_h * t.win_w;
     for (int e = threadIdx.x; e < kk; e += blockDim.x) sw[e] = wc[e];
     __syncthreads();
+}
+
+// Validates s, then checks that the version `what` supports it.
+inline void check_conv_supported(const Conv2dShape& s, bool (*supports)(const Conv2dShape&),
+                                 const char* what) {
+    s.validate();
+    CUDARTS_CHECK(supports(s), what << " does not support " << s);
+}
+
+// What the cuBLAS-shaped backward versions check: s is valid and pointwise, and its plane h*w
+// (returned) fits a GEMM dimension.
+inline int64_t checked_gemm_plane(const Conv2dShape& s, const char* what) {
+    s.validate();
+    CUDARTS_CHECK(s.is_pointwise(), what << " does not support " << s);
+    const int64_t hw = int64_t(s.h) * s.w;
+    CUDARTS_CHECK(hw <= INT_MAX, what << ": h*w exceeds a GEMM dimension in " << s);
+    return hw;
 }
 
 }  // namespace cudarts::cuda

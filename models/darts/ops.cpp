@@ -65,11 +65,9 @@ struct DwPwBn {
     }
     Var forward(const Var& x, const Forward& f) const {
         const Var h = relu(x);
-        return f.bn(after_dw(conv2d(h, f.w(dw), stride, pad, dil, int(h.size(1))), f), bn);
+        return f.bn(conv2d(conv2d(h, f.w(dw), stride, pad, dil, int(h.size(1))), f.w(pw)), bn);
     }
-    Primitive::DwConv dw_conv() const { return {dw, stride, pad, dil}; }
-    // The pointwise conv of the depthwise conv's output, before the norm.
-    Var after_dw(const Var& h, const Forward& f) const { return conv2d(h, f.w(pw)); }
+    Primitive::DwConv dw_conv() const { return {dw, stride, pad, dil, pw}; }
 };
 
 class DilConv : public Primitive {
@@ -80,9 +78,6 @@ public:
     int stages() const override { return 1; }
     const BatchNormRef& stage_bn(int) const override { return block_.bn; }
     std::optional<DwConv> stage_dw(int) const override { return block_.dw_conv(); }
-    Var stage_after_dw(int, const Var& h, const Forward& f) const override {
-        return block_.after_dw(h, f);
-    }
 
 private:
     DwPwBn block_;
@@ -101,9 +96,6 @@ public:
     const BatchNormRef& stage_bn(int s) const override { return block(s).bn; }
     bool stage_relu(int s) const override { return s == 0; }  // the second block's ReLU
     std::optional<DwConv> stage_dw(int s) const override { return block(s).dw_conv(); }
-    Var stage_after_dw(int s, const Var& h, const Forward& f) const override {
-        return block(s).after_dw(h, f);
-    }
 
 private:
     const DwPwBn& block(int s) const { return s == 0 ? first_ : second_; }
@@ -175,12 +167,8 @@ Var Primitive::stage(int s, const StageInput& in, const Forward& f) const {
     const std::optional<DwConv> d = stage_dw(s);
     if (!d) throw Error("Primitive::stage: this op has no batch norm stage");
     const Var& x = in.relu();
-    return stage_after_dw(s, conv2d(x, f.w(d->weight), d->stride, d->pad, d->dil, int(x.size(1))),
-                          f);
-}
-
-Var Primitive::stage_after_dw(int, const Var&, const Forward&) const {
-    throw Error("Primitive::stage_after_dw: this op has no depthwise stage");
+    const Var h = conv2d(x, f.w(d->weight), d->stride, d->pad, d->dil, int(x.size(1)));
+    return conv2d(h, f.w(d->pointwise));
 }
 
 const BatchNormRef& Primitive::stage_bn(int) const {
@@ -222,9 +210,9 @@ std::vector<Var> forward_staged(const std::vector<const Primitive*>& ops,
                    dw[a]->dil == dw[b]->dil && input(a).relu().shape() == input(b).relu().shape() &&
                    f.w(dw[a]->weight).shape() == f.w(dw[b]->weight).shape();
         };
+        const auto has_dw = [&](size_t i) { return dw[i].has_value(); };
         std::vector<Var> dw_out(ops.size());
-        for (const std::vector<size_t>& members : group_indices(
-                 ops.size(), [&](size_t i) { return dw[i].has_value(); }, same_conv)) {
+        for (const std::vector<size_t>& members : group_indices(ops.size(), has_dw, same_conv)) {
             std::vector<Var> xs, ws;
             for (const size_t j : members) {
                 xs.push_back(input(j).relu());
@@ -235,11 +223,26 @@ std::vector<Var> forward_staged(const std::vector<const Primitive*>& ops,
                 conv2d_group(xs, ws, d.stride, d.pad, d.dil, int(xs[0].size(1)));
             for (size_t k = 0; k < members.size(); ++k) dw_out[members[k]] = hs[k];
         }
+        // Then their 1x1 convs, one conv2d_group per shape.
+        const auto same_pointwise = [&](size_t a, size_t b) {
+            return dw_out[a].shape() == dw_out[b].shape() &&
+                   f.w(dw[a]->pointwise).shape() == f.w(dw[b]->pointwise).shape();
+        };
+        std::vector<Var> pw_out(ops.size());
+        for (const std::vector<size_t>& members :
+             group_indices(ops.size(), has_dw, same_pointwise)) {
+            std::vector<Var> xs, ws;
+            for (const size_t j : members) {
+                xs.push_back(dw_out[j]);
+                ws.push_back(f.w(dw[j]->pointwise));
+            }
+            const std::vector<Var> ys = conv2d_group(xs, ws, 1, 0, 1, 1);
+            for (size_t k = 0; k < members.size(); ++k) pw_out[members[k]] = ys[k];
+        }
         for (size_t i = 0; i < ops.size(); ++i) {
             if (ops[i]->stages() <= s) continue;
             live.push_back(i);
-            pre.push_back(dw[i] ? ops[i]->stage_after_dw(s, dw_out[i], f)
-                                : ops[i]->stage(s, input(i), f));
+            pre.push_back(dw[i] ? pw_out[i] : ops[i]->stage(s, input(i), f));
             norms.push_back(&ops[i]->stage_bn(s));
             relu.push_back(s + 1 < ops[i]->stages() && ops[i]->stage_relu(s));
         }

@@ -64,21 +64,22 @@ public:
     virtual const BatchNormRef& stage_bn(int s) const;
     virtual bool stage_relu(int) const { return false; }
 
-    // stage_dw(s): stage s begins with a depthwise conv of in.relu() (its weight's index, stride,
-    // padding and dilation; none: it does not), and stage_after_dw(s, h, f) is the rest of the
-    // stage from that conv's output h. forward_staged runs those convs as conv2d_groups; for such
-    // a stage, stage() is that conv followed by stage_after_dw (the default below).
+    // stage_dw(s): stage s is a depthwise conv of in.relu() then a 1x1 conv of its output, up to
+    // the norm: their weights' indices and the depthwise conv's stride, padding and dilation
+    // (none: stage s is something else). forward_staged runs each kind of conv of a stage as
+    // conv2d_groups; for such a stage, stage() is the two convs (the default below).
     struct DwConv {
         int weight, stride, pad, dil;
+        int pointwise;  // the 1x1 conv's weight
     };
     virtual std::optional<DwConv> stage_dw(int) const { return std::nullopt; }
-    virtual Var stage_after_dw(int s, const Var& h, const Forward& f) const;
 };
 
 // Runs ops[i] on inputs[input_of[i]] for every i and returns their outputs: the numbers of
 // ops[i]->forward(inputs[input_of[i]], f), but computed stage by stage across all the ops, so that
-// in training the norms of one stage and shape are one batch_norm_group, and each input's ReLU is
-// made once. The search cell runs every edge leaving the same states through one call.
+// the depthwise and the 1x1 convs of one stage and shape are one conv2d_group each, in training
+// the norms one batch_norm_group, and each input's ReLU and pools are made once. The search cell
+// runs every edge leaving the same states through one call.
 std::vector<Var> forward_staged(const std::vector<const Primitive*>& ops,
                                 const std::vector<int>& input_of, const std::vector<Var>& inputs,
                                 const Forward& f);

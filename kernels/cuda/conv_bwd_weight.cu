@@ -1,44 +1,38 @@
-// Convolution backward, NCHW fp32: dgrad (`_bwd_data`) and wgrad (`_bwd_weight`), semantics of
-// kernels/conv.h and cpu/conv.cpp. Both gather, so every gradient element is one float sum
-// finished by a single write_grad: no atomics, and every version is deterministic.
-// Minimal traffic: dgrad reads dy and w and writes dx once (bandwidth-bound like the forward);
-// wgrad reads x and dy once and writes the tiny dw, a long reduction (K = n*ho*wo = 65536 terms
-// per weight for C=16 32x32 at N=64) whose difficulty is spreading it over enough SMs.
-//   bwd_data v1      one thread per dx element, a direct port of the CPU gather (any shape)
-//   bwd_data v2      depthwise: a block owns a dx tile (up to 32 x 32) of one (n, c) plane and
-//                    stages the dy window it needs (zero outside dy) and the k x k weights in
-//                    shared memory; each dx sums the taps whose output position is whole
-//   bwd_data cublas  1x1 stride 1 groups 1: dx_n = W^T dy_n, one strided batched SGEMM
-//   bwd_weight v1      one block per weight element reducing its n*ho*wo products with
-//                      cub::BlockReduce (any shape)
-//   bwd_weight v2      depthwise, k in {1, 3, 5, 7}: one 8-block thread-block cluster per
-//                      channel. Block r of the cluster takes samples r, r + 8, ...; for each
-//                      output tile it stages the x window of several samples in shared memory,
-//                      and each thread accumulates all k*k taps in registers from its outputs'
-//                      dy. Each tap is block-reduced, then block 0 sums the 8 partials in rank
-//                      order through distributed shared memory: deterministic, no workspace,
-//                      and C*8 blocks (128 for C=16) instead of C. Needs sm_90 (clusters).
-//   bwd_weight cublas  1x1 stride 1 groups 1: dW = sum_n dy_n x_n^T as n SGEMMs accumulating
-//                      into dW in sample order (NCHW gives no single-GEMM view of the sum): n
-//                      launches (64 per call at batch 64). Kept as the cuBLAS reference row of the
-//                      tests and the benchmark.
-//   bwd_weight v3      1x1 stride 1 groups 1: the same sum in ONE launch (n GEMMs -> 1
-//                      kernel, no reduction launch). A cluster of 8 blocks per 16 x 16 tile of
-//                      dW splits the n*h*w columns into 8 contiguous ranges, each block a small
-//                      shared-memory GEMM over its range summing in double, and rank 0 adds the
-//                      8 partials in rank order through distributed shared memory, rounding
-//                      once: deterministic, no atomics.
-//                      Why one custom kernel rather than a strided-batched GEMM into an
-//                      (n x c_out x c_in) workspace plus a reduction over n: kernels/ never
-//                      allocates and these launchers take no workspace pointer, and a fixed
-//                      global scratch buffer would race between streams. The cost: a 16 x 16
-//                      dW (C=16) gets only 8 blocks; a workspace argument would allow a
-//                      two-stage split over many more. Not timed on a GPU yet. The launcher's
-//                      choice for pointwise shapes: one launch instead of n.
+// Convolution weight gradient (wgrad, `_bwd_weight`), NCHW fp32, semantics of kernels/conv.h and
+// cpu/conv.cpp; the input gradient is conv_bwd_data.cu. Each dw element is one sum finished by a
+// single write_grad: no atomics, and every version is deterministic. Minimal traffic: x and dy
+// read once and the tiny dw written, a long reduction (K = n*ho*wo = 65536 terms per weight for
+// C=16 32x32 at N=64) whose difficulty is spreading it over enough SMs.
+//   v1      one block per weight element reducing its n*ho*wo products with
+//           cub::BlockReduce (any shape)
+//   v2      depthwise, k in {1, 3, 5, 7}: one 8-block thread-block cluster per
+//           channel. Block r of the cluster takes samples r, r + 8, ...; for each
+//           output tile it stages the x window of several samples in shared memory,
+//           and each thread accumulates all k*k taps in registers from its outputs'
+//           dy. Each tap is block-reduced, then block 0 sums the 8 partials in rank
+//           order through distributed shared memory: deterministic, no workspace,
+//           and C*8 blocks (128 for C=16) instead of C. Needs sm_90 (clusters).
+//   cublas  1x1 stride 1 groups 1: dW = sum_n dy_n x_n^T as n SGEMMs accumulating
+//           into dW in sample order (NCHW gives no single-GEMM view of the sum): n
+//           launches (64 per call at batch 64). Kept as the cuBLAS reference row of the
+//           tests and the benchmark.
+//   v3      1x1 stride 1 groups 1: the same sum in ONE launch (n GEMMs -> 1
+//           kernel, no reduction launch). A cluster of 8 blocks per 16 x 16 tile of
+//           dW splits the n*h*w columns into 8 contiguous ranges, each block a small
+//           shared-memory GEMM over its range summing in double, and rank 0 adds the
+//           8 partials in rank order through distributed shared memory, rounding
+//           once: deterministic, no atomics.
+//           Why one custom kernel rather than a strided-batched GEMM into an
+//           (n x c_out x c_in) workspace plus a reduction over n: kernels/ never
+//           allocates and these launchers take no workspace pointer, and a fixed
+//           global scratch buffer would race between streams. The cost: a 16 x 16
+//           dW (C=16) gets only 8 blocks; a workspace argument would allow a
+//           two-stage split over many more. Not timed on a GPU yet. The launcher's
+//           choice for pointwise shapes: one launch instead of n, and one per
+//           kConvGroupChunk items of a group.
 #include <cooperative_groups.h>  // thread-block clusters and distributed shared memory
 
 #include <algorithm>
-#include <climits>
 #include <cub/block/block_reduce.cuh>
 #include <span>
 
@@ -65,14 +59,6 @@ using WeightTable = ItemTable<ConvWeightGradItem, kConvGroupChunk>;  // blockIdx
 bool supports_cublas(const Conv2dShape& s) { return s.is_pointwise(); }
 bool supports_any(const Conv2dShape&) { return true; }
 
-// bwd_data v2's tile of dx: its window is the dy the tile reads, staged with the k*k weights.
-// Rows p0 .. p0 + th - 1 read output rows floor((p0 + pad - (k-1) dil) / stride) up to
-// floor((p0 + th - 1 + pad) / stride): at most (th - 1 + (k-1) dil) / stride + 2 of them.
-ConvTile plan_data_tile(const Conv2dShape& s) {
-    const auto rows = [&](int edge) { return (edge - 1 + (s.k - 1) * s.dil) / s.stride + 2; };
-    return plan_conv_tile(s.h, s.w, rows, size_t(s.k) * s.k);
-}
-
 // bwd_weight v2's tile of the outputs: its window is the x the tile reads.
 ConvTile plan_weight_tile(const Conv2dShape& s) {
     return plan_conv_tile(
@@ -87,72 +73,9 @@ int weight_planes(const Conv2dShape& s, const ConvTile& t) {
     return std::min({planes, per_rank, int(std::max<size_t>(1, kSmemMax / t.smem))});
 }
 
-bool supports_data_v2(const Conv2dShape& s) {
-    return s.is_depthwise() && plan_data_tile(s).smem <= kSmemMax;
-}
 bool supports_weight_v2(const Conv2dShape& s) {
     return s.is_depthwise() && (s.k == 1 || s.k == 3 || s.k == 5 || s.k == 7) &&
            plan_weight_tile(s).smem <= kSmemMax;
-}
-
-__device__ int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-// One thread per dx element (n, c, p, q), q fastest.
-__global__ void conv2d_bwd_data_kernel_v1(float* __restrict__ dx, const float* __restrict__ dy,
-                                          const float* __restrict__ w, Conv2dShape s,
-                                          GradMode mode) {
-    const int ho = s.ho(), wo = s.wo(), cpg = s.cin_per_group(), opg = s.cout_per_group();
-    const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (idx >= int64_t(s.n) * s.c_in * s.h * s.w) return;
-    const int q = int(idx % s.w);
-    const int p = int(idx / s.w % s.h);
-    const int c = int(idx / (int64_t(s.w) * s.h) % s.c_in);
-    const int n = int(idx / (int64_t(s.w) * s.h * s.c_in));
-    const int g = c / cpg, cl = c % cpg;  // c's group and its index inside the group
-    float acc = 0.f;
-    for (int o = g * opg; o < (g + 1) * opg; ++o) {
-        const float* dyo = dy + (int64_t(n) * s.c_out + o) * ho * wo;
-        const float* wo_c = w + (int64_t(o) * cpg + cl) * s.k * s.k;
-        s.for_each_source(p, q, [&](int a, int b, int i, int j) {
-            acc += wo_c[a * s.k + b] * dyo[int64_t(i) * wo + j];
-        });
-    }
-    write_grad(dx[idx], acc, mode);
-}
-
-// One block per (plane, dx tile); threads stride over the tile's dx elements, q fastest.
-__global__ void conv2d_bwd_data_kernel_v2(float* __restrict__ dx, const float* __restrict__ dy,
-                                          const float* __restrict__ w, Conv2dShape s, ConvTile t,
-                                          GradMode mode) {
-    extern __shared__ float smem[];
-    const DwBlock blk = dw_block(t, s.c_in);
-    const int ho = s.ho(), wo = s.wo();
-    const int p0 = blk.row0, q0 = blk.col0;
-    // First output row and column the tile reads; every tap's numerator is >= i0 * stride.
-    const int i0 = floor_div(p0 + s.pad - (s.k - 1) * s.dil, s.stride);
-    const int j0 = floor_div(q0 + s.pad - (s.k - 1) * s.dil, s.stride);
-    stage_window(smem, t, dy + blk.plane * ho * wo, ho, wo, i0, j0, w + int64_t(blk.c) * s.k * s.k,
-                 s.k * s.k);
-    const float* sdy = smem;                     // the window, zero outside dy
-    const float* sw = smem + t.win_h * t.win_w;  // this channel's k x k weights
-
-    float* dxp = dx + blk.plane * s.h * s.w;
-    for (int e = threadIdx.x; e < t.th * t.tw; e += blockDim.x) {
-        const int p = p0 + e / t.tw, q = q0 + e % t.tw;
-        if (p >= s.h || q >= s.w) continue;
-        float acc = 0.f;
-        for (int a = 0; a < s.k; ++a) {
-            const int u = p + s.pad - a * s.dil - i0 * s.stride;  // >= 0 by the choice of i0
-            if (u % s.stride != 0) continue;
-            const float* row = sdy + (u / s.stride) * t.win_w;
-            for (int b = 0; b < s.k; ++b) {
-                const int v = q + s.pad - b * s.dil - j0 * s.stride;
-                if (v % s.stride != 0) continue;
-                acc += sw[a * s.k + b] * row[v / s.stride];
-            }
-        }
-        write_grad(dxp[int64_t(p) * s.w + q], acc, mode);
-    }
 }
 
 // One block per weight element (o, c, a, b) of item blockIdx.y; threads stride over its n*ho*wo
@@ -260,23 +183,28 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kBlock)
 }
 
 // bwd_weight v3: dW (c_out x c_in) = sum over the columns (n, p) of dy[n, :, p] x[n, :, p]^T, in
-// one launch. A cluster of kCluster blocks owns a kWTile x kWTile tile of dW (blockIdx.x = tile *
-// kCluster + rank); rank r takes the r-th of kCluster equal contiguous ranges of the n*hw columns
-// (samples in order, pixels in order; a range may cross samples) and walks it kChunk columns at a
-// time: the tile's dy rows and x rows for those columns go to shared memory (coalesced along p,
-// stored column-major so the FMA loop reads one word per operand), then thread (ty, tx) adds the
-// products for dW[o0 + ty, c0 + tx] in double. Rank 0 adds the kCluster partials in rank order
-// through distributed shared memory, in double, and rounds once: a fixed order that depends on
-// the shape only, so every run gives the same bits. Why double: a float product is exact in
-// double, so dW is the exact sum rounded about once, which the second-order architect needs (its
-// finite difference divides dW's rounding by R: with 64-term float partial sums the 3-step search
-// of tests/test_search_cuda.cpp left the CPU's alphas by 5e-5). It should cost little (not timed
-// yet): each warp FMA also needs two shared-memory reads, a pipe that saturates before FP64.
-// Traffic: the tiles read dy ceil(c_in / 16) times and x ceil(c_out / 16) times (at most 4 at DARTS
-// widths), the repeats mostly from L2, so DRAM sees each about once.
+// one launch (per chunk of a group: blockIdx.y is the item). A cluster of kCluster blocks owns a
+// kWTile x kWTile tile of dW (blockIdx.x = tile * kCluster + rank); rank r takes the r-th of
+// kCluster equal contiguous ranges of the n*hw columns (samples in order, pixels in order; a range
+// may cross samples) and walks it kChunk columns at a time: the tile's dy rows and x rows for those
+// columns go to shared memory (coalesced along p, stored column-major so the FMA loop reads one
+// word per operand), then thread (ty, tx) adds the products for dW[o0 + ty, c0 + tx] in double.
+// Rank 0 adds the kCluster partials in rank order through distributed shared memory, in double, and
+// rounds once: a fixed order that depends on the shape only, so every run gives the same bits. Why
+// double: a float product is exact in double, so dW is the exact sum rounded about once, which the
+// second-order architect needs (its finite difference divides dW's rounding by R: with 64-term
+// float partial sums the 3-step search of tests/test_search_cuda.cpp left the CPU's alphas by
+// 5e-5). It should cost little (not timed yet): each warp FMA also needs two shared-memory reads, a
+// pipe that saturates before FP64. Traffic: the tiles read dy ceil(c_in / 16) times and x
+// ceil(c_out / 16) times (at most 4 at DARTS widths), the repeats mostly from L2, so DRAM sees each
+// about once.
 __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kBlock)
-    conv2d_bwd_weight_kernel_v3(float* __restrict__ dw, const float* __restrict__ dy,
-                                const float* __restrict__ x, Conv2dShape s, GradMode mode) {
+    conv2d_bwd_weight_kernel_v3(const __grid_constant__ WeightTable items, Conv2dShape s) {
+    const ConvWeightGradItem& it = items.item[blockIdx.y];
+    float* __restrict__ dw = it.dw;
+    const float* __restrict__ dy = it.dy;
+    const float* __restrict__ x = it.x;
+    const GradMode mode = it.mode;
     __shared__ float sdy[kChunk][kWTile + 1];  // [column][output channel]; +1 spreads the banks
     __shared__ float sx[kChunk][kWTile + 1];   // [column][input channel]
     __shared__ double partial[kBlock];         // this rank's sum per dW element, read by rank 0
@@ -321,57 +249,11 @@ __global__ void __cluster_dims__(kCluster, 1, 1) __launch_bounds__(kBlock)
     cluster.sync();  // no block exits while rank 0 may still read its shared memory
 }
 
-// Validates s, then checks that the version `what` supports it.
-void check_supported(const Conv2dShape& s, bool (*supports)(const Conv2dShape&), const char* what) {
-    s.validate();
-    CUDARTS_CHECK(supports(s), what << " does not support " << s);
-}
-
-// What both cuBLAS versions check: s is valid and pointwise, and its plane h*w (returned) fits
-// a GEMM dimension.
-int64_t checked_gemm_plane(const Conv2dShape& s, const char* what) {
-    check_supported(s, supports_cublas, what);
-    const int64_t hw = int64_t(s.h) * s.w;
-    CUDARTS_CHECK(hw <= INT_MAX, what << ": h*w exceeds a GEMM dimension in " << s);
-    return hw;
-}
-
 // dW for an empty batch: zero under overwrite, untouched under accumulate.
 void empty_weight_grad(float* dw, const Conv2dShape& s, GradMode mode, Stream st) {
     if (mode == GradMode::kOverwrite)
         CUDARTS_CUDA_CHECK(cudaMemsetAsync(dw, 0, size_t(s.weight_elems()) * sizeof(float), st));
 }
-
-void conv2d_bwd_data_v1(float* dx, const float* dy, const float* w, const Conv2dShape& s,
-                        GradMode mode, Stream st) {
-    s.validate();
-    if (s.in_elems() == 0) return;
-    conv2d_bwd_data_kernel_v1<<<blocks_for(s.in_elems(), kBlock), kBlock, 0, st>>>(dx, dy, w, s,
-                                                                                   mode);
-    CUDARTS_CHECK_LAUNCH();
-}
-
-void conv2d_bwd_data_v2(float* dx, const float* dy, const float* w, const Conv2dShape& s,
-                        GradMode mode, Stream st) {
-    check_supported(s, supports_data_v2, "conv2d_bwd_data v2");
-    if (s.in_elems() == 0) return;
-    const ConvTile t = plan_data_tile(s);
-    const int64_t blocks = int64_t(s.n) * s.c_in * t.tiles_h * t.tiles_w;
-    conv2d_bwd_data_kernel_v2<<<blocks_for(blocks, 1), t.threads(kBlock), t.smem, st>>>(dx, dy, w,
-                                                                                        s, t, mode);
-    CUDARTS_CHECK_LAUNCH();
-}
-
-void conv2d_bwd_data_cublas(float* dx, const float* dy, const float* w, const Conv2dShape& s,
-                            GradMode mode, Stream st) {
-    const int64_t hw = checked_gemm_plane(s, "conv2d_bwd_data cublas");
-    if (s.in_elems() == 0) return;
-    // Row-major dx_n (c_in x hw) = W^T (c_in x c_out) dy_n (c_out x hw).
-    gemm_rm_strided_batched(true, false, s.c_in, int(hw), s.c_out, w, s.c_in, 0, dy, int(hw),
-                            s.c_out * hw, mode, dx, int(hw), s.c_in * hw, s.n, st);
-}
-
-const auto every = [](const ConvWeightGradItem&) { return true; };
 
 // An empty batch: every item's dW zero under overwrite, untouched under accumulate.
 void empty_weight_grads(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
@@ -383,7 +265,7 @@ void conv2d_bwd_weight_group_v1(std::span<const ConvWeightGradItem> items, const
                                 Stream st) {
     s.validate();
     if (s.n == 0) return empty_weight_grads(items, s, st);
-    for_each_chunk<kConvGroupChunk>(items, every, [&](const WeightTable& t, unsigned count) {
+    for_each_chunk<kConvGroupChunk>(items, [&](const WeightTable& t, unsigned count) {
         conv2d_bwd_weight_kernel_v1<<<dim3(unsigned(blocks_for(s.weight_elems(), 1)), count),
                                       kBlock, 0, st>>>(t, s);
         CUDARTS_CHECK_LAUNCH();
@@ -392,13 +274,13 @@ void conv2d_bwd_weight_group_v1(std::span<const ConvWeightGradItem> items, const
 
 void conv2d_bwd_weight_group_v2(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
                                 Stream st) {
-    check_supported(s, supports_weight_v2, "conv2d_bwd_weight v2");
+    check_conv_supported(s, supports_weight_v2, "conv2d_bwd_weight v2");
     if (s.n == 0) return empty_weight_grads(items, s, st);
     const ConvTile tile = plan_weight_tile(s);
     const int planes = weight_planes(s, tile);
     const size_t smem = size_t(planes) * tile.smem;
     const unsigned blocks = unsigned(blocks_for(int64_t(s.c_in) * kCluster, 1));
-    for_each_chunk<kConvGroupChunk>(items, every, [&](const WeightTable& t, unsigned count) {
+    for_each_chunk<kConvGroupChunk>(items, [&](const WeightTable& t, unsigned count) {
         const dim3 grid(blocks, count);
         switch (s.k) {
             case 1:
@@ -445,22 +327,18 @@ void conv2d_bwd_weight_cublas(float* dw, const float* dy, const float* x, const 
                 s.c_in, st);
 }
 
-void conv2d_bwd_weight_v3(float* dw, const float* dy, const float* x, const Conv2dShape& s,
-                          GradMode mode, Stream st) {
-    check_supported(s, supports_cublas, "conv2d_bwd_weight v3");
-    if (s.n == 0) return empty_weight_grad(dw, s, mode, st);
+void conv2d_bwd_weight_group_v3(std::span<const ConvWeightGradItem> items, const Conv2dShape& s,
+                                Stream st) {
+    check_conv_supported(s, supports_cublas, "conv2d_bwd_weight v3");
+    if (s.n == 0) return empty_weight_grads(items, s, st);
     const int64_t tiles =
         int64_t((s.c_out + kWTile - 1) / kWTile) * ((s.c_in + kWTile - 1) / kWTile);
-    conv2d_bwd_weight_kernel_v3<<<blocks_for(tiles * kCluster, 1), kBlock, 0, st>>>(dw, dy, x, s,
-                                                                                    mode);
-    CUDARTS_CHECK_LAUNCH();
+    const unsigned blocks = unsigned(blocks_for(tiles * kCluster, 1));
+    for_each_chunk<kConvGroupChunk>(items, [&](const WeightTable& t, unsigned count) {
+        conv2d_bwd_weight_kernel_v3<<<dim3(blocks, count), kBlock, 0, st>>>(t, s);
+        CUDARTS_CHECK_LAUNCH();
+    });
 }
-
-const Conv2dBwdDataVersion kBwdDataVersions[] = {
-    {"v1", supports_any, conv2d_bwd_data_v1},
-    {"v2", supports_data_v2, conv2d_bwd_data_v2},
-    {"cublas", supports_cublas, conv2d_bwd_data_cublas},
-};
 
 const Conv2dBwdWeightVersion kBwdWeightVersions[] = {
     {"v1", supports_any, conv2d_bwd_weight_one<conv2d_bwd_weight_group_v1>,
@@ -470,16 +348,11 @@ const Conv2dBwdWeightVersion kBwdWeightVersions[] = {
     {"cublas", supports_cublas, conv2d_bwd_weight_cublas,
      conv2d_bwd_weight_each<conv2d_bwd_weight_cublas>},
     // after cublas: the launcher's choice
-    {"v3", supports_cublas, conv2d_bwd_weight_v3, conv2d_bwd_weight_each<conv2d_bwd_weight_v3>},
+    {"v3", supports_cublas, conv2d_bwd_weight_one<conv2d_bwd_weight_group_v3>,
+     conv2d_bwd_weight_group_v3},
 };
 
 }  // namespace
-
-void conv2d_bwd_data(float* dx, const float* dy, const float* w, const Conv2dShape& s,
-                     GradMode mode, Stream st) {
-    s.validate();
-    preferred_version(conv2d_bwd_data_versions(), s).launch(dx, dy, w, s, mode, st);
-}
 
 void conv2d_bwd_weight(float* dw, const float* dy, const float* x, const Conv2dShape& s,
                        GradMode mode, Stream st) {
@@ -493,7 +366,6 @@ void conv2d_group_bwd_weight(std::span<const ConvWeightGradItem> items, const Co
     preferred_version(conv2d_bwd_weight_versions(), s).launch_group(items, s, st);
 }
 
-std::span<const Conv2dBwdDataVersion> conv2d_bwd_data_versions() { return kBwdDataVersions; }
 std::span<const Conv2dBwdWeightVersion> conv2d_bwd_weight_versions() { return kBwdWeightVersions; }
 
 }  // namespace cudarts::cuda
