@@ -94,6 +94,11 @@ Var mixed_softmax_sum(const std::vector<Var>& ys, const Var& alpha);
 // backward writes their gradients there (the first write of a backward zeroes the rest of w's
 // gradient, a memset, so every other row then accumulates).
 Var mixed_sum(const std::vector<Var>& ys, const Var& w, int64_t offset);
+// A search-cell node: the sum over its edges, in order, of each edge's mixed_sum(edge's ys, w,
+// offset + e * per_edge), where ys holds the edges' candidates edge after edge (per_edge each).
+// The same numbers as those mixed sums added one by one, in one launch and one tape entry (edges
+// past cuda::kMaxCandidates candidates in all fall back to exactly that).
+Var mixed_node(const std::vector<Var>& ys, const Var& w, int64_t offset, int per_edge);
 
 // ----- the recurrent cell (ops_rnn.cpp) -----
 // s + sigmoid(c) * (act(h) - s) with [c | h] = ch: ch (rows, 2n), s (rows, n) (kernels/rnn_cell.h).

@@ -143,13 +143,16 @@ Mixed gather(const std::vector<Var>& ys, const Var& w, int64_t offset, bool wind
     return m;
 }
 
-// The forward and backward kernels of both mixed forms, on the device's backend.
+// The forward and backward kernels of both mixed forms, on the device's backend; the weights-given
+// form sums runs of `run` candidates apart (the edges of a node; run = K for one edge).
 void mixed_fwd(bool from_logits, Device dev, float* out, const float* const* ys, const float* w,
-               int K, int64_t n) {
+               int K, int run, int64_t n) {
     if (from_logits)
         CUDARTS_DISPATCH(dev, mixed_softmax_sum_fwd, out, ys, w, K, n);
-    else
+    else if (run == K)
         CUDARTS_DISPATCH(dev, mixed_sum_fwd, out, ys, w, K, n);
+    else
+        CUDARTS_DISPATCH(dev, mixed_node_fwd, out, ys, w, K, run, n);
 }
 
 void mixed_bwd(bool from_logits, Device dev, float* const* dys, float* dw, const float* dout,
@@ -162,11 +165,12 @@ void mixed_bwd(bool from_logits, Device dev, float* const* dys, float* dw, const
 
 // windowed (weights w.flat[offset, offset + K) of a larger w) only for the weights-given form.
 Var mixed_impl(const char* op, const std::vector<Var>& ys, const Var& w, int64_t offset,
-               bool windowed, bool from_logits) {
+               bool windowed, bool from_logits, int run = 0) {
     const Mixed m = gather(ys, w, offset, windowed, op);
     const int K = int(ys.size());
     Var out = new_output(m.shape, m.dev);
-    mixed_fwd(from_logits, m.dev, out.data(), m.ys.data(), w.data() + offset, K, m.n);
+    mixed_fwd(from_logits, m.dev, out.data(), m.ys.data(), w.data() + offset, K, run > 0 ? run : K,
+              m.n);
     std::vector<Var> inputs = ys;
     inputs.push_back(w);
     record(op, inputs, {out}, [ys, w, offset, out, m, K, from_logits] {
@@ -213,6 +217,23 @@ Var mixed_softmax_sum(const std::vector<Var>& ys, const Var& alpha) {
 
 Var mixed_sum(const std::vector<Var>& ys, const Var& w, int64_t offset) {
     return mixed_impl("mixed_sum", ys, w, offset, /*windowed=*/true, /*from_logits=*/false);
+}
+
+Var mixed_node(const std::vector<Var>& ys, const Var& w, int64_t offset, int per_edge) {
+    const int64_t total = int64_t(ys.size());
+    CUDARTS_CHECK(per_edge >= 1 && total > 0 && total % per_edge == 0,
+                  "mixed_node: " << total << " candidates are not edges of " << per_edge);
+    if (total <= cuda::kMaxCandidates)
+        return mixed_impl("mixed_node", ys, w, offset, /*windowed=*/true, /*from_logits=*/false,
+                          per_edge);
+    // More than one launch's table holds: the edges one by one, then their adds (the same bits).
+    Var node;
+    for (int64_t e = 0; e < total / per_edge; ++e) {
+        const std::vector<Var> edge(ys.begin() + e * per_edge, ys.begin() + (e + 1) * per_edge);
+        const Var mixed = mixed_sum(edge, w, offset + e * per_edge);
+        node = node.defined() ? add(node, mixed) : mixed;
+    }
+    return node;
 }
 
 }  // namespace cudarts

@@ -266,6 +266,36 @@ TEST_SUITE("autograd") {
         CHECK_THROWS_AS(mixed_sum({y1, y0, y2}, wm, 10), Error);
         CHECK_THROWS_AS(mixed_sum({y1, y0, y2}, wm, -1), Error);
         CHECK_THROWS_AS(mixed_sum({y1, y0}, wm), Error);  // the whole-w form wants K = numel
+        // A node of two edges, rows 1 and 2 of wm: the edges' mixed sums added, and their
+        // gradients; the candidates of the first edge include the second's (a shared state).
+        const auto node = [&] { return mixed_node({y0, Var(), y2, y1, y0, y2}, wm, 3, 3); };
+        CHECK(node().value().to_vector() ==
+              add(mixed_sum({y0, Var(), y2}, wm, 3), mixed_sum({y1, y0, y2}, wm, 6))
+                  .value()
+                  .to_vector());
+        expect_ok(grad_check([&] { return probe(node()); }, {y0, y1, y2, wm}));
+        CHECK_THROWS_AS(mixed_node({y0, y1, y2}, wm, 0, 2), Error);  // 3 candidates, edges of 2
+        CHECK_THROWS_AS(mixed_node({y0, y1}, wm, 0, 0), Error);
+    }
+
+    TEST_CASE("autograd mixed_node: past one launch's table, the same as edge by edge") {
+        // 9 edges of 8 candidates (72 > cuda::kMaxCandidates): the fallback composes mixed_sum and
+        // add, and the table's largest node (64) is one op: both equal the composition.
+        Var w = leaf({9, 8}, 60, "w");
+        std::vector<Var> ys;
+        for (int k = 0; k < 72; ++k)
+            ys.push_back(k % 8 == 0 ? Var() : leaf({2, 3}, uint64_t(61 + k)));
+        for (const int edges : {9, 8}) {
+            CAPTURE(edges);
+            const std::vector<Var> cands(ys.begin(), ys.begin() + 8 * edges);
+            Var want;
+            for (int e = 0; e < edges; ++e) {
+                const std::vector<Var> edge(ys.begin() + 8 * e, ys.begin() + 8 * e + 8);
+                const Var m = mixed_sum(edge, w, 8 * e);
+                want = want.defined() ? add(want, m) : m;
+            }
+            CHECK(mixed_node(cands, w, 0, 8).value().to_vector() == want.value().to_vector());
+        }
     }
 
     TEST_CASE("autograd: a reused value accumulates both contributions") {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/check.h"
 #include "kernels/mixed_op.h"
 #include "kernels/softmax.h"
 #include "tests/util.h"
@@ -69,6 +70,30 @@ TEST_SUITE("mixed_op") {
         cpu::mixed_sum_fwd(out.data(), ys, w, 4, 3);
         // 0.5 y0 + 0.25 y2 + 0.125 y3; the none candidate's weight 0.125 multiplies nothing.
         check_close(out, std::vector<float>{2.75f, 1.25f, -0.75f}, 0, 0, "out");
+    }
+
+    TEST_CASE("mixed_node fwd: each edge's mixed_sum_fwd, the edges added in order in float") {
+        // 3 edges of 4 candidates, the first of each `none`.
+        std::vector<std::vector<float>> ys;
+        std::vector<const float*> ptrs;
+        for (int k = 0; k < 12; ++k) ys.push_back(uniform(kN, 30 + uint64_t(k)));
+        for (int k = 0; k < 12; ++k) ptrs.push_back(k % 4 == 0 ? nullptr : ys[size_t(k)].data());
+        const std::vector<float> w = uniform(12, 50);
+        const size_t n = static_cast<size_t>(kN);
+        std::vector<float> out(n, kNaN), want(n), edge(n);
+        cpu::mixed_node_fwd(out.data(), ptrs.data(), w.data(), 12, 4, kN);
+        for (int e = 0; e < 3; ++e) {
+            cpu::mixed_sum_fwd(edge.data(), ptrs.data() + 4 * e, w.data() + 4 * e, 4, kN);
+            for (int64_t i = 0; i < kN; ++i)
+                want[size_t(i)] = e == 0 ? edge[size_t(i)] : want[size_t(i)] + edge[size_t(i)];
+        }
+        CHECK(out == want);
+        // One edge of all 12 is mixed_sum_fwd itself.
+        cpu::mixed_node_fwd(out.data(), ptrs.data(), w.data(), 12, 12, kN);
+        cpu::mixed_sum_fwd(want.data(), ptrs.data(), w.data(), 12, kN);
+        CHECK(out == want);
+        CHECK_THROWS_AS(cpu::mixed_node_fwd(out.data(), ptrs.data(), w.data(), 12, 5, kN), Error);
+        CHECK_THROWS_AS(cpu::mixed_node_fwd(out.data(), ptrs.data(), w.data(), 12, 0, kN), Error);
     }
 
     TEST_CASE("mixed_sum bwd: every dy_k and dw match central differences") {

@@ -1,10 +1,10 @@
 // CUDA DARTS mixed edge against the CPU reference (kernels/mixed_op.h): the fused forward, the
 // candidates' gradients and the weight (or alpha) gradients, in both write modes, on odd sizes,
-// at the limits of K (1 and 16) and on the DARTS feature maps of bench/shapes.h with K = 8 and
-// `none` first, as in the DARTS primitive list. `none` candidates (null ys) must be skipped,
-// unwanted gradients (null dys) left alone, and a pointer passed for a `none` candidate left
-// untouched. A small-integer case must match exactly. Runs only with a GPU (tests/main.cpp skips
-// the cuda* suites otherwise).
+// at the limits of K (1 and 16; a node's 64 for mixed_node) and on the DARTS feature maps of
+// bench/shapes.h with K = 8 and `none` first, as in the DARTS primitive list. `none` candidates
+// (null ys) must be skipped, unwanted gradients (null dys) left alone, and a pointer passed for a
+// `none` candidate left untouched. A small-integer case must match exactly. Runs only with a GPU
+// (tests/main.cpp skips the cuda* suites otherwise).
 #if CUDARTS_HAS_CUDA
 
 #include <cmath>
@@ -257,7 +257,61 @@ TEST_SUITE("cuda_mixed_op") {
         }
     }
 
-    TEST_CASE("mixed ops cuda: n = 0 still writes dw and dalpha, K outside 1..16 throws") {
+    TEST_CASE("mixed_node cuda: the per-edge sums added in order; its backward at 64 candidates") {
+        // A node of 5 edges of 8 (node 3 of a DARTS cell), `none` first in each edge, and the most
+        // candidates one table holds (8 edges), on either side of the backward's cluster version.
+        for (const int edges : {5, 8}) {
+            for (const int64_t n : {int64_t(1000), int64_t(3 * 8192 + 5)}) {
+                const MixedCase c{"node", 8 * edges, n, {0, 8, 16, 24, 32, 40, 48, 56}};
+                CAPTURE(c);
+                const Candidates ys(c, 70);
+                const std::vector<float> w = uniform(c.K, 71);
+                DeviceVec w_dev(w);
+                std::vector<float> want(static_cast<size_t>(n));
+                cpu::mixed_node_fwd(want.data(), ys.cpu_ptrs.data(), w.data(), c.K, 8, n);
+                DeviceVec out_dev = DeviceVec::poisoned(n);
+                cuda::mixed_node_fwd(out_dev.data(), ys.dev_ptrs.data(), w_dev.data(), c.K, 8, n,
+                                     test_stream());
+                const std::vector<float> out = fetch(out_dev);
+                check_close(out, want, tol_for_sum(c.K), tol_for_sum(c.K), "mixed_node out");
+                // The bits of mixed_sum_fwd per edge, then float adds in edge order.
+                std::vector<float> composed(static_cast<size_t>(n));
+                for (int e = 0; e < edges; ++e) {
+                    DeviceVec edge_dev = DeviceVec::poisoned(n);
+                    cuda::mixed_sum_fwd(edge_dev.data(), ys.dev_ptrs.data() + 8 * e,
+                                        w_dev.data() + 8 * e, 8, n, test_stream());
+                    const std::vector<float> m = fetch(edge_dev);
+                    for (size_t i = 0; i < m.size(); ++i)
+                        composed[i] = e == 0 ? m[i] : composed[i] + m[i];
+                }
+                check_bits(out, composed);
+                // The node's backward is mixed_sum_bwd over all its candidates.
+                const std::vector<float> dout = uniform(n, 72);
+                DeviceVec dout_dev(dout);
+                for (GradMode mode : {kOverwrite, kAccumulate}) {
+                    CAPTURE(int(mode));
+                    for_each_version(
+                        cuda::mixed_bwd_versions(), n, [&](const cuda::MixedBwdVersion& v) {
+                            CandidateGrads dys(c, mode);
+                            std::vector<float> dw = mode == kOverwrite
+                                                        ? std::vector<float>(size_t(c.K), NAN)
+                                                        : uniform(c.K, 73);
+                            DeviceVec dw_dev(dw);
+                            cpu::mixed_sum_bwd(dys.cpu_ptrs.data(), dw.data(), dout.data(),
+                                               ys.cpu_ptrs.data(), w.data(), c.K, n, mode);
+                            v.mixed_sum_bwd(dys.dev_ptrs.data(), dw_dev.data(), dout_dev.data(),
+                                            ys.dev_ptrs.data(), w_dev.data(), c.K, n, mode,
+                                            test_stream());
+                            dys.check(ys, tol_for_sum(2));
+                            check_close(fetch(dw_dev), dw, tol_for_sum(n + 1), tol_for_sum(n + 1),
+                                        "dw");
+                        });
+                }
+            }
+        }
+    }
+
+    TEST_CASE("mixed ops cuda: n = 0 still writes dw and dalpha, K past the tables throws") {
         const std::vector<float> w = {0.2f, 0.3f, 0.5f};
         DeviceVec w_dev(w), one(std::vector<float>{1.f});
         const float* ys[3] = {one.data(), nullptr, one.data()};
@@ -271,10 +325,16 @@ TEST_SUITE("cuda_mixed_op") {
         check_close(fetch(dalpha_dev), std::vector<float>(3, 0.f), 0, 0, "dalpha");
         cuda::mixed_sum_fwd(nullptr, ys, w_dev.data(), 3, 0, test_stream());
 
-        std::vector<const float*> many(17, one.data());
+        // 64 candidates at most (a node's table), 16 for the softmax form (one edge).
+        std::vector<const float*> many(65, one.data());
         CHECK_THROWS_AS(
-            cuda::mixed_sum_fwd(one.data(), many.data(), w_dev.data(), 17, 1, test_stream()),
+            cuda::mixed_sum_fwd(one.data(), many.data(), w_dev.data(), 65, 1, test_stream()),
             Error);
+        CHECK_THROWS_AS(cuda::mixed_softmax_sum_fwd(one.data(), many.data(), w_dev.data(), 17, 1,
+                                                    test_stream()),
+                        Error);
+        CHECK_THROWS_AS(cuda::mixed_node_fwd(one.data(), ys, w_dev.data(), 3, 2, 1, test_stream()),
+                        Error);
         CHECK_THROWS_AS(
             cuda::mixed_softmax_sum_fwd(one.data(), ys, w_dev.data(), 0, 1, test_stream()), Error);
     }

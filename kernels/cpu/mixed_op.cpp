@@ -5,7 +5,8 @@
 // A null ys[k] is DARTS' `none` candidate: it adds nothing to out and its weight gradient
 // <dout, 0> is 0, which is still written so that dw always holds K defined values.
 // dw (dalpha) may be null: the tape asks for the candidates' gradients separately.
-// Both the K-term sums and the n-term dot products <dout, y_k> accumulate in double.
+// Both the K-term sums and the n-term dot products <dout, y_k> accumulate in double; a node's
+// edges (mixed_node_fwd) are each rounded to float and added in float, as separate adds would.
 // The softmax form needs two K-float temporaries; K is the number of primitives (8 in DARTS),
 // so they are small host vectors rather than a workspace argument.
 #include "kernels/mixed_op.h"
@@ -31,6 +32,22 @@ void mixed_sum_fwd(float* out, const float* const* ys, const float* w, int K, in
         for (int k = 0; k < K; ++k)
             if (ys[k]) s += double(w[k]) * ys[k][i];
         out[i] = float(s);
+    }
+}
+
+void mixed_node_fwd(float* out, const float* const* ys, const float* w, int K, int run, int64_t n) {
+    check_sizes(K, n, "mixed_node_fwd");
+    CUDARTS_CHECK(run >= 1 && K % run == 0,
+                  "mixed_node_fwd: " << K << " candidates are not edges of " << run);
+    for (int64_t i = 0; i < n; ++i) {
+        float node = 0.f;
+        for (int e = 0; e < K / run; ++e) {
+            double s = 0;
+            for (int k = e * run; k < (e + 1) * run; ++k)
+                if (ys[k]) s += double(w[k]) * ys[k][i];
+            node = e == 0 ? float(s) : node + float(s);
+        }
+        out[i] = node;
     }
 }
 

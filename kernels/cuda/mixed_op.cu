@@ -1,7 +1,10 @@
 // The DARTS mixed edge on the GPU, out = sum_k w_k y_k: the CUDA twins of kernels/cpu/mixed_op.cpp
 // (formulas in kernels/mixed_op.h). The K candidate pointers arrive as a host array; the launcher
-// copies them into a fixed-size table passed by value in the kernel arguments (K <= 16), so no
-// device-side pointer array has to be allocated or uploaded.
+// copies them into a fixed-size table passed by value in the kernel arguments (K <= 64, 16 for the
+// softmax form), so no device-side pointer array has to be allocated or uploaded.
+// A search-cell node (mixed_node_fwd) is the same forward over all its edges' candidates, each
+// edge's sum kept apart and the edges added in order: one launch for the node, where per-edge
+// mixed sums and adds took 2E - 1; its backward is mixed_sum_bwd over all of them.
 // Weights: every block first puts the K weights in shared memory, either copied from w or, for
 // mixed_softmax_sum, as softmax(alpha) computed by thread 0 in float (K terms, a few hundred
 // cycles per block): that is the fusion, alpha goes in and no w tensor is ever written.
@@ -62,9 +65,9 @@ struct OutPtrs {
     float* p[kMaxCandidates];
 };
 
-void check_sizes(int K, int64_t n, const char* fn) {
-    CUDARTS_CHECK(K >= 1 && K <= kMaxCandidates,
-                  fn << ": K=" << K << ", expected 1.." << kMaxCandidates << " (n=" << n << ")");
+void check_sizes(int K, int64_t n, const char* fn, int max_k = kMaxCandidates) {
+    CUDARTS_CHECK(K >= 1 && K <= max_k,
+                  fn << ": K=" << K << ", expected 1.." << max_k << " (n=" << n << ")");
     CUDARTS_CHECK(n >= 0, fn << ": n=" << n << " (K=" << K << ")");
 }
 
@@ -97,19 +100,29 @@ __device__ void load_weights(float* w_s, const float* __restrict__ w, int K, boo
     __syncthreads();
 }
 
-// One thread per element: out_i = sum_k w_k y_k[i] over the present candidates, in order of k.
-// The loop runs to the compile-time kMaxCandidates so the table is indexed by constants.
+// One thread per element: out_i = sum_k w_k y_k[i] over the present candidates, in order of k,
+// each run of `run` candidates (an edge of a node, mixed_node_fwd; run = K for one edge) summed
+// on its own and the runs' sums added in order. The loop runs to the compile-time kMaxCandidates
+// so the table is indexed by constants.
 __global__ void __launch_bounds__(kBlock)
     mixed_sum_fwd_kernel_v1(float* __restrict__ out, const InPtrs ys, const float* __restrict__ w,
-                            int K, int64_t n, bool from_logits) {
+                            int K, int run, int64_t n, bool from_logits) {
     __shared__ float w_s[kMaxCandidates];
     load_weights(w_s, w, K, from_logits);
     for (int64_t i = first_index(); i < n; i += grid_stride()) {
-        float s = 0.f;
+        float node = 0.f, s = 0.f;
+        int left = run;  // candidates left in this run
 #pragma unroll
-        for (int k = 0; k < kMaxCandidates; ++k)
-            if (k < K && ys.p[k]) s += w_s[k] * ys.p[k][i];
-        out[i] = s;
+        for (int k = 0; k < kMaxCandidates; ++k) {
+            if (k >= K) break;
+            if (ys.p[k]) s += w_s[k] * ys.p[k][i];
+            if (--left == 0) {
+                node = k + 1 == run ? s : node + s;
+                s = 0.f;
+                left = run;
+            }
+        }
+        out[i] = node;
     }
 }
 
@@ -173,19 +186,19 @@ __global__ void __cluster_dims__(kClusterSize, 1, 1) __launch_bounds__(kReduceBl
 // thread k adds the kReduceWarps warp partials of k in warp order. Ends with a barrier.
 __device__ void block_dots(float* dots, const float* __restrict__ dout, const InPtrs& ys, int K,
                            int64_t begin, int64_t end) {
-    __shared__ float warp_dots[kReduceWarps][kMaxCandidates];
-    float acc[kMaxCandidates];
+    __shared__ float warp_dots[kReduceWarps][kMaxSoftmaxCandidates];
+    float acc[kMaxSoftmaxCandidates];
 #pragma unroll
-    for (int k = 0; k < kMaxCandidates; ++k) acc[k] = 0.f;
+    for (int k = 0; k < kMaxSoftmaxCandidates; ++k) acc[k] = 0.f;
     for (int64_t i = begin + threadIdx.x; i < end; i += kReduceBlock) {
         const float d = dout[i];
 #pragma unroll
-        for (int k = 0; k < kMaxCandidates; ++k)
+        for (int k = 0; k < kMaxSoftmaxCandidates; ++k)
             if (k < K && ys.p[k]) acc[k] += d * ys.p[k][i];
     }
     const int warp = int(threadIdx.x) / kWarp, lane = int(threadIdx.x) % kWarp;
 #pragma unroll
-    for (int k = 0; k < kMaxCandidates; ++k) {
+    for (int k = 0; k < kMaxSoftmaxCandidates; ++k) {
         if (k >= K) break;  // K is the same in every thread: no lane skips a shuffle
         const float v = warp_sum(acc[k]);
         if (lane == 0) warp_dots[warp][k] = v;
@@ -215,8 +228,8 @@ __global__ void __launch_bounds__(kReduceBlock)
                                            const float* __restrict__ dout, const InPtrs ys,
                                            const float* __restrict__ alpha, int K, int64_t n,
                                            GradMode mode) {
-    __shared__ float w_s[kMaxCandidates];
-    __shared__ float dots[kMaxCandidates];
+    __shared__ float w_s[kMaxSoftmaxCandidates];
+    __shared__ float dots[kMaxSoftmaxCandidates];
     load_weights(w_s, alpha, K, /*from_logits=*/true);
     block_dots(dots, dout, ys, K, 0, n);
     if (threadIdx.x == 0) softmax_jacobian(dalpha, w_s, K, mode, [&](int k) { return dots[k]; });
@@ -229,8 +242,8 @@ __global__ void __cluster_dims__(kClusterSize, 1, 1) __launch_bounds__(kReduceBl
                                            const float* __restrict__ dout, const InPtrs ys,
                                            const float* __restrict__ alpha, int K, int64_t n,
                                            GradMode mode) {
-    __shared__ float w_s[kMaxCandidates];
-    __shared__ float dots[kMaxCandidates];  // this rank's products, read by rank 0
+    __shared__ float w_s[kMaxSoftmaxCandidates];
+    __shared__ float dots[kMaxSoftmaxCandidates];  // this rank's products, read by rank 0
     const cg::cluster_group cluster = cg::this_cluster();
     const int rank = int(cluster.block_rank());
     load_weights(w_s, alpha, K, /*from_logits=*/true);
@@ -243,11 +256,13 @@ __global__ void __cluster_dims__(kClusterSize, 1, 1) __launch_bounds__(kReduceBl
     cluster.sync();  // rank 0 has read them all: blocks may exit
 }
 
-void mixed_fwd(float* out, const float* const* ys, const float* w, int K, int64_t n,
+void mixed_fwd(float* out, const float* const* ys, const float* w, int K, int run, int64_t n,
                bool from_logits, const char* fn, Stream st) {
-    check_sizes(K, n, fn);
+    check_sizes(K, n, fn, from_logits ? kMaxSoftmaxCandidates : kMaxCandidates);
+    CUDARTS_CHECK(run >= 1 && K % run == 0,
+                  fn << ": " << K << " candidates are not edges of " << run);
     if (n == 0) return;
-    mixed_sum_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(out, in_table(ys, K), w, K, n,
+    mixed_sum_fwd_kernel_v1<<<grid_for(n), kBlock, 0, st>>>(out, in_table(ys, K), w, K, run, n,
                                                             from_logits);
     CUDARTS_CHECK_LAUNCH();
 }
@@ -293,7 +308,7 @@ template <int kVersion>
 void softmax_sum_bwd_version(float* const* dys, float* dalpha, const float* dout,
                              const float* const* ys, const float* alpha, int K, int64_t n,
                              GradMode mode, Stream st) {
-    check_sizes(K, n, "mixed_softmax_sum_bwd");
+    check_sizes(K, n, "mixed_softmax_sum_bwd", kMaxSoftmaxCandidates);
     if constexpr (kVersion == 2) check_fills_cluster(n, kReduceBlock, "mixed_softmax_sum_bwd");
     mixed_bwd_data(dys, dout, ys, alpha, K, n, mode, /*from_logits=*/true, st);
     if (!dalpha) return;
@@ -315,7 +330,12 @@ const MixedBwdVersion kMixedBwdVersions[] = {
 
 void mixed_sum_fwd(float* out, const float* const* ys, const float* w, int K, int64_t n,
                    Stream st) {
-    mixed_fwd(out, ys, w, K, n, /*from_logits=*/false, "mixed_sum_fwd", st);
+    mixed_fwd(out, ys, w, K, K, n, /*from_logits=*/false, "mixed_sum_fwd", st);
+}
+
+void mixed_node_fwd(float* out, const float* const* ys, const float* w, int K, int run, int64_t n,
+                    Stream st) {
+    mixed_fwd(out, ys, w, K, run, n, /*from_logits=*/false, "mixed_node_fwd", st);
 }
 
 void mixed_sum_bwd(float* const* dys, float* dw, const float* dout, const float* const* ys,
@@ -325,7 +345,7 @@ void mixed_sum_bwd(float* const* dys, float* dw, const float* dout, const float*
 
 void mixed_softmax_sum_fwd(float* out, const float* const* ys, const float* alpha, int K, int64_t n,
                            Stream st) {
-    mixed_fwd(out, ys, alpha, K, n, /*from_logits=*/true, "mixed_softmax_sum_fwd", st);
+    mixed_fwd(out, ys, alpha, K, K, n, /*from_logits=*/true, "mixed_softmax_sum_fwd", st);
 }
 
 void mixed_softmax_sum_bwd(float* const* dys, float* dalpha, const float* dout,

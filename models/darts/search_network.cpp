@@ -114,13 +114,15 @@ struct SearchNetwork::Cell {
     // Node i sums the mixed edges from states 0 .. i+1 (edge i(i+3)/2 + j from state j), in that
     // order. The edges leaving the states that are ready run together through forward_staged:
     // first all edges from s0 and s1, then, as each node completes, the edges leaving it, so the
-    // norms of each stage of those edges are one grouped launch. The sums are added in the same
-    // order as node by node, so the function is the same.
-    // `weights` is softmax(alphas) of this cell's kind, (edges, K): edge e reads row e in place.
+    // convs and norms of each stage of those edges are grouped launches. Once its last edge has
+    // run, a node is one mixed_node over all its edges' candidates: the per-edge mixed sums added
+    // in edge order, so the function is the same as node by node.
+    // `weights` is softmax(alphas) of this cell's kind, (edges, K): edge e reads row e in place,
+    // and a node's edges are consecutive rows.
     Var forward(const Var& s0, const Var& s1, const Var& weights, const Forward& f) const {
         std::vector<Var> states{pre0->forward(s0, f), pre1->forward(s1, f)};
         const int64_t k = weights.size(1);
-        std::vector<Var> sums(static_cast<size_t>(nodes));
+        std::vector<std::vector<Var>> node_ys(static_cast<size_t>(nodes));  // edge after edge
         const auto edge_of = [](int i, int j) { return i * (i + 3) / 2 + j; };
         // The edges leaving states [from, to).
         const auto run_from = [&](int from, int to) {
@@ -137,18 +139,16 @@ struct SearchNetwork::Cell {
             size_t next = 0;
             for (int j = from; j < to; ++j)
                 for (int i = std::max(0, j - 1); i < nodes; ++i) {
-                    const int edge = edge_of(i, j);
-                    const std::vector<Var> edge_ys(ys.begin() + int64_t(next),
-                                                   ys.begin() + int64_t(next) + k);
+                    std::vector<Var>& node = node_ys[size_t(i)];
+                    node.insert(node.end(), ys.begin() + int64_t(next),
+                                ys.begin() + int64_t(next) + k);
                     next += size_t(k);
-                    const Var mixed = mixed_sum(edge_ys, weights, edge * k);
-                    Var& node = sums[size_t(i)];
-                    node = node.defined() ? add(node, mixed) : mixed;
                 }
         };
         run_from(0, 2);
         for (int i = 0; i < nodes; ++i) {
-            states.push_back(sums[size_t(i)]);
+            // Node i's last edge, from state i + 1, has run: its edges are complete.
+            states.push_back(mixed_node(node_ys[size_t(i)], weights, edge_of(i, 0) * k, int(k)));
             if (i + 1 < nodes) run_from(i + 2, i + 3);
         }
         return concat_channels({states.begin() + 2, states.end()});
