@@ -50,12 +50,6 @@ bool supports_data_v2(const Conv2dShape& s) {
 
 __device__ int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
-// The running value of a dx element after item k of its run adds acc under `mode`: what
-// write_grad on dx after the run's first k single calls would leave (old: dx before the run).
-__device__ float run_step(float v, int k, float old, float acc, GradMode mode) {
-    return mode == GradMode::kOverwrite ? acc : (k == 0 ? old : v) + acc;
-}
-
 // One thread per dx element (n, c, p, q) of run blockIdx.y, q fastest.
 __global__ void conv2d_bwd_data_kernel_v1(const __grid_constant__ DataRuns runs, Conv2dShape s) {
     const int first = runs.first[blockIdx.y], count = runs.count[blockIdx.y];
@@ -79,8 +73,7 @@ __global__ void conv2d_bwd_data_kernel_v1(const __grid_constant__ DataRuns runs,
                 acc += wo_c[a * s.k + b] * dyo[int64_t(i) * wo + j];
             });
         }
-        v = run_step(v, k, k == 0 && it.mode == GradMode::kAccumulate ? dx[idx] : 0.f, acc,
-                     it.mode);
+        v = run_step(v, k, dx[idx], acc, it.mode);
     }
     dx[idx] = v;
 }
@@ -123,9 +116,7 @@ __global__ void conv2d_bwd_data_kernel_v2(const __grid_constant__ DataRuns runs,
                     acc += sw[a * s.k + b] * row[vq / s.stride];
                 }
             }
-            const float old =
-                k == 0 && it.mode == GradMode::kAccumulate ? dxp[int64_t(p) * s.w + q] : 0.f;
-            v[slot] = run_step(v[slot], k, old, acc, it.mode);
+            v[slot] = run_step(v[slot], k, dxp[int64_t(p) * s.w + q], acc, it.mode);
         }
     }
 #pragma unroll

@@ -15,6 +15,9 @@
 //   per product, which stays under the DRAM time up to about 32 channels at Hopper's FP64 rate and
 //   is about twice it at 64; a float accumulator is the change to try when this is timed.
 // in is reread from L1/L2 once per slice of rows (R / kPwRows times, 1 at C=16, 4 at C=64).
+#include <algorithm>
+#include <span>
+
 #include "kernels/check.h"
 #include "kernels/cuda/conv_pointwise.h"
 #include "kernels/cuda/conv_tile.h"
@@ -64,10 +67,7 @@ __global__ void __launch_bounds__(kBlock)
 #pragma unroll
             for (int j = 0; j < kPwRows; ++j) {
                 if (j >= slice) continue;
-                const float a = float(acc[j]);
-                const float old =
-                    k == 0 && it.mode == GradMode::kAccumulate ? out[int64_t(r0 + j) * hw] : 0.f;
-                v[j] = it.mode == GradMode::kOverwrite ? a : (k == 0 ? old : v[j]) + a;
+                v[j] = run_step(v[j], k, out[int64_t(r0 + j) * hw], float(acc[j]), it.mode);
             }
         }
         if (!live) continue;
@@ -77,14 +77,13 @@ __global__ void __launch_bounds__(kBlock)
     }
 }
 
-size_t slice_bytes(const Conv2dShape& s) {
-    return size_t(kPwRows) * size_t(std::max(s.c_in, s.c_out)) * sizeof(float);
-}
+// The shared memory of a slice of kPwRows rows of M, each len long.
+size_t slice_bytes(int len) { return size_t(kPwRows) * size_t(len) * sizeof(float); }
 
 }  // namespace
 
 bool supports_pointwise(const Conv2dShape& s) {
-    return s.is_pointwise() && slice_bytes(s) <= kSmemMax;
+    return s.is_pointwise() && slice_bytes(std::max(s.c_in, s.c_out)) <= kSmemMax;
 }
 
 void pointwise_group(std::span<const ConvDataGradItem> items, const Conv2dShape& s, bool transpose,
@@ -92,7 +91,7 @@ void pointwise_group(std::span<const ConvDataGradItem> items, const Conv2dShape&
     check_conv_supported(s, supports_pointwise, transpose ? "conv2d_bwd_data pw" : "conv2d_fwd pw");
     if (s.n == 0) return;
     const unsigned blocks = unsigned(blocks_for(s.n * int64_t(s.h) * s.w, kBlock));
-    const size_t smem = size_t(kPwRows) * size_t(transpose ? s.c_out : s.c_in) * sizeof(float);
+    const size_t smem = slice_bytes(transpose ? s.c_out : s.c_in);
     for_each_run_chunk<kConvGroupChunk>(
         items, [](const ConvDataGradItem& it) { return it.dx; },
         [&](const PwRuns& t, unsigned runs) {

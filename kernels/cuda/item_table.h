@@ -9,6 +9,8 @@
 #include <span>
 #include <vector>
 
+#include "kernels/common.h"
+
 namespace cudarts::cuda {
 
 template <class Item, int kChunk>
@@ -49,6 +51,13 @@ struct RunTable {
     Item item[kChunk];
     unsigned char first[kChunk], count[kChunk];
 };
+
+// A run's element after its item k adds acc under `mode`: what write_grad on dst after the run's
+// first k + 1 single calls would leave, v being the value after item k - 1. dst (the element before
+// the run) is read only when item 0 accumulates.
+__device__ inline float run_step(float v, int k, const float& dst, float acc, GradMode mode) {
+    return mode == GradMode::kOverwrite ? acc : (k == 0 ? dst : v) + acc;
+}
 
 // Calls launch(table, runs) for chunks of up to kChunk items of `items`, gathered into runs by
 // out(item) in the order of each output's first item (an output's items keep their order); runs

@@ -201,44 +201,45 @@ std::vector<Var> forward_staged(const std::vector<const Primitive*>& ops,
         const auto input = [&](size_t i) -> const StageInput& {
             return s == 0 ? in[size_t(input_of[i])] : next[i];
         };
-        // The stage's depthwise convs first, as one conv2d_group per shape and setting.
+        // The stage's depthwise convs first, then their 1x1 convs: each kind as one conv2d_group
+        // per set of ops whose settings (same_setting) and input and weight shapes agree.
         std::vector<std::optional<Primitive::DwConv>> dw(ops.size());
         for (size_t i = 0; i < ops.size(); ++i)
             if (ops[i]->stages() > s) dw[i] = ops[i]->stage_dw(s);
-        const auto same_conv = [&](size_t a, size_t b) {
-            return dw[a]->stride == dw[b]->stride && dw[a]->pad == dw[b]->pad &&
-                   dw[a]->dil == dw[b]->dil && input(a).relu().shape() == input(b).relu().shape() &&
-                   f.w(dw[a]->weight).shape() == f.w(dw[b]->weight).shape();
-        };
         const auto has_dw = [&](size_t i) { return dw[i].has_value(); };
-        std::vector<Var> dw_out(ops.size());
-        for (const std::vector<size_t>& members : group_indices(ops.size(), has_dw, same_conv)) {
-            std::vector<Var> xs, ws;
-            for (const size_t j : members) {
-                xs.push_back(input(j).relu());
-                ws.push_back(f.w(dw[j]->weight));
+        const auto grouped = [&](const auto& x_of, const auto& w_of, const auto& same_setting,
+                                 const auto& conv) {
+            const auto same = [&](size_t a, size_t b) {
+                return same_setting(a, b) && x_of(a).shape() == x_of(b).shape() &&
+                       w_of(a).shape() == w_of(b).shape();
+            };
+            std::vector<Var> ys(ops.size());
+            for (const std::vector<size_t>& members : group_indices(ops.size(), has_dw, same)) {
+                std::vector<Var> xs, ws;
+                for (const size_t j : members) {
+                    xs.push_back(x_of(j));
+                    ws.push_back(w_of(j));
+                }
+                const std::vector<Var> hs = conv(xs, ws, *dw[members[0]]);
+                for (size_t k = 0; k < members.size(); ++k) ys[members[k]] = hs[k];
             }
-            const Primitive::DwConv& d = *dw[members[0]];
-            const std::vector<Var> hs =
-                conv2d_group(xs, ws, d.stride, d.pad, d.dil, int(xs[0].size(1)));
-            for (size_t k = 0; k < members.size(); ++k) dw_out[members[k]] = hs[k];
-        }
-        // Then their 1x1 convs, one conv2d_group per shape.
-        const auto same_pointwise = [&](size_t a, size_t b) {
-            return dw_out[a].shape() == dw_out[b].shape() &&
-                   f.w(dw[a]->pointwise).shape() == f.w(dw[b]->pointwise).shape();
+            return ys;
         };
-        std::vector<Var> pw_out(ops.size());
-        for (const std::vector<size_t>& members :
-             group_indices(ops.size(), has_dw, same_pointwise)) {
-            std::vector<Var> xs, ws;
-            for (const size_t j : members) {
-                xs.push_back(dw_out[j]);
-                ws.push_back(f.w(dw[j]->pointwise));
-            }
-            const std::vector<Var> ys = conv2d_group(xs, ws, 1, 0, 1, 1);
-            for (size_t k = 0; k < members.size(); ++k) pw_out[members[k]] = ys[k];
-        }
+        const std::vector<Var> dw_out = grouped(
+            [&](size_t i) { return input(i).relu(); }, [&](size_t i) { return f.w(dw[i]->weight); },
+            [&](size_t a, size_t b) {
+                return dw[a]->stride == dw[b]->stride && dw[a]->pad == dw[b]->pad &&
+                       dw[a]->dil == dw[b]->dil;
+            },
+            [](const std::vector<Var>& xs, const std::vector<Var>& ws, const Primitive::DwConv& d) {
+                return conv2d_group(xs, ws, d.stride, d.pad, d.dil, int(xs[0].size(1)));
+            });
+        const std::vector<Var> pw_out = grouped(
+            [&](size_t i) { return dw_out[i]; }, [&](size_t i) { return f.w(dw[i]->pointwise); },
+            [](size_t, size_t) { return true; },
+            [](const std::vector<Var>& xs, const std::vector<Var>& ws, const Primitive::DwConv&) {
+                return conv2d_group(xs, ws, 1, 0, 1, 1);
+            });
         for (size_t i = 0; i < ops.size(); ++i) {
             if (ops[i]->stages() <= s) continue;
             live.push_back(i);
